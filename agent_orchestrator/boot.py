@@ -1,0 +1,92 @@
+"""The first program of every agent and service pane: `python -m agent_orchestrator.boot SPEC`.
+
+tmux starts this with a fixed argv (tmux would split user text on `;`), and it:
+1. reads the launch spec (JSON written by launch.py, mode 0600) and deletes it;
+2. changes to the agent's folder and sets its environment, including the tag proctree.py
+   finds its descendants by;
+3. for `ping` delivery, forks a helper that waits `connect_delay`, types the boot line
+   into this very pane and presses the submit key again while the text still sits in the
+   input line (TUIs swallow an early Enter);
+4. execs the agent, so the pane's pid IS the agent (tmux reports its exit status, and its
+   process name is what `process_name` is matched against).
+The prompt reaches the agent as one argv element, byte for byte: no shell sees it unless the
+backend's delivery is `exec`, whose template is a shell command line by definition.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+PING_RETRY_WINDOW = 10.0  # seconds to keep pressing submit while the boot line sits unsent
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m agent_orchestrator.boot SPEC_FILE", file=sys.stderr)
+        return 2
+    spec_path = Path(argv[0])
+    try:
+        spec = json.loads(spec_path.read_text(encoding="utf-8", errors="surrogateescape"))
+    except (OSError, ValueError) as exc:
+        print(f"agent-orchestrator: cannot read launch spec {spec_path}: {exc}", file=sys.stderr)
+        return 1
+    spec_path.unlink(missing_ok=True)
+    try:
+        os.chdir(spec["cwd"])
+    except OSError as exc:
+        print(f"agent-orchestrator: cannot enter {spec['cwd']}: {exc.strerror}", file=sys.stderr)
+        return 1
+    env = dict(os.environ)
+    env.update(spec.get("env", {}))
+    if spec.get("boot_line"):
+        _fork_pinger(spec["boot_line"], float(spec.get("connect_delay", 12)),
+                     spec.get("submit_key", "Enter"))
+    args = spec["argv"]
+    try:
+        os.execvpe(args[0], args, env)
+    except OSError as exc:
+        print(f"agent-orchestrator: cannot run {args[0]!r}: {exc.strerror}", file=sys.stderr)
+        return 127
+
+
+def _fork_pinger(line: str, delay: float, submit_key: str) -> None:
+    """Type `line` into this pane after `delay`, from a detached grandchild process."""
+    pane, server = os.environ.get("TMUX_PANE"), os.environ.get("TMUX", "").split(",")[0]
+    if not pane or not server:
+        return
+    if os.fork() != 0:
+        os.wait()  # the child forks again and exits at once: no zombie is left to the agent
+        return
+    if os.fork() != 0:
+        os._exit(0)
+    try:
+        _ping(server, pane, line, delay, submit_key)
+    finally:
+        os._exit(0)
+
+
+def _ping(server: str, pane: str, line: str, delay: float, submit_key: str) -> None:
+    from agent_orchestrator.tmux import Tmux, TmuxError
+
+    tmux = Tmux(socket_path=server)
+    time.sleep(delay)
+    try:
+        tmux.type_line(pane, line, submit_key)
+        probe = line[:40]
+        deadline = time.monotonic() + PING_RETRY_WINDOW
+        while time.monotonic() < deadline:
+            time.sleep(1.0)
+            tail = tmux.capture(pane, lines=8)
+            if probe not in tail:
+                return
+            tmux.send_keys(pane, submit_key)
+    except TmuxError:
+        return  # the pane is gone: nothing left to deliver to
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,204 @@
+"""`agents`: argparse verbs → functions. The one place that prints errors and picks exit codes.
+
+Exit codes (SPEC §2): 0 ok, 1 a failed check or runtime error (message on stderr), 2 bad
+usage. A user's mistake (bad config, unknown agent, tmux missing) is a message, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from agent_orchestrator import __version__
+
+EXAMPLES = {
+    "up": "agents up                 # every enabled agent, services and the watchdog\n"
+          "  agents up builder         # just one agent (and the watchdog)",
+    "down": "agents down               # everything, the watchdog included\n"
+            "  agents down builder       # stop one agent; the watchdog will not heal it",
+    "status": "agents status --config ~/proj/agents.toml",
+    "logs": "agents logs builder -n 100",
+    "init": "agents init ~/proj        # writes ~/proj/agents.toml and ~/proj/prompts/",
+    "check": "agents check --config agents.toml",
+    "selftest": "agents selftest",
+    "watchdog": "agents watchdog           # normally started by `agents up` in its own session",
+}
+PURPOSES = {
+    "up": "start agents, services and the watchdog (running sessions are left alone)",
+    "down": "stop agents and services (all of them and the watchdog when none are named)",
+    "status": "show every agent: kind, backend, model, watch mode, state",
+    "logs": "print and follow an agent's session log",
+    "init": "scaffold agents.toml and prompts/ in a folder (never overwrites)",
+    "check": "validate the config and list every error found",
+    "selftest": "check the built-in screen classifiers against sample screens",
+    "watchdog": "run the supervisor loop in the foreground",
+}
+
+
+class UserError(Exception):
+    """A message for the user, exit status 1."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    config_opt = argparse.ArgumentParser(add_help=False)
+    config_opt.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                            help="config file (default: ./agents.toml)")
+    parser = argparse.ArgumentParser(
+        prog="agents", parents=[config_opt],
+        description="Run a fleet of AI coding agents in tmux and keep them working.",
+        epilog="Run 'agents VERB --help' for a verb's options and an example.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"agents {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    def verb(name: str) -> argparse.ArgumentParser:
+        return verbs.add_parser(name, parents=[config_opt], help=PURPOSES[name],
+                                description=PURPOSES[name] + ".",
+                                epilog="example:\n  " + EXAMPLES[name],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    verb("up").add_argument("names", nargs="*", metavar="NAME", help="agents or services")
+    verb("down").add_argument("names", nargs="*", metavar="NAME", help="agents or services")
+    verb("status")
+    logs = verb("logs")
+    logs.add_argument("name", metavar="NAME", help="agent or service")
+    logs.add_argument("-n", "--lines", type=int, default=40, help="lines of history (40)")
+    logs.add_argument("--no-follow", action="store_true", help="print and exit")
+    verb("init").add_argument("dir", nargs="?", default=".", metavar="DIR",
+                              help="folder to scaffold (default: .)")
+    verb("check")
+    verb("selftest")
+    verb("watchdog")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.verb:
+        parser.print_help()
+        return 2
+    handler: Callable[[argparse.Namespace], int] = globals()[f"_cmd_{args.verb}"]
+    from agent_orchestrator.config import ConfigError
+    from agent_orchestrator.fleet import UnknownNames
+    from agent_orchestrator.state import AlreadyRunning
+    from agent_orchestrator.tmux import TmuxError
+
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"agents: invalid config:\n{exc}", file=sys.stderr)
+    except (UserError, UnknownNames, TmuxError, AlreadyRunning) as exc:
+        print(f"agents: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"agents: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+              file=sys.stderr)
+    return 1
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    return Path(getattr(args, "config", None) or "agents.toml")
+
+
+def _load(args: argparse.Namespace, env: bool = True):  # noqa: ANN202 - Config, lazily typed
+    from agent_orchestrator import config as config_mod
+
+    path = _config_path(args)
+    if not path.exists():
+        raise UserError(f"no config file at {path} (use --config PATH, or 'agents init')")
+    return config_mod.load(path, os.environ if env else None)
+
+
+def _tmux(config) -> object:  # noqa: ANN001
+    from agent_orchestrator.tmux import Tmux
+
+    return Tmux(config.tmux_socket)
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from agent_orchestrator import fleet, render
+
+    config = _load(args)
+    render.outcomes(render.console(), fleet.up(config, _tmux(config), args.names))
+    return 0
+
+
+def _cmd_down(args: argparse.Namespace) -> int:
+    from agent_orchestrator import fleet, render
+
+    config = _load(args, env=False)
+    render.outcomes(render.console(), fleet.down(config, _tmux(config), args.names))
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from agent_orchestrator import fleet, render
+
+    config = _load(args)
+    render.status(render.console(), fleet.status(config, _tmux(config)), config)
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from agent_orchestrator import render
+
+    render.check_ok(render.console(), _load(args))
+    return 0
+
+
+def _cmd_watchdog(args: argparse.Namespace) -> int:
+    from agent_orchestrator import watchdog
+
+    watchdog.run(_load(args, env=False))
+    return 0
+
+
+def _cmd_selftest(args: argparse.Namespace) -> int:
+    from agent_orchestrator import render, selftest
+
+    results = selftest.run()
+    render.selftest(render.console(), results)
+    return 0 if all(ok for _, ok, _ in results) else 1
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from agent_orchestrator import scaffold
+
+    written = scaffold.init(Path(args.dir))
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: cd {args.dir} && agents up")
+    return 0
+
+
+def _cmd_logs(args: argparse.Namespace) -> int:
+    from agent_orchestrator import launch
+
+    config = _load(args, env=False)
+    target = config.agent(args.name) or config.service(args.name)
+    if target is None:
+        from agent_orchestrator.fleet import check_names
+
+        check_names(config, [args.name])
+    path = launch.log_file(config, target.session)
+    if not path.exists():
+        raise UserError(f"no log yet for {args.name} ({path})")
+    with open(path, "rb") as handle:
+        tail = handle.read()[-(256 * 1024):].splitlines(keepends=True)[-args.lines:]
+        sys.stdout.buffer.write(b"".join(tail))
+        sys.stdout.flush()
+        while not args.no_follow:
+            chunk = handle.read()
+            if chunk:
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.flush()
+            else:
+                time.sleep(0.25)
+    return 0

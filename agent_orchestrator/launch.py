@@ -1,0 +1,172 @@
+"""How an agent or service is started (SPEC §3): kickoff text, command, files, tmux session.
+
+`plan_agent` is pure: it turns config (+ phase index and resume id) into a `LaunchPlan`.
+`start` does the I/O: kickoff file `state/kickoff-<session>.txt`, session log
+`<log_dir>/<session>.log`, a launch spec read by boot.py, and the tmux session itself.
+
+Deliveries:
+- arg:  bin [resume] [remote-control] [model] [flags] <kickoff text>, exec'd with no shell;
+- ping: `preamble; [model env] attach` through /bin/sh, then boot.py types the boot line;
+- exec: the `bin` template through /bin/sh in the agent's dir, values shell-quoted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_orchestrator import proctree
+from agent_orchestrator.config import Agent, Backend, Config, Service
+from agent_orchestrator.files import private_dir, touch_private, write_atomic
+from agent_orchestrator.templates import render_shell, render_words
+from agent_orchestrator.tmux import Tmux
+
+BOOT_LINE = ("Your full kickoff prompt is in {file} — read it now with: `cat '{file}'` — "
+             "then follow it exactly.")
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """Everything needed to start one session; `argv` is exec'd as is by boot.py."""
+
+    session: str
+    argv: tuple[str, ...]
+    cwd: Path
+    env: tuple[tuple[str, str], ...] = ()
+    kickoff: str = ""
+    boot_line: str | None = None
+    connect_delay: float = 0
+    submit_key: str = "Enter"
+
+
+def kickoff_file(config: Config, session: str) -> Path:
+    return config.state_dir / f"kickoff-{session}.txt"
+
+
+def log_file(config: Config, session: str) -> Path:
+    return config.log_dir / f"{session}.log"
+
+
+def resume_id_file(config: Config, agent: Agent) -> Path:
+    return config.state_dir / f"{agent.name}.id"
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    """Replace only the given `{name}`s: kickoff templates are markdown full of braces."""
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def kickoff_text(config: Config, agent: Agent, phase_index: int = 0) -> str:
+    """The agent's kickoff prompt. Loop agents: the rendered kickoff template followed by
+    their role prompt; others: `prompt` or the content of `prompt_file` ("" when neither)."""
+    if agent.kind == "loop" and config.loop is not None:
+        loop = config.loop
+        phase = loop.phases[phase_index] if 0 <= phase_index < len(loop.phases) else None
+        parts = []
+        if loop.kickoff_template is not None:
+            parts.append(_fill(loop.kickoff_template.read_text(encoding="utf-8"), {
+                "phase_id": phase.id if phase else "", "plan": phase.plan if phase else "",
+                "status": phase.status if phase else "", "role": agent.role or ""}))
+        role_file = loop.roles_dir / f"{agent.role}.md"
+        if role_file.is_file():
+            parts.append(role_file.read_text(encoding="utf-8"))
+        return "\n\n".join(p.rstrip("\n") for p in parts) + ("\n" if parts else "")
+    if agent.prompt_file is not None:
+        return agent.prompt_file.read_text(encoding="utf-8")
+    return agent.prompt or ""
+
+
+def agent_model(config: Config, agent: Agent, phase_index: int = 0) -> str | None:
+    """The model after the current phase's override for the agent's role."""
+    if agent.kind == "loop" and config.loop and 0 <= phase_index < len(config.loop.phases):
+        return config.loop.phases[phase_index].model_for(agent.role) or agent.model
+    return agent.model
+
+
+def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
+               resume_id: str | None = None) -> LaunchPlan:
+    """The launch plan of `agent`. Pure apart from reading prompt files."""
+    backend = config.backend(agent.backend)
+    kickoff = kickoff_text(config, agent, phase_index)
+    model = agent_model(config, agent, phase_index)
+    env = [(proctree.TAG_VAR, proctree.launch_tag(config.tmux_socket, agent.session))]
+    bin_text = backend.bin.replace("{python}", sys.executable)
+    common = {"session": agent.session, "model": model or "", "dir": str(agent.dir)}
+    boot_line = None
+    if backend.prompt_delivery == "arg":
+        argv = render_words(bin_text, {})
+        if resume_id and agent.resume and backend.supports_resume:
+            argv += render_words(backend.resume_flag, {"id": resume_id})
+        if backend.remote_control:
+            argv += render_words(backend.remote_control_flag, common)
+        if model:
+            argv += render_words(backend.model_flag, common)
+        argv += render_words(backend.flags, common)
+        if kickoff:
+            argv.append(kickoff)
+    elif backend.prompt_delivery == "exec":
+        line = render_shell(bin_text, {**common, "kickoff": kickoff,
+                                       "kickoff_file": str(kickoff_file(config, agent.session)),
+                                       "id": resume_id or ""})
+        argv = ["/bin/sh", "-c", line]
+    else:  # ping
+        attach = render_shell(backend.attach, {"dir": str(agent.dir), "session": agent.session,
+                                               "model": model or ""},
+                              raw={"bin": bin_text, "server": backend.server})
+        env += _model_env(backend, model)
+        line = f"{backend.preamble}; {attach}" if backend.preamble.strip() else attach
+        argv = ["/bin/sh", "-c", line]
+        file = kickoff_file(config, agent.session)
+        boot_line = BOOT_LINE.format(file=file) if kickoff else None
+    return LaunchPlan(session=agent.session, argv=tuple(argv), cwd=agent.dir, env=tuple(env),
+                      kickoff=kickoff, boot_line=boot_line, connect_delay=backend.connect_delay,
+                      submit_key=backend.submit_key)
+
+
+def _model_env(backend: Backend, model: str | None) -> list[tuple[str, str]]:
+    """`model_env`: an env var name receiving the model, or "opencode" for the JSON form
+    opencode reads (`OPENCODE_CONFIG_CONTENT`)."""
+    if not model or not backend.model_env:
+        return []
+    if backend.model_env == "opencode":
+        return [("OPENCODE_CONFIG_CONTENT", json.dumps({"model": model}))]
+    return [(backend.model_env, model)]
+
+
+def plan_service(config: Config, service: Service) -> LaunchPlan:
+    tag = proctree.launch_tag(config.tmux_socket, service.session)
+    return LaunchPlan(session=service.session, argv=("/bin/sh", "-c", service.command),
+                      cwd=service.dir, env=((proctree.TAG_VAR, tag),))
+
+
+def start(tmux: Tmux, config: Config, plan: LaunchPlan) -> None:
+    """Write the plan's files (all private) and start its tmux session.
+
+    Raises TmuxError when tmux refuses (e.g. the session exists) and OSError when a file
+    cannot be written.
+    """
+    private_dir(config.state_dir)
+    if plan.kickoff:
+        write_atomic(kickoff_file(config, plan.session), plan.kickoff.encode("utf-8"))
+    else:  # no kickoff: don't leave a previous configuration's prompt lying around
+        kickoff_file(config, plan.session).unlink(missing_ok=True)
+    spec = config.state_dir / f"launch-{plan.session}.json"
+    write_atomic(spec, json.dumps({
+        "argv": list(plan.argv), "cwd": str(plan.cwd), "env": dict(plan.env),
+        "boot_line": plan.boot_line, "connect_delay": plan.connect_delay,
+        "submit_key": plan.submit_key}, ensure_ascii=False).encode("utf-8"))
+    log = touch_private(log_file(config, plan.session))
+    tmux.start(plan.session, [sys.executable, "-m", "agent_orchestrator.boot", str(spec)],
+               log_file=str(log))
+
+
+def stop(tmux: Tmux, config: Config, session: str) -> bool:
+    """Kill a session and every process it started (re-parented daemons included).
+    Returns whether the session existed."""
+    tag = proctree.launch_tag(config.tmux_socket, session)
+    existed = tmux.kill(session)
+    proctree.terminate(proctree.tagged(tag))
+    return existed

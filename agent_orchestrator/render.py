@@ -1,0 +1,59 @@
+"""Everything the user sees as a table or styled line. The only module importing rich."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from agent_orchestrator.config import Config
+from agent_orchestrator.fleet import FleetStatus, Outcome
+
+_STATE_STYLE = {"running": "green", "disabled": "dim", "stopped": "dim"}
+_ACTION_STYLE = {"started": "green", "stopped": "yellow", "running": "cyan",
+                 "skipped": "dim", "absent": "dim"}
+
+
+def console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def status(out: Console, fleet: FleetStatus, config: Config) -> None:
+    watchdog = (f"running (pid {fleet.watchdog_pid})" if fleet.watchdog_pid
+                else "[red]not running[/red]")
+    header = f"[bold]{config.path.name}[/bold]  watchdog: {watchdog}"
+    if fleet.phase:
+        header += f"  phase: {fleet.phase}"
+    if not fleet.server_running:
+        header += "  [yellow]tmux server not running[/yellow]"
+    out.print(header)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("agent", "kind", "backend", "model", "watch", "state", "restarts"):
+        table.add_column(column, justify="right" if column == "restarts" else "left")
+    for row in fleet.rows:
+        style = _STATE_STYLE.get(row.state, "red" if row.state.startswith("exited") else
+                                 "yellow")
+        table.add_row(row.agent, row.kind, row.backend, row.model, row.watch,
+                      f"[{style}]{row.state}[/{style}]", str(row.restarts))
+    out.print(table)
+
+
+def outcomes(out: Console, results: Sequence[Outcome]) -> None:
+    for result in results:
+        style = _ACTION_STYLE.get(result.action, "white")
+        detail = f"  ({result.detail})" if result.detail else ""
+        out.print(f"[{style}]{result.action:>8}[/{style}]  {result.session}{detail}")
+
+
+def check_ok(out: Console, config: Config) -> None:
+    enabled = sum(a.enabled for a in config.agents)
+    out.print(f"[green]ok[/green]  {config.path}: {len(config.agents)} agents "
+              f"({enabled} enabled), {len(config.services)} services, "
+              f"session prefix '{config.session_prefix}'")
+
+
+def selftest(out: Console, results: Sequence[tuple[str, bool, str]]) -> None:
+    for name, ok, detail in results:
+        mark = "[green]pass[/green]" if ok else "[red]FAIL[/red]"
+        out.print(f"{mark}  {name}" + (f"  ({detail})" if detail and not ok else ""))

@@ -1,0 +1,194 @@
+"""What the watchdog remembers between ticks and restarts, and the files operators leave it.
+
+- `state/watchdog.json`: per-agent memory (`AgentMemory`), written atomically each tick that
+  changes it. A corrupt or truncated file is moved aside (`.corrupt-<time>`) and rebuilt: the
+  running sessions are then adopted, not restarted.
+- `state/watchdog.lock`: flock held for the watchdog's lifetime; the holder's pid inside.
+- `state/stopped/<agent>`: `agents down NAME` leaves this so the watchdog never heals an agent
+  the operator stopped; `agents up NAME` removes it.
+- `state/<loop.state_file>`: the loop's phase index.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import TextIO
+
+from agent_orchestrator.config import Config
+from agent_orchestrator.files import private_dir, touch_private, write_atomic
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AgentMemory:
+    """The watchdog's memory of one agent. Times are epoch seconds."""
+
+    started_at: float | None = None  # when the watchdog (or `up`) last started it
+    starts: int = 0  # how many times it was started, the first included
+    restarts: int = 0  # starts after the first that healed or rebooted it
+    last_exit: int | None = None  # exit status of its last death, if tmux saw one
+    last_event: str | None = None
+    last_event_at: float | None = None
+
+
+@dataclass(frozen=True)
+class FleetMemory:
+    agents: dict[str, AgentMemory] = field(default_factory=dict)
+
+    def agent(self, name: str) -> AgentMemory:
+        return self.agents.get(name, AgentMemory())
+
+    def to_json(self) -> bytes:
+        body = {"version": STATE_VERSION,
+                "agents": {name: asdict(memory) for name, memory in sorted(self.agents.items())}}
+        return (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> FleetMemory:
+        """Parse a state file; raises ValueError on anything but a well-formed one."""
+        body = json.loads(data)
+        if not isinstance(body, dict) or body.get("version") != STATE_VERSION:
+            raise ValueError("not a state file of this version")
+        agents = body.get("agents")
+        if not isinstance(agents, dict):
+            raise ValueError("'agents' is not an object")
+        known = {f.name for f in fields(AgentMemory)}
+        out = {}
+        for name, raw in agents.items():
+            if not isinstance(raw, dict):
+                raise ValueError(f"agent {name!r} is not an object")
+            out[name] = AgentMemory(**{k: v for k, v in raw.items() if k in known})
+        return cls(out)
+
+
+def state_file(config: Config) -> Path:
+    return config.state_dir / "watchdog.json"
+
+
+def load_memory(config: Config, quarantine: bool = True) -> tuple[FleetMemory, str | None]:
+    """The saved memory, and a warning when the file was corrupt. Only the watchdog (the
+    file's owner) passes `quarantine`, which moves a corrupt file aside to be rebuilt."""
+    path = state_file(config)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return FleetMemory(), None
+    try:
+        return FleetMemory.from_json(data), None
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        if not quarantine:
+            return FleetMemory(), f"state file is unreadable ({exc})"
+        aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+        os.replace(path, aside)
+        return FleetMemory(), f"state file was unreadable ({exc}); moved to {aside.name}"
+
+
+def save_memory(config: Config, memory: FleetMemory) -> None:
+    write_atomic(state_file(config), memory.to_json())
+
+
+# ------------------------------------------------------------------------- lock
+
+class AlreadyRunning(Exception):
+    """Another watchdog holds the lock; `pid` is its pid when it could be read."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        super().__init__(f"a watchdog is already running (pid {pid})" if pid else
+                         "a watchdog is already running")
+
+
+def lock_file(config: Config) -> Path:
+    return config.state_dir / "watchdog.lock"
+
+
+def acquire_lock(config: Config) -> TextIO:
+    """Take the single-instance lock; keep the returned file open for as long as it is held.
+
+    flock decides, not the file's existence: a lock left by a dead watchdog is free.
+    Raises AlreadyRunning.
+    """
+    path = touch_private(lock_file(config))
+    handle = open(path, "r+", encoding="ascii")  # noqa: SIM115 - held for the process life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise AlreadyRunning(read_lock_pid(config)) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def read_lock_pid(config: Config) -> int | None:
+    try:
+        return int(lock_file(config).read_text(encoding="ascii").strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def watchdog_pid(config: Config) -> int | None:
+    """The running watchdog's pid, or None when no process holds the lock."""
+    path = lock_file(config)
+    if not path.exists():
+        return None
+    with open(path, encoding="ascii") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return read_lock_pid(config)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
+# ------------------------------------------------------------------------- operator stops
+
+def _stopped_dir(config: Config) -> Path:
+    return config.state_dir / "stopped"
+
+
+def mark_stopped(config: Config, name: str) -> None:
+    touch_private(_stopped_dir(config) / name)
+
+
+def clear_stopped(config: Config, name: str) -> None:
+    (_stopped_dir(config) / name).unlink(missing_ok=True)
+
+
+def stopped_agents(config: Config) -> frozenset[str]:
+    try:
+        return frozenset(p.name for p in _stopped_dir(config).iterdir())
+    except FileNotFoundError:
+        return frozenset()
+
+
+# ------------------------------------------------------------------------- per-agent files
+
+def phase_index(config: Config) -> int:
+    """The loop's current phase index (0 when none is saved or it is unreadable)."""
+    if config.loop is None:
+        return 0
+    try:
+        return max(int((config.state_dir / config.loop.state_file).read_text().strip()), 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def resume_id(config: Config, agent_name: str) -> str | None:
+    try:
+        return (config.state_dir / f"{agent_name}.id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def ensure_dirs(config: Config) -> None:
+    private_dir(config.log_dir)
+    private_dir(config.state_dir)

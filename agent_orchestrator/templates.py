@@ -1,0 +1,70 @@
+"""Fill `{placeholders}` in the user's command templates without letting a value escape.
+
+Two kinds of template:
+- argument templates (`model_flag = "--model '{model}'"`, `flags`, `bin` for arg delivery)
+  are split into words FIRST (shell-like quoting rules) and the values are substituted inside
+  words, so a value is part of exactly one argv element whatever it contains;
+- shell templates (`bin` for exec delivery, `attach`, `preamble`) are command lines for
+  /bin/sh; each value is substituted shell-quoted, replacing any quotes the user put around
+  the placeholder, so it stays one word.
+Only the names passed in are replaced; other braces (`${HOME}`, code in prompts) are left.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterable, Mapping
+
+# A value built to break out of any quoting: used to prove a template keeps values whole.
+_SENTINEL = "v a'l\"u$(e)`;"
+
+
+class TemplateError(ValueError):
+    """A template cannot be used; the message says why, for a config error."""
+
+
+def split_words(template: str) -> list[str]:
+    try:
+        return shlex.split(template)
+    except ValueError as exc:
+        raise TemplateError(f"cannot split into words: {exc}") from None
+
+
+def render_words(template: str, values: Mapping[str, str]) -> list[str]:
+    """Split `template` into argv words, then fill placeholders inside each word."""
+    words = []
+    for word in split_words(template):
+        for name, value in values.items():
+            word = word.replace("{" + name + "}", value)
+        words.append(word)
+    return words
+
+
+def render_shell(template: str, quoted: Mapping[str, str],
+                 raw: Mapping[str, str] | None = None) -> str:
+    """Fill a shell command line: `quoted` values are shell-quoted (with any quotes around
+    their placeholder absorbed), `raw` values (the user's own `bin`) are inserted as is."""
+    text = template
+    for name, value in (raw or {}).items():
+        text = text.replace("{" + name + "}", value)
+    for name, value in quoted.items():
+        pattern = re.compile(r"'\{%s\}'|\"\{%s\}\"|\{%s\}" % ((re.escape(name),) * 3))
+        text = pattern.sub(lambda _m, v=value: shlex.quote(v), text)
+    return text
+
+
+def check_shell_template(template: str, names: Iterable[str]) -> str | None:
+    """Why `template` would let a value split or escape, or None when it is safe."""
+    names = list(names)
+    rendered = render_shell(template, {n: _SENTINEL for n in names})
+    try:
+        words = shlex.split(rendered)
+    except ValueError as exc:
+        return f"not a valid shell command line ({exc})"
+    used = [n for n in names if "{" + n + "}" in template]
+    expected = sum(template.count("{" + n + "}") for n in names)
+    if sum(w.count(_SENTINEL) for w in words) != expected:
+        return (f"a placeholder ({', '.join('{' + n + '}' for n in used)}) sits inside a "
+                "larger quoted string; write it as a word of its own")
+    return None

@@ -1,0 +1,232 @@
+"""The only door to tmux.
+
+Every tmux call in the project goes through `Tmux._run`: an argument list (never a shell
+string), a timeout (a hung server must not hang the watchdog), and an error that names the
+tmux subcommand that failed. Sessions are always addressed exactly: `=NAME` for session
+commands and `=NAME:` for pane commands (tmux 3.3a does not resolve `=NAME` for panes), so
+`proj-a` never matches `proj-ab`.
+
+Why raw `tmux` processes and not libtmux objects: libtmux runs every call without a timeout
+and an idiomatic per-session tick costs ~3 processes per agent (see
+shared/reference/tmux-performance.md). Here a whole tick's view of the fleet is ONE
+`list-panes -a`. libtmux is still used for what it does well and cheaply: reading the tmux
+version, whose formats vary across distributions.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+DEFAULT_TIMEOUT = 5.0
+PANE_WIDTH, PANE_HEIGHT = 120, 40
+
+# Output of `tmux list-panes -a -F SNAPSHOT_FORMAT`, tab separated; the session name comes
+# last so that a foreign session on a shared server may hold any character.
+_FIELDS = ("pane_id", "pane_pid", "pane_current_command", "pane_dead", "pane_dead_status",
+           "window_activity", "window_id", "session_name")
+SNAPSHOT_FORMAT = "\t".join("#{" + f + "}" for f in _FIELDS)
+
+# What tmux clients print when there is no server to talk to (socket missing, stale socket,
+# server exiting). Any other failure is an error, never "no sessions".
+_NO_SERVER = re.compile(r"no server running|error connecting to|server exited unexpectedly"
+                        r"|failed to connect to server", re.IGNORECASE)
+
+
+class TmuxError(RuntimeError):
+    """A tmux command failed or timed out. The message names the subcommand."""
+
+
+@dataclass(frozen=True)
+class Pane:
+    """What one `list-panes -a` row says about a session's first pane.
+
+    `activity` is tmux's `window_activity`: epoch seconds (1 s resolution) of the last output.
+    `exit_status` is set only when `dead` (the pane's program exited and remain-on-exit kept it).
+    """
+
+    session: str
+    pane_id: str
+    pid: int
+    command: str
+    dead: bool
+    exit_status: int | None
+    activity: float
+    window_id: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The fleet as tmux sees it at one moment.
+
+    `server_running` False means tmux answered "no server" (so no sessions exist), which is a
+    real state; a query that failed for any other reason raises TmuxError instead, so a
+    caller never mistakes a broken query for a dead fleet.
+    """
+
+    server_running: bool
+    panes: Mapping[str, Pane] = field(default_factory=dict)
+
+    def pane(self, session: str) -> Pane | None:
+        return self.panes.get(session)
+
+
+class Tmux:
+    """A handle on one tmux server: the default one, a named socket (`-L`) or a path (`-S`)."""
+
+    def __init__(self, socket_name: str | None = None, socket_path: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.socket_name = socket_name
+        self.socket_path = socket_path
+        self.timeout = timeout
+
+    def _base(self) -> list[str]:
+        if self.socket_path:
+            return ["tmux", "-S", self.socket_path]
+        if self.socket_name:
+            return ["tmux", "-L", self.socket_name]
+        return ["tmux"]
+
+    def _run(self, args: Sequence[str], *, stdin: bytes | None = None,
+             timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        argv = self._base() + list(args)
+        try:
+            result = subprocess.run(argv, input=stdin.decode("utf-8", "surrogateescape")
+                                    if stdin is not None else None, capture_output=True,
+                                    text=True, errors="replace",
+                                    timeout=timeout or self.timeout, check=False)
+        except FileNotFoundError:
+            raise TmuxError("tmux is not installed (no 'tmux' on PATH)") from None
+        except subprocess.TimeoutExpired:
+            raise TmuxError(f"tmux {args[0]} timed out after {timeout or self.timeout:g}s "
+                            "(is the tmux server hung?)") from None
+        if check and result.returncode != 0:
+            reason = result.stderr.strip() or f"exit status {result.returncode}"
+            raise TmuxError(f"tmux {args[0]} failed: {reason}")
+        return result
+
+    # ------------------------------------------------------------------ reading
+
+    def snapshot(self) -> Snapshot:
+        """Every session's first pane, in ONE tmux call."""
+        result = self._run(["list-panes", "-a", "-F", SNAPSHOT_FORMAT], check=False)
+        if result.returncode != 0:
+            if _NO_SERVER.search(result.stderr):
+                return Snapshot(server_running=False)
+            raise TmuxError(f"tmux list-panes failed: {result.stderr.strip()}")
+        return Snapshot(server_running=True, panes=parse_snapshot(result.stdout))
+
+    def capture(self, target: str, lines: int = PANE_HEIGHT) -> str:
+        """The last `lines` lines of a pane (visible screen and scrollback); `target` is a
+        session name or a pane id (`%N`)."""
+        result = self._run(["capture-pane", "-p", "-J", "-t", _pane_target(target),
+                            "-S", f"-{max(lines - PANE_HEIGHT, 0)}"])
+        text = result.stdout.rstrip("\n")
+        return "\n".join(text.split("\n")[-lines:])
+
+    def capture_many(self, sessions: Iterable[str]) -> dict[str, str]:
+        """Screens of several sessions; a session that vanished meanwhile is left out."""
+        screens = {}
+        for session in sessions:
+            try:
+                screens[session] = self.capture(session)
+            except TmuxError:
+                continue
+        return screens
+
+    def version(self) -> str:
+        """tmux's version string (e.g. `3.3a`); raises TmuxError when tmux is missing."""
+        from libtmux import common, exc  # lazy: 65 ms of import for a rarely needed fact
+
+        try:
+            return str(common.get_version())
+        except (exc.LibTmuxException, FileNotFoundError) as error:
+            raise TmuxError(f"cannot read the tmux version: {error}") from None
+
+    # ------------------------------------------------------------------ acting
+
+    def start(self, session: str, argv: Sequence[str], log_file: str | None = None) -> None:
+        """Create a detached session running `argv` directly (no shell), remain-on-exit on.
+
+        `argv` must not contain user text: tmux splits its own argv on `;` words, so callers
+        pass a fixed launcher command and put the user's command in a file it reads.
+        With `log_file`, the pane's output is appended there (the file must exist: callers
+        create it with private permissions first).
+        """
+        args = ["new-session", "-d", "-s", session, "-x", str(PANE_WIDTH),
+                "-y", str(PANE_HEIGHT), "--", *argv,
+                ";", "set-option", "-w", "-t", f"={session}:", "remain-on-exit", "on"]
+        if log_file:
+            args += [";", "pipe-pane", "-o", "-t", f"={session}:", pipe_command(log_file)]
+        self._run(args)
+
+    def kill(self, session: str) -> bool:
+        """Kill a session; True if it existed. The pane's process tree is the caller's."""
+        result = self._run(["kill-session", "-t", f"={session}"], check=False)
+        if result.returncode == 0:
+            return True
+        if _NO_SERVER.search(result.stderr) or "can't find session" in result.stderr:
+            return False
+        raise TmuxError(f"tmux kill-session failed: {result.stderr.strip()}")
+
+    def paste(self, target: str, text: str, buffer: str) -> None:
+        """Put `text` into the input of `target` byte for byte, without submitting it.
+
+        The text travels through stdin into a NAMED buffer (never tmux's global one, which a
+        human may be using) and is pasted with bracketed paste, so no byte of it is parsed by
+        tmux (`send-keys` would drop a trailing `;`) or seen as a key by the program.
+        `target` is a session name or a pane id (`%N`).
+        """
+        self._run(["load-buffer", "-b", buffer, "-"], stdin=text.encode("utf-8",
+                                                                          "surrogateescape"))
+        self._run(["paste-buffer", "-p", "-d", "-b", buffer, "-t", _pane_target(target)])
+
+    def send_keys(self, target: str, *keys: str) -> None:
+        """Press named keys (`Enter`, `C-m`, `Escape`) in `target` (session name or `%N`)."""
+        self._run(["send-keys", "-t", _pane_target(target), *keys])
+
+    def type_line(self, target: str, text: str, submit_key: str = "Enter",
+                  settle: float = 0.3) -> None:
+        """Paste `text`, wait `settle` seconds (TUIs drop an Enter that arrives with the text),
+        then press the submit key."""
+        self.paste(target, text, buffer=f"agents-{os.getpid()}-{time.monotonic_ns()}")
+        time.sleep(settle)
+        self.send_keys(target, submit_key)
+
+
+def _pane_target(target: str) -> str:
+    return target if target.startswith("%") else f"={target}:"
+
+
+def pipe_command(log_file: str) -> str:
+    """The shell command pipe-pane runs; `exec` so no extra sh lingers (dash does not)."""
+    return f"umask 077; exec cat >> {shlex.quote(log_file)}"
+
+
+def parse_snapshot(text: str) -> dict[str, Pane]:
+    """Parse `list-panes -a -F SNAPSHOT_FORMAT` output; first pane of each session wins."""
+    panes: dict[str, Pane] = {}
+    for row in text.splitlines():
+        parts = row.split("\t", len(_FIELDS) - 1)
+        if len(parts) != len(_FIELDS):
+            continue
+        pane_id, pid, command, dead, status, activity, window_id, session = parts
+        if session in panes:
+            continue
+        panes[session] = Pane(
+            session=session, pane_id=pane_id, pid=_int(pid), command=command,
+            dead=dead == "1", exit_status=_int(status) if dead == "1" and status else None,
+            activity=float(_int(activity)), window_id=window_id)
+    return panes
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return 0

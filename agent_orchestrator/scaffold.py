@@ -7,6 +7,7 @@ wheel maps that folder to `agent_orchestrator.prompts`).
 from __future__ import annotations
 
 from importlib import resources
+from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,16 @@ def init(folder: Path) -> list[Path]:
     (folder / "prompts").mkdir(exist_ok=True)
     name = folder.resolve().name
     config_path.write_text(tomli_w.dumps(starter_config(name)), encoding="utf-8")
-    source = resources.files("agent_orchestrator.prompts")
+    source = prompts_source()
     for prompt in PROMPTS:
         (folder / "prompts" / prompt).write_text(source.joinpath(prompt).read_text("utf-8"),
                                                  encoding="utf-8")
     return targets
+
+
+def prompts_source() -> Traversable:
+    """The shipped prompts: the installed package's copy, or a source checkout's folder."""
+    try:
+        return resources.files("agent_orchestrator.prompts")
+    except ModuleNotFoundError:  # running from a checkout without installing
+        return Path(__file__).resolve().parent.parent / "prompts"

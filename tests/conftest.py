@@ -1,0 +1,91 @@
+"""Shared fixtures: every test runs with a private HOME and TMUX_TMPDIR, and tmux tests get a
+private tmux server (`-L <unique name>`) that is killed afterwards. Nothing here can reach
+the user's default tmux server: even a call that forgot `-L` would land in the temp dir."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+_counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    home = tmp_path_factory.mktemp("home")
+    # Short: a unix socket path must stay under 108 bytes, and pytest's tmp paths are long.
+    tmux_tmp = tempfile.mkdtemp(prefix="ao-")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TMUX_TMPDIR", tmux_tmp)
+    monkeypatch.delenv("TMUX", raising=False)
+    monkeypatch.delenv("TMUX_PANE", raising=False)
+    for name in list(os.environ):
+        if name.startswith(("AGENT_MODEL_", "AGENT_BACKEND_")):
+            monkeypatch.delenv(name)
+    yield
+    shutil.rmtree(tmux_tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def tmux_socket() -> Iterator[str]:
+    """A unique private tmux socket name; its server is killed after the test."""
+    name = f"aot{os.getpid()}x{next(_counter)}"
+    yield name
+    subprocess.run(["tmux", "-L", name, "kill-server"], capture_output=True, check=False)
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 15.0,
+               interval: float = 0.05, what: str = "condition") -> object:
+    """Poll `predicate` until it returns something truthy; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., object]:
+    return wait_until
+
+
+def write_config(folder: Path, body: str, socket: str | None = None,
+                 prefix: str = "t-") -> Path:
+    """Write agents.toml with a [defaults] table (private socket, log dir) plus `body`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    head = f'[defaults]\nsession_prefix = "{prefix}"\nlog_dir = "logs"\n'
+    if socket:
+        head += f'tmux_socket = "{socket}"\n'
+    path = folder / "agents.toml"
+    path.write_text(head + textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., Path]:
+    def make(body: str, socket: str | None = None, prefix: str = "t-") -> Path:
+        return write_config(tmp_path / "proj", body, socket, prefix)
+    return make
+
+
+def tmux_cmd(socket: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True,
+                          check=False, timeout=10)
+
+
+def sessions(socket: str) -> set[str]:
+    result = tmux_cmd(socket, "list-sessions", "-F", "#{session_name}")
+    return set(result.stdout.split()) if result.returncode == 0 else set()

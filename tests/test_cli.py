@@ -1,0 +1,194 @@
+"""The `agents` command end to end: real processes, a real private tmux server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import sessions, tmux_cmd
+
+FLEET = """
+[watchdog]
+signal_interval = 1
+
+[[agent]]
+name = "one"
+backend = "demo"
+watch = "heal"
+prompt = "work on one"
+
+[[agent]]
+name = "two"
+backend = "demo"
+watch = "heal"
+prompt = "work on two"
+
+[[agent]]
+name = "manual"
+backend = "demo"
+prompt = "not watched"
+
+[[agent]]
+name = "off"
+backend = "demo"
+enabled = false
+"""
+
+
+def agents(*args: str, cwd: Path | None = None,
+           timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agent_orchestrator", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def events(config_path: Path) -> list[dict]:
+    path = config_path.parent / "logs" / "events.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.tmux
+def test_up_heal_down(make_config: Callable[..., Path], tmux_socket: str, wait_for) -> None:
+    path = make_config(FLEET, socket=tmux_socket)
+    result = agents("up", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert sessions(tmux_socket) == {"t-one", "t-two", "t-manual", "t-watchdog"}
+    wait_for(lambda: {e["agent"] for e in events(path) if e["event"] == "adopt"} ==
+             {"one", "two"}, what="the watchdog to adopt the watched agents")
+
+    status = agents("status", "--config", str(path))
+    assert status.returncode == 0, status.stderr
+    assert "watchdog: running (pid" in status.stdout
+    lines = {line.split()[0]: line for line in status.stdout.splitlines()[2:]}
+    assert "running" in lines["one"] and "disabled" in lines["off"]
+
+    old_pid = tmux_cmd(tmux_socket, "display-message", "-p", "-t", "=t-one:", "#{pane_pid}")
+    tmux_cmd(tmux_socket, "kill-session", "-t", "=t-one")
+    restart = wait_for(lambda: next((e for e in events(path) if e["agent"] == "one"
+                                     and e["event"] == "restart"), None),
+                       what="a restart event for the killed agent")
+    assert restart["reason"] == "session gone"
+    wait_for(lambda: "t-one" in sessions(tmux_socket), what="t-one to be back")
+    new_pid = tmux_cmd(tmux_socket, "display-message", "-p", "-t", "=t-one:", "#{pane_pid}")
+    assert new_pid.stdout != old_pid.stdout
+    status = agents("status", "--config", str(path))
+    one = next(line for line in status.stdout.splitlines() if line.startswith("one "))
+    assert "running" in one and one.rstrip().endswith("1")  # restarts column
+
+    # An unwatched agent that dies stays down.
+    tmux_cmd(tmux_socket, "kill-session", "-t", "=t-manual")
+    down = agents("down", "--config", str(path))
+    assert down.returncode == 0, down.stderr
+    assert not [s for s in sessions(tmux_socket) if s.startswith("t-")]
+    assert not any(e["agent"] == "manual" for e in events(path))
+
+
+@pytest.mark.tmux
+def test_down_one_agent_is_not_healed(make_config: Callable[..., Path], tmux_socket: str,
+                                      wait_for) -> None:
+    path = make_config(FLEET, socket=tmux_socket)
+    assert agents("up", "--config", str(path)).returncode == 0
+    wait_for(lambda: any(e["event"] == "adopt" for e in events(path)), what="adoption")
+    assert agents("down", "one", "--config", str(path)).returncode == 0
+    assert "t-one" not in sessions(tmux_socket)
+    # Let the watchdog see the fleet a few times: it must not bring `one` back.
+    start = len(events(path))
+    tmux_cmd(tmux_socket, "kill-session", "-t", "=t-two")
+    wait_for(lambda: any(e["agent"] == "two" and e["event"] == "restart"
+                         for e in events(path)[start:]), what="two to be healed")
+    assert "t-one" not in sessions(tmux_socket)
+    assert agents("up", "one", "--config", str(path)).returncode == 0
+    assert "t-one" in sessions(tmux_socket)
+    agents("down", "--config", str(path))
+
+
+@pytest.mark.tmux
+def test_second_watchdog_refuses(make_config: Callable[..., Path], tmux_socket: str,
+                                 wait_for) -> None:
+    path = make_config(FLEET, socket=tmux_socket)
+    first = subprocess.Popen([sys.executable, "-m", "agent_orchestrator", "watchdog",
+                              "--config", str(path)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: any(e["event"] == "watchdog-start" for e in events(path)),
+                 what="the first watchdog to start")
+        second = agents("watchdog", "--config", str(path))
+        assert second.returncode == 1
+        assert f"already running (pid {first.pid})" in second.stderr
+    finally:
+        first.terminate()
+        first.wait(timeout=10)
+        agents("down", "--config", str(path))
+
+
+def test_check_reports_file_line_and_suggestion(make_config: Callable[..., Path]) -> None:
+    path = make_config("""
+        [[agent]]
+        name = "a"
+        backend = "demo"
+        promt = "typo"
+    """)
+    line = path.read_text().splitlines().index('promt = "typo"') + 1
+    result = agents("check", "--config", str(path))
+    assert result.returncode == 1
+    assert f"{path}:{line}: agent.a.promt: unknown key (did you mean 'prompt'?)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_ok_and_config_anywhere_on_the_line(make_config: Callable[..., Path]) -> None:
+    path = make_config(FLEET)
+    for argv in (("check", "--config", str(path)), ("--config", str(path), "check")):
+        result = agents(*argv)
+        assert result.returncode == 0, result.stderr
+        assert "4 agents (3 enabled)" in result.stdout
+
+
+def test_unknown_names_are_errors(make_config: Callable[..., Path], tmux_socket: str) -> None:
+    path = make_config(FLEET, socket=tmux_socket)
+    for verb in ("up", "down"):
+        result = agents(verb, "onee", "--config", str(path))
+        assert result.returncode == 1
+        assert "unknown name: onee" in result.stderr
+    assert sessions(tmux_socket) == set()
+
+
+def test_missing_config_is_a_message(tmp_path: Path) -> None:
+    result = agents("status", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "no config file at agents.toml" in result.stderr
+
+
+def test_usage_errors_exit_2() -> None:
+    assert agents("frobnicate").returncode == 2
+    assert agents().returncode == 2
+    help_text = agents("up", "--help").stdout
+    assert "example:" in help_text and "agents up" in help_text
+
+
+def test_init_writes_a_valid_scaffold_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    target = tmp_path / "newproj"
+    result = agents("init", str(target))
+    assert result.returncode == 0, result.stderr
+    assert (target / "prompts" / "builder.md").read_text().startswith("# Role: builder")
+    assert agents("check", "--config", str(target / "agents.toml")).returncode == 0
+    original = (target / "agents.toml").read_text()
+    again = agents("init", str(target))
+    assert again.returncode == 1 and "refusing to overwrite" in again.stderr
+    assert (target / "agents.toml").read_text() == original
+
+
+def test_selftest_passes() -> None:
+    result = agents("selftest")
+    assert result.returncode == 0, result.stdout
+    assert "FAIL" not in result.stdout and "pass" in result.stdout
+
+
+def test_example_config_is_valid() -> None:
+    example = Path(__file__).resolve().parent.parent / "agents.example.toml"
+    result = agents("check", "--config", str(example))
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,166 @@
+"""decide() table tests: the heal rule, with no tmux and no sleeping."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+from conftest import write_config
+
+from agent_orchestrator import config as config_mod
+from agent_orchestrator import rules
+from agent_orchestrator.state import AgentMemory, FleetMemory
+from agent_orchestrator.tmux import Pane
+
+NOW = 1_800_000_000.0
+
+FLEET = """
+[backend.tool]
+bin = "tool"
+process_name = "tool"
+fatal_re = "API Error: 401"
+
+[backend.other]
+bin = "other"
+process_name = "node"
+
+[[agent]]
+name = "a"
+backend = "tool"
+watch = "heal"
+
+[[agent]]
+name = "b"
+backend = "other"
+watch = "none"
+
+[[agent]]
+name = "off"
+backend = "tool"
+watch = "heal"
+enabled = false
+
+[[agent]]
+name = "s"
+backend = "tool"
+watch = "heal+stall"
+"""
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> config_mod.Config:
+    folder: Path = tmp_path_factory.mktemp("rules")
+    return config_mod.load(write_config(folder, FLEET))
+
+
+def pane(session: str, command: str = "tool", dead: bool = False,
+         status: int | None = None) -> Pane:
+    return Pane(session=session, pane_id="%1", pid=4242, command=command, dead=dead,
+                exit_status=status, activity=NOW - 5, window_id="@1")
+
+
+KNOWN = AgentMemory(started_at=NOW - 600, starts=1)
+FRESH = AgentMemory(started_at=NOW - 3, starts=2, restarts=1)
+
+
+class Case(NamedTuple):
+    panes: dict[str, Pane]
+    memory: dict[str, AgentMemory]
+    expect: list[tuple[str, str, str]]  # (action type, agent, reason fragment)
+    events: list[tuple[str, str]]  # (agent, event)
+    server_running: bool = True
+    screens: dict[str, str] = {}
+    stopped: frozenset[str] = frozenset()
+
+
+ALL_UP = {"t-a": pane("t-a"), "t-s": pane("t-s"), "t-b": pane("t-b", "node")}
+MEM_UP = {"a": KNOWN, "s": KNOWN}
+
+CASES = {
+    "all-healthy-nothing-to-do": Case(ALL_UP, MEM_UP, [], []),
+    "first-sight-of-missing-agent-starts-it": Case(
+        {"t-s": pane("t-s")}, {"s": KNOWN}, [("Start", "a", "session gone")], [("a", "start")]),
+    "known-agent-gone-is-a-restart-event": Case(
+        {"t-s": pane("t-s")}, MEM_UP, [("Start", "a", "session gone")], [("a", "restart")]),
+    "server-gone-starts-every-watched-agent": Case(
+        {}, MEM_UP, [("Start", "a", "session gone"), ("Start", "s", "session gone")],
+        [("a", "restart"), ("s", "restart")], server_running=False),
+    "dead-pane-restarts-with-exit-status": Case(
+        {**ALL_UP, "t-a": pane("t-a", dead=True, status=3)}, MEM_UP,
+        [("Restart", "a", "exited with status 3")], [("a", "restart")]),
+    "foreign-backend-process-restarts": Case(
+        {**ALL_UP, "t-a": pane("t-a", command="node")}, MEM_UP,
+        [("Restart", "a", "pane runs 'node', the process of backend 'other'")],
+        [("a", "restart")]),
+    "versioned-own-process-is-fine": Case(
+        {**ALL_UP, "t-a": pane("t-a", command="tool3.11")}, MEM_UP, [], []),
+    "unrelated-process-is-not-a-mismatch": Case(
+        {**ALL_UP, "t-a": pane("t-a", command="bash")}, MEM_UP, [], []),
+    "mismatch-ignored-during-start-grace": Case(
+        {**ALL_UP, "t-a": pane("t-a", command="node")},
+        {"a": AgentMemory(started_at=NOW - 5, starts=1), "s": KNOWN}, [], []),
+    "fatal-screen-restarts-with-the-line": Case(
+        ALL_UP, MEM_UP, [("Restart", "a", "fatal: ⎿  API Error: 401 bad key")],
+        [("a", "restart")], screens={"t-a": "work\n  ⎿  API Error: 401 bad key  \n❯"}),
+    "fatal-text-on-unwatched-agent-ignored": Case(
+        ALL_UP, MEM_UP, [], [], screens={"t-b": "API Error: 401"}),
+    "watch-none-never-started": Case(
+        {"t-a": pane("t-a"), "t-s": pane("t-s")}, MEM_UP, [], []),
+    "disabled-never-started": Case(ALL_UP, MEM_UP, [], []),
+    "operator-stopped-not-healed": Case(
+        {"t-s": pane("t-s")}, MEM_UP, [], [], stopped=frozenset({"a"})),
+    "running-unknown-agent-is-adopted-not-restarted": Case(
+        ALL_UP, {}, [], [("a", "adopt"), ("s", "adopt")]),
+    "just-restarted-agent-gets-a-moment": Case(
+        {"t-s": pane("t-s")}, {"a": FRESH, "s": KNOWN}, [], []),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_heal(config: config_mod.Config, case: Case) -> None:
+    config = replace(config, watchdog=config_mod.WatchdogSettings(restart_backoff=5))
+    observed = rules.Observed(case.server_running, case.panes, case.screens, case.stopped)
+    decisions = rules.decide(config, observed, FleetMemory(case.memory), NOW)
+    got = [(type(a).__name__, a.agent, a.reason) for a in decisions.actions]
+    assert got == case.expect
+    assert [(e.agent, e.event) for e in decisions.events] == case.events
+    for event in decisions.events:
+        assert event.reason and event.time == NOW
+
+
+def test_restart_updates_memory(config: config_mod.Config) -> None:
+    observed = rules.Observed(True, {"t-a": pane("t-a", dead=True, status=7),
+                                     "t-s": pane("t-s")})
+    memory = FleetMemory({"a": KNOWN, "s": KNOWN})
+    decisions = rules.decide(config, observed, memory, NOW)
+    mem = decisions.memory.agent("a")
+    assert (mem.started_at, mem.starts, mem.restarts, mem.last_exit) == (NOW, 2, 1, 7)
+    assert mem.last_event == "restart"
+    assert decisions.memory.agent("s") == KNOWN
+    assert memory.agent("a") == KNOWN  # the input is not mutated
+
+
+def test_decide_is_pure(config: config_mod.Config) -> None:
+    observed = rules.Observed(True, {"t-s": pane("t-s")})
+    memory = FleetMemory({"a": KNOWN, "s": KNOWN})
+    first = rules.decide(config, observed, memory, NOW)
+    assert rules.decide(config, observed, memory, NOW) == first
+
+
+def test_screens_wanted_only_live_watched_panes_with_fatal_re(
+        config: config_mod.Config) -> None:
+    observed = rules.Observed(True, {"t-a": pane("t-a"), "t-s": pane("t-s", dead=True),
+                                     "t-b": pane("t-b", "node")})
+    assert rules.screens_wanted(config, observed) == ["t-a"]
+    stopped = rules.Observed(True, observed.panes, stopped=frozenset({"a"}))
+    assert rules.screens_wanted(config, stopped) == []
+
+
+@pytest.mark.parametrize(("command", "name", "expected"), [
+    ("python3.11", "python", True), ("python", "python", True), ("pythonista", "python", False),
+    ("node", "node", True), ("bash", "node", False), ("node", None, False),
+])
+def test_runs(command: str, name: str | None, expected: bool) -> None:
+    assert rules.runs(command, name) is expected

@@ -1,0 +1,120 @@
+"""The tmux door against a REAL tmux server on a private socket."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import sessions, tmux_cmd, wait_until
+
+from agent_orchestrator.tmux import Tmux, TmuxError, parse_snapshot
+
+pytestmark = pytest.mark.tmux
+
+SLEEPER = ["sleep", "600"]
+
+
+def test_no_server_is_not_an_error(tmux_socket: str) -> None:
+    snap = Tmux(tmux_socket).snapshot()
+    assert snap.server_running is False
+    assert snap.panes == {}
+
+
+def test_snapshot_sees_every_session_in_one_call(tmux_socket: str) -> None:
+    tmux = Tmux(tmux_socket)
+    tmux.start("agent-1", SLEEPER)
+    tmux.start("agent-10", SLEEPER)
+    snap = tmux.snapshot()
+    assert snap.server_running is True
+    assert set(snap.panes) == {"agent-1", "agent-10"}
+    one = snap.pane("agent-1")
+    assert one is not None and one.command == "sleep" and one.pid > 0 and not one.dead
+    assert one.pane_id.startswith("%") and one.window_id.startswith("@")
+    assert one.activity > 0
+
+
+def test_exact_targeting_never_touches_a_longer_name(tmux_socket: str, wait_for) -> None:
+    tmux = Tmux(tmux_socket)
+    tmux.start("agent-10", ["sh", "-c", "echo I-AM-TEN; exec sleep 600"])
+    wait_for(lambda: "I-AM-TEN" in tmux.capture("agent-10"), what="agent-10 output")
+    # agent-1 does not exist: every command must fail instead of reaching agent-10.
+    with pytest.raises(TmuxError):
+        tmux.capture("agent-1")
+    with pytest.raises(TmuxError):
+        tmux.send_keys("agent-1", "Enter")
+    assert tmux.kill("agent-1") is False
+    assert sessions(tmux_socket) == {"agent-10"}
+
+
+def test_dead_pane_keeps_exit_status(tmux_socket: str, wait_for) -> None:
+    tmux = Tmux(tmux_socket)
+    tmux.start("crasher", ["sh", "-c", "exit 3"])
+    dead = wait_for(lambda: (p := tmux.snapshot().pane("crasher")) and p.dead and p,
+                    what="dead pane")
+    assert dead.exit_status == 3
+    assert tmux.kill("crasher") is True
+    assert tmux.snapshot().server_running is False
+
+
+def test_paste_is_byte_exact_and_submit_is_separate(tmux_socket: str, tmp_path: Path,
+                                                    wait_for) -> None:
+    out = tmp_path / "received.txt"
+    tmux = Tmux(tmux_socket)
+    reader = ("import sys; line = sys.stdin.readline(); "
+              f"open({str(out)!r}, 'w').write(line)")
+    tmux.start("reader", [sys.executable, "-c", reader])
+    text = "it's \"quoted\" $(touch canary) `id` #{session_name} ; tab\there ;"
+    wait_for(lambda: tmux.snapshot().pane("reader"), what="reader session")
+    tmux.type_line("reader", text, settle=0.1)
+    wait_for(out.exists, what="the reader to write its input")
+    assert out.read_text() == text + "\n"
+    assert not (tmp_path / "canary").exists()
+    # The named buffer was deleted after pasting, and the global buffer was never used.
+    assert tmux_cmd(tmux_socket, "list-buffers").stdout.strip() == ""
+
+
+def test_log_file_receives_pane_output(tmux_socket: str, tmp_path: Path, wait_for) -> None:
+    log = tmp_path / "s.log"
+    log.touch(mode=0o600)
+    Tmux(tmux_socket).start("talker", ["sh", "-c", "echo hello-log; exec sleep 600"],
+                            log_file=str(log))
+    wait_for(lambda: b"hello-log" in log.read_bytes(), what="the pane output in the log")
+
+
+def test_hung_server_times_out_instead_of_hanging(tmux_socket: str) -> None:
+    tmux = Tmux(tmux_socket, timeout=0.5)
+    tmux.start("x", SLEEPER)
+    server_pid = int(tmux_cmd(tmux_socket, "display-message", "-p", "#{pid}").stdout)
+    os.kill(server_pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(TmuxError, match="list-panes timed out"):
+            tmux.snapshot()
+    finally:
+        os.kill(server_pid, signal.SIGCONT)
+    assert tmux.snapshot().pane("x") is not None
+
+
+def test_missing_tmux_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(TmuxError, match="tmux is not installed"):
+        Tmux("whatever").snapshot()
+
+
+def test_other_failures_are_errors_not_empty_fleets(tmux_socket: str) -> None:
+    tmux = Tmux(tmux_socket)
+    tmux.start("x", SLEEPER)
+    with pytest.raises(TmuxError, match="new-session"):
+        tmux.start("x", SLEEPER)  # duplicate session
+
+
+def test_parse_snapshot_keeps_odd_session_names() -> None:
+    row = "%3\t77\tnode\t1\t2\t1700000000\t@4\tname\twith\ttabs"
+    pane = parse_snapshot(row + "\nbroken row\n")["name\twith\ttabs"]
+    assert (pane.pid, pane.command, pane.dead, pane.exit_status) == (77, "node", True, 2)
+
+
+def test_version_is_read() -> None:
+    assert wait_until(lambda: Tmux().version()[0].isdigit(), timeout=2, what="a version")

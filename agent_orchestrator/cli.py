@@ -13,8 +13,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent_orchestrator import __version__
+
+if TYPE_CHECKING:  # imports are lazy at run time: `agents --help` must stay fast
+    from agent_orchestrator.config import Config
+    from agent_orchestrator.tmux import Tmux
 
 EXAMPLES = {
     "up": "agents up                 # every enabled agent, services and the watchdog\n"
@@ -107,7 +112,7 @@ def _config_path(args: argparse.Namespace) -> Path:
     return Path(getattr(args, "config", None) or "agents.toml")
 
 
-def _load(args: argparse.Namespace, env: bool = True):  # noqa: ANN202 - Config, lazily typed
+def _load(args: argparse.Namespace, env: bool = True) -> Config:
     from agent_orchestrator import config as config_mod
 
     path = _config_path(args)
@@ -116,7 +121,7 @@ def _load(args: argparse.Namespace, env: bool = True):  # noqa: ANN202 - Config,
     return config_mod.load(path, os.environ if env else None)
 
 
-def _tmux(config) -> object:  # noqa: ANN001
+def _tmux(config: Config) -> Tmux:
     from agent_orchestrator.tmux import Tmux
 
     return Tmux(config.tmux_socket)
@@ -182,11 +187,11 @@ def _cmd_logs(args: argparse.Namespace) -> int:
     from agent_orchestrator import launch
 
     config = _load(args, env=False)
-    target = config.agent(args.name) or config.service(args.name)
-    if target is None:
-        from agent_orchestrator.fleet import check_names
+    from agent_orchestrator.fleet import check_names
 
-        check_names(config, [args.name])
+    check_names(config, [args.name])
+    target = config.agent(args.name) or config.service(args.name)
+    assert target is not None
     path = launch.log_file(config, target.session)
     if not path.exists():
         raise UserError(f"no log yet for {args.name} ({path})")

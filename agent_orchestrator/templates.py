@@ -50,7 +50,8 @@ def render_shell(template: str, quoted: Mapping[str, str],
         text = text.replace("{" + name + "}", value)
     for name, value in quoted.items():
         pattern = re.compile(r"'\{%s\}'|\"\{%s\}\"|\{%s\}" % ((re.escape(name),) * 3))
-        text = pattern.sub(lambda _m, v=value: shlex.quote(v), text)
+        replacement = shlex.quote(value)
+        text = pattern.sub(lambda _match: replacement, text)  # noqa: B023 - used at once
     return text
 
 

@@ -69,9 +69,11 @@ def test_arg_delivery_passes_hostile_prompt_as_one_argument(
 def test_exec_delivery_quotes_every_value(
         make_config: Callable[..., Path], tmux_socket: str, workdir: Path, wait_for) -> None:
     record = workdir / "rec.jsonl"
+    template = (f"FOO=bar {{python}} -m agent_orchestrator.fakeagent --record {record} "
+                "--model '{model}' {kickoff}")
     path = make_config(f"""
         [backend.wrapped]
-        bin = "FOO=bar {{python}} -m agent_orchestrator.fakeagent --record {record} --model '{{model}}' {{kickoff}}"
+        bin = "{template}"
         prompt_delivery = "exec"
 
         [[agent]]

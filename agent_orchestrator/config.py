@@ -338,9 +338,11 @@ class _Builder:
     def build(self, raw: dict[str, Any]) -> Config | None:
         top = check_table(raw, _TOP, (), self.problems)
         raw_defaults = top.get("defaults") or {}
-        # Only known agent keys flow into agents; unknown ones are reported once, here.
-        agent_defaults = {k: v for k, v in raw_defaults.items() if k in _AGENT}
         defaults = check_table(raw_defaults, _DEFAULTS, ("defaults",), self.problems)
+        # Only valid agent keys flow into agents: a bad default is reported once, at its line.
+        flawed = {p.key for p in self.problems.items}
+        agent_defaults = {k: v for k, v in raw_defaults.items()
+                          if k in _AGENT and f"defaults.{k}" not in flawed}
         if defaults.get("project_dir"):
             self.root = self._path(defaults["project_dir"], self.path.parent)
         prefix = defaults.get("session_prefix")
@@ -368,10 +370,10 @@ class _Builder:
     def _path(self, value: str, base: Path | None = None) -> Path:
         return ((base or self.root) / Path(value).expanduser()).resolve()
 
-    def _file(self, value: str, where: tuple[Any, ...]) -> Path:
+    def _file(self, value: str, where: tuple[Any, ...], label: str | None = None) -> Path:
         resolved = self._path(value)
         if not resolved.is_file():
-            self.problems.add(where, f"file not found: {resolved}")
+            self.problems.add(where, f"file not found: {resolved}", label=label)
         return resolved
 
     # -- backends
@@ -382,9 +384,12 @@ class _Builder:
         out = []
         for name in sorted(set(PRESETS) | set(raw)):
             table = raw.get(name, {})
-            if name not in PRESETS and not isinstance(table, dict):
-                self.problems.add(("backend", name), "expected a table")
-                continue
+            if not isinstance(table, dict):
+                self.problems.add(("backend", name), "expected a table",
+                                  label=f"backend.{name}")
+                if name not in PRESETS:
+                    continue
+                table = {}  # report once; agents using the preset need no second error
             merged = dict(PRESETS.get(name, {})) | (table if isinstance(table, dict) else {})
             values = check_table(merged, _BACKEND, ("backend", name), self.problems)
             self._check_templates(name, values)
@@ -431,7 +436,8 @@ class _Builder:
             name = values["name"]
             for var, key in ((f"AGENT_MODEL_{name}", "model"),
                              (f"AGENT_BACKEND_{name}", "backend")):
-                for spelling in {var, re.sub(r"\W", "_", var)}:
+                # The exact spelling wins over the shell-friendly one (`-` written `_`).
+                for spelling in (re.sub(r"\W", "_", var), var):
                     if spelling in self.env:
                         values[key] = self.env[spelling]
             backend = values.get("backend")
@@ -452,25 +458,26 @@ class _Builder:
             if values.get("kind") == "loop" and not values.get("role"):
                 self.problems.add(where, "a loop agent needs a 'role'", label=f"agent.{name}")
             prompt_file = values.get("prompt_file")
-            wake = self._wake(values.get("wake"), where + ("wake",))
+            wake = self._wake(values.get("wake"), where + ("wake",), f"agent.{name}.wake")
             out.append(Agent(
                 name=name, session=values.get("session") or prefix + name,
                 backend=backend, kind=values["kind"], model=values.get("model"),
                 role=values.get("role"), prompt=values.get("prompt"),
-                prompt_file=self._file(prompt_file, where + ("prompt_file",))
-                if prompt_file else None,
+                prompt_file=self._file(prompt_file, where + ("prompt_file",),
+                                       f"agent.{name}.prompt_file") if prompt_file else None,
                 dir=self._path(values["dir"]), enabled=values["enabled"],
                 watch=values["watch"], resume=values["resume"], wake=wake))
         return tuple(out)
 
-    def _wake(self, raw: Any, where: tuple[Any, ...]) -> Wake | None:
+    def _wake(self, raw: Any, where: tuple[Any, ...], label: str) -> Wake | None:
         if raw is None:
             return None
-        values = check_table(raw, _WAKE, where, self.problems)
+        values = check_table(raw, _WAKE, where, self.problems, label)
         if "interval" not in values or "prompt_file" not in values:
             return None
-        return Wake(values["interval"],
-                    self._file(values["prompt_file"], where + ("prompt_file",)))
+        return Wake(values["interval"], self._file(values["prompt_file"],
+                                                   where + ("prompt_file",),
+                                                   f"{label}.prompt_file"))
 
     def _services(self, raw: Any, prefix: str) -> tuple[Service, ...]:
         if not isinstance(raw, list):
@@ -518,7 +525,8 @@ class _Builder:
         roles_dir = self._path(values.get("roles_dir") or "prompts")
         for index, agent in enumerate(agents):
             if agent.kind == "loop" and agent.role:
-                self._file(str(roles_dir / f"{agent.role}.md"), ("agent", index, "role"))
+                self._file(str(roles_dir / f"{agent.role}.md"), ("agent", index, "role"),
+                           f"agent.{agent.name}.role")
         kickoff = values.get("kickoff_template")
         handoff = self._handoff(values.get("handoff"), agents)
         on_complete = None

@@ -47,6 +47,10 @@ class Problems:
         self.items.append(Problem(self.lines.line(path), label or dotted(path), message))
 
 
+def _join(table: str, key: str) -> str:
+    return f"{table}.{key}" if table else key
+
+
 def dotted(path: PathKey) -> str:
     out = ""
     for part in path:
@@ -95,13 +99,13 @@ def check_table(raw: Any, spec: Mapping[str, Field], path: PathKey,
         if field is None:
             hint = difflib.get_close_matches(key, list(spec), n=1, cutoff=0.6)
             suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-            problems.add(path + (key,), f"unknown key{suggestion}", label=f"{name}.{key}")
+            problems.add(path + (key,), f"unknown key{suggestion}", label=_join(name, key))
             continue
         try:
             out[key] = _CHECKS[field.kind](value, field)
         except Invalid as bad:
             text = str(bad) if bad.full else f"got {describe(value)} (expected {bad})"
-            problems.add(path + (key,), text, label=f"{name}.{key}")
+            problems.add(path + (key,), text, label=_join(name, key))
             # Keep going with the default so later checks still run; the problem list
             # already guarantees the config is rejected.
             if not field.required:
@@ -110,7 +114,7 @@ def check_table(raw: Any, spec: Mapping[str, Field], path: PathKey,
         if key in out or key in raw:
             continue
         if field.required:
-            problems.add(path, f"missing required key '{key}'", label=f"{name}.{key}")
+            problems.add(path, f"missing required key '{key}'", label=_join(name, key))
         else:
             out[key] = field.default
     return out

@@ -31,28 +31,39 @@ def split_words(template: str) -> list[str]:
         raise TemplateError(f"cannot split into words: {exc}") from None
 
 
+def _placeholders(names: Iterable[str], quoted: bool) -> re.Pattern[str]:
+    """One pattern for all names, so a value that itself contains `{name}` is never
+    substituted again (values are inserted in a single pass)."""
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    bare = r"\{(%s)\}" % alternatives
+    if quoted:  # also absorb quotes the user wrote around a placeholder
+        return re.compile(r"'\{(%s)\}'|\"\{(%s)\}\"|%s" % (alternatives, alternatives, bare))
+    return re.compile(bare)
+
+
+def _substitute(text: str, values: Mapping[str, str], quote: bool) -> str:
+    if not values:
+        return text
+    pattern = _placeholders(values, quoted=quote)
+
+    def fill(match: re.Match[str]) -> str:
+        name = next(g for g in match.groups() if g is not None)
+        return shlex.quote(values[name]) if quote else values[name]
+
+    return pattern.sub(fill, text)
+
+
 def render_words(template: str, values: Mapping[str, str]) -> list[str]:
     """Split `template` into argv words, then fill placeholders inside each word."""
-    words = []
-    for word in split_words(template):
-        for name, value in values.items():
-            word = word.replace("{" + name + "}", value)
-        words.append(word)
-    return words
+    return [_substitute(word, values, quote=False) for word in split_words(template)]
 
 
 def render_shell(template: str, quoted: Mapping[str, str],
                  raw: Mapping[str, str] | None = None) -> str:
     """Fill a shell command line: `quoted` values are shell-quoted (with any quotes around
-    their placeholder absorbed), `raw` values (the user's own `bin`) are inserted as is."""
-    text = template
-    for name, value in (raw or {}).items():
-        text = text.replace("{" + name + "}", value)
-    for name, value in quoted.items():
-        pattern = re.compile(r"'\{%s\}'|\"\{%s\}\"|\{%s\}" % ((re.escape(name),) * 3))
-        replacement = shlex.quote(value)
-        text = pattern.sub(lambda _match: replacement, text)  # noqa: B023 - used at once
-    return text
+    their placeholder absorbed), `raw` values (the user's own `bin`) are inserted as is.
+    Raw values go first: they are the user's own template text, not data."""
+    return _substitute(_substitute(template, raw or {}, quote=False), quoted, quote=True)
 
 
 def check_shell_template(template: str, names: Iterable[str]) -> str | None:

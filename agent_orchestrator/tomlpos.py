@@ -44,7 +44,8 @@ class KeyLines:
         array_counts: dict[PathKey, int] = {}
         in_multiline: str | None = None  # the closing quote of an open multi-line string
         open_array: PathKey | None = None  # a multi-line array value being read
-        depth = 0
+        depth = 0  # square-bracket depth inside that array
+        curly = 0  # curly-brace depth inside it: an element starts at `{` on depth 0
         element = 0
         for number, line in enumerate(lines, start=1):
             if in_multiline:
@@ -52,16 +53,21 @@ class KeyLines:
                     in_multiline = None
                 continue
             if open_array is not None:
-                stripped = line.strip()
-                if stripped.startswith("{"):
-                    self._lines.setdefault(open_array + (element,), number)
-                    element += 1
-                depth += _bracket_delta(line)
+                code = _code(line)
+                for char in code:
+                    if char == "{":
+                        if curly == 0:
+                            self._lines.setdefault(open_array + (element,), number)
+                            element += 1
+                        curly += 1
+                    elif char == "}":
+                        curly -= 1
+                depth += code.count("[") - code.count("]")
                 if depth <= 0:
                     open_array = None
                 continue
             if m := _ARRAY_TABLE.match(line):
-                name = tuple(_split_dotted(m.group(1)))
+                name = self._in_array(tuple(_split_dotted(m.group(1))), array_counts)
                 index = array_counts.get(name, 0)
                 array_counts[name] = index + 1
                 table = name + (index,)
@@ -69,23 +75,39 @@ class KeyLines:
                 self._lines[table] = number
                 continue
             if m := _TABLE.match(line):
-                table = tuple(_split_dotted(m.group(1)))
+                table = self._in_array(tuple(_split_dotted(m.group(1))), array_counts)
                 self._lines.setdefault(table, number)
                 continue
             if m := _KEY.match(line):
-                path = table + tuple(_split_dotted(m.group(1)))
-                self._lines.setdefault(path, number)
-                rest = line[m.end():]
+                keys = tuple(_split_dotted(m.group(1)))
+                for end in range(1, len(keys) + 1):  # `wake.interval` also places `wake`
+                    self._lines.setdefault(table + keys[:end], number)
+                path = table + keys
+                value = line[m.end():].lstrip()
                 for quote in ('"""', "'''"):
-                    if rest.count(quote) == 1:
+                    if value.startswith(quote) and value.count(quote) == 1:
                         in_multiline = quote
-                delta = _bracket_delta(rest)
-                if delta > 0 and rest.strip().startswith("["):
-                    open_array, depth, element = path, delta, 0
-                    # An inline table opened on the key's own line is element 0.
-                    if "{" in rest:
-                        self._lines.setdefault(path + (0,), number)
-                        element = 1
+                code = _code(value)
+                if code.startswith("[") and code.count("[") > code.count("]"):
+                    open_array, depth, curly, element = path, 0, 0, 0
+                    for char in code:  # elements opened on the key's own line
+                        if char == "{":
+                            if curly == 0:
+                                self._lines.setdefault(path + (element,), number)
+                                element += 1
+                            curly += 1
+                        elif char == "}":
+                            curly -= 1
+                    depth = code.count("[") - code.count("]")
+
+    @staticmethod
+    def _in_array(name: PathKey, array_counts: dict[PathKey, int]) -> PathKey:
+        """`[agent.wake]` after `[[agent]]` belongs to the latest agent: add its index."""
+        for length in range(len(name) - 1, 0, -1):
+            prefix = name[:length]
+            if prefix in array_counts:
+                return prefix + (array_counts[prefix] - 1,) + name[length:]
+        return name
 
     def line(self, path: PathKey) -> int | None:
         """The line of `path`, or of its nearest parent that was found; None if none was."""
@@ -97,6 +119,6 @@ class KeyLines:
         return None
 
 
-def _bracket_delta(text: str) -> int:
-    code = _strip_strings(text).split("#", 1)[0]
-    return code.count("[") - code.count("]")
+def _code(text: str) -> str:
+    """The text with strings blanked and any comment cut off."""
+    return _strip_strings(text).split("#", 1)[0].strip()

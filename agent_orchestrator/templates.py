@@ -35,9 +35,9 @@ def _placeholders(names: Iterable[str], quoted: bool) -> re.Pattern[str]:
     """One pattern for all names, so a value that itself contains `{name}` is never
     substituted again (values are inserted in a single pass)."""
     alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    bare = r"\{(%s)\}" % alternatives
+    bare = r"\{(" + alternatives + r")\}"
     if quoted:  # also absorb quotes the user wrote around a placeholder
-        return re.compile(r"'\{(%s)\}'|\"\{(%s)\}\"|%s" % (alternatives, alternatives, bare))
+        return re.compile("'" + bare + "'|\"" + bare + "\"|" + bare)
     return re.compile(bare)
 
 

@@ -1045,7 +1045,7 @@ def test_template_errors(tmp_path: Path, body: str, needle: str, key: str,
     assert str(errors(path)) == f"{path}:{line_of(text, needle)}: {key}: {message}"
 
 
-# ----------------------------------------------------------------------------- regressions (each was a bug)
+# ------------------------------------------------------------- regressions (each was a bug)
 
 
 @pytest.mark.parametrize(("text", "key"), [

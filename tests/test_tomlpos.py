@@ -224,7 +224,7 @@ def test_empty_document() -> None:
     assert KeyLines("").line(("defaults",)) is None
 
 
-# ----------------------------------------------------------------------------- regressions (each was a bug)
+# ------------------------------------------------------------- regressions (each was a bug)
 
 
 @pytest.mark.parametrize("line", [

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -113,13 +114,35 @@ class Tmux:
     # ------------------------------------------------------------------ reading
 
     def snapshot(self) -> Snapshot:
-        """Every session's first pane, in ONE tmux call."""
+        """Every session's first pane, in ONE tmux call (two when a dead pane lacks its
+        exit status, see `_nudge_reaper`)."""
+        snap = self._snapshot()
+        if any(p.dead and p.exit_status is None for p in snap.panes.values()):
+            self._nudge_reaper()
+            snap = self._snapshot()
+        return snap
+
+    def _snapshot(self) -> Snapshot:
         result = self._run(["list-panes", "-a", "-F", SNAPSHOT_FORMAT], check=False)
         if result.returncode != 0:
             if _NO_SERVER.search(result.stderr):
                 return Snapshot(server_running=False)
             raise TmuxError(f"tmux list-panes failed: {result.stderr.strip()}")
         return Snapshot(server_running=True, panes=parse_snapshot(result.stdout))
+
+    def _nudge_reaper(self) -> None:
+        """Make the server reap a dead pane's process so its exit status shows.
+
+        tmux 3.3a built with utempter can miss a SIGCHLD (tmux/tmux#311): the pane is dead but
+        its process stays an unreaped zombie with no `pane_dead_status`, for good. A SIGCHLD
+        sent to the server makes it run its reaping loop; it has no other effect.
+        """
+        try:
+            pid = int(self._run(["display-message", "-p", "#{pid}"]).stdout.strip())
+            os.kill(pid, signal.SIGCHLD)
+        except (TmuxError, ValueError, ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.02)
 
     def capture(self, target: str, lines: int = PANE_HEIGHT) -> str:
         """The last `lines` lines of a pane (visible screen and scrollback); `target` is a

@@ -192,3 +192,17 @@ def test_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parent.parent / "agents.example.toml"
     result = agents("check", "--config", str(example))
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.tmux
+def test_logs_prints_the_session_log(make_config: Callable[..., Path], tmux_socket: str,
+                                     wait_for) -> None:
+    path = make_config(FLEET, socket=tmux_socket)
+    assert agents("up", "manual", "--config", str(path)).returncode == 0
+    log = path.parent / "logs" / "t-manual.log"
+    wait_for(lambda: log.exists() and b"not watched" in log.read_bytes(),
+             what="the agent's screen in its log")
+    result = agents("logs", "manual", "--no-follow", "--config", str(path))
+    assert result.returncode == 0 and "not watched" in result.stdout
+    assert agents("logs", "nobody", "--config", str(path)).returncode == 1
+    agents("down", "--config", str(path))

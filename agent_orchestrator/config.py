@@ -51,6 +51,7 @@ class WatchdogSettings:
     crash_window: float = 600
     crash_limit: int = 5
     fleet_restart_limit: int = 10
+    restart_stable: float = 60
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,7 @@ _WATCHDOG = {
     "crash_window": Field("number", 600, minimum=1),
     "crash_limit": Field("int", 5, minimum=1),
     "fleet_restart_limit": Field("int", 10, minimum=1),
+    "restart_stable": Field("number", 60),
 }
 _BACKEND = {
     "bin": Field("nonempty", required=True),

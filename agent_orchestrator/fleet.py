@@ -63,6 +63,7 @@ def up(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]:
             outcomes.append(Outcome(agent.name, agent.session, "skipped", "disabled"))
             continue
         state.clear_stopped(config, agent.name)
+        state.mark_started(config, agent.name)
         plan = launch.plan_agent(config, agent, phase, state.resume_id(config, agent.name))
         outcomes.append(_ensure(config, tmux, snap, agent.name, plan))
     for service in config.services:
@@ -70,7 +71,12 @@ def up(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]:
             continue
         outcomes.append(_ensure(config, tmux, snap, service.name,
                                 launch.plan_service(config, service)))
-    outcomes.append(_ensure(config, tmux, snap, "watchdog", watchdog_plan(config)))
+    running = state.watchdog_pid(config)
+    if running is not None:  # e.g. it outlived a killed tmux server: don't start a second
+        outcomes.append(Outcome("watchdog", config.watchdog_session, "running",
+                                f"pid {running}"))
+    else:
+        outcomes.append(_ensure(config, tmux, snap, "watchdog", watchdog_plan(config)))
     return outcomes
 
 

@@ -92,7 +92,7 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
     backend = config.backend(agent.backend)
     kickoff = kickoff_text(config, agent, phase_index)
     model = agent_model(config, agent, phase_index)
-    env = [(proctree.TAG_VAR, proctree.launch_tag(config.tmux_socket, agent.session))]
+    env: list[tuple[str, str]] = []
     bin_text = backend.bin.replace("{python}", sys.executable)
     common = {"session": agent.session, "model": model or "", "dir": str(agent.dir)}
     boot_line = None
@@ -137,9 +137,8 @@ def _model_env(backend: Backend, model: str | None) -> list[tuple[str, str]]:
 
 
 def plan_service(config: Config, service: Service) -> LaunchPlan:
-    tag = proctree.launch_tag(config.tmux_socket, service.session)
     return LaunchPlan(session=service.session, argv=("/bin/sh", "-c", service.command),
-                      cwd=service.dir, env=((proctree.TAG_VAR, tag),))
+                      cwd=service.dir)
 
 
 def start(tmux: Tmux, config: Config, plan: LaunchPlan) -> None:
@@ -154,8 +153,11 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan) -> None:
     else:  # no kickoff: don't leave a previous configuration's prompt lying around
         kickoff_file(config, plan.session).unlink(missing_ok=True)
     spec = config.state_dir / f"launch-{plan.session}.json"
+    # Every session's processes carry its tag, so `stop` finds all of them, whatever started.
+    env = dict(plan.env) | {proctree.TAG_VAR: proctree.launch_tag(config.tmux_socket,
+                                                                  plan.session)}
     write_atomic(spec, json.dumps({
-        "argv": list(plan.argv), "cwd": str(plan.cwd), "env": dict(plan.env),
+        "argv": list(plan.argv), "cwd": str(plan.cwd), "env": env,
         "boot_line": plan.boot_line, "connect_delay": plan.connect_delay,
         "submit_key": plan.submit_key}, ensure_ascii=False).encode("utf-8"))
     log = touch_private(log_file(config, plan.session))

@@ -2,130 +2,116 @@
 
 No I/O, no clock, no tmux: everything the rules need arrives as arguments, and what they
 want done comes back as data (actions to apply, events to record, the new memory). Every
-rule of SPEC §4 is a branch here, tested table-style in tests/test_rules.py.
+rule of SPEC §4 is a branch here or in screenrules.py, tested table-style.
 
-Implemented so far: heal (SPEC §4) for `watch = "heal"` and `"heal+stall"` agents:
-- session gone (or the tmux server gone) → start it;
-- its program exited (pane kept dead by remain-on-exit) → restart, exit status recorded;
-- the pane runs ANOTHER declared backend's process → restart;
-- `fatal_re` on screen → restart.
-Agents that are disabled, `watch = "none"`, or stopped by the operator are never touched.
+For each enabled, watched agent the operator did not stop:
+- heal: session gone or program exited → start; the pane runs ANOTHER used backend's
+  process → restart; `fatal_re` on screen → restart (screenrules);
+- stall, limit windows, dialogs and wake (screenrules);
+- restarts after a failure back off exponentially (the first one is immediate); `crash_limit`
+  failures inside `crash_window` mark the agent crash-looping (FATAL: no more restarts) until
+  its config entry changes or the operator runs `agents up NAME`; a run longer than
+  `restart_stable` resets the back-off; at most `fleet_restart_limit` (re)starts a minute
+  across the fleet, so a mass failure does not become a thundering herd.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
+from agent_orchestrator import screenrules
 from agent_orchestrator.config import Agent, Config
-from agent_orchestrator.events import Event
-from agent_orchestrator.state import AgentMemory, FleetMemory
+from agent_orchestrator.decisions import (  # noqa: F401 - re-exported: rules' vocabulary
+    Action,
+    Decisions,
+    Now,
+    Observed,
+    Restart,
+    Start,
+    Stop,
+    Tick,
+    Type,
+)
+from agent_orchestrator.restarts import FLEET_WINDOW, clamp, fail, start
+from agent_orchestrator.state import FleetMemory
 from agent_orchestrator.tmux import Pane
 
 # A freshly started pane first runs boot.py (python), then execs the agent: don't judge its
 # process name until it had time to get there.
 START_GRACE = 10.0
-SCREEN_LINES_FOR_REASON = 120  # characters of a matched screen line kept in a reason
 
 
-@dataclass(frozen=True)
-class Observed:
-    """What the watchdog saw this tick. `screens` holds only the panes it chose to capture."""
-
-    server_running: bool
-    panes: Mapping[str, Pane]
-    screens: Mapping[str, str] = field(default_factory=dict)
-    stopped: frozenset[str] = frozenset()  # agents the operator stopped with `agents down`
+def watched(config: Config, stopped: frozenset[str]) -> list[Agent]:
+    """The agents the rules look after."""
+    return [a for a in config.agents if a.enabled and a.watch != "none" and a.name not in stopped]
 
 
-@dataclass(frozen=True)
-class Start:
-    """Start the agent's session (it does not exist)."""
-
-    agent: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Restart:
-    """Kill the agent's session and its processes, then start it again."""
-
-    agent: str
-    reason: str
-
-
-Action = Start | Restart
-
-
-@dataclass(frozen=True)
-class Decisions:
-    memory: FleetMemory
-    actions: tuple[Action, ...] = ()
-    events: tuple[Event, ...] = ()
-
-
-def healable(config: Config, observed_stopped: Iterable[str]) -> list[Agent]:
-    """The agents the heal rule looks after."""
-    stopped = set(observed_stopped)
-    return [a for a in config.agents
-            if a.enabled and a.watch != "none" and a.name not in stopped]
-
-
-def screens_wanted(config: Config, observed: Observed) -> list[str]:
-    """Sessions whose screen the rules need this tick: live panes with a `fatal_re`."""
-    wanted = []
-    for agent in healable(config, observed.stopped):
-        pane = observed.panes.get(agent.session)
-        if pane and not pane.dead and config.backend(agent.backend).fatal_re is not None:
-            wanted.append(agent.session)
-    return wanted
-
-
-def decide(config: Config, observed: Observed, memory: FleetMemory, now: float) -> Decisions:
+def decide(config: Config, observed: Observed, memory: FleetMemory, now: Now) -> Decisions:
     """Return what to do about every watched agent. Pure and total."""
-    agents = dict(memory.agents)
-    actions: list[Action] = []
-    events: list[Event] = []
-    for agent in healable(config, observed.stopped):
-        mem = memory.agent(agent.name)
-        pane = observed.panes.get(agent.session) if observed.server_running else None
-        if pane is not None and not pane.dead and agent.name not in memory.agents:
-            # Running before we knew it (started by `up`, or a watchdog restart): adopt it.
-            agents[agent.name] = AgentMemory(starts=1, last_event="adopt", last_event_at=now)
-            events.append(Event(now, agent.name, "adopt", f"already running (pid {pane.pid})"))
-            continue
-        verdict = _heal(config, agent, pane, observed.screens.get(agent.session), mem, now)
-        if verdict is None:
-            continue
-        action, reason = verdict
-        kind = "start" if mem.starts == 0 else "restart"
-        agents[agent.name] = replace(
-            mem, started_at=now, starts=mem.starts + 1,
-            restarts=mem.restarts + (kind == "restart"),
-            last_exit=pane.exit_status if pane is not None and pane.dead else mem.last_exit,
-            last_event=kind, last_event_at=now)
-        actions.append(action(agent.name, reason))
-        events.append(Event(now, agent.name, kind, reason))
-    return Decisions(FleetMemory(agents), tuple(actions), tuple(events))
+    tick = Tick(config, observed, now, dict(memory.agents),
+                [t for t in memory.fleet_starts if now.mono - FLEET_WINDOW < t <= now.mono])
+    if memory.server_up and not observed.server_running:
+        tick.event(None, "tmux-server-gone", "the tmux server is not running; "
+                   "starting the watched agents again")
+    for agent in watched(config, observed.stopped):
+        tick.agents[agent.name] = clamp(memory.agent(agent.name), now.mono,
+                                        config.watchdog.restart_backoff_max)
+        _one_agent(tick, agent)
+    if tick.throttled and not memory.throttled:
+        tick.event(None, "throttled", f"more than {config.watchdog.fleet_restart_limit} "
+                   f"restarts in {FLEET_WINDOW:g}s: holding the rest back")
+    new_memory = FleetMemory(tick.agents, tuple(tick.fleet_starts), tick.throttled,
+                             observed.server_running)
+    return Decisions(new_memory, tuple(tick.actions), tuple(tick.events))
 
 
-def _heal(config: Config, agent: Agent, pane: Pane | None, screen: str | None,
-          mem: AgentMemory, now: float) -> tuple[type[Start] | type[Restart], str] | None:
-    """The heal verdict for one agent: which action and why, or None when it is fine."""
-    if mem.started_at is not None and now - mem.started_at < config.watchdog.restart_backoff:
-        return None  # just (re)started: give it a moment before judging again
-    if pane is None:
-        return Start, "session gone"
-    if pane.dead:
-        status = "unknown status" if pane.exit_status is None else f"status {pane.exit_status}"
-        return Restart, f"exited with {status}"
-    settled = mem.started_at is None or now - mem.started_at >= START_GRACE
-    if settled and (other := _foreign_backend(config, agent, pane.command)):
-        return Restart, f"pane runs '{pane.command}', the process of backend '{other}'"
-    fatal = config.backend(agent.backend).fatal_re
-    if screen and fatal is not None and (match := fatal.search(screen)):
-        return Restart, f"fatal: {_line_of(screen, match.start())}"
-    return None
+def _one_agent(tick: Tick, agent: Agent) -> None:
+    name, now = agent.name, tick.now
+    mem = tick.agents[name]
+    pane = tick.observed.panes.get(agent.session) if tick.observed.server_running else None
+    if mem.crash_looping_wall is not None:
+        started = tick.observed.operator_starts.get(name)
+        if started is None or started <= mem.crash_looping_wall:
+            return  # FATAL: only the operator or a config change brings it back
+        mem = tick.agents[name] = replace(mem, crash_looping_wall=None, deaths=(), failures=0)
+        tick.event(name, "crash-loop-cleared", "the operator started it again")
+    if pane is not None and not pane.dead and mem.starts == 0:
+        # Running before we knew it (started by `up`, or state was lost): adopt, don't restart.
+        tick.agents[name] = replace(mem, starts=1, active_at=now.mono, screen_changed_at=now.mono)
+        tick.event(name, "adopt", f"already running (pid {pane.pid})")
+        return
+    if pane is None or pane.dead:
+        _heal_dead(tick, agent, pane)
+        return
+    if mem.restart_due_at is not None:  # a failed agent whose restart was held back
+        if now.mono >= mem.restart_due_at:
+            start(tick, agent, "restart", "held-back restart", restart=True)
+        return
+    settled = mem.started_at is None or now.mono - mem.started_at >= START_GRACE
+    if settled and (other := _foreign_backend(tick.config, agent, pane.command)):
+        fail(tick, agent, f"pane runs '{pane.command}', the process of backend '{other}'",
+             live=True)
+        return
+    screenrules.apply(tick, agent, pane)
+
+
+def _heal_dead(tick: Tick, agent: Agent, pane: Pane | None) -> None:
+    mem = tick.agents[agent.name]
+    if mem.starts == 0:
+        start(tick, agent, "start", "not running", restart=False)
+        return
+    if mem.restart_due_at is None:  # a new death
+        if pane is None:
+            reason = "session gone"
+        else:
+            status = "unknown status" if pane.exit_status is None else \
+                f"status {pane.exit_status}"
+            reason = f"exited with {status}"
+            tick.agents[agent.name] = replace(mem, last_exit=pane.exit_status)
+        fail(tick, agent, reason, live=False, dead_pane=pane is not None)
+        return
+    if tick.now.mono >= mem.restart_due_at:
+        start(tick, agent, "restart", "back-off over", restart=pane is not None)
 
 
 def runs(command: str, process_name: str | None) -> bool:
@@ -142,14 +128,7 @@ def _foreign_backend(config: Config, agent: Agent, command: str) -> str | None:
         return None
     used = {a.backend for a in config.agents}
     for backend in config.backends:
-        if backend.name != own.name and backend.name in used and runs(command,
-                                                                        backend.process_name):
+        if backend.name != own.name and backend.name in used and \
+                runs(command, backend.process_name):
             return backend.name
     return None
-
-
-def _line_of(text: str, offset: int) -> str:
-    start = text.rfind("\n", 0, offset) + 1
-    end = text.find("\n", offset)
-    line = text[start:end if end != -1 else len(text)].strip()
-    return line[:SCREEN_LINES_FOR_REASON]

@@ -27,25 +27,54 @@ STATE_VERSION = 1
 
 @dataclass(frozen=True)
 class AgentMemory:
-    """The watchdog's memory of one agent. Times are epoch seconds."""
+    """The watchdog's memory of one agent.
 
-    started_at: float | None = None  # when the watchdog (or `up`) last started it
-    starts: int = 0  # how many times it was started, the first included
-    restarts: int = 0  # starts after the first that healed or rebooted it
+    Durations are measured on the monotonic clock (`*_at` fields, seconds since boot), so a
+    wall-clock jump never makes every agent look stalled at once; `*_wall` fields are epoch
+    seconds, kept only for display and for comparing with file times.
+    """
+
+    started_at: float | None = None  # when the watchdog last started it
+    starts: int = 0  # how many times it was started or adopted
+    restarts: int = 0  # starts after the first
     last_exit: int | None = None  # exit status of its last death, if tmux saw one
     last_event: str | None = None
-    last_event_at: float | None = None
+    last_event_wall: float | None = None
+    # restarts and crash loops
+    deaths: tuple[float, ...] = ()  # deaths, fatal restarts and stall reboots in crash_window
+    failures: int = 0  # consecutive failures that came before a stable run (back-off exponent)
+    restart_due_at: float | None = None  # a failed agent is started again at this time
+    crash_looping_wall: float | None = None  # set: FATAL, no more restarts
+    # the screen
+    seen_activity: float | None = None  # tmux window_activity when the screen was last read
+    screen_hash: str | None = None
+    screen_changed_at: float | None = None
+    screen_state: str | None = None  # screen.ScreenView.state of the last capture
+    active_at: float | None = None  # last time it was seen working
+    waiting_until_wall: float | None = None  # a WAITING-UNTIL marker on screen
+    dialog_line: str | None = None  # waiting at a permission / trust dialog
+    # usage limits
+    limit_until: float | None = None  # inside a limit window until then
+    limit_reset_wall: float | None = None  # the reset time read from the banner, if any
+    limit_nudged: bool = False
+    woken_at: float | None = None
 
 
 @dataclass(frozen=True)
 class FleetMemory:
+    """Per-agent memory plus what the fleet-wide rules need."""
+
     agents: dict[str, AgentMemory] = field(default_factory=dict)
+    fleet_starts: tuple[float, ...] = ()  # (re)starts in the last minute, for the fleet cap
+    throttled: bool = False  # the fleet cap held restarts back (reported once per burst)
+    server_up: bool = True  # the tmux server was running at the last look
 
     def agent(self, name: str) -> AgentMemory:
         return self.agents.get(name, AgentMemory())
 
     def to_json(self) -> bytes:
-        body = {"version": STATE_VERSION,
+        body = {"version": STATE_VERSION, "fleet_starts": list(self.fleet_starts),
+                "throttled": self.throttled, "server_up": self.server_up,
                 "agents": {name: asdict(memory) for name, memory in sorted(self.agents.items())}}
         return (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
 
@@ -63,8 +92,11 @@ class FleetMemory:
         for name, raw in agents.items():
             if not isinstance(raw, dict):
                 raise ValueError(f"agent {name!r} is not an object")
-            out[name] = AgentMemory(**{k: v for k, v in raw.items() if k in known})
-        return cls(out)
+            values = {k: v for k, v in raw.items() if k in known}
+            values["deaths"] = tuple(float(t) for t in values.get("deaths") or ())
+            out[name] = AgentMemory(**values)
+        return cls(out, tuple(float(t) for t in body.get("fleet_starts") or ()),
+                   bool(body.get("throttled", False)), bool(body.get("server_up", True)))
 
 
 def state_file(config: Config) -> Path:
@@ -168,6 +200,24 @@ def stopped_agents(config: Config) -> frozenset[str]:
         return frozenset(p.name for p in _stopped_dir(config).iterdir())
     except FileNotFoundError:
         return frozenset()
+
+
+def _started_dir(config: Config) -> Path:
+    return config.state_dir / "started"
+
+
+def mark_started(config: Config, name: str) -> None:
+    """Record that the operator ran `agents up NAME` now (clears a crash loop)."""
+    path = touch_private(_started_dir(config) / name)
+    os.utime(path)
+
+
+def operator_starts(config: Config) -> dict[str, float]:
+    """Agent name → epoch time of the operator's last `agents up` for it."""
+    try:
+        return {p.name: p.stat().st_mtime for p in _started_dir(config).iterdir()}
+    except FileNotFoundError:
+        return {}
 
 
 # ------------------------------------------------------------------------- per-agent files

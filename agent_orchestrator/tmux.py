@@ -15,13 +15,14 @@ version, whose formats vary across distributions.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 DEFAULT_TIMEOUT = 5.0
@@ -253,3 +254,53 @@ def _int(text: str) -> int:
         return int(text)
     except ValueError:
         return 0
+
+
+# Control-mode notifications that mean "some session or window went away (or came)".
+_CONTROL_WAKE = ("%sessions-changed", "%unlinked-window-close", "%window-close", "%exit",
+                 "%session-closed")
+
+
+class ControlClient:
+    """A `tmux -C` client attached to one session, calling `on_change()` from its reader
+    thread whenever tmux reports that a session or window closed, and once more when the
+    client ends (its session died, or the server did).
+
+    tmux sends these notifications about EVERY session of the server to any control client,
+    which is how a death is seen within milliseconds instead of at the next poll. The client
+    attaches with `ignore-size,no-output`: it never resizes the agent's window and receives
+    none of its output.
+    """
+
+    def __init__(self, tmux: Tmux, session: str, on_change: Callable[[], None]) -> None:
+        import threading
+
+        self._proc = subprocess.Popen(
+            tmux._base() + ["-C", "attach-session", "-t", f"={session}",
+                            "-f", "ignore-size,no-output"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._on_change = on_change
+        self._thread = threading.Thread(target=self._read, name="tmux-control", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for raw in self._proc.stdout:
+            if raw.startswith(tuple(w.encode() for w in _CONTROL_WAKE)):
+                self._on_change()
+        self._on_change()
+
+    @property
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def close(self) -> None:
+        """Detach (closing stdin ends a control client) and reap the process."""
+        if self._proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()

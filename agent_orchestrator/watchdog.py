@@ -1,106 +1,231 @@
-"""The supervisor loop: snapshot → decide → apply → save memory → append events.
+"""The supervisor loop: wait for a reason → snapshot → decide → apply → save → record.
 
-One `list-panes -a` per poll (every `POLL_INTERVAL` s) sees deaths quickly; screens are
-captured only on light ticks (`signal_interval`) and only for the panes the rules need.
-The config file is re-read when it changes; a broken edit keeps the last good config
-running and is reported once.
+Reasons to wake (all funnel into one `poll()`):
+- a watched agent's process exited: a pidfd per live pane (the pane's pid is the agent,
+  boot.py execs it) — well under a millisecond;
+- a session or window closed, or the tmux server went away: a tmux control-mode client
+  (`tmux.ControlClient`) — a few milliseconds;
+- the config file changed: watchfiles, watching the config's FOLDER (editors save by rename);
+- the light-tick timer (`signal_interval`): screens are read only then.
+Without a control client (no session to attach to yet) the loop also polls every second.
+
+The config is re-read on change: a valid edit is applied as a diff (reload.py), an invalid
+one keeps the last good config running, is reported once, and shows as `config: stale` in
+`agents status` until it is fixed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
+import select
 import signal
+import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
+import watchfiles
+
 from agent_orchestrator import config as config_mod
-from agent_orchestrator import events, launch, rules, state
+from agent_orchestrator import events, launch, reload, rules, screenrules, state
 from agent_orchestrator.config import Config, ConfigError
+from agent_orchestrator.decisions import Action, Now, Observed, Restart, Start, Stop, Type
 from agent_orchestrator.events import Event
-from agent_orchestrator.tmux import Tmux, TmuxError
+from agent_orchestrator.files import write_atomic
+from agent_orchestrator.tmux import ControlClient, Snapshot, Tmux, TmuxError
 
 log = logging.getLogger(__name__)
 
-POLL_INTERVAL = 1.0
+FALLBACK_POLL = 1.0  # seconds between snapshots when no control client is attached
+
+
+class Waker:
+    """Wake the loop from other threads; wait on that and on pidfds in one `poll()`."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def wake(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._write, b"x")
+
+    def wait(self, timeout: float, fds: list[int]) -> None:
+        poller = select.poll()
+        for fd in [self._read, *fds]:
+            poller.register(fd, select.POLLIN)
+        poller.poll(max(timeout, 0) * 1000)
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._read, 4096):
+                pass
+
+
+def health_file(config: Config) -> Path:
+    return config.state_dir / "config-health.json"
 
 
 @dataclass
 class Watchdog:
-    """A running watchdog for one config file. `run()` blocks until stopped."""
+    """A running watchdog for one config file. `run()` blocks until `stop()`."""
 
     config: Config
     tmux: Tmux
-    clock: Callable[[], float] = time.time
     memory: state.FleetMemory = field(default_factory=state.FleetMemory)
     stopping: bool = False
+    waker: Waker = field(default_factory=Waker)
     _config_stamp: tuple[float, int] | None = None
-    _last_light: float = 0.0
-    _reported_error: str | None = None
+    _last_light: float = float("-inf")
+    _reported: dict[str, str] = field(default_factory=dict)
+    _pidfds: dict[int, int] = field(default_factory=dict)  # pane pid → pidfd
+    _control: ControlClient | None = None
 
     @classmethod
     def open(cls, config: Config) -> Watchdog:
         dog = cls(config=config, tmux=Tmux(config.tmux_socket))
         dog._config_stamp = _stamp(config.path)
-        memory, warning = state.load_memory(config)
-        dog.memory = memory
+        dog.memory, warning = state.load_memory(config)
         if warning:
-            dog.record([Event(dog.clock(), None, "state-rebuilt", warning)])
+            dog.record([Event(time.time(), None, "state-rebuilt", warning)])
+        dog._write_health(None)
         return dog
 
-    def record(self, new_events: list[Event] | tuple[Event, ...]) -> None:
-        for event in new_events:
-            log.info("%s %s: %s", event.agent or "-", event.event, event.reason)
-        events.append(self.config.log_dir, new_events)
+    # ------------------------------------------------------------------ the loop
 
     def run(self) -> None:
-        self.record([Event(self.clock(), None, "watchdog-start",
-                           f"watching {len(self.config.agents)} agents")])
-        while not self.stopping:
-            began = time.monotonic()
-            self.tick()
-            time.sleep(max(0.05, POLL_INTERVAL - (time.monotonic() - began)))
-        self.record([Event(self.clock(), None, "watchdog-stop", "stopped by signal")])
+        self.record([Event(time.time(), None, "watchdog-start",
+                           f"pid {os.getpid()}, watching {len(self.config.agents)} agents")])
+        stop_watching = threading.Event()
+        watcher = threading.Thread(target=self._watch_config, args=(stop_watching,),
+                                   name="config-watch", daemon=True)
+        watcher.start()
+        try:
+            while not self.stopping:
+                self.tick()
+                self._wait()
+        finally:
+            stop_watching.set()
+            if self._control is not None:
+                self._control.close()
+            for fd in self._pidfds.values():
+                os.close(fd)
+            self.record([Event(time.time(), None, "watchdog-stop", "stopped")])
+
+    def _wait(self) -> None:
+        until_light = self._last_light + self.config.watchdog.signal_interval - time.monotonic()
+        timeout = until_light if self._control_alive() else min(until_light, FALLBACK_POLL)
+        self.waker.wait(timeout, list(self._pidfds.values()))
 
     def tick(self) -> rules.Decisions | None:
         """One pass. Never raises for tmux trouble: it is reported and the next tick retries."""
         self._maybe_reload()
-        now = self.clock()
+        now = _now()
         try:
             snap = self.tmux.snapshot()
         except TmuxError as exc:
-            self._report_once("tmux-error", str(exc))
+            self._report_once("tmux", "tmux-error", str(exc))
             return None
-        observed = rules.Observed(snap.server_running, snap.panes,
-                                  stopped=state.stopped_agents(self.config))
-        if now - self._last_light >= self.config.watchdog.signal_interval:
-            self._last_light = now
-            wanted = rules.screens_wanted(self.config, observed)
-            observed = rules.Observed(observed.server_running, observed.panes,
-                                      self.tmux.capture_many(wanted), observed.stopped)
+        self._reported.pop("tmux", None)
+        stopped = state.stopped_agents(self.config)
+        observed = Observed(snap.server_running, snap.panes, stopped=stopped,
+                            operator_starts=state.operator_starts(self.config),
+                            log_written=self._log_times(snap))
+        if now.mono - self._last_light >= self.config.watchdog.signal_interval:
+            self._last_light = now.mono
+            agents = rules.watched(self.config, stopped)
+            wanted = screenrules.screens_wanted(self.config, observed, self.memory, agents)
+            observed = Observed(observed.server_running, observed.panes,
+                                self.tmux.capture_many(wanted), observed.stopped,
+                                observed.operator_starts, observed.log_written)
         decisions = rules.decide(self.config, observed, self.memory, now)
-        for action in decisions.actions:
-            self._apply(action)
-        if decisions.memory != self.memory or decisions.events:
-            self.memory = decisions.memory
-            state.save_memory(self.config, self.memory)
-        self.record(decisions.events)
+        self._commit(decisions)
+        self._follow(snap)
         return decisions
 
-    def _apply(self, action: rules.Action) -> None:
+    def _commit(self, decisions: rules.Decisions) -> None:
+        for action in decisions.actions:
+            self._apply(action)
+        if decisions.memory != self.memory:
+            self.memory = decisions.memory
+            try:
+                state.save_memory(self.config, self.memory)
+            except OSError as exc:  # e.g. disk full: keep supervising, say so once
+                self._report_once("state", "state-write-failed", str(exc))
+        self.record(decisions.events)
+
+    # ------------------------------------------------------------------ actions
+
+    def _apply(self, action: Action) -> None:
         agent = self.config.agent(action.agent)
-        if agent is None:
+        session = action.session if isinstance(action, Stop) and action.session else \
+            (agent.session if agent else None)
+        if session is None:
             return
         try:
-            if isinstance(action, rules.Restart):
-                launch.stop(self.tmux, self.config, agent.session)
-            plan = launch.plan_agent(self.config, agent, state.phase_index(self.config),
-                                     state.resume_id(self.config, agent.name))
-            launch.start(self.tmux, self.config, plan)
+            if isinstance(action, Stop | Restart):
+                launch.stop(self.tmux, self.config, session)
+            if isinstance(action, Start | Restart) and agent is not None:
+                plan = launch.plan_agent(self.config, agent, state.phase_index(self.config),
+                                         state.resume_id(self.config, agent.name))
+                launch.start(self.tmux, self.config, plan)
+            if isinstance(action, Type) and agent is not None:
+                text = action.text if action.text is not None else \
+                    " ".join(action.file.read_text(encoding="utf-8").split()) if action.file \
+                    else ""
+                backend = self.config.backend(agent.backend)
+                self.tmux.type_line(session, text, backend.submit_key)
         except (TmuxError, OSError) as exc:
-            self.record([Event(self.clock(), agent.name, "start-failed", str(exc))])
+            self.record([Event(time.time(), action.agent, "action-failed",
+                               f"{type(action).__name__.lower()}: {exc}")])
+
+    # ------------------------------------------------------------------ wake-up sources
+
+    def _follow(self, snap: Snapshot) -> None:
+        """Keep a pidfd on every live watched pane and a control client attached."""
+        live = {p.pid for p in snap.panes.values() if not p.dead and p.pid > 0} \
+            if snap.server_running else set()
+        watched_sessions = {a.session for a in rules.watched(self.config, frozenset())}
+        wanted = {p.pid for s, p in snap.panes.items() if p.pid in live and s in
+                  watched_sessions}
+        for pid in set(self._pidfds) - wanted:
+            os.close(self._pidfds.pop(pid))
+        for pid in wanted - set(self._pidfds):
+            with contextlib.suppress(OSError, AttributeError):  # gone, or no pidfd support
+                self._pidfds[pid] = os.pidfd_open(pid)
+        if not self._control_alive() and snap.server_running and snap.panes:
+            target = self.config.watchdog_session if self.config.watchdog_session in \
+                snap.panes else next(iter(snap.panes))
+            if self._control is not None:
+                self._control.close()
+            self._control = ControlClient(self.tmux, target, self.waker.wake)
+
+    def _control_alive(self) -> bool:
+        return self._control is not None and self._control.alive
+
+    def _watch_config(self, stop: threading.Event) -> None:
+        name = self.config.path.name
+        try:
+            for _ in watchfiles.watch(self.config.path.parent, debounce=100, step=10,
+                                      recursive=False, stop_event=stop,
+                                      watch_filter=lambda _c, p: Path(p).name == name):
+                self.waker.wake()
+        except Exception as exc:  # noqa: BLE001 - the loop still re-reads on every tick
+            log.warning("config watcher stopped: %s", exc)
+
+    def _log_times(self, snap: Snapshot) -> dict[str, float]:
+        """Session log mtimes of `footer_ui` agents (a written log counts as activity)."""
+        times = {}
+        for agent in self.config.agents:
+            if self.config.backend(agent.backend).footer_ui and agent.session in snap.panes:
+                with contextlib.suppress(OSError):
+                    times[agent.session] = launch.log_file(self.config,
+                                                           agent.session).stat().st_mtime
+        return times
+
+    # ------------------------------------------------------------------ config reload
 
     def _maybe_reload(self) -> None:
         stamp = _stamp(self.config.path)
@@ -110,20 +235,73 @@ class Watchdog:
         try:
             fresh = config_mod.load(self.config.path)
         except ConfigError as exc:
-            self._report_once("config-rejected", f"keeping the last good config: {exc}")
+            if self._report_once("config", "config-rejected",
+                                 f"keeping the last good config: {exc}"):
+                self._write_health(str(exc))
             return
-        if fresh != self.config:
-            self.config = fresh
-            self._reported_error = None
-            self.record([Event(self.clock(), None, "config-reloaded", f"digest {fresh.digest}")])
+        if self._reported.pop("config", None) is not None:
+            self._write_health(None)
+        if fresh == self.config:
+            return
+        try:
+            snap = self.tmux.snapshot()
+        except TmuxError as exc:
+            self._report_once("tmux", "tmux-error", str(exc))
+            self._config_stamp = None  # try the reload again next tick
+            return
+        observed = Observed(snap.server_running, snap.panes,
+                            stopped=state.stopped_agents(fresh))
+        decisions = reload.diff(self.config, fresh, observed, self.memory, _now())
+        stops = [a for a in decisions.actions if isinstance(a, Stop)]
+        for action in stops:  # sessions of removed agents are only known to the old config
+            self._apply(action)
+        self.config = fresh
+        self._commit(rules.Decisions(decisions.memory,
+                                     tuple(a for a in decisions.actions if a not in stops),
+                                     decisions.events))
+        self.record([Event(time.time(), None, "config-reloaded", f"digest {fresh.digest}")])
 
-    def _report_once(self, kind: str, reason: str) -> None:
-        if reason != self._reported_error:
-            self._reported_error = reason
-            self.record([Event(self.clock(), None, kind, reason)])
+    def _write_health(self, error: str | None) -> None:
+        body = {"ok": error is None, "since": time.time(), "error": error,
+                "digest": self.config.digest}
+        with contextlib.suppress(OSError):
+            write_atomic(health_file(self.config), json.dumps(body).encode())
 
-    def stop(self, signum: int, frame: FrameType | None) -> None:
+    # ------------------------------------------------------------------ reporting
+
+    def record(self, new_events: list[Event] | tuple[Event, ...]) -> None:
+        for event in new_events:
+            log.info("%s %s: %s", event.agent or "-", event.event, event.reason)
+        try:
+            events.append(self.config.log_dir, new_events)
+        except OSError as exc:
+            log.warning("cannot write events: %s", exc)
+
+    def _report_once(self, key: str, kind: str, reason: str) -> bool:
+        """Record an error event unless the same one was the last of its key."""
+        if self._reported.get(key) == reason:
+            return False
+        self._reported[key] = reason
+        self.record([Event(time.time(), None, kind, reason)])
+        return True
+
+    def stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.stopping = True
+        self.waker.wake()
+
+
+def read_health(config: Config) -> dict[str, object] | None:
+    try:
+        body = json.loads(health_file(config).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _now() -> Now:
+    local = datetime.now().astimezone().tzinfo
+    assert local is not None  # astimezone() always sets one
+    return Now(time.monotonic(), time.time(), local)
 
 
 def _stamp(path: Path) -> tuple[float, int] | None:
@@ -135,17 +313,21 @@ def _stamp(path: Path) -> tuple[float, int] | None:
 
 
 def run(config: Config) -> None:
-    """Entry point of `agents watchdog`: lock, then loop until SIGTERM/SIGINT/SIGHUP.
+    """Entry point of `agents watchdog`: lock, then loop until SIGTERM/SIGINT.
 
-    Raises state.AlreadyRunning when another watchdog holds this config's lock.
+    SIGHUP is ignored: when the tmux server is killed the pane holding the watchdog goes
+    with it, and the watchdog must live on to bring the fleet back. Raises
+    state.AlreadyRunning when another watchdog holds this config's lock.
     """
     state.ensure_dirs(config)
     lock = state.acquire_lock(config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     dog = Watchdog.open(config)
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, dog.stop)
+    signal.signal(signal.SIGTERM, dog.stop)
+    signal.signal(signal.SIGINT, dog.stop)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         dog.run()
     finally:
         lock.close()
+

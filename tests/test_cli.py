@@ -82,9 +82,13 @@ def test_up_heal_down(make_config: Callable[..., Path], tmux_socket: str, wait_f
 
     # An unwatched agent that dies stays down.
     tmux_cmd(tmux_socket, "kill-session", "-t", "=t-manual")
+    watchdog_pid = int((path.parent / "logs" / "state" / "watchdog.lock").read_text())
     down = agents("down", "--config", str(path))
     assert down.returncode == 0, down.stderr
     assert not [s for s in sessions(tmux_socket) if s.startswith("t-")]
+    wait_for(lambda: not Path(f"/proc/{watchdog_pid}").exists()
+             or "State:\tZ" in Path(f"/proc/{watchdog_pid}/status").read_text(),
+             what="the watchdog process to end")
     assert not any(e["agent"] == "manual" for e in events(path))
 
 

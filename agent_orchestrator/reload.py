@@ -1,0 +1,61 @@
+"""Applying an edited config to a running fleet as a diff (pure, like rules.decide).
+
+supervisord's vocabulary: agents are added, changed or removed; unchanged agents are not
+touched (their sessions, uptime and counters stay). An agent counts as changed when its
+`[[agent]]` entry or its backend differs in anything; a changed agent's memory starts afresh,
+which also lifts a crash loop.
+"""
+
+from __future__ import annotations
+
+from agent_orchestrator.config import Agent, Config
+from agent_orchestrator.decisions import Decisions, Now, Observed, Restart, Start, Stop
+from agent_orchestrator.events import Event
+from agent_orchestrator.state import FleetMemory
+
+
+def _fingerprint(config: Config, agent: Agent) -> tuple[object, ...]:
+    return (agent, config.backend(agent.backend))
+
+
+def diff(old: Config, new: Config, observed: Observed, memory: FleetMemory,
+         now: Now) -> Decisions:
+    """Actions turning a fleet run under `old` into one run under `new`."""
+    actions: list[Start | Restart | Stop] = []
+    events: list[Event] = []
+    agents = dict(memory.agents)
+    old_agents = {a.name: a for a in old.agents}
+    new_agents = {a.name: a for a in new.agents}
+
+    def alive(agent: Agent) -> bool:
+        pane = observed.panes.get(agent.session)
+        return observed.server_running and pane is not None and not pane.dead
+
+    for name, agent in old_agents.items():
+        if name not in new_agents:
+            agents.pop(name, None)
+            events.append(Event(now.wall, name, "removed", "no longer in the config"))
+            if alive(agent):
+                actions.append(Stop(name, "removed from the config", session=agent.session))
+    for name, agent in new_agents.items():
+        before = old_agents.get(name)
+        if before is None:
+            events.append(Event(now.wall, name, "added", "new in the config"))
+            if agent.enabled and name not in observed.stopped and not alive(agent):
+                actions.append(Start(name, "added to the config"))
+            continue
+        if _fingerprint(old, before) == _fingerprint(new, agent):
+            continue
+        agents.pop(name, None)  # fresh counters; a crash loop is lifted
+        events.append(Event(now.wall, name, "changed", "its config entry changed"))
+        if before.session != agent.session and alive(before):
+            actions.append(Stop(name, "session renamed", session=before.session))
+        if not agent.enabled or name in observed.stopped:
+            if alive(agent):
+                actions.append(Stop(name, "disabled in the config"))
+        elif alive(agent):
+            actions.append(Restart(name, "config changed"))
+        else:
+            actions.append(Start(name, "config changed"))
+    return Decisions(FleetMemory(agents, memory.fleet_starts, memory.throttled,
+                                 memory.server_up), tuple(actions), tuple(events))

@@ -1,0 +1,95 @@
+"""Restart bookkeeping shared by every rule that restarts an agent.
+
+A failure (death, fatal screen, wrong process, stall) is recorded with `fail`: the first
+restart is immediate, then back-off doubles from `restart_backoff` up to
+`restart_backoff_max`; a run longer than `restart_stable` resets it; `crash_limit` failures
+inside `crash_window` mark the agent crash-looping (FATAL). Every (re)start goes through
+`start`, which enforces `fleet_restart_limit` (re)starts a minute across the fleet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from agent_orchestrator.config import Agent
+from agent_orchestrator.decisions import Restart, Start, Stop, Tick
+from agent_orchestrator.state import AgentMemory
+
+FLEET_WINDOW = 60.0  # seconds over which fleet_restart_limit counts
+LONGEST_LIMIT = 8 * 86400.0  # a limit window never lasts longer (weekly limits + slack)
+
+
+def fail(tick: Tick, agent: Agent, reason: str, live: bool, kind: str = "restart",
+         dead_pane: bool = False) -> None:
+    """Record a failure (death, fatal screen, wrong process, stall) and restart with
+    back-off, or mark the agent crash-looping. `live`: the session still runs and must be
+    killed first; `dead_pane`: a dead pane kept by remain-on-exit must be cleared before a
+    start; `kind` names the event of an immediate restart (`stall-reboot`)."""
+    wd, now = tick.config.watchdog, tick.now
+    mem = tick.agents[agent.name]
+    ran = now.mono - mem.started_at if mem.started_at is not None else None
+    stable = ran is None or ran >= wd.restart_stable
+    deaths = tuple(t for t in mem.deaths if now.mono - t < wd.crash_window) + (now.mono,)
+    # A stable run resets the back-off, never the sliding window: an agent that always dies
+    # a few minutes after starting is still a crash loop.
+    failures = 1 if stable else mem.failures + 1
+    if len(deaths) >= wd.crash_limit:
+        tick.agents[agent.name] = replace(mem, deaths=deaths, failures=failures,
+                                          crash_looping_wall=now.wall, restart_due_at=None)
+        if live:
+            tick.actions.append(Stop(agent.name, reason))
+        tick.event(agent.name, "crash-loop", f"{reason}; {len(deaths)} failures in "
+                   f"{wd.crash_window:g}s: not restarting until its config changes or "
+                   f"`agents up {agent.name}`")
+        return
+    delay = backoff(failures, wd.restart_backoff, wd.restart_backoff_max)
+    tick.agents[agent.name] = replace(mem, deaths=deaths, failures=failures,
+                                      restart_due_at=now.mono + delay)
+    if delay > 0:
+        if live:
+            tick.actions.append(Stop(agent.name, reason))
+        tick.event(agent.name, "backoff", f"{reason}; restarting in {delay:g}s "
+                   f"(failure {len(deaths)} of {wd.crash_limit} in {wd.crash_window:g}s)")
+        return
+    start(tick, agent, kind, reason, restart=live or dead_pane)
+
+
+def backoff(failures: int, base: float, cap: float) -> float:
+    """Seconds to wait before restarting after the `failures`-th consecutive failure: the
+    first restart is immediate, then base, 2×base, 4×base, ... up to cap."""
+    if failures <= 1:
+        return 0.0
+    return float(min(base * 2 ** (failures - 2), cap))
+
+
+def start(tick: Tick, agent: Agent, kind: str, reason: str, restart: bool) -> None:
+    limit = tick.config.watchdog.fleet_restart_limit
+    if len(tick.fleet_starts) >= limit:
+        tick.throttled = True
+        return  # stays due; the next tick tries again
+    mem, now = tick.agents[agent.name], tick.now
+    tick.fleet_starts.append(now.mono)
+    tick.agents[agent.name] = replace(
+        mem, started_at=now.mono, starts=mem.starts + 1,
+        restarts=mem.restarts + (mem.starts > 0), restart_due_at=None,
+        seen_activity=None, screen_hash=None, screen_changed_at=now.mono, screen_state=None,
+        active_at=now.mono, waiting_until_wall=None, dialog_line=None, limit_until=None,
+        limit_reset_wall=None, limit_nudged=False, woken_at=None)
+    tick.actions.append((Restart if restart else Start)(agent.name, reason))
+    tick.event(agent.name, kind, reason)
+
+
+def clamp(mem: AgentMemory, now: float, backoff_max: float) -> AgentMemory:
+    """Repair stamps from the future (memory saved before a reboot reset the monotonic
+    clock): past events are treated as now, so they stall nothing; deadlines are capped at
+    their longest legitimate distance, so they hold nothing back for ever."""
+    changes: dict[str, object] = {
+        f: now for f in ("started_at", "screen_changed_at", "active_at", "woken_at")
+        if (v := getattr(mem, f)) is not None and v > now}
+    caps = {"restart_due_at": backoff_max, "limit_until": LONGEST_LIMIT}
+    for name, cap in caps.items():
+        if (v := getattr(mem, name)) is not None and v > now + cap:
+            changes[name] = now + cap
+    if any(t > now for t in mem.deaths):
+        changes["deaths"] = tuple(min(t, now) for t in mem.deaths)
+    return replace(mem, **changes) if changes else mem  # type: ignore[arg-type]

@@ -1,0 +1,195 @@
+"""Classifying one captured agent screen (SPEC §4; agent-cli-signals.md §0).
+
+`classify(screen, backend, now)` says what a pane shows: `fatal`, `active`, `dialog`,
+`limited` or `idle` (that precedence), with the lines that decided it and the reset time a
+limit banner announces. `waiting_until(screen, footer_ui)` reads the `WAITING-UNTIL: <ISO>`
+marker an agent prints when it sleeps on purpose. Pure: no tmux, no clock.
+
+How the screen is read:
+
+- ANSI escapes and carriage returns are removed, trailing spaces and trailing empty rows
+  ignored.
+- `active_re`: the whole screen, or only the bottom 10 rows for `footer_ui` backends (whose
+  footer lingers after work).
+- `limit_re` and `fatal_re`: only the current turn at the bottom of the screen, so that old
+  banners and prose don't count: the last 15 non-empty lines, minus the lines above the last
+  echoed user prompt (a later prompt means the agent moved on), minus echoed prompts
+  themselves, minus limit warnings (`resets.is_limit_warning`).
+  An echoed prompt is a row that starts (after at most one space) with `❯ `, `› ` or `> `
+  followed by text. Not echoes: Claude's input line (`❯` + no-break space), numbered menu
+  options (`❯ 1. Yes`, `› 1. Switch to ...`), and rows among the bottom 4 non-empty ones
+  (Codex's composer `› Ask Codex to do anything` looks like an echo). An echoed slash
+  command (`❯ /rate-limit-options`, which Claude types itself under a limit banner) is
+  skipped but does not start a new turn.
+- `prompt_re` (dialogs): the last 15 non-empty lines, echoed prompts skipped.
+- The reset time is read from the limit line and the 2 non-empty lines after it (banners
+  wrap: `... Your limit will reset` / `at 3pm (America/Santiago).`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from agent_orchestrator import resets
+from agent_orchestrator.config import Backend
+
+SCAN_LINES = 15  # non-empty lines at the bottom searched for limit / fatal / dialog text
+FOOTER_ROWS = 10  # bottom rows searched for active_re on footer_ui backends
+COMPOSER_LINES = 4  # bottom non-empty lines that may be the input line, never an echo
+RESET_CONTEXT = 2  # non-empty lines after a limit line searched for its reset time
+
+_ANSI_RE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM, APC strings
+    r"|\x1b[()*+][0-~]"  # charset selection
+    r"|\x1b[@-Z\\-_]"  # other two-byte escapes
+    r"|[\x00-\x08\x0b-\x1f\x7f]"  # stray control characters (tab and newline kept)
+)
+# `❯ `, `› ` or `> ` (ASCII space) then text, not a numbered menu option.
+_ECHO_RE = re.compile(r"^ ?[❯›>] (?=\S)(?!\d{1,2}[.)] )")
+_SLASH_ECHO_RE = re.compile(r"^ ?[❯›>] /\w")
+_WAITING_RE = re.compile(r"WAITING-UNTIL:[ \t]*(?P<iso>[^\s\]\)\"'`]+(?: [0-9][^\s\]\)\"'`]*)?)")
+
+STATES = ("fatal", "active", "dialog", "limited", "idle")
+
+
+@dataclass(frozen=True)
+class ScreenView:
+    """What one screen shows. Lines are as on screen minus surrounding spaces and `│`/`┃`
+    box borders."""
+
+    state: str  # "fatal" | "active" | "dialog" | "limited" | "idle"
+    active_line: str | None  # the line active_re matched (None if not active)
+    # The line limit_re matched, set even when the state is active: a banner behind a live
+    # spinner is an in-flight retry.
+    limit_line: str | None
+    reset_at: datetime | None  # read from the limit line and the 2 lines after it
+    fatal_line: str | None
+    dialog_line: str | None  # prompt_re match: permission / trust / first-run dialog
+    waiting_until: datetime | None  # from a `WAITING-UNTIL: <ISO>` marker
+
+
+def strip_ansi(text: str) -> str:
+    """`text` without terminal escape sequences, carriage returns or other controls."""
+    return _ANSI_RE.sub("", text.replace("\r\n", "\n").replace("\r", ""))
+
+
+def screen_lines(screen: str) -> list[str]:
+    """The screen's rows, escapes removed, right-stripped, trailing empty rows dropped."""
+    lines = [line.rstrip() for line in strip_ansi(screen).split("\n")]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return lines
+
+
+def is_echo(line: str) -> bool:
+    """True for a row that shows a prompt the user (or the supervisor) submitted."""
+    return _ECHO_RE.match(line) is not None
+
+
+def classify(screen: str, backend: Backend, now: datetime) -> ScreenView:
+    """Classify `screen` (a pane capture) for `backend`; `now` is aware, agent-host local."""
+    lines = screen_lines(screen)
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    bottom = filled[-SCAN_LINES:]
+    composer = set(filled[-COMPOSER_LINES:])
+    turn_start = max(
+        (i for i in filled
+         if i not in composer and is_echo(lines[i]) and not _SLASH_ECHO_RE.match(lines[i])),
+        default=-1,
+    )
+    current = [i for i in bottom
+               if i > turn_start and not is_echo(lines[i])
+               and not resets.is_limit_warning(lines[i])]
+
+    fatal_line = _last_match(backend.fatal_re, lines, current)
+
+    active_rows = (range(max(len(lines) - FOOTER_ROWS, 0), len(lines)) if backend.footer_ui
+                   else range(len(lines)))
+    active_line = _last_match(backend.active_re, lines, active_rows)
+
+    dialog_rows = [i for i in bottom if not is_echo(lines[i])]
+    dialog_line = _last_match(backend.prompt_re, lines, dialog_rows)
+
+    limit_line = None
+    reset_at = None
+    if backend.limit_re is not None:
+        for i in reversed(current):
+            if backend.limit_re.search(lines[i]):
+                limit_line = _clean(lines[i])
+                after = [j for j in filled if j > i][:RESET_CONTEXT]
+                reset_at = resets.parse_reset("\n".join(lines[j] for j in [i, *after]), now)
+                break
+
+    if fatal_line is not None:
+        state = "fatal"
+    elif active_line is not None:
+        state = "active"
+    elif dialog_line is not None:
+        state = "dialog"
+    elif limit_line is not None:
+        state = "limited"
+    else:
+        state = "idle"
+    return ScreenView(
+        state=state,
+        active_line=active_line,
+        limit_line=limit_line,
+        reset_at=reset_at,
+        fatal_line=fatal_line,
+        dialog_line=dialog_line,
+        waiting_until=_waiting_until(lines, backend.footer_ui, now),
+    )
+
+
+def waiting_until(screen: str, footer_ui: bool) -> datetime | None:
+    """The time of the last `WAITING-UNTIL: <ISO time>` marker, aware, or None.
+
+    For `footer_ui` backends only the last non-empty line counts; otherwise the last
+    marker anywhere on the screen. An unparseable last marker gives None. A time without a
+    zone is taken as the local time of the machine running this code.
+    """
+    return _waiting_until(screen_lines(screen), footer_ui, None)
+
+
+def _waiting_until(lines: list[str], footer_ui: bool, now: datetime | None) -> datetime | None:
+    rows = lines[-1:] if footer_ui else lines
+    for line in reversed(rows):
+        found = list(_WAITING_RE.finditer(line))
+        if found:
+            return _parse_iso(found[-1].group("iso"), now)
+    return None
+
+
+def _parse_iso(text: str, now: datetime | None) -> datetime | None:
+    found = None
+    for candidate in (text, text.split(" ")[0]):
+        try:
+            found = datetime.fromisoformat(candidate.strip().rstrip(".,;:"))
+            break
+        except ValueError:
+            continue
+    if found is None:
+        return None
+    if found.tzinfo is not None:
+        return found
+    return found.replace(tzinfo=now.tzinfo) if now is not None else found.astimezone()
+
+
+def _clean(line: str) -> str:
+    """A matched row for reports: surrounding spaces and box borders (`│`, `┃`) removed."""
+    return line.strip().strip("│┃").strip()
+
+
+def _last_match(pattern: re.Pattern[str] | None, lines: list[str],
+                rows: range | list[int]) -> str | None:
+    """The bottom-most of `rows` that `pattern` matches, stripped; None when none does."""
+    if pattern is None:
+        return None
+    for i in reversed(rows):
+        if pattern.search(lines[i]):
+            return _clean(lines[i])
+    return None

@@ -1,0 +1,176 @@
+"""The rules that read an agent's screen (SPEC §4): fatal, limit windows, dialogs, wake, stall.
+
+Called by rules.decide for a watched agent whose pane is alive. A screen arrives only on
+light ticks and only when the pane printed something since it was last read (tmux's
+`window_activity`), or while the agent sits in a limit window; between captures the rules
+work from what memory kept of the last one.
+
+- fatal: `fatal_re` on a fresh capture → restart (a failure: it counts toward crash loops).
+- limit: `limit_re` with no live spinner → hold until the banner's reset time + slack (or
+  `limit_probe_fallback` when none can be read): never reboot, never type. When the window
+  ends, type one resume nudge; leave the window once the agent works or the banner is gone;
+  still limited after the nudge → a new window (so never two nudges in a row).
+- dialog (`prompt_re`): reported once, never typed into, never rebooted for a stall.
+- wake: idle for `wake.interval` since the last wake/start → type the wake file's text.
+- stall (`heal+stall`): "working" counts only while the screen still changes (a frozen
+  spinner is not work) or, for `footer_ui`, while the session log is written within
+  `log_grace`. Idle for `stall_idle` → reboot; a `WAITING-UNTIL: <time>` marker postpones
+  the reboot to that time + `stall_grace`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from datetime import datetime
+
+from agent_orchestrator import resets
+from agent_orchestrator.config import Agent, Config
+from agent_orchestrator.decisions import Observed, Tick, Type, short
+from agent_orchestrator.restarts import fail
+from agent_orchestrator.screen import ScreenView, classify
+from agent_orchestrator.state import FleetMemory
+from agent_orchestrator.tmux import Pane
+
+NUDGE = "Your usage limit should have reset now. Please continue where you left off."
+
+
+def screens_wanted(config: Config, observed: Observed, memory: FleetMemory,
+                   agents: list[Agent]) -> list[str]:
+    """Sessions to capture on this light tick: live panes whose screen a rule reads and
+    that printed since their last capture, plus every agent in a limit window."""
+    wanted = []
+    for agent in agents:
+        pane = observed.panes.get(agent.session)
+        if pane is None or pane.dead or not _reads_screen(config, agent):
+            continue
+        mem = memory.agent(agent.name)
+        if mem.limit_until is not None or pane.activity != mem.seen_activity:
+            wanted.append(agent.session)
+    return wanted
+
+
+def _reads_screen(config: Config, agent: Agent) -> bool:
+    backend = config.backend(agent.backend)
+    return (agent.watch == "heal+stall" or agent.wake is not None
+            or any(r is not None for r in (backend.fatal_re, backend.limit_re,
+                                           backend.prompt_re)))
+
+
+def apply(tick: Tick, agent: Agent, pane: Pane) -> None:
+    view = _read(tick, agent, pane)
+    if view is not None and view.state == "fatal":
+        fail(tick, agent, f"fatal: {short(view.fatal_line or '')}", live=True)
+        return
+    if _limit(tick, agent, view):
+        return
+    mem = tick.agents[agent.name]
+    if mem.screen_state == "dialog":
+        return
+    if _wake(tick, agent):
+        return
+    if agent.watch == "heal+stall":
+        _stall(tick, agent)
+
+
+def _read(tick: Tick, agent: Agent, pane: Pane) -> ScreenView | None:
+    """Classify this tick's capture (if any) and update the screen memory."""
+    now, name = tick.now, agent.name
+    backend = tick.config.backend(agent.backend)
+    mem = tick.agents[name]
+    view = None
+    screen = tick.observed.screens.get(agent.session)
+    if screen is not None:
+        view = classify(screen, backend, datetime.fromtimestamp(now.wall, now.tz))
+        digest = hashlib.sha1(screen.encode("utf-8", "replace")).hexdigest()
+        changed = digest != mem.screen_hash
+        mem = replace(
+            mem, seen_activity=pane.activity, screen_hash=digest, screen_state=view.state,
+            screen_changed_at=now.mono if changed else mem.screen_changed_at,
+            waiting_until_wall=view.waiting_until.timestamp() if view.waiting_until else None,
+            # "working" only while the screen moves: a frozen spinner is not work
+            active_at=now.mono if view.state == "active" and changed else mem.active_at)
+        if view.state == "dialog" and view.dialog_line != mem.dialog_line:
+            tick.agents[name] = mem
+            tick.event(name, "dialog", f"waiting at a dialog: {short(view.dialog_line or '')}"
+                       " (not typing into it; answer it with `tmux attach`)")
+            mem = tick.agents[name]
+        mem = replace(mem, dialog_line=view.dialog_line if view.state == "dialog" else None)
+    if backend.footer_ui:
+        written = tick.observed.log_written.get(agent.session)
+        if written is not None and now.wall - written <= backend.log_grace:
+            mem = replace(mem, active_at=now.mono)
+    tick.agents[name] = mem
+    return view
+
+
+def _limit(tick: Tick, agent: Agent, view: ScreenView | None) -> bool:
+    """The limit window; True while it holds the agent (no other screen rule applies)."""
+    mem, now, name = tick.agents[agent.name], tick.now, agent.name
+    if mem.limit_until is None:
+        if view is not None and view.state == "limited":
+            _enter_limit(tick, agent, view)
+            return True
+        return False
+    if view is not None and (view.state == "active" or view.limit_line is None):
+        tick.agents[name] = replace(mem, limit_until=None, limit_reset_wall=None,
+                                    limit_nudged=False, active_at=now.mono)
+        tick.event(name, "limit-over", "working again" if view.state == "active"
+                   else "the limit banner is gone")
+        return False
+    if now.mono < mem.limit_until:
+        return True
+    if not mem.limit_nudged:
+        tick.agents[name] = replace(mem, limit_nudged=True)
+        tick.actions.append(Type(name, "limit window over", text=NUDGE))
+        tick.event(name, "limit-nudge", "limit window over: typed a resume nudge")
+    elif view is not None and view.state == "limited":
+        _enter_limit(tick, agent, view)  # still limited after the nudge: a new window
+    return True
+
+
+def _enter_limit(tick: Tick, agent: Agent, view: ScreenView) -> None:
+    wd, now = tick.config.watchdog, tick.now
+    line = short(view.limit_line or "")
+    if view.reset_at is not None:
+        wait = max(view.reset_at.timestamp() - now.wall, 0.0) + wd.limit_reset_slack
+        reset_wall: float | None = view.reset_at.timestamp()
+        when = view.reset_at.astimezone(now.tz).strftime("%Y-%m-%d %H:%M %Z")
+        reason = f"{line}; holding until {when} + {wd.limit_reset_slack:g}s"
+        if resets.suspicious(view.reset_at, datetime.fromtimestamp(now.wall, now.tz)):
+            tick.event(agent.name, "limit-suspicious", f"reset time {when} is more than "
+                       "a week away or in the past; holding anyway")
+    else:
+        wait, reset_wall = wd.limit_probe_fallback, None
+        reason = f"{line}; reset time unreadable, probing in {wait:g}s"
+    tick.agents[agent.name] = replace(tick.agents[agent.name], limit_until=now.mono + wait,
+                                      limit_reset_wall=reset_wall, limit_nudged=False)
+    tick.event(agent.name, "limit", reason)
+
+
+def _wake(tick: Tick, agent: Agent) -> bool:
+    mem, now = tick.agents[agent.name], tick.now
+    if agent.wake is None or mem.screen_state != "idle":
+        return False
+    last = mem.woken_at or mem.active_at or mem.started_at or now.mono
+    if now.mono - last < agent.wake.interval:
+        return False
+    tick.agents[agent.name] = replace(mem, woken_at=now.mono)
+    tick.actions.append(Type(agent.name, "wake", file=agent.wake.prompt_file))
+    tick.event(agent.name, "wake", f"idle: typed {agent.wake.prompt_file.name}")
+    return True
+
+
+def _stall(tick: Tick, agent: Agent) -> None:
+    mem, now, wd = tick.agents[agent.name], tick.now, tick.config.watchdog
+    if mem.waiting_until_wall is not None:
+        if now.wall > mem.waiting_until_wall + wd.stall_grace:
+            until = datetime.fromtimestamp(mem.waiting_until_wall, now.tz).strftime("%H:%M")
+            fail(tick, agent, f"stalled: WAITING-UNTIL {until} + {wd.stall_grace:g}s passed",
+                 live=True, kind="stall-reboot")
+        return
+    idle_since = max(t for t in (mem.active_at, mem.started_at, 0.0) if t is not None)
+    idle = now.mono - idle_since
+    if idle >= tick.config.backend(agent.backend).stall_idle:
+        fail(tick, agent, f"stalled: no work seen for {idle:.0f}s", live=True,
+             kind="stall-reboot")

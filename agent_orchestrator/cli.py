@@ -144,9 +144,19 @@ def _cmd_down(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from agent_orchestrator import fleet, render
+    from agent_orchestrator import fleet, render, state
+    from agent_orchestrator.config import ConfigError
 
-    config = _load(args)
+    try:
+        config = _load(args)
+    except ConfigError as exc:
+        # The watchdog keeps running the last good config: show that fleet, and say why.
+        fallback = state.last_good_config(_config_path(args))
+        if fallback is None:
+            raise
+        print(f"agents: the config has errors; showing the last good one the watchdog "
+              f"runs:\n{exc}", file=sys.stderr)
+        config = fallback
     render.status(render.console(), fleet.status(config, _tmux(config)), config)
     return 0
 

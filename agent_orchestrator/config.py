@@ -294,17 +294,19 @@ _TOP = {"defaults": Field("table", required=True), "watchdog": Field("table", {}
 
 # ----------------------------------------------------------------------------- loading
 
-def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+def load(path: str | Path, env: Mapping[str, str] | None = None,
+         data: bytes | None = None) -> Config:
     """Read and validate a config file.
 
     `env` supplies the one-off `AGENT_MODEL_<name>` / `AGENT_BACKEND_<name>` overrides; pass
-    None (the watchdog does) to read the file alone. Raises ConfigError, never a traceback
-    for a user's mistake (unreadable file, bad TOML, bad values).
+    None (the watchdog does) to read the file alone. `data` is the file's content when it was
+    read elsewhere (a saved last-good copy); paths still resolve against `path`. Raises
+    ConfigError, never a traceback for a user's mistake (unreadable file, bad TOML, values).
     """
     path = Path(path)
     shown = str(path)
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if data is None else data
     except OSError as exc:
         raise ConfigError(shown, [Problem(None, "", f"cannot read: {exc.strerror}")]) from None
     text = data.decode("utf-8", errors="replace")

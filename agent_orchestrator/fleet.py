@@ -7,14 +7,17 @@ never silently ignored.
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent_orchestrator import launch, state
-from agent_orchestrator.config import Config
+from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.launch import LaunchPlan
-from agent_orchestrator.tmux import Snapshot, Tmux
+from agent_orchestrator.state import AgentMemory
+from agent_orchestrator.tmux import Pane, Snapshot, Tmux, TmuxError
 
 
 class UnknownNames(ValueError):
@@ -87,7 +90,14 @@ def _ensure(config: Config, tmux: Tmux, snap: Snapshot, name: str,
         return Outcome(name, plan.session, "running", f"pid {pane.pid}")
     if pane is not None:
         launch.stop(tmux, config, plan.session)
-    launch.start(tmux, config, plan)
+    try:
+        launch.start(tmux, config, plan)
+    except TmuxError:
+        # The watchdog may have started it in the same instant: that is success too.
+        now = tmux.snapshot().pane(plan.session)
+        if now is None or now.dead:
+            raise
+        return Outcome(name, plan.session, "running", f"pid {now.pid}")
     return Outcome(name, plan.session, "started")
 
 
@@ -136,6 +146,34 @@ class FleetStatus:
     watchdog_pid: int | None
     server_running: bool
     phase: str | None
+    config_stale_since: float | None = None  # epoch of the rejected edit, when stale
+
+
+def agent_state(agent: Agent, pane: Pane | None, mem: AgentMemory, stopped: bool,
+                server_running: bool, mono_now: float) -> str:
+    """One word or phrase for the status table, most urgent first."""
+    if not agent.enabled:
+        return "disabled"
+    if stopped:
+        return "stopped"
+    if mem.crash_looping_wall is not None:
+        return "crash-looping"
+    if pane is None:
+        return "down (restarting)" if agent.watch != "none" and server_running else "stopped"
+    if pane.dead:
+        return f"exited ({pane.exit_status})" if pane.exit_status is not None else "exited"
+    if mem.limit_until is not None:
+        if mem.limit_reset_wall is not None:
+            return "limited until " + time.strftime("%H:%M", time.localtime(
+                mem.limit_reset_wall))
+        return "limited (probing)"
+    if mem.dialog_line is not None:
+        return "waiting at dialog"
+    if mem.screen_state == "active":
+        return "active"
+    if mem.screen_state == "idle" and mem.active_at is not None:
+        return f"idle {max(mono_now - mem.active_at, 0) / 60:.0f}m"
+    return "running"
 
 
 def status(config: Config, tmux: Tmux) -> FleetStatus:
@@ -144,21 +182,15 @@ def status(config: Config, tmux: Tmux) -> FleetStatus:
     memory, _ = state.load_memory(config, quarantine=False)
     stopped = state.stopped_agents(config)
     phase_idx = state.phase_index(config)
+    mono_now = time.monotonic()
     rows = []
     for agent in config.agents:
-        pane = snap.pane(agent.session)
-        if not agent.enabled:
-            shown = "disabled"
-        elif pane is None:
-            shown = "stopped" if agent.name in stopped or not snap.server_running \
-                or agent.watch == "none" else "down (healing)"
-        elif pane.dead:
-            shown = f"exited ({pane.exit_status})" if pane.exit_status is not None else "exited"
-        else:
-            shown = "running"
+        mem = memory.agent(agent.name)
+        shown = agent_state(agent, snap.pane(agent.session), mem, agent.name in stopped,
+                            snap.server_running, mono_now)
         model = launch.agent_model(config, agent, phase_idx) or "-"
         rows.append(StatusRow(agent.name, agent.kind, agent.backend, model, agent.watch,
-                              shown, memory.agent(agent.name).restarts))
+                              shown, mem.restarts))
     for service in config.services:
         pane = snap.pane(service.session)
         shown = "stopped" if pane is None else ("exited" if pane.dead else "running")
@@ -167,4 +199,16 @@ def status(config: Config, tmux: Tmux) -> FleetStatus:
     if config.loop and config.loop.phases:
         current = min(phase_idx, len(config.loop.phases) - 1)
         phase = f"{current + 1}/{len(config.loop.phases)} {config.loop.phases[current].id}"
-    return FleetStatus(tuple(rows), state.watchdog_pid(config), snap.server_running, phase)
+    health = read_health(config)
+    stale = health.get("since") if health and not health.get("ok") else None
+    return FleetStatus(tuple(rows), state.watchdog_pid(config), snap.server_running, phase,
+                       float(stale) if isinstance(stale, int | float) else None)
+
+
+def read_health(config: Config) -> dict[str, object] | None:
+    """The watchdog's word on the config file (written by watchdog.py)."""
+    try:
+        body = json.loads((config.state_dir / "config-health.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return body if isinstance(body, dict) else None

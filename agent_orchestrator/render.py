@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -10,7 +11,8 @@ from rich.table import Table
 from agent_orchestrator.config import Config
 from agent_orchestrator.fleet import FleetStatus, Outcome
 
-_STATE_STYLE = {"running": "green", "disabled": "dim", "stopped": "dim"}
+_STATE_STYLE = {"running": "green", "active": "green", "disabled": "dim", "stopped": "dim",
+                "crash-looping": "bold red", "waiting at dialog": "magenta"}
 _ACTION_STYLE = {"started": "green", "stopped": "yellow", "running": "cyan",
                  "skipped": "dim", "absent": "dim"}
 
@@ -25,6 +27,11 @@ def status(out: Console, fleet: FleetStatus, config: Config) -> None:
     header = f"[bold]{config.path.name}[/bold]  watchdog: {watchdog}"
     if fleet.phase:
         header += f"  phase: {fleet.phase}"
+    if fleet.config_stale_since is not None:
+        since = time.strftime("%H:%M", time.localtime(fleet.config_stale_since))
+        header += f"  [red]config: stale since {since}[/red] (see `agents check`)"
+    else:
+        header += "  config: ok"
     if not fleet.server_running:
         header += "  [yellow]tmux server not running[/yellow]"
     out.print(header)

@@ -50,7 +50,7 @@ def decide(config: Config, observed: Observed, memory: FleetMemory, now: Now) ->
     """Return what to do about every watched agent. Pure and total."""
     tick = Tick(config, observed, now, dict(memory.agents),
                 [t for t in memory.fleet_starts if now.mono - FLEET_WINDOW < t <= now.mono])
-    if memory.server_up and not observed.server_running:
+    if memory.server_up and memory.agents and not observed.server_running:
         tick.event(None, "tmux-server-gone", "the tmux server is not running; "
                    "starting the watched agents again")
     for agent in watched(config, observed.stopped):
@@ -98,7 +98,8 @@ def _one_agent(tick: Tick, agent: Agent) -> None:
 def _heal_dead(tick: Tick, agent: Agent, pane: Pane | None) -> None:
     mem = tick.agents[agent.name]
     if mem.starts == 0:
-        start(tick, agent, "start", "not running", restart=False)
+        start(tick, agent, "start", "not running" if pane is None else "found exited",
+              restart=pane is not None)
         return
     if mem.restart_due_at is None:  # a new death
         if pane is None:
@@ -112,6 +113,14 @@ def _heal_dead(tick: Tick, agent: Agent, pane: Pane | None) -> None:
         return
     if tick.now.mono >= mem.restart_due_at:
         start(tick, agent, "restart", "back-off over", restart=pane is not None)
+
+
+def next_deadline(memory: FleetMemory) -> float | None:
+    """The earliest monotonic time a rule is waiting for without a screen (a back-off
+    restart), so the loop can wake for it; None when there is none."""
+    due = [m.restart_due_at for m in memory.agents.values()
+           if m.restart_due_at is not None and m.crash_looping_wall is None]
+    return min(due) if due else None
 
 
 def runs(command: str, process_name: str | None) -> bool:

@@ -14,11 +14,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import time
+import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TextIO
 
+from agent_orchestrator import config as config_mod
 from agent_orchestrator.config import Config
 from agent_orchestrator.files import private_dir, touch_private, write_atomic
 
@@ -236,6 +239,36 @@ def resume_id(config: Config, agent_name: str) -> str | None:
     try:
         return (config.state_dir / f"{agent_name}.id").read_text().strip() or None
     except OSError:
+        return None
+
+
+def last_good_file(state_dir: Path) -> Path:
+    return state_dir / "last-good.toml"
+
+
+def last_good_config(path: Path) -> Config | None:
+    """The last config the watchdog accepted for the (now broken) file at `path`, found
+    through the broken file's own `log_dir` line; None when there is none."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    try:
+        defaults = tomllib.loads(text).get("defaults", {})
+        log_dir = defaults.get("log_dir") if isinstance(defaults, dict) else None
+        project = defaults.get("project_dir") if isinstance(defaults, dict) else None
+    except tomllib.TOMLDecodeError:  # not even TOML: look for the line itself
+        found = re.search(r'^\s*log_dir\s*=\s*"([^"]+)"', text, re.MULTILINE)
+        log_dir, project = (found.group(1) if found else None), None
+    if not isinstance(log_dir, str):
+        return None
+    root = path.resolve().parent
+    if isinstance(project, str):
+        root = (root / Path(project).expanduser()).resolve()
+    copy = last_good_file((root / Path(log_dir).expanduser()) / "state")
+    try:
+        return config_mod.load(path, data=copy.read_bytes())
+    except (OSError, config_mod.ConfigError):
         return None
 
 

@@ -65,6 +65,7 @@ class Waker:
 
 
 def health_file(config: Config) -> Path:
+    """Read by fleet.read_health for `agents status`."""
     return config.state_dir / "config-health.json"
 
 
@@ -82,6 +83,9 @@ class Watchdog:
     _reported: dict[str, str] = field(default_factory=dict)
     _pidfds: dict[int, int] = field(default_factory=dict)  # pane pid → pidfd
     _control: ControlClient | None = None
+    # Take another snapshot soon: a session was just started (its pid is not watched yet),
+    # or a pane's process was gone before its pidfd could be opened.
+    _look_again: bool = False
 
     @classmethod
     def open(cls, config: Config) -> Watchdog:
@@ -115,9 +119,14 @@ class Watchdog:
             self.record([Event(time.time(), None, "watchdog-stop", "stopped")])
 
     def _wait(self) -> None:
-        until_light = self._last_light + self.config.watchdog.signal_interval - time.monotonic()
-        timeout = until_light if self._control_alive() else min(until_light, FALLBACK_POLL)
-        self.waker.wait(timeout, list(self._pidfds.values()))
+        now = time.monotonic()
+        timeouts = [self._last_light + self.config.watchdog.signal_interval - now]
+        if (due := rules.next_deadline(self.memory)) is not None:
+            timeouts.append(due - now)
+        if not self._control_alive() or self._look_again:
+            timeouts.append(FALLBACK_POLL if not self._look_again else 0.05)
+        self._look_again = False
+        self.waker.wait(min(timeouts), list(self._pidfds.values()))
 
     def tick(self) -> rules.Decisions | None:
         """One pass. Never raises for tmux trouble: it is reported and the next tick retries."""
@@ -146,15 +155,16 @@ class Watchdog:
         return decisions
 
     def _commit(self, decisions: rules.Decisions) -> None:
+        self.record(decisions.events)  # the decision first, then any failure to carry it out
         for action in decisions.actions:
             self._apply(action)
+            self._look_again |= isinstance(action, Start | Restart)
         if decisions.memory != self.memory:
             self.memory = decisions.memory
             try:
                 state.save_memory(self.config, self.memory)
             except OSError as exc:  # e.g. disk full: keep supervising, say so once
                 self._report_once("state", "state-write-failed", str(exc))
-        self.record(decisions.events)
 
     # ------------------------------------------------------------------ actions
 
@@ -193,8 +203,12 @@ class Watchdog:
         for pid in set(self._pidfds) - wanted:
             os.close(self._pidfds.pop(pid))
         for pid in wanted - set(self._pidfds):
-            with contextlib.suppress(OSError, AttributeError):  # gone, or no pidfd support
+            try:
                 self._pidfds[pid] = os.pidfd_open(pid)
+            except ProcessLookupError:  # died between the snapshot and now
+                self._look_again = True
+            except (OSError, AttributeError):  # no pidfd support: the fallback poll remains
+                pass
         if not self._control_alive() and snap.server_running and snap.panes:
             target = self.config.watchdog_session if self.config.watchdog_session in \
                 snap.panes else next(iter(snap.panes))
@@ -262,10 +276,15 @@ class Watchdog:
         self.record([Event(time.time(), None, "config-reloaded", f"digest {fresh.digest}")])
 
     def _write_health(self, error: str | None) -> None:
+        """Say whether the file on disk is in force; keep a copy of the last good one so
+        `agents status` can still show the fleet while the file is broken."""
         body = {"ok": error is None, "since": time.time(), "error": error,
                 "digest": self.config.digest}
         with contextlib.suppress(OSError):
             write_atomic(health_file(self.config), json.dumps(body).encode())
+            if error is None:
+                write_atomic(state.last_good_file(self.config.state_dir),
+                             self.config.path.read_bytes())
 
     # ------------------------------------------------------------------ reporting
 
@@ -288,14 +307,6 @@ class Watchdog:
     def stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.stopping = True
         self.waker.wake()
-
-
-def read_health(config: Config) -> dict[str, object] | None:
-    try:
-        body = json.loads(health_file(config).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return body if isinstance(body, dict) else None
 
 
 def _now() -> Now:

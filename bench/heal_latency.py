@@ -1,0 +1,338 @@
+"""Heal latency: how long from an agent's death to its replacement pane, with the real watchdog.
+
+    python bench/heal_latency.py [--agents 10] [--kills 30] [--signal-interval 30]
+                                 [--gap 1.5] [--detect control|poll]
+
+A private tmux server gets a fleet of N `sleep` agents (`watch = "heal"`) and the watchdog,
+both started by `agents up`. Once the watchdog adopted every agent, the bench kills one agent
+K times (round robin), alternating `tmux kill-session -t =SESSION` with SIGKILL of the pane's
+pid, and times death → a NEW live pane for that session (another pane pid, alive).
+
+Detection (`--detect control`, the default) uses our own control-mode client attached to a
+session of our own: every `%sessions-changed` / `%unlinked-window-add` triggers one
+`list-panes -a` sent over the same pipe (~0.1 ms). `--detect poll` spawns `tmux list-panes -a`
+every 2 ms instead; each spawn costs ~2-3 ms of CPU on a 2-core box, so polling competes
+with the watchdog it measures (its cost is printed).
+
+The light tick (`signal_interval`, 30 s by default) is not what heals: the wake-ups are the
+pidfd on the pane pid and the watchdog's own control client. `restart_stable = 1` and huge
+`crash_limit` / `fleet_restart_limit` make sure back-off, crash-loop and the fleet restart cap
+never delay a restart (every agent runs far longer than 1 s between its kills).
+
+Columns per kill: `new pane` (death → confirmed new pane, the figure that counts), `notify`
+(death → the tmux notification that announced it), `wake` (death → the start of the watchdog
+tick that decided the restart, from the `restart` event's time in events.jsonl, ms
+resolution), `act` (new pane − wake: that tick's snapshot(s), decide, kill/start), `dog cpu`
+(the watchdog's CPU, threads + reaped tmux clients, over the whole kill → next-kill cycle).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _fleet import (  # noqa: E402 - after the path tweak that makes bench/ importable
+    CLK_TCK,
+    BenchError,
+    Control,
+    Sandbox,
+    panes,
+    pct,
+    reaped_children_ticks,
+    schedstat_ns,
+    tmux,
+    wait_for,
+    write_config,
+)
+
+PREFIX = "hb-"
+OWN_SESSION = "_bench"  # our control client's session; not an agent, the watchdog ignores it
+TARGET_MS = 1000.0
+DETECT_TIMEOUT = 15.0
+LIST_FORMAT = "#{session_name} #{pane_pid} #{pane_dead}"
+
+
+@dataclass
+class Sample:
+    index: int
+    agent: str
+    method: str
+    new_pane_ms: float
+    notify_ms: float | None
+    wake_ms: float | None = None
+    dog_cpu_ms: float | None = None
+    probes: int = 0  # list-panes calls this detection needed
+    probe_cpu_ms: float = 0.0  # our detection's own CPU (poll mode: the spawned clients)
+
+
+def agents_command() -> list[str]:
+    entry = Path(sys.executable).parent / "agents"
+    return [str(entry)] if entry.exists() else [sys.executable, "-m", "agent_orchestrator"]
+
+
+def read_events(log_dir: Path) -> list[dict[str, object]]:
+    path = log_dir / "events.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            out.append(record)
+    return out
+
+
+def event_time(record: dict[str, object]) -> float:
+    stamp = str(record.get("time", "")).replace("Z", "+00:00")
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+def is_new(rows: list[str], session: str, old_pid: int) -> int | None:
+    for row in rows:
+        parts = row.split(" ")
+        if len(parts) == 3 and parts[0] == session and parts[2] == "0":
+            pid = int(parts[1] or 0)
+            if pid > 0 and pid != old_pid and os.path.exists(f"/proc/{pid}"):
+                return pid
+    return None
+
+
+def detect_control(ctl: Control, session: str, old_pid: int,
+                   t0: float) -> tuple[float, float | None, int, int]:
+    """(confirmed at, announced at, new pid, probes), perf_counter seconds."""
+    probes = 0
+    while True:
+        remaining = t0 + DETECT_TIMEOUT - time.perf_counter()
+        if remaining <= 0:
+            raise BenchError(f"no new pane for {session} within {DETECT_TIMEOUT:g}s")
+        try:
+            stamp: float | None
+            stamp, line = ctl.notes.get(timeout=min(remaining, 0.1))
+        except queue.Empty:
+            stamp, line = None, ""  # fallback probe every 100 ms, in case a note was missed
+        if line == "%eof":
+            raise BenchError("our control client ended: the tmux server went away")
+        if stamp is not None and not line.startswith(("%sessions-changed",
+                                                      "%unlinked-window-add", "%window-add")):
+            continue
+        probes += 1
+        pid = is_new(ctl.command(f"list-panes -a -F '{LIST_FORMAT}'"), session, old_pid)
+        if pid is not None:
+            return time.perf_counter(), stamp, pid, probes
+
+
+def detect_poll(socket: str, session: str, old_pid: int,
+                t0: float) -> tuple[float, float | None, int, int]:
+    probes = 0
+    while time.perf_counter() - t0 < DETECT_TIMEOUT:
+        out = subprocess.run(["tmux", "-L", socket, "list-panes", "-a", "-F", LIST_FORMAT],
+                             capture_output=True, text=True, timeout=5, check=False).stdout
+        probes += 1
+        pid = is_new(out.splitlines(), session, old_pid)
+        if pid is not None:
+            return time.perf_counter(), None, pid, probes
+        time.sleep(0.002)
+    raise BenchError(f"no new pane for {session} within {DETECT_TIMEOUT:g}s")
+
+
+def children_cpu() -> float:
+    usage = os.times()
+    return usage.children_user + usage.children_system
+
+
+def current_pane(socket: str, session: str) -> tuple[int, str]:
+    found: list[tuple[int, str]] = []
+
+    def ready() -> bool:
+        pane = panes(socket).get(session)
+        if pane is None or pane[1] or pane[2] != "sleep":
+            return False
+        found.append((pane[0], pane[2]))
+        return True
+
+    wait_for(f"{session} to run sleep", ready, timeout=10)
+    return found[-1]
+
+
+def run(box: Sandbox, args: argparse.Namespace) -> list[Sample]:
+    socket = box.socket()
+    names = [f"a{i:03d}" for i in range(args.agents)]
+    settings: dict[str, float] = {
+        "signal_interval": args.signal_interval, "restart_stable": 1, "restart_backoff": 1,
+        "crash_window": 600, "crash_limit": 1_000_000, "fleet_restart_limit": 1_000_000}
+    config = write_config(box.root / "fleet", socket, names, prefix=PREFIX,
+                          bin_text="sleep 100000", process_name="sleep", watchdog=settings)
+    log_dir = config.parent / "logs"
+    print(f"# private tmux server: tmux -L {socket} (TMUX_TMPDIR={os.environ['TMUX_TMPDIR']})")
+    print(f"# fleet: {args.agents} agents running `sleep 100000`, watch = heal; [watchdog] "
+          + ", ".join(f"{k} = {v}" for k, v in settings.items()))
+    print("# restart_stable = 1 s and huge crash_limit / fleet_restart_limit: back-off, "
+          "crash-loop and the fleet cap never hold a restart back in this bench")
+    up = subprocess.run([*agents_command(), "up", "--config", str(config)], capture_output=True,
+                        text=True, timeout=120, check=False)
+    if up.returncode != 0:
+        raise BenchError(f"`agents up` failed ({up.returncode}): {up.stderr.strip()}")
+    dog = panes(socket).get(PREFIX + "watchdog")
+    if dog is None:
+        raise BenchError("`agents up` started no watchdog session")
+    dog_pid = dog[0]
+    box.own_pid(dog_pid, str(box.root))
+
+    def adopted() -> bool:
+        done = {r.get("agent") for r in read_events(log_dir) if r.get("event") == "adopt"}
+        return done >= set(names)
+
+    wait_for("the watchdog to adopt every agent (events.jsonl)", adopted, timeout=60)
+    tmux(socket, "new-session", "-d", "-s", OWN_SESSION, "-x", "80", "-y", "24",
+         "sleep", "1000000")
+    ctl = Control(socket, OWN_SESSION) if args.detect == "control" else None
+    time.sleep(args.gap)  # every agent has now run longer than restart_stable
+    print(f"# watchdog pid {dog_pid} adopted all {args.agents} agents; detection: "
+          f"{args.detect}; {args.kills} kills, >= {args.gap:g} s apart\n")
+    print(f"{'#':>3} {'agent':<6} {'method':<12} {'new pane':>9} {'notify':>8} "
+          f"{'dog cpu':>8} {'probes':>6}")
+    samples: list[Sample] = []
+    starts: list[float] = []
+    try:
+        for i in range(args.kills):
+            name = names[i % args.agents]
+            session = PREFIX + name
+            method = "kill-session" if (i + i // args.agents) % 2 == 0 else "SIGKILL"
+            old_pid, _ = current_pane(socket, session)
+            if ctl is not None:
+                while not ctl.notes.empty():
+                    ctl.notes.get_nowait()
+            dog_cpu0 = schedstat_ns(dog_pid) / 1e6 + reaped_children_ticks(dog_pid) * 1e3 / \
+                CLK_TCK
+            own0 = time.process_time() + children_cpu()
+            starts.append(time.time())
+            t0 = time.perf_counter()
+            if method == "kill-session":
+                subprocess.run(["tmux", "-L", socket, "kill-session", "-t", f"={session}"],
+                               capture_output=True, timeout=10, check=True)
+            else:
+                os.kill(old_pid, signal.SIGKILL)
+            if ctl is not None:
+                done, note, _pid, probes = detect_control(ctl, session, old_pid, t0)
+            else:
+                done, note, _pid, probes = detect_poll(socket, session, old_pid, t0)
+            own = (time.process_time() + children_cpu() - own0) * 1e3
+            time.sleep(max(args.gap - (time.perf_counter() - done), 0))
+            dog_cpu = schedstat_ns(dog_pid) / 1e6 + reaped_children_ticks(dog_pid) * 1e3 / \
+                CLK_TCK - dog_cpu0
+            sample = Sample(i, name, method, (done - t0) * 1e3,
+                            (note - t0) * 1e3 if note is not None else None,
+                            dog_cpu_ms=dog_cpu, probes=probes, probe_cpu_ms=own)
+            samples.append(sample)
+            print(f"{i:>3} {name:<6} {method:<12} {sample.new_pane_ms:>7.1f}ms "
+                  f"{_ms(sample.notify_ms):>8} {dog_cpu:>6.1f}ms "
+                  f"{probes:>6}", flush=True)
+    finally:
+        if ctl is not None:
+            ctl.close()
+    attach_wakes(samples, starts, read_events(log_dir))
+    return samples
+
+
+def attach_wakes(samples: list[Sample], starts: list[float],
+                 records: list[dict[str, object]]) -> None:
+    """Match each kill with the watchdog's `restart` event that followed it."""
+    for sample, start in zip(samples, starts, strict=True):
+        for record in records:
+            if record.get("agent") == sample.agent and record.get("event") == "restart":
+                when = event_time(record)
+                if when >= start - 0.001:  # event times are truncated to the millisecond
+                    sample.wake_ms = max((when - start) * 1e3, 0.0)
+                    break
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}ms"
+
+
+def report(samples: list[Sample], args: argparse.Namespace, events: list[str]) -> bool:
+    print("\n# per kill, with the watchdog's wake (restart event time) and act (rest):")
+    print(f"{'#':>3} {'agent':<6} {'method':<12} {'new pane':>9} {'notify':>8} "
+          f"{'wake':>7} {'act':>7}")
+    for s in samples:
+        act = s.new_pane_ms - s.wake_ms if s.wake_ms is not None else None
+        print(f"{s.index:>3} {s.agent:<6} {s.method:<12} {s.new_pane_ms:>7.1f}ms "
+              f"{_ms(s.notify_ms):>8} {_ms(s.wake_ms):>7} {_ms(act):>7}")
+    print("\n# death -> new pane, ms (n, p50, p95, max, mean); wake/act p50 and p95")
+    header = (f"{'method':<13} {'n':>3} {'p50':>7} {'p95':>7} {'max':>7} {'mean':>7} "
+              f"{'wake p50':>9} {'wake p95':>9} {'act p50':>8} {'act p95':>8} "
+              f"{'dog cpu':>8}")
+    print(header)
+    groups = [(m, [s for s in samples if s.method == m]) for m in ("kill-session", "SIGKILL")]
+    groups.append(("all", samples))
+    for label, group in groups:
+        if not group:
+            continue
+        lat = [s.new_pane_ms for s in group]
+        wake = [s.wake_ms for s in group if s.wake_ms is not None]
+        act = [s.new_pane_ms - s.wake_ms for s in group if s.wake_ms is not None]
+        cpu = [s.dog_cpu_ms for s in group if s.dog_cpu_ms is not None]
+        print(f"{label:<13} {len(group):>3} {pct(lat, 50):>7.1f} {pct(lat, 95):>7.1f} "
+              f"{max(lat):>7.1f} {sum(lat) / len(lat):>7.1f} {pct(wake, 50):>9.1f} "
+              f"{pct(wake, 95):>9.1f} {pct(act, 50):>8.1f} {pct(act, 95):>8.1f} "
+              f"{sum(cpu) / max(len(cpu), 1):>8.1f}")
+    probes = sum(s.probes for s in samples) / len(samples)
+    probe_cpu = sum(s.probe_cpu_ms for s in samples) / len(samples)
+    print(f"\n# detection ({args.detect}): {probes:.1f} list-panes per kill, "
+          f"{probe_cpu:.1f} ms of the bench's own CPU per kill (kill + detection"
+          + (", spawned clients included)" if args.detect == "poll" else ")"))
+    print(f"# other watchdog events during the kills: {', '.join(events) or 'none'}")
+    p95 = pct([s.new_pane_ms for s in samples], 95)
+    ok = p95 <= TARGET_MS
+    print(f"# overall p95 death -> new pane: {p95:.1f} ms vs target {TARGET_MS:.0f} ms: "
+          f"{'PASS' if ok else 'FAIL'}")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agents", type=int, default=10, help="fleet size N (10)")
+    parser.add_argument("--kills", type=int, default=30, help="number of kills K (30)")
+    parser.add_argument("--signal-interval", type=float, default=30,
+                        help="[watchdog] signal_interval, s (30): light ticks must not heal")
+    parser.add_argument("--gap", type=float, default=1.5,
+                        help="seconds between a new pane and the next kill (1.5)")
+    parser.add_argument("--detect", choices=("control", "poll"), default="control")
+    args = parser.parse_args(argv)
+    if args.agents < 1 or args.kills < 1 or args.gap < 1.5:
+        parser.error("--agents and --kills must be >= 1 and --gap >= 1.5")
+    box = Sandbox("heal")  # first: TMUX_TMPDIR set, TMUX unset before any tmux call
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        started = time.monotonic()
+        samples = run(box, args)
+        log_dir = box.root / "fleet" / "logs"
+        others = sorted({f"{r.get('event')}" for r in read_events(log_dir)
+                         if r.get("event") not in ("adopt", "restart", "watchdog-start",
+                                                   "start")})
+        ok = report(samples, args, others)
+        print(f"# total runtime {time.monotonic() - started:.0f} s")
+        return 0 if ok else 1
+    except BenchError as exc:
+        print(f"heal_latency: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        box.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,257 @@
+"""The watchdog end to end: a real private tmux server, the demo agent, real processes.
+
+Each test starts the fleet with `agents up` (the watchdog in its own tmux session) or runs
+the watchdog as a plain subprocess, drives the demo agent through its control file, and
+waits (deadline polling) for the events the watchdog must record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import sessions, tmux_cmd, wait_until
+
+from agent_orchestrator.screenrules import NUDGE
+
+pytestmark = pytest.mark.tmux
+
+
+class Fleet:
+    """A config on a private socket, and helpers to drive and observe it."""
+
+    def __init__(self, folder: Path, socket: str, body: str) -> None:
+        self.folder, self.socket = folder, socket
+        self.path = folder / "agents.toml"
+        self.head = (f'[defaults]\nsession_prefix = "e-"\nlog_dir = "logs"\n'
+                     f'tmux_socket = "{socket}"\n')
+        self.write(body)
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def write(self, body: str) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(self.head + textwrap.dedent(body))
+        os.replace(tmp, self.path)  # like an editor's save
+
+    def agents(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "agent_orchestrator", *args, "--config",
+                               str(self.path)], capture_output=True, text=True, timeout=30,
+                              check=False)
+
+    def watchdog_subprocess(self) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([sys.executable, "-m", "agent_orchestrator", "watchdog",
+                                 "--config", str(self.path)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        self.procs.append(proc)
+        return proc
+
+    def events(self, agent: str | None = None, kind: str | None = None) -> list[dict]:
+        path = self.folder / "logs" / "events.jsonl"
+        if not path.exists():
+            return []
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        return [r for r in records if (agent is None or r["agent"] == agent)
+                and (kind is None or r["event"] == kind)]
+
+    def wait_event(self, agent: str | None, kind: str, timeout: float = 15,
+                   after: int = 0) -> dict:
+        return wait_until(lambda: next(iter(self.events(agent, kind)[after:]), None),
+                          timeout=timeout, what=f"event {kind} for {agent}")  # type: ignore
+
+    def control(self, name: str, command: str) -> None:
+        path = self.folder / f"ctl-{name}"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(command + "\n")
+        os.replace(tmp, path)
+
+    def records(self, name: str) -> list[dict]:
+        path = self.folder / f"rec-{name}"
+        return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+    def pane_pid(self, session: str) -> int | None:
+        out = tmux_cmd(self.socket, "list-panes", "-a", "-F",
+                       "#{session_name} #{pane_pid} #{pane_dead}").stdout
+        for line in out.splitlines():
+            name, pid, dead = line.split()
+            if name == session and dead == "0":
+                return int(pid)
+        return None
+
+    def close(self) -> None:
+        self.agents("down")
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def demo_agent(name: str, folder: Path, watch: str = "heal", busy: float = 0.3,
+               prompt: str = "go") -> str:
+    return f"""
+        [[agent]]
+        name = "{name}"
+        backend = "demo{name}"
+        watch = "{watch}"
+        prompt = "{prompt}"
+
+        [backend.demo{name}]
+        bin = "{{python}} -m agent_orchestrator.fakeagent"
+        flags = "--busy {busy} --control {folder}/ctl-{name} --record {folder}/rec-{name}"
+        process_name = "python"
+        active_re = "esc to interrupt"
+        limit_re = "You've hit your (?:\\\\w+ )?limit"
+        fatal_re = "API Error: 401"
+        prompt_re = "Do you want to proceed\\\\?"
+        stall_idle = 2
+    """
+
+
+@pytest.fixture
+def make_fleet(tmp_path: Path, tmux_socket: str) -> Iterator[Callable[[str], Fleet]]:
+    fleets: list[Fleet] = []
+
+    def make(body: str) -> Fleet:
+        fleet = Fleet(tmp_path, tmux_socket, body)
+        fleets.append(fleet)
+        return fleet
+
+    yield make
+    for fleet in fleets:
+        fleet.close()
+
+
+def test_killed_session_is_healed_long_before_the_next_tick(make_fleet, tmp_path) -> None:
+    fleet = make_fleet("[watchdog]\nsignal_interval = 30\n" + demo_agent("a", tmp_path))
+    assert fleet.agents("up").returncode == 0
+    fleet.wait_event("a", "adopt")
+    old = fleet.pane_pid("e-a")
+    tmux_cmd(fleet.socket, "kill-session", "-t", "=e-a")
+    event = fleet.wait_event("a", "restart", timeout=5)  # the next light tick is 30 s away
+    assert event["reason"] == "session gone"
+    new = wait_until(lambda: fleet.pane_pid("e-a"), timeout=5, what="the new pane")
+    assert new != old
+
+
+def test_agent_exit_is_seen_through_its_pid(make_fleet, tmp_path) -> None:
+    fleet = make_fleet("[watchdog]\nsignal_interval = 30\n" + demo_agent("a", tmp_path))
+    assert fleet.agents("up").returncode == 0
+    fleet.wait_event("a", "adopt")
+    fleet.control("a", "crash 3")
+    event = fleet.wait_event("a", "restart", timeout=5)
+    assert event["reason"] == "exited with status 3"
+
+
+def test_limit_banner_is_held_then_nudged_then_left(make_fleet, tmp_path) -> None:
+    fleet = make_fleet("""
+        [watchdog]
+        signal_interval = 0.3
+        limit_reset_slack = 0
+    """ + demo_agent("a", tmp_path, watch="heal+stall"))
+    assert fleet.agents("up").returncode == 0
+    fleet.wait_event("a", "adopt")
+    reset = (datetime.now(UTC) + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fleet.control("a", f"limit {reset}")
+    held = fleet.wait_event("a", "limit")
+    assert "You've hit your session limit" in held["reason"] and "holding until" in held["reason"]
+    fleet.wait_event("a", "limit-nudge", timeout=15)
+    typed = wait_until(lambda: [r["text"] for r in fleet.records("a")
+                                if r["event"] == "input"], what="the nudge to arrive")
+    assert typed == [NUDGE]
+    fleet.wait_event("a", "limit-over")
+    # Held past stall_idle (2 s) without a stall reboot.
+    assert not fleet.events("a", "stall-reboot")
+
+
+def test_stalled_agent_is_rebooted(make_fleet, tmp_path) -> None:
+    fleet = make_fleet("[watchdog]\nsignal_interval = 0.3\n" +
+                       demo_agent("a", tmp_path, watch="heal+stall"))
+    assert fleet.agents("up").returncode == 0
+    fleet.wait_event("a", "adopt")
+    old = fleet.pane_pid("e-a")
+    event = fleet.wait_event("a", "stall-reboot", timeout=15)
+    assert event["reason"].startswith("stalled: no work seen for")
+    wait_until(lambda: fleet.pane_pid("e-a") not in (None, old), what="a new pane")
+
+
+def test_crash_loop_becomes_fatal_and_up_clears_it(make_fleet, tmp_path) -> None:
+    fleet = make_fleet("""
+        [watchdog]
+        signal_interval = 30
+        restart_backoff = 0.2
+        crash_limit = 3
+
+        [backend.broken]
+        bin = "sh -c 'exit 4'"
+
+        [[agent]]
+        name = "bad"
+        backend = "broken"
+        watch = "heal"
+    """)
+    assert fleet.agents("up").returncode == 0
+    loop = fleet.wait_event("bad", "crash-loop", timeout=20)
+    assert "3 failures in 600s" in loop["reason"]
+    kinds = [e["event"] for e in fleet.events("bad")]
+    assert kinds.count("crash-loop") == 1
+    restarts = kinds.count("restart")
+    status = fleet.agents("status")
+    assert "crash-looping" in status.stdout
+    wait_until(lambda: True)  # give the watchdog room to misbehave: it must not restart
+    assert [e["event"] for e in fleet.events("bad")].count("restart") == restarts
+    assert fleet.agents("up", "bad").returncode == 0
+    fleet.wait_event("bad", "crash-loop-cleared", timeout=10)
+
+
+def test_config_typo_keeps_fleet_then_fix_applies(make_fleet, tmp_path) -> None:
+    body = "[watchdog]\nsignal_interval = 30\n" + demo_agent("a", tmp_path)
+    fleet = make_fleet(body)
+    assert fleet.agents("up").returncode == 0
+    fleet.wait_event("a", "adopt")
+    pid = fleet.pane_pid("e-a")
+    fleet.write(body + "\n[[agent]]\nname = 'b'\nbackend = 'demoa'\npromt = 'typo'\n")
+    rejected = fleet.wait_event(None, "config-rejected", timeout=5)
+    assert "did you mean 'prompt'" in rejected["reason"]
+    status = fleet.agents("status")
+    assert "config: stale" in status.stdout
+    assert fleet.pane_pid("e-a") == pid  # untouched
+    fleet.write(body + "\n[[agent]]\nname = 'b'\nbackend = 'demoa'\nprompt = 'fixed'\n")
+    fleet.wait_event(None, "config-reloaded", timeout=5)
+    fleet.wait_event("b", "added")
+    wait_until(lambda: "e-b" in sessions(fleet.socket), what="the added agent's session")
+    assert fleet.pane_pid("e-a") == pid  # an unchanged agent is not restarted
+    assert "config: stale" not in fleet.agents("status").stdout
+
+
+def test_invalid_config_at_start_touches_nothing(make_fleet, tmp_path) -> None:
+    fleet = make_fleet(demo_agent("a", tmp_path) + "\nbogus = 1\n")
+    result = fleet.agents("watchdog")
+    assert result.returncode == 1 and "bogus: unknown key" in result.stderr
+    assert sessions(fleet.socket) == set()
+    assert not (tmp_path / "logs").exists()
+
+
+def test_tmux_server_killed_fleet_comes_back(make_fleet, tmp_path) -> None:
+    fleet = make_fleet("[watchdog]\nsignal_interval = 30\n" + demo_agent("a", tmp_path)
+                       + demo_agent("b", tmp_path))
+    dog = fleet.watchdog_subprocess()
+    fleet.wait_event(None, "watchdog-start")
+    up = fleet.agents("up")  # the watchdog may have started them already; no second watchdog
+    assert up.returncode == 0 and f"running  e-watchdog  (pid {dog.pid})" in up.stdout
+    wait_until(lambda: {"e-a", "e-b"} <= sessions(fleet.socket), what="the fleet")
+    tmux_cmd(fleet.socket, "kill-server")
+    fleet.wait_event(None, "tmux-server-gone", timeout=10)
+    wait_until(lambda: {"e-a", "e-b"} <= sessions(fleet.socket), timeout=15,
+               what="the fleet to be recreated")
+    assert dog.poll() is None  # the watchdog did not crash
+    assert len(fleet.events(None, "tmux-server-gone")) == 1

@@ -255,3 +255,29 @@ def test_tmux_server_killed_fleet_comes_back(make_fleet, tmp_path) -> None:
                what="the fleet to be recreated")
     assert dog.poll() is None  # the watchdog did not crash
     assert len(fleet.events(None, "tmux-server-gone")) == 1
+
+
+@pytest.mark.parametrize("garbage", [b"[{", b"", b'{"version": 1, "agents": {"a": 5}}',
+                                     b"\x00\xff\xfe binary", b'{"version": 1, "agen'],
+                         ids=["bracket", "empty", "wrong-schema", "binary", "truncated"])
+def test_corrupt_state_is_moved_aside_and_agents_adopted(make_fleet, tmp_path,
+                                                         garbage: bytes) -> None:
+    fleet = make_fleet("[watchdog]\nsignal_interval = 30\n" + demo_agent("a", tmp_path))
+    assert fleet.agents("up", "a").returncode == 0
+    fleet.wait_event("a", "adopt")
+    pid = fleet.pane_pid("e-a")
+    assert fleet.agents("down", "watchdog").returncode == 1  # not an agent name
+    dog_pid = int((tmp_path / "logs" / "state" / "watchdog.lock").read_text())
+    os.kill(dog_pid, signal.SIGTERM)
+    fleet.wait_event(None, "watchdog-stop")
+    state_file = tmp_path / "logs" / "state" / "watchdog.json"
+    state_file.write_bytes(garbage)
+    fleet.watchdog_subprocess()
+    rebuilt = fleet.wait_event(None, "state-rebuilt")
+    assert "moved to watchdog.json.corrupt-" in rebuilt["reason"]
+    fleet.wait_event("a", "adopt", after=1)
+    assert fleet.pane_pid("e-a") == pid  # adopted, not restarted
+    assert not fleet.events("a", "restart")
+    assert list(state_file.parent.glob("watchdog.json.corrupt-*"))
+    wait_until(lambda: state_file.exists() and state_file.read_bytes().startswith(b"{"),
+               what="a fresh state file")

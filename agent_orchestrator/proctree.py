@@ -33,9 +33,10 @@ def _start_time(pid: int) -> str | None:
     return data.rsplit(b")", 1)[-1].split()[19].decode()
 
 
-def tagged(tag: str) -> list[tuple[int, str]]:
-    """(pid, start time) of every process of ours whose environment carries `tag`."""
-    needle = f"{TAG_VAR}={tag}\0".encode()
+def tagged(tag: str, prefix: bool = False) -> list[tuple[int, str]]:
+    """(pid, start time) of every process of ours whose environment carries `tag` (or,
+    with `prefix`, a tag starting with it: `launch_tag(socket, "")` finds a whole server's)."""
+    needle = f"{TAG_VAR}={tag}".encode() + (b"" if prefix else b"\0")
     own = {os.getpid(), os.getppid()}
     found = []
     for entry in os.listdir("/proc"):

@@ -72,7 +72,7 @@ def start(tick: Tick, agent: Agent, kind: str, reason: str, restart: bool) -> No
     tick.agents[agent.name] = replace(
         mem, started_at=now.mono, starts=mem.starts + 1,
         restarts=mem.restarts + (mem.starts > 0), restart_due_at=None,
-        seen_activity=None, screen_hash=None, screen_changed_at=now.mono, screen_state=None,
+        captured_wall=None, screen_hash=None, screen_changed_at=now.mono, screen_state=None,
         active_at=now.mono, waiting_until_wall=None, dialog_line=None, limit_until=None,
         limit_reset_wall=None, limit_nudged=False, woken_at=None)
     tick.actions.append((Restart if restart else Start)(agent.name, reason))

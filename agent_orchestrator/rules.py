@@ -77,9 +77,9 @@ def _one_agent(tick: Tick, agent: Agent) -> None:
         tick.event(name, "crash-loop-cleared", "the operator started it again")
     if pane is not None and not pane.dead and mem.starts == 0:
         # Running before we knew it (started by `up`, or state was lost): adopt, don't restart.
-        tick.agents[name] = replace(mem, starts=1, active_at=now.mono, screen_changed_at=now.mono)
+        mem = tick.agents[name] = replace(mem, starts=1, active_at=now.mono,
+                                          screen_changed_at=now.mono)
         tick.event(name, "adopt", f"already running (pid {pane.pid})")
-        return
     if pane is None or pane.dead:
         _heal_dead(tick, agent, pane)
         return
@@ -105,9 +105,12 @@ def _heal_dead(tick: Tick, agent: Agent, pane: Pane | None) -> None:
         if pane is None:
             reason = "session gone"
         else:
-            status = "unknown status" if pane.exit_status is None else \
-                f"status {pane.exit_status}"
-            reason = f"exited with {status}"
+            if pane.exit_signal is not None:
+                reason = f"killed by signal {pane.exit_signal}"
+            elif pane.exit_status is not None:
+                reason = f"exited with status {pane.exit_status}"
+            else:
+                reason = "exited with unknown status"
             tick.agents[agent.name] = replace(mem, last_exit=pane.exit_status)
         fail(tick, agent, reason, live=False, dead_pane=pane is not None)
         return

@@ -21,6 +21,7 @@ work from what memory kept of the last one.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import replace
 from datetime import datetime
 
@@ -45,7 +46,10 @@ def screens_wanted(config: Config, observed: Observed, memory: FleetMemory,
         if pane is None or pane.dead or not _reads_screen(config, agent):
             continue
         mem = memory.agent(agent.name)
-        if mem.limit_until is not None or pane.activity != mem.seen_activity:
+        # window_activity has 1 s resolution: output in the same second as the last
+        # capture may be newer than it, so such a pane is read again.
+        if (mem.limit_until is not None or mem.captured_wall is None
+                or pane.activity >= math.floor(mem.captured_wall)):
             wanted.append(agent.session)
     return wanted
 
@@ -85,7 +89,7 @@ def _read(tick: Tick, agent: Agent, pane: Pane) -> ScreenView | None:
         digest = hashlib.sha1(screen.encode("utf-8", "replace")).hexdigest()
         changed = digest != mem.screen_hash
         mem = replace(
-            mem, seen_activity=pane.activity, screen_hash=digest, screen_state=view.state,
+            mem, captured_wall=now.wall, screen_hash=digest, screen_state=view.state,
             screen_changed_at=now.mono if changed else mem.screen_changed_at,
             waiting_until_wall=view.waiting_until.timestamp() if view.waiting_until else None,
             # "working" only while the screen moves: a frozen spinner is not work

@@ -49,7 +49,7 @@ class AgentMemory:
     restart_due_at: float | None = None  # a failed agent is started again at this time
     crash_looping_wall: float | None = None  # set: FATAL, no more restarts
     # the screen
-    seen_activity: float | None = None  # tmux window_activity when the screen was last read
+    captured_wall: float | None = None  # when the screen was last read (epoch)
     screen_hash: str | None = None
     screen_changed_at: float | None = None
     screen_state: str | None = None  # screen.ScreenView.state of the last capture

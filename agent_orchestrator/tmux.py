@@ -26,12 +26,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 DEFAULT_TIMEOUT = 5.0
+CHAIN_BYTES = 12_000  # argv bytes per chained client; tmux refuses commands over ~16 KB
 PANE_WIDTH, PANE_HEIGHT = 120, 40
 
 # Output of `tmux list-panes -a -F SNAPSHOT_FORMAT`, tab separated; the session name comes
 # last so that a foreign session on a shared server may hold any character.
 _FIELDS = ("pane_id", "pane_pid", "pane_current_command", "pane_dead", "pane_dead_status",
-           "window_activity", "window_id", "session_name")
+           "pane_dead_signal", "window_activity", "window_id", "session_name")
 SNAPSHOT_FORMAT = "\t".join("#{" + f + "}" for f in _FIELDS)
 
 # What tmux clients print when there is no server to talk to (socket missing, stale socket,
@@ -49,7 +50,8 @@ class Pane:
     """What one `list-panes -a` row says about a session's first pane.
 
     `activity` is tmux's `window_activity`: epoch seconds (1 s resolution) of the last output.
-    `exit_status` is set only when `dead` (the pane's program exited and remain-on-exit kept it).
+    `exit_status` is set only when `dead` (the pane's program exited and remain-on-exit kept it);
+    `exit_signal` instead when a signal killed it.
     """
 
     session: str
@@ -60,6 +62,7 @@ class Pane:
     exit_status: int | None
     activity: float
     window_id: str
+    exit_signal: int | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,8 @@ class Tmux:
         """Every session's first pane, in ONE tmux call (two when a dead pane lacks its
         exit status, see `_nudge_reaper`)."""
         snap = self._snapshot()
-        if any(p.dead and p.exit_status is None for p in snap.panes.values()):
+        if any(p.dead and p.exit_status is None and p.exit_signal is None
+               for p in snap.panes.values()):
             self._nudge_reaper()
             snap = self._snapshot()
         return snap
@@ -154,14 +158,48 @@ class Tmux:
         return "\n".join(text.split("\n")[-lines:])
 
     def capture_many(self, sessions: Iterable[str]) -> dict[str, str]:
-        """Screens of several sessions; a session that vanished meanwhile is left out."""
-        screens = {}
-        for session in sessions:
-            try:
-                screens[session] = self.capture(session)
-            except TmuxError:
-                continue
+        """Screens of several sessions, chained into as few tmux clients as the 16 KB
+        command limit allows (one spawn per tick instead of one per pane). A session that
+        vanished meanwhile is left out: it aborts the rest of its chain, which is retried
+        without it."""
+        pending = list(sessions)
+        screens: dict[str, str] = {}
+        while pending:
+            batch = _fit(pending, CHAIN_BYTES)
+            done = self._capture_chain(batch, screens)
+            if done == 0 and batch:
+                done = 1  # the first one failed: skip it
+            pending = pending[done:]
         return screens
+
+    def _capture_chain(self, batch: list[str], screens: dict[str, str]) -> int:
+        """Capture `batch` in one client; return how many sessions were dealt with."""
+        nonce = f"@@agents-{os.getpid()}-{time.monotonic_ns()}@@"
+        args: list[str] = []
+        for session in batch:
+            args += ["display-message", "-p", f"{nonce} {session}", ";",
+                     "capture-pane", "-p", "-J", "-t", f"={session}:", ";"]
+        result = self._run(args[:-1], check=False)
+        current: str | None = None
+        lines: dict[str, list[str]] = {}
+        for line in result.stdout.split("\n"):
+            if line.startswith(nonce + " "):
+                current = line[len(nonce) + 1:]
+                lines[current] = []
+            elif current is not None:
+                lines[current].append(line)
+        if result.returncode == 0:
+            for session, text in lines.items():
+                screens[session] = "\n".join(text).rstrip("\n")
+            return len(batch)
+        if _NO_SERVER.search(result.stderr):
+            return len(batch)  # nothing left to capture
+        # A `;` chain stops at the first failing command: the last marker printed is the
+        # session that vanished; everything before it was captured.
+        started = list(lines)
+        for session in started[:-1]:
+            screens[session] = "\n".join(lines[session]).rstrip("\n")
+        return len(started)
 
     def version(self) -> str:
         """tmux's version string (e.g. `3.3a`); raises TmuxError when tmux is missing."""
@@ -223,6 +261,17 @@ class Tmux:
         self.send_keys(target, submit_key)
 
 
+def _fit(sessions: list[str], budget: int) -> list[str]:
+    """The longest prefix of `sessions` whose capture chain fits in `budget` bytes."""
+    batch, used = [], 0
+    for session in sessions:
+        used += 2 * len(session) + 80
+        if batch and used > budget:
+            break
+        batch.append(session)
+    return batch
+
+
 def _pane_target(target: str) -> str:
     return target if target.startswith("%") else f"={target}:"
 
@@ -239,13 +288,15 @@ def parse_snapshot(text: str) -> dict[str, Pane]:
         parts = row.split("\t", len(_FIELDS) - 1)
         if len(parts) != len(_FIELDS):
             continue
-        pane_id, pid, command, dead, status, activity, window_id, session = parts
+        pane_id, pid, command, dead, status, signum, activity, window_id, session = parts
         if session in panes:
             continue
+        is_dead = dead == "1"
         panes[session] = Pane(
-            session=session, pane_id=pane_id, pid=_int(pid), command=command,
-            dead=dead == "1", exit_status=_int(status) if dead == "1" and status else None,
-            activity=float(_int(activity)), window_id=window_id)
+            session=session, pane_id=pane_id, pid=_int(pid), command=command, dead=is_dead,
+            exit_status=_int(status) if is_dead and status else None,
+            activity=float(_int(activity)), window_id=window_id,
+            exit_signal=_int(signum) if is_dead and signum else None)
     return panes
 
 

@@ -42,6 +42,7 @@ from agent_orchestrator.tmux import ControlClient, Snapshot, Tmux, TmuxError
 log = logging.getLogger(__name__)
 
 FALLBACK_POLL = 1.0  # seconds between snapshots when no control client is attached
+CONFIG_GONE_EXIT = 30.0  # a config file missing this long means the project is gone
 
 
 class Waker:
@@ -86,6 +87,7 @@ class Watchdog:
     # Take another snapshot soon: a session was just started (its pid is not watched yet),
     # or a pane's process was gone before its pidfd could be opened.
     _look_again: bool = False
+    _config_missing_since: float | None = None
 
     @classmethod
     def open(cls, config: Config) -> Watchdog:
@@ -243,6 +245,15 @@ class Watchdog:
 
     def _maybe_reload(self) -> None:
         stamp = _stamp(self.config.path)
+        if stamp is None:  # an editor's rename takes milliseconds; a deleted project stays
+            now = time.monotonic()
+            self._config_missing_since = self._config_missing_since or now
+            if now - self._config_missing_since > CONFIG_GONE_EXIT:
+                self.record([Event(time.time(), None, "config-gone",
+                                   f"{self.config.path} is gone: stopping the watchdog")])
+                self.stop()
+            return
+        self._config_missing_since = None
         if stamp == self._config_stamp:
             return
         self._config_stamp = stamp

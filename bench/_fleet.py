@@ -25,6 +25,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 TAG_VAR = "AGENT_ORCHESTRATOR_TAG"  # see agent_orchestrator/proctree.py
+# Agent workloads: name → (backend `bin`, its `process_name`).
+WORKLOADS = {
+    "sleep": ("sleep 100000", "sleep"),  # quiet: never prints
+    "date": ("sh -c 'while :; do date; sleep 1; done'", "sh"),  # prints once a second
+}
+# A `fatal_re` that never matches: it makes a `watch = "heal"` agent's screen worth reading,
+# so light ticks capture the panes that printed (screenrules.screens_wanted).
+NEVER_MATCHES = "BENCH-NEVER-MATCHES-[0-9]{40}"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 

@@ -44,6 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _fleet import (  # noqa: E402 - after the path tweak that makes bench/ importable
     CLK_TCK,
+    NEVER_MATCHES,
+    WORKLOADS,
     BenchError,
     Control,
     Sandbox,
@@ -154,17 +156,17 @@ def children_cpu() -> float:
     return usage.children_user + usage.children_system
 
 
-def current_pane(socket: str, session: str) -> tuple[int, str]:
+def current_pane(socket: str, session: str, process: str) -> tuple[int, str]:
     found: list[tuple[int, str]] = []
 
     def ready() -> bool:
         pane = panes(socket).get(session)
-        if pane is None or pane[1] or pane[2] != "sleep":
+        if pane is None or pane[1] or pane[2] != process:
             return False
         found.append((pane[0], pane[2]))
         return True
 
-    wait_for(f"{session} to run sleep", ready, timeout=10)
+    wait_for(f"{session} to run {process}", ready, timeout=10)
     return found[-1]
 
 
@@ -174,11 +176,15 @@ def run(box: Sandbox, args: argparse.Namespace) -> list[Sample]:
     settings: dict[str, float] = {
         "signal_interval": args.signal_interval, "restart_stable": 1, "restart_backoff": 1,
         "crash_window": 600, "crash_limit": 1_000_000, "fleet_restart_limit": 1_000_000}
+    bin_text, process = WORKLOADS[args.workload]
     config = write_config(box.root / "fleet", socket, names, prefix=PREFIX,
-                          bin_text="sleep 100000", process_name="sleep", watchdog=settings)
+                          bin_text=bin_text, process_name=process, watchdog=settings,
+                          fatal_re=NEVER_MATCHES if args.workload == "date" else None)
     log_dir = config.parent / "logs"
     print(f"# private tmux server: tmux -L {socket} (TMUX_TMPDIR={os.environ['TMUX_TMPDIR']})")
-    print(f"# fleet: {args.agents} agents running `sleep 100000`, watch = heal; [watchdog] "
+    print(f"# fleet: {args.agents} agents running `{bin_text}`, watch = heal"
+          + (" (+ a never-matching fatal_re: light ticks capture every pane that printed)"
+             if args.workload == "date" else "") + "; [watchdog] "
           + ", ".join(f"{k} = {v}" for k, v in settings.items()))
     print("# restart_stable = 1 s and huge crash_limit / fleet_restart_limit: back-off, "
           "crash-loop and the fleet cap never hold a restart back in this bench")
@@ -196,7 +202,8 @@ def run(box: Sandbox, args: argparse.Namespace) -> list[Sample]:
         done = {r.get("agent") for r in read_events(log_dir) if r.get("event") == "adopt"}
         return done >= set(names)
 
-    wait_for("the watchdog to adopt every agent (events.jsonl)", adopted, timeout=60)
+    wait_for("the watchdog to adopt every agent (events.jsonl)", adopted,
+             timeout=60 + args.agents * 0.3)
     tmux(socket, "new-session", "-d", "-s", OWN_SESSION, "-x", "80", "-y", "24",
          "sleep", "1000000")
     ctl = Control(socket, OWN_SESSION) if args.detect == "control" else None
@@ -212,7 +219,7 @@ def run(box: Sandbox, args: argparse.Namespace) -> list[Sample]:
             name = names[i % args.agents]
             session = PREFIX + name
             method = "kill-session" if (i + i // args.agents) % 2 == 0 else "SIGKILL"
-            old_pid, _ = current_pane(socket, session)
+            old_pid, _ = current_pane(socket, session, process)
             if ctl is not None:
                 while not ctl.notes.empty():
                     ctl.notes.get_nowait()
@@ -312,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gap", type=float, default=1.5,
                         help="seconds between a new pane and the next kill (1.5)")
     parser.add_argument("--detect", choices=("control", "poll"), default="control")
+    parser.add_argument("--workload", choices=tuple(WORKLOADS), default="sleep",
+                        help="agents' program: sleep (quiet, default) or date (prints every "
+                        "second, so light ticks capture every pane)")
     args = parser.parse_args(argv)
     if args.agents < 1 or args.kills < 1 or args.gap < 1.5:
         parser.error("--agents and --kills must be >= 1 and --gap >= 1.5")

@@ -49,6 +49,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _fleet import (  # noqa: E402 - after the path tweak that makes bench/ importable
+    NEVER_MATCHES,
+    WORKLOADS,
     BenchError,
     Sandbox,
     kill_server,
@@ -63,12 +65,7 @@ from _fleet import (  # noqa: E402 - after the path tweak that makes bench/ impo
     write_config,
 )
 
-WORKLOADS = {
-    "sleep": ("sleep 100000", "sleep"),
-    "date": ("sh -c 'while :; do date; sleep 1; done'", "sh"),
-}
 PREFIX = "tc-"
-NEVER = "BENCH-NEVER-MATCHES-[0-9]{40}"
 DATE_SPACING = 1.2  # seconds between light ticks of the date workload
 
 COUNTS: collections.Counter[str] = collections.Counter()
@@ -147,7 +144,7 @@ def run_cell(box: Sandbox, workload: str, n: int, args: argparse.Namespace) -> l
     names = [f"a{i:03d}" for i in range(n)]
     path = write_config(box.root / f"{workload}-{n}", socket, names, prefix=PREFIX,
                         bin_text=bin_text, process_name=process,
-                        watchdog={"signal_interval": 30}, fatal_re=NEVER)
+                        watchdog={"signal_interval": 30}, fatal_re=NEVER_MATCHES)
     config = config_mod.load(path)
     state.ensure_dirs(config)
     dog = None

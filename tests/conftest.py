@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from agent_orchestrator import proctree
+
 _counter = itertools.count()
 
 
@@ -41,6 +43,9 @@ def tmux_socket() -> Iterator[str]:
     """A unique private tmux socket name; its server is killed after the test."""
     name = f"aot{os.getpid()}x{next(_counter)}"
     yield name
+    # Everything launched on this server carries its tag: a watchdog ignores SIGHUP (to
+    # outlive a killed server), so killing the server alone would leave it running.
+    proctree.terminate(proctree.tagged(proctree.launch_tag(name, ""), prefix=True))
     subprocess.run(["tmux", "-L", name, "kill-server"], capture_output=True, check=False)
 
 

@@ -476,7 +476,8 @@ ERROR_CASES = [
     ]),
     ErrorCase("unknown-backend-list", cfg(TOOL + '[[agent]]\nname = "a"\nbackend = "zzz"\n'), [
         ('backend = "zzz"', "agent.a.backend",
-         "unknown backend 'zzz' (expected one of demo, tool)"),
+         "unknown backend 'zzz' (expected one of "
+         + ", ".join(sorted({*PRESETS, "tool"})) + ")"),
     ]),
     ErrorCase("backend-without-bin", cfg('[backend.mine]\nflags = "-x"\n'), [
         ("[backend.mine]", "backend.mine.bin", "missing required key 'bin'"),

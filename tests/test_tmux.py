@@ -111,9 +111,33 @@ def test_other_failures_are_errors_not_empty_fleets(tmux_socket: str) -> None:
 
 
 def test_parse_snapshot_keeps_odd_session_names() -> None:
-    row = "%3\t77\tnode\t1\t2\t1700000000\t@4\tname\twith\ttabs"
+    row = "%3\t77\tnode\t1\t2\t\t1700000000\t@4\tname\twith\ttabs"
     pane = parse_snapshot(row + "\nbroken row\n")["name\twith\ttabs"]
     assert (pane.pid, pane.command, pane.dead, pane.exit_status) == (77, "node", True, 2)
+    assert pane.exit_signal is None and pane.activity == 1_700_000_000
+
+
+def test_signal_death_reports_the_signal(tmux_socket: str, wait_for) -> None:
+    tmux = Tmux(tmux_socket)
+    tmux.start("victim", SLEEPER)
+    pid = wait_for(lambda: (p := tmux.snapshot().pane("victim")) and p.pid, what="the pane")
+    os.kill(pid, signal.SIGKILL)
+    dead = wait_for(lambda: (p := tmux.snapshot().pane("victim")) and p.dead and p,
+                    what="the dead pane")
+    assert (dead.exit_signal, dead.exit_status) == (9, None)
+
+
+def test_capture_many_in_one_client_skips_vanished_sessions(tmux_socket: str,
+                                                            wait_for) -> None:
+    tmux = Tmux(tmux_socket)
+    for name in ("c1", "c2", "c3"):
+        tmux.start(name, ["sh", "-c", f"echo screen-of-{name}; exec sleep 600"])
+    wait_for(lambda: "screen-of-c3" in tmux.capture("c3"), what="output")
+    screens = tmux.capture_many(["c1", "gone", "c2", "also-gone", "c3"])
+    assert set(screens) == {"c1", "c2", "c3"}
+    for name, text in screens.items():
+        assert f"screen-of-{name}" in text and "screen-of" not in text.replace(
+            f"screen-of-{name}", "")
 
 
 def test_version_is_read() -> None:

@@ -54,14 +54,7 @@ class KeyLines:
                 continue
             if open_array is not None:
                 code = _code(line)
-                for char in code:
-                    if char == "{":
-                        if curly == 0:
-                            self._lines.setdefault(open_array + (element,), number)
-                            element += 1
-                        curly += 1
-                    elif char == "}":
-                        curly -= 1
+                element, curly = self._elements(code, open_array, number, element, curly)
                 depth += code.count("[") - code.count("]")
                 if depth <= 0:
                     open_array = None
@@ -89,16 +82,23 @@ class KeyLines:
                         in_multiline = quote
                 code = _code(value)
                 if code.startswith("[") and code.count("[") > code.count("]"):
-                    open_array, depth, curly, element = path, 0, 0, 0
-                    for char in code:  # elements opened on the key's own line
-                        if char == "{":
-                            if curly == 0:
-                                self._lines.setdefault(path + (element,), number)
-                                element += 1
-                            curly += 1
-                        elif char == "}":
-                            curly -= 1
+                    open_array = path  # elements may open on the key's own line
+                    element, curly = self._elements(code, path, number, 0, 0)
                     depth = code.count("[") - code.count("]")
+
+    def _elements(self, code: str, array: PathKey, number: int, element: int,
+                  curly: int) -> tuple[int, int]:
+        """Record the inline tables of an array that open on this line (a `{` at curly depth
+        0 starts one); return the next element index and the curly depth after the line."""
+        for char in code:
+            if char == "{":
+                if curly == 0:
+                    self._lines.setdefault(array + (element,), number)
+                    element += 1
+                curly += 1
+            elif char == "}":
+                curly -= 1
+        return element, curly
 
     @staticmethod
     def _in_array(name: PathKey, array_counts: dict[PathKey, int]) -> PathKey:

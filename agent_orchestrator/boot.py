@@ -70,20 +70,13 @@ def _fork_pinger(line: str, delay: float, submit_key: str) -> None:
 
 
 def _ping(server: str, pane: str, line: str, delay: float, submit_key: str) -> None:
+    from agent_orchestrator.delivery import deliver
     from agent_orchestrator.tmux import Tmux, TmuxError
 
-    tmux = Tmux(socket_path=server)
     time.sleep(delay)
     try:
-        tmux.type_line(pane, line, submit_key)
-        probe = line[:40]
-        deadline = time.monotonic() + PING_RETRY_WINDOW
-        while time.monotonic() < deadline:
-            time.sleep(1.0)
-            tail = tmux.capture(pane, lines=8)
-            if probe not in tail:
-                return
-            tmux.send_keys(pane, submit_key)
+        deliver(Tmux(socket_path=server), pane, line, submit_key,
+                presses=int(PING_RETRY_WINDOW), wait=1.0)
     except TmuxError:
         return  # the pane is gone: nothing left to deliver to
 

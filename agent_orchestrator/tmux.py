@@ -252,18 +252,11 @@ class Tmux:
         """Press named keys (`Enter`, `C-m`, `Escape`) in `target` (session name or `%N`)."""
         self._run(["send-keys", "-t", _pane_target(target), *keys])
 
-    def type_line(self, target: str, text: str, submit_key: str = "Enter",
-                  settle: float = 0.3) -> None:
-        """Paste `text`, wait `settle` seconds (TUIs drop an Enter that arrives with the text),
-        then press the submit key."""
-        self.paste(target, text, buffer=f"agents-{os.getpid()}-{time.monotonic_ns()}")
-        time.sleep(settle)
-        self.send_keys(target, submit_key)
-
 
 def _fit(sessions: list[str], budget: int) -> list[str]:
     """The longest prefix of `sessions` whose capture chain fits in `budget` bytes."""
-    batch, used = [], 0
+    batch: list[str] = []
+    used = 0
     for session in sessions:
         used += 2 * len(session) + 80
         if batch and used > budget:

@@ -32,8 +32,8 @@ from types import FrameType
 import watchfiles
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator import events, launch, reload, rules, screenrules, state
-from agent_orchestrator.config import Config, ConfigError
+from agent_orchestrator import delivery, events, launch, reload, rules, screenrules, state
+from agent_orchestrator.config import Agent, Config, ConfigError
 from agent_orchestrator.decisions import Action, Now, Observed, Restart, Start, Stop, Type
 from agent_orchestrator.events import Event
 from agent_orchestrator.files import write_atomic
@@ -184,14 +184,24 @@ class Watchdog:
                                          state.resume_id(self.config, agent.name))
                 launch.start(self.tmux, self.config, plan)
             if isinstance(action, Type) and agent is not None:
-                text = action.text if action.text is not None else \
-                    " ".join(action.file.read_text(encoding="utf-8").split()) if action.file \
-                    else ""
-                backend = self.config.backend(agent.backend)
-                self.tmux.type_line(session, text, backend.submit_key)
+                self._type(agent, session, action)
         except (TmuxError, OSError) as exc:
             self.record([Event(time.time(), action.agent, "action-failed",
                                f"{type(action).__name__.lower()}: {exc}")])
+
+    def _type(self, agent: Agent, session: str, action: Type) -> None:
+        if action.text is not None:
+            text = action.text
+        elif action.file is not None:  # a wake file: whitespace collapsed to one line
+            text = " ".join(action.file.read_text(encoding="utf-8").split())
+        else:
+            return
+        backend = self.config.backend(agent.backend)
+        result = delivery.deliver(self.tmux, session, text, backend.submit_key,
+                                  dialog_re=backend.prompt_re, active_re=backend.active_re)
+        if not result.delivered:
+            self.record([Event(time.time(), agent.name, "delivery-failed",
+                               f"{action.reason}: {result.detail}")])
 
     # ------------------------------------------------------------------ wake-up sources
 

@@ -59,7 +59,7 @@ def test_dead_pane_keeps_exit_status(tmux_socket: str, wait_for) -> None:
     assert tmux.snapshot().server_running is False
 
 
-def test_paste_is_byte_exact_and_submit_is_separate(tmux_socket: str, tmp_path: Path,
+def test_paste_is_byte_exact_and_leaves_no_buffer(tmux_socket: str, tmp_path: Path,
                                                     wait_for) -> None:
     out = tmp_path / "received.txt"
     tmux = Tmux(tmux_socket)
@@ -68,7 +68,8 @@ def test_paste_is_byte_exact_and_submit_is_separate(tmux_socket: str, tmp_path: 
     tmux.start("reader", [sys.executable, "-c", reader])
     text = "it's \"quoted\" $(touch canary) `id` #{session_name} ; tab\there ;"
     wait_for(lambda: tmux.snapshot().pane("reader"), what="reader session")
-    tmux.type_line("reader", text, settle=0.1)
+    tmux.paste("reader", text, buffer="test-buffer")
+    tmux.send_keys("reader", "Enter")
     wait_for(out.exists, what="the reader to write its input")
     assert out.read_text() == text + "\n"
     assert not (tmp_path / "canary").exists()

@@ -1,0 +1,66 @@
+"""Typing into an agent's TUI so that the text lands (shared/reference/delivery.md).
+
+Measured on the real CLIs: an Enter sent with the text is swallowed by Codex and Gemini; a
+short pause before it always works; every miss left the text in the input box, where one more
+Enter submitted it; dialogs take the next Enter as a choice. So:
+1. never type while a `prompt_re` dialog is on screen — report it instead;
+2. paste the text (named buffer, bracketed paste: byte-exact, see Tmux.paste);
+3. wait a settle time that grows with the text (≈1 s per 1,000 characters for Codex);
+4. press the submit key, then confirm: the screen went busy, or the text left the input
+   line (the bottom rows); if not, press again, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from agent_orchestrator.tmux import Tmux
+
+INPUT_ROWS = 4  # non-empty bottom rows that hold a TUI's input box and footer
+
+
+@dataclass(frozen=True)
+class Delivery:
+    delivered: bool
+    detail: str
+
+
+def settle_time(text: str) -> float:
+    """Seconds between pasting and pressing submit."""
+    return min(0.3 + len(text) / 1000, 3.0)
+
+
+def _bottom(screen: str, rows: int = INPUT_ROWS) -> str:
+    lines = [line for line in screen.splitlines() if line.strip()]
+    return "\n".join(lines[-rows:])
+
+
+def _probe(text: str) -> str:
+    """A piece of the text that a TUI shows in its input line while it is unsent."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][-30:] if lines else ""
+
+
+def deliver(tmux: Tmux, target: str, text: str, submit_key: str = "Enter",
+            dialog_re: re.Pattern[str] | None = None, active_re: re.Pattern[str] | None = None,
+            presses: int = 3, wait: float = 0.5) -> Delivery:
+    """Type `text` into `target` and submit it; say whether it was seen to land.
+
+    Raises TmuxError when the pane is gone.
+    """
+    if dialog_re is not None and (match := dialog_re.search(_bottom(tmux.capture(target),
+                                                                    rows=15))):
+        return Delivery(False, f"not typed: a dialog is on screen ({match.group(0)!r})")
+    tmux.paste(target, text, buffer=f"agents-{time.monotonic_ns()}")
+    time.sleep(settle_time(text))
+    probe = _probe(text)
+    for press in range(1, presses + 1):
+        tmux.send_keys(target, submit_key)
+        time.sleep(wait)
+        bottom = _bottom(tmux.capture(target))
+        busy = active_re is not None and active_re.search(bottom) is not None
+        if busy or not probe or probe not in bottom:
+            return Delivery(True, f"submitted ({press} press{'es' if press > 1 else ''})")
+    return Delivery(False, f"text still in the input line after {presses} presses")

@@ -1,0 +1,66 @@
+"""Typing into a TUI so that it lands: the demo agent on a real private tmux server."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent_orchestrator.delivery import deliver
+from agent_orchestrator.tmux import Tmux
+
+pytestmark = pytest.mark.tmux
+
+DIALOG_RE = re.compile(r"Do you want to proceed\?")
+ACTIVE_RE = re.compile(r"esc to interrupt")
+
+
+def inputs(record: Path) -> list[str]:
+    if not record.exists():
+        return []
+    return [r["text"] for r in map(json.loads, record.read_text().splitlines())
+            if r["event"] == "input"]
+
+
+def start_agent(tmux: Tmux, tmp_path: Path, *flags: str) -> tuple[Path, Path]:
+    record, control = tmp_path / "rec.jsonl", tmp_path / "ctl"
+    tmux.start("agent", [sys.executable, "-m", "agent_orchestrator.fakeagent", "--busy", "0.3",
+                         "--record", str(record), "--control", str(control), *flags])
+    return record, control
+
+
+def test_swallowed_enter_is_pressed_again(tmux_socket: str, tmp_path: Path, wait_for) -> None:
+    tmux = Tmux(tmux_socket)
+    record, _ = start_agent(tmux, tmp_path, "--swallow-first-enter")
+    wait_for(lambda: "? for shortcuts" in tmux.capture("agent"), what="the idle screen")
+    result = deliver(tmux, "agent", "please continue", active_re=ACTIVE_RE)
+    assert result.delivered and result.detail == "submitted (2 presses)"
+    assert wait_for(lambda: inputs(record), what="the input") == ["please continue"]
+
+
+def test_20kb_hostile_text_arrives_byte_exact(tmux_socket: str, tmp_path: Path,
+                                              wait_for) -> None:
+    tmux = Tmux(tmux_socket)
+    record, _ = start_agent(tmux, tmp_path)
+    wait_for(lambda: "? for shortcuts" in tmux.capture("agent"), what="the idle screen")
+    chunk = ("it's \"quoted\" $(touch canary) `id` #{session_name} #(touch c2) ; tab\there "
+             "\\ back ; C-c Enter\n")
+    text = (chunk * (20_000 // len(chunk) + 1))[:20_000] + "the end;"
+    result = deliver(tmux, "agent", text)
+    assert result.delivered, result.detail
+    assert wait_for(lambda: inputs(record), what="the input") == [text]
+    assert not list(tmp_path.glob("canary*")) and not list(Path.cwd().glob("canary*"))
+
+
+def test_never_types_into_a_dialog(tmux_socket: str, tmp_path: Path, wait_for) -> None:
+    tmux = Tmux(tmux_socket)
+    record, control = start_agent(tmux, tmp_path)
+    wait_for(lambda: "? for shortcuts" in tmux.capture("agent"), what="the idle screen")
+    control.write_text("say Do you want to proceed?\n")
+    wait_for(lambda: "Do you want to proceed?" in tmux.capture("agent"), what="the dialog")
+    result = deliver(tmux, "agent", "yes", dialog_re=DIALOG_RE)
+    assert not result.delivered and "dialog" in result.detail
+    assert inputs(record) == []

@@ -88,7 +88,9 @@ alpha_running() {
     local out
     has_alpha || return 1
     out="$(ag status 2>/dev/null)" || return 1
-    grep -Eq '^alpha[[:space:]].*[[:space:]]running[[:space:]]' <<<"$out" || return 1
+    # a live agent reads running, active or idle Nm
+    grep -Eq '^alpha[[:space:]].*[[:space:]](running|active|idle [0-9]+m)[[:space:]]' <<<"$out" \
+        || return 1
     WATCHDOG_PID="$(grep -oE 'watchdog: running \(pid [0-9]+' <<<"$out" | grep -oE '[0-9]+$')" \
         || return 1
     [[ -f "$WORK/.agents/events.jsonl" ]] && grep -Eq '"agent": *"alpha"' "$WORK/.agents/events.jsonl"

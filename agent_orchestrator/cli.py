@@ -32,6 +32,9 @@ EXAMPLES = {
     "check": "agents check --config agents.toml",
     "selftest": "agents selftest",
     "watchdog": "agents watchdog           # normally started by `agents up` in its own session",
+    "explain": "agents explain builder --json\n"
+               "  agents explain --backend codex --screen saved-screen.txt",
+    "doctor": "agents doctor --config ~/proj/agents.toml",
 }
 PURPOSES = {
     "up": "start agents, services and the watchdog (running sessions are left alone)",
@@ -42,6 +45,8 @@ PURPOSES = {
     "check": "validate the config and list every error found",
     "selftest": "check the built-in screen classifiers against sample screens",
     "watchdog": "run the supervisor loop in the foreground",
+    "explain": "show which state the watchdog sees on an agent's screen, and why",
+    "doctor": "check tmux, the agent CLIs, the config and the folders",
 }
 
 
@@ -79,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     verb("check")
     verb("selftest")
     verb("watchdog")
+    explain = verb("explain")
+    explain.add_argument("name", nargs="?", metavar="NAME", help="a running agent")
+    explain.add_argument("--backend", metavar="B", help="judge a saved screen as backend B")
+    explain.add_argument("--screen", metavar="FILE", type=Path,
+                         help="a saved screen (e.g. `tmux capture-pane -p > FILE`)")
+    explain.add_argument("--json", action="store_true", help="machine-readable output")
+    verb("doctor")
     return parser
 
 
@@ -181,6 +193,60 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
     results = selftest.run()
     render.selftest(render.console(), results)
     return 0 if all(ok for _, ok, _ in results) else 1
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    import json
+    from datetime import datetime
+
+    from agent_orchestrator import config as config_mod
+    from agent_orchestrator import explain, render, state
+
+    now = datetime.now().astimezone()
+    if args.screen is not None or args.backend is not None:
+        if args.screen is None or args.backend is None or args.name:
+            raise UserError("give either NAME, or both --backend B and --screen FILE")
+        config_path = _config_path(args)
+        backends = {}
+        if config_path.exists():  # the user's overrides of presets count
+            backends = {b.name: b for b in config_mod.load(config_path).backends}
+        try:
+            backend = backends.get(args.backend) or config_mod.builtin_backend(args.backend)
+        except KeyError:
+            known = sorted(set(backends) | set(config_mod.PRESETS))
+            raise UserError(f"unknown backend '{args.backend}' "
+                            f"(known: {', '.join(known)})") from None
+        screen = args.screen.read_text(encoding="utf-8", errors="replace")
+        result = explain.explain_screen(screen, backend, now)
+    else:
+        if not args.name:
+            raise UserError("give an agent NAME, or --backend B --screen FILE")
+        config = _load(args, env=False)
+        agent = config.agent(args.name)
+        if agent is None:
+            from agent_orchestrator.fleet import check_names
+
+            check_names(config, [args.name])
+            raise UserError(f"'{args.name}' is a service, not an agent")
+        screen = _tmux(config).capture(agent.session)
+        memory, _ = state.load_memory(config, quarantine=False)
+        active_at = memory.agent(agent.name).active_at
+        idle = max(time.monotonic() - active_at, 0.0) if active_at is not None else None
+        result = explain.explain_screen(screen, config.backend(agent.backend), now,
+                                        agent.name, idle)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        render.explanation(render.console(), result)
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from agent_orchestrator import doctor, render
+
+    checks = doctor.run(_config_path(args))
+    render.doctor(render.console(), checks)
+    return 1 if any(c.status == "fail" for c in checks) else 0
 
 
 def _cmd_init(args: argparse.Namespace) -> int:

@@ -294,6 +294,16 @@ _TOP = {"defaults": Field("table", required=True), "watchdog": Field("table", {}
 
 # ----------------------------------------------------------------------------- loading
 
+def builtin_backend(name: str) -> Backend:
+    """A preset as a Backend with no config file (for `explain --backend` and selftest).
+    Raises KeyError for an unknown name."""
+    problems = Problems(KeyLines(""))
+    values = check_table(PRESETS[name], _BACKEND, ("backend", name), problems)
+    if problems.items:  # a broken preset is a bug of ours, not the user's
+        raise ValueError("; ".join(p.render("presets.py") for p in problems.items))
+    return Backend(name=name, **values)
+
+
 def load(path: str | Path, env: Mapping[str, str] | None = None,
          data: bytes | None = None) -> Config:
     """Read and validate a config file.

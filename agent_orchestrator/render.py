@@ -6,9 +6,12 @@ import time
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agent_orchestrator.config import Config
+from agent_orchestrator.doctor import Check
+from agent_orchestrator.explain import Explanation
 from agent_orchestrator.fleet import FleetStatus, Outcome
 
 _STATE_STYLE = {"running": "green", "active": "green", "disabled": "dim", "stopped": "dim",
@@ -64,3 +67,35 @@ def selftest(out: Console, results: Sequence[tuple[str, bool, str]]) -> None:
     for name, ok, detail in results:
         mark = "[green]pass[/green]" if ok else "[red]FAIL[/red]"
         out.print(f"{mark}  {name}" + (f"  ({detail})" if detail and not ok else ""))
+
+
+def explanation(out: Console, result: Explanation) -> None:
+    who = f"agent {result.agent} ({result.backend})" if result.agent else \
+        f"backend {result.backend}"
+    out.print(f"[bold]{who}[/bold]: [bold]{result.state}[/bold] — {result.why}")
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("regex", "pattern", "matched line"):
+        table.add_column(column)
+    for key, line in result.matches.items():
+        pattern = result.patterns.get(key)
+        table.add_row(key, escape(pattern or "(not set)"),
+                      escape(line) if line else "[dim]no match[/dim]")
+    out.print(table)
+    if result.reset_at:
+        out.print(f"reset time read from the banner: {result.reset_at}")
+    if result.waiting_until:
+        out.print(f"WAITING-UNTIL marker: {result.waiting_until}")
+    if result.idle_seconds is not None:
+        out.print(f"no work seen for {result.idle_seconds:.0f}s")
+    for note in result.notes:
+        out.print(f"[dim]note: {escape(note)}[/dim]")
+
+
+_CHECK_STYLE = {"ok": "green", "info": "dim", "warn": "yellow", "fail": "bold red"}
+
+
+def doctor(out: Console, checks: Sequence[Check]) -> None:
+    for check in checks:
+        style = _CHECK_STYLE.get(check.status, "white")
+        out.print(f"[{style}]{check.status:>4}[/{style}]  {escape(check.name)}: "
+                  f"{escape(check.detail)}")

@@ -212,3 +212,66 @@ def test_logs_prints_the_session_log(make_config: Callable[..., Path], tmux_sock
     assert result.returncode == 0 and "not watched" in result.stdout
     assert agents("logs", "nobody", "--config", str(path)).returncode == 1
     agents("down", "--config", str(path))
+
+
+SCREENS = Path(__file__).resolve().parent / "fixtures" / "screens"
+
+
+def test_explain_saved_codex_limit_screen(tmp_path: Path) -> None:
+    screen = SCREENS / "codex" / "usage_limit_final.txt"
+    result = agents("explain", "--backend", "codex", "--screen", str(screen), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "backend codex: limited" in result.stdout
+    assert "You’ve hit your usage limit" in result.stdout
+    assert "reset time read from the banner: " in result.stdout and "T07:49:00" in result.stdout
+    as_json = agents("explain", "--backend", "codex", "--screen", str(screen), "--json",
+                     cwd=tmp_path)
+    body = json.loads(as_json.stdout)
+    # "try again at 7:49 AM" is the host's local time, so it reads 07:49 in any zone
+    assert body["state"] == "limited" and body["reset_at"][11:16] == "07:49"
+    assert set(body["matches"]) == {"active_re", "limit_re", "fatal_re", "prompt_re"}
+    assert body["matches"]["limit_re"].startswith("■ You’ve hit your usage limit")
+
+
+def test_explain_errors_are_messages(tmp_path: Path) -> None:
+    screen = SCREENS / "codex" / "idle.txt"
+    bad = agents("explain", "--backend", "nope", "--screen", str(screen), cwd=tmp_path)
+    assert bad.returncode == 1 and "unknown backend 'nope'" in bad.stderr
+    half = agents("explain", "--backend", "codex", cwd=tmp_path)
+    assert half.returncode == 1 and "--backend B and --screen FILE" in half.stderr
+
+
+@pytest.mark.tmux
+def test_explain_live_agent(make_config: Callable[..., Path], tmux_socket: str,
+                            wait_for) -> None:
+    path = make_config(FLEET, socket=tmux_socket)
+    assert agents("up", "manual", "--config", str(path)).returncode == 0
+
+    def explained() -> dict | None:
+        result = agents("explain", "manual", "--json", "--config", str(path))
+        body = json.loads(result.stdout) if result.returncode == 0 else None
+        return body if body and body["state"] == "idle" else None
+
+    body = wait_for(explained, what="the demo agent to go idle")
+    assert body["agent"] == "manual" and body["backend"] == "demo"
+    agents("down", "--config", str(path))
+
+
+def test_doctor_bare_machine_and_missing_configured_cli(make_config: Callable[..., Path],
+                                                       tmp_path: Path) -> None:
+    bare = agents("doctor", cwd=tmp_path)
+    assert bare.returncode == 0, bare.stdout
+    assert "backend claude: 'claude' not found (not configured)" in bare.stdout
+    path = make_config("""
+        [backend.ghost]
+        bin = "no-such-agent-cli --flag"
+
+        [[agent]]
+        name = "a"
+        backend = "ghost"
+    """)
+    broken = agents("doctor", "--config", str(path))
+    assert broken.returncode == 1
+    assert "fail  backend ghost: 'no-such-agent-cli --flag' not found (used by an enabled " \
+           "agent)" in broken.stdout
+    assert "ok  tmux: tmux " in broken.stdout

@@ -1,0 +1,132 @@
+"""`agents doctor`: can this machine run this fleet?
+
+Checks tmux (present, recent enough), git, which agent CLIs are installed (with versions),
+whether every backend an enabled agent uses resolves to a program, the config's health, the
+state/log folders' permissions, and the watchdog. A CLI nobody configured is only reported;
+`fail` is for what the configured fleet needs and cannot have (exit 1).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_orchestrator import config as config_mod
+from agent_orchestrator import state
+from agent_orchestrator.presets import PRESETS
+from agent_orchestrator.templates import TemplateError, split_words
+from agent_orchestrator.tmux import Tmux, TmuxError
+
+MIN_TMUX = (3, 2)  # control clients' `attach -f ignore-size,no-output`; argv new-session
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report. `status`: ok, info, warn or fail."""
+
+    name: str
+    status: str
+    detail: str
+
+
+def program(bin_text: str) -> str | None:
+    """The executable a backend's `bin` runs, resolved on PATH (None when it is not)."""
+    try:
+        words = split_words(bin_text.replace("{python}", sys.executable))
+    except TemplateError:
+        return None
+    if not words:
+        return None
+    first = words[0]
+    if "/" in first:
+        return first if os.access(first, os.X_OK) else None
+    return shutil.which(first)
+
+
+def _version(path: str) -> str:
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10,
+                             check=False, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"version unknown ({exc.__class__.__name__})"
+    first = (out.stdout or out.stderr).strip().splitlines()
+    return first[0][:80] if first else "version unknown"
+
+
+def check_tmux(tmux: Tmux) -> Check:
+    try:
+        version = tmux.version()
+    except TmuxError as exc:
+        return Check("tmux", "fail", f"{exc}; install it (e.g. apt-get install tmux)")
+    found = re.match(r"(\d+)\.(\d+)", version)
+    if found and (int(found.group(1)), int(found.group(2))) < MIN_TMUX:
+        return Check("tmux", "fail", f"tmux {version} is too old: "
+                     f"{MIN_TMUX[0]}.{MIN_TMUX[1]} or newer is needed")
+    return Check("tmux", "ok", f"tmux {version}")
+
+
+def check_clis(used: set[str], backends: dict[str, str]) -> list[Check]:
+    """Every known CLI (presets and configured backends): installed or not."""
+    checks = []
+    for name in sorted(set(PRESETS) - {"demo"} | set(backends)):
+        bin_text = backends.get(name) or str(PRESETS.get(name, {}).get("bin", name))
+        path = program(bin_text)
+        needed = name in used
+        if path is None:
+            status = "fail" if needed else "info"
+            why = "used by an enabled agent" if needed else "not configured"
+            checks.append(Check(f"backend {name}", status, f"'{bin_text}' not found ({why})"))
+        elif name == "demo" or "{python}" in bin_text:
+            checks.append(Check(f"backend {name}", "ok", f"{path} (the bundled demo agent)"))
+        else:
+            checks.append(Check(f"backend {name}", "ok", f"{path}: {_version(path)}"))
+    return checks
+
+
+def check_folders(config: config_mod.Config) -> list[Check]:
+    checks = []
+    for folder in (config.log_dir, config.state_dir):
+        if not folder.exists():
+            checks.append(Check(f"folder {folder}", "info", "created at the first `up`"))
+            continue
+        mode = stat.S_IMODE(folder.stat().st_mode)
+        if mode & 0o077:
+            checks.append(Check(f"folder {folder}", "warn", f"mode {mode:o}: other users can "
+                                "read prompts and logs (expected 700)"))
+        elif not os.access(folder, os.W_OK):
+            checks.append(Check(f"folder {folder}", "fail", "not writable"))
+        else:
+            checks.append(Check(f"folder {folder}", "ok", f"mode {mode:o}"))
+    return checks
+
+
+def run(config_path: Path) -> list[Check]:
+    """All checks for the config at `config_path` (which may not exist)."""
+    checks = [check_tmux(Tmux())]
+    git = shutil.which("git")
+    checks.append(Check("git", "ok" if git else "warn",
+                        git or "not found (needed by the loop's git handoff)"))
+    if not config_path.exists():
+        checks.append(Check("config", "warn", f"no config at {config_path} "
+                            "(`agents init` writes one)"))
+        return checks + check_clis(set(), {})
+    try:
+        config = config_mod.load(config_path)
+    except config_mod.ConfigError as exc:
+        checks.append(Check("config", "fail", f"{len(exc.problems)} problem(s); "
+                            "run `agents check`"))
+        return checks + check_clis(set(), {})
+    checks.append(Check("config", "ok", f"{config.path}: {len(config.agents)} agents"))
+    used = {a.backend for a in config.agents if a.enabled}
+    checks += check_clis(used, {b.name: b.bin for b in config.backends if b.name in used})
+    checks += check_folders(config)
+    pid = state.watchdog_pid(config)
+    checks.append(Check("watchdog", "ok" if pid else "info",
+                        f"running (pid {pid})" if pid else "not running (`agents up`)"))
+    return checks

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from agent_orchestrator.presets import PRESETS
+from agent_orchestrator.presets import PRESETS, SKIP_PERMISSIONS
 from agent_orchestrator.schema import Field, Problem, Problems, check_table, dotted
 from agent_orchestrator.templates import TemplateError, check_shell_template, split_words
 from agent_orchestrator.tomlpos import KeyLines
@@ -65,6 +65,8 @@ class Backend:
     model_flag: str = "--model '{model}'"
     supports_resume: bool = False
     resume_flag: str = "--resume '{id}'"
+    session_id_flag: str = ""
+    skip_permissions: bool = False
     remote_control: bool = False
     remote_control_flag: str = "--remote-control '{session}'"
     preamble: str = ""
@@ -243,6 +245,8 @@ _BACKEND = {
     "model_flag": Field("str", "--model '{model}'"),
     "supports_resume": Field("bool", False),
     "resume_flag": Field("str", "--resume '{id}'"),
+    "session_id_flag": Field("str", ""),
+    "skip_permissions": Field("bool", False),
     "remote_control": Field("bool", False),
     "remote_control_flag": Field("str", "--remote-control '{session}'"),
     "preamble": Field("str", ""),
@@ -414,7 +418,13 @@ class _Builder:
     def _check_templates(self, name: str, values: dict[str, Any]) -> None:
         """Reject templates that would split a value or not parse, before any launch."""
         where = ("backend", name)
-        for key in ("flags", "model_flag", "resume_flag", "remote_control_flag"):
+        if values.get("skip_permissions") and name not in SKIP_PERMISSIONS:
+            self.problems.add(where + ("skip_permissions",), "no known permission-skip flag "
+                              f"for backend '{name}' (known for: "
+                              f"{', '.join(sorted(SKIP_PERMISSIONS))}); put it in `flags`",
+                              label=f"backend.{name}.skip_permissions")
+        for key in ("flags", "model_flag", "resume_flag", "session_id_flag",
+                    "remote_control_flag"):
             try:
                 split_words(values.get(key) or "")
             except TemplateError as exc:

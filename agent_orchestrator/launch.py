@@ -15,12 +15,15 @@ from __future__ import annotations
 import json
 import re
 import sys
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent_orchestrator import proctree
 from agent_orchestrator.config import Agent, Backend, Config, Service
 from agent_orchestrator.files import private_dir, touch_private, write_atomic
+from agent_orchestrator.presets import SKIP_PERMISSIONS
 from agent_orchestrator.templates import render_shell, render_words
 from agent_orchestrator.tmux import Tmux
 
@@ -40,6 +43,7 @@ class LaunchPlan:
     boot_line: str | None = None
     connect_delay: float = 0
     submit_key: str = "Enter"
+    new_resume_id: tuple[Path, str] | None = None  # (state file, id) pinned by this launch
 
 
 def kickoff_file(config: Config, session: str) -> Path:
@@ -86,9 +90,26 @@ def agent_model(config: Config, agent: Agent, phase_index: int = 0) -> str | Non
     return agent.model
 
 
+def _resume_words(config: Config, agent: Agent, backend: Backend,
+                  resume_id: str | None, new_id: Callable[[], str],
+                  ) -> tuple[list[str], tuple[Path, str] | None]:
+    """`resume = true`: resume the stored conversation, or pin a new one's id (where the
+    CLI can, e.g. Claude Code's --session-id) so the next start resumes it."""
+    if not (agent.resume and backend.supports_resume):
+        return [], None
+    if resume_id:
+        return render_words(backend.resume_flag, {"id": resume_id}), None
+    if backend.session_id_flag:
+        pinned = new_id()
+        return (render_words(backend.session_id_flag, {"id": pinned}),
+                (resume_id_file(config, agent), pinned))
+    return [], None
+
+
 def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
-               resume_id: str | None = None) -> LaunchPlan:
-    """The launch plan of `agent`. Pure apart from reading prompt files."""
+               resume_id: str | None = None,
+               new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> LaunchPlan:
+    """The launch plan of `agent`. Pure apart from reading prompt files (and `new_id`)."""
     backend = config.backend(agent.backend)
     kickoff = kickoff_text(config, agent, phase_index)
     model = agent_model(config, agent, phase_index)
@@ -96,10 +117,11 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
     bin_text = backend.bin.replace("{python}", sys.executable)
     common = {"session": agent.session, "model": model or "", "dir": str(agent.dir)}
     boot_line = None
+    resume_words, pinned = _resume_words(config, agent, backend, resume_id, new_id)
+    if backend.skip_permissions:  # the user's documented opt-in (config checks the name)
+        bin_text = f"{bin_text} {SKIP_PERMISSIONS[backend.name]}"
     if backend.prompt_delivery == "arg":
-        argv = render_words(bin_text, {})
-        if resume_id and agent.resume and backend.supports_resume:
-            argv += render_words(backend.resume_flag, {"id": resume_id})
+        argv = render_words(bin_text, {}) + resume_words
         if backend.remote_control:
             argv += render_words(backend.remote_control_flag, common)
         if model:
@@ -123,7 +145,7 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
         boot_line = BOOT_LINE.format(file=file) if kickoff else None
     return LaunchPlan(session=agent.session, argv=tuple(argv), cwd=agent.dir, env=tuple(env),
                       kickoff=kickoff, boot_line=boot_line, connect_delay=backend.connect_delay,
-                      submit_key=backend.submit_key)
+                      submit_key=backend.submit_key, new_resume_id=pinned)
 
 
 def _model_env(backend: Backend, model: str | None) -> list[tuple[str, str]]:
@@ -148,6 +170,9 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan) -> None:
     cannot be written.
     """
     private_dir(config.state_dir)
+    if plan.new_resume_id is not None:
+        id_file, pinned = plan.new_resume_id
+        write_atomic(id_file, pinned.encode())
     if plan.kickoff:
         write_atomic(kickoff_file(config, plan.session), plan.kickoff.encode("utf-8"))
     else:  # no kickoff: don't leave a previous configuration's prompt lying around

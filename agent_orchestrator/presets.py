@@ -73,6 +73,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model_flag": "--model '{model}'",
         "supports_resume": True,
         "resume_flag": "--resume '{id}'",
+        # A new conversation can be given its id at launch (signals §1.1, claude-code#4926),
+        # so a heal or stall reboot resumes it; never together with --resume (#24934).
+        "session_id_flag": "--session-id '{id}'",
         # delivery.md: `#{pane_current_command}` is `claude`; Enter submits (20/20).
         "process_name": "claude",
         "submit_key": "Enter",

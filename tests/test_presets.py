@@ -379,13 +379,13 @@ def test_prose_banner_a_turn_old_does_not_count(config: Config) -> None:
 
 class Argv(NamedTuple):
     cli: str
-    plain: tuple[str, ...]  # without resume, before the kickoff
+    plain: tuple[str, ...]  # first start (a new id "new-id" pinned where the CLI can)
     resumed: tuple[str, ...]  # with resume id "abc-123"
 
 
 ARGV = [
-    # `claude [--resume ID] [--model M] -- "query"` (docs.anthropic.com cli-reference)
-    Argv("claude", ("claude", "--model", "opus", "--"),
+    # `claude [--resume ID | --session-id ID] [--model M] -- "query"` (cli-reference)
+    Argv("claude", ("claude", "--session-id", "new-id", "--model", "opus", "--"),
          ("claude", "--resume", "abc-123", "--model", "opus", "--")),
     # `codex [--model M] -- "prompt"`, `codex resume ID [--model M] -- "prompt"`
     Argv("codex", ("codex", "--model", "gpt-5-codex", "--"),
@@ -405,7 +405,7 @@ ARGV = [
 def test_launch_argv(config: Config, case: Argv) -> None:
     agent = config.agent(case.cli)
     assert agent is not None
-    plan = launch.plan_agent(config, agent)
+    plan = launch.plan_agent(config, agent, new_id=lambda: "new-id")
     assert plan.argv == (*case.plain, PROMPT)  # the kickoff whole, as ONE last argument
     assert plan.boot_line is None and plan.env == ()
     resumed = launch.plan_agent(config, agent, resume_id="abc-123")

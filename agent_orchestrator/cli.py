@@ -26,7 +26,8 @@ EXAMPLES = {
           "  agents up builder         # just one agent (and the watchdog)",
     "down": "agents down               # everything, the watchdog included\n"
             "  agents down builder       # stop one agent; the watchdog will not heal it",
-    "status": "agents status --config ~/proj/agents.toml",
+    "status": "agents status --config ~/proj/agents.toml\n"
+              "  agents status --json | jq '.agents[] | select(.state == \"crash-looping\")'",
     "logs": "agents logs builder -n 100",
     "init": "agents init ~/proj        # writes ~/proj/agents.toml and ~/proj/prompts/",
     "check": "agents check --config agents.toml",
@@ -74,11 +75,16 @@ def _parser() -> argparse.ArgumentParser:
 
     verb("up").add_argument("names", nargs="*", metavar="NAME", help="agents or services")
     verb("down").add_argument("names", nargs="*", metavar="NAME", help="agents or services")
-    verb("status")
+    status = verb("status")
+    status.add_argument("--json", action="store_true",
+                        help="one JSON document (shape documented in README)")
+    status.add_argument("--watch", action="store_true", help="refresh every second until Ctrl-C")
     logs = verb("logs")
     logs.add_argument("name", metavar="NAME", help="agent or service")
     logs.add_argument("-n", "--lines", type=int, default=40, help="lines of history (40)")
     logs.add_argument("--no-follow", action="store_true", help="print and exit")
+    logs.add_argument("--raw", action="store_true",
+                      help="the bytes as written (terminal control sequences included)")
     verb("init").add_argument("dir", nargs="?", default=".", metavar="DIR",
                               help="folder to scaffold (default: .)")
     verb("check")
@@ -156,7 +162,9 @@ def _cmd_down(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from agent_orchestrator import fleet, render, state
+    import json
+
+    from agent_orchestrator import render, state, status
     from agent_orchestrator.config import ConfigError
 
     try:
@@ -169,8 +177,21 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(f"agents: the config has errors; showing the last good one the watchdog "
               f"runs:\n{exc}", file=sys.stderr)
         config = fallback
-    render.status(render.console(), fleet.status(config, _tmux(config)), config)
-    return 0
+    tmux = _tmux(config)
+    if args.json:
+        print(json.dumps(status.status(config, tmux).to_json(), indent=2))
+        return 0
+    if not args.watch:
+        render.status(render.console(), status.status(config, tmux), config)
+        return 0
+    from rich.live import Live  # noqa: PLC0415 - only the live view needs it
+
+    with Live(render.status_table(status.status(config, tmux), config),
+              console=render.console(), auto_refresh=False) as live:
+        while True:
+            time.sleep(1)
+            live.update(render.status_table(status.status(config, tmux), config),
+                        refresh=True)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -271,15 +292,21 @@ def _cmd_logs(args: argparse.Namespace) -> int:
     path = launch.log_file(config, target.session)
     if not path.exists():
         raise UserError(f"no log yet for {args.name} ({path})")
-    with open(path, "rb") as handle:
-        tail = handle.read()[-(256 * 1024):].splitlines(keepends=True)[-args.lines:]
-        sys.stdout.buffer.write(b"".join(tail))
+    from agent_orchestrator.screen import strip_ansi
+
+    def emit(data: bytes) -> None:
+        if args.raw:
+            sys.stdout.buffer.write(data)
+        else:  # readable text: TUI redraws reduced to their characters
+            sys.stdout.write(strip_ansi(data.decode("utf-8", "replace")))
         sys.stdout.flush()
+
+    with open(path, "rb") as handle:
+        emit(b"".join(handle.read()[-(256 * 1024):].splitlines(keepends=True)[-args.lines:]))
         while not args.no_follow:
             chunk = handle.read()
             if chunk:
-                sys.stdout.buffer.write(chunk)
-                sys.stdout.flush()
+                emit(chunk)
             else:
                 time.sleep(0.25)
     return 0

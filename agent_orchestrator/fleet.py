@@ -1,4 +1,4 @@
-"""What `agents up`, `down` and `status` do, as functions that return data.
+"""What `agents up` and `down` do, as functions that return data.
 
 cli.py parses arguments and render.py prints; nothing here prints or exits. Names given by
 the user are checked against the config first (`UnknownNames`), so a typo is an error and
@@ -7,17 +7,14 @@ never silently ignored.
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent_orchestrator import launch, state
-from agent_orchestrator.config import Agent, Config
+from agent_orchestrator.config import Config
 from agent_orchestrator.launch import LaunchPlan
-from agent_orchestrator.state import AgentMemory
-from agent_orchestrator.tmux import Pane, Snapshot, Tmux, TmuxError
+from agent_orchestrator.tmux import Snapshot, Tmux, TmuxError
 
 
 class UnknownNames(ValueError):
@@ -127,88 +124,3 @@ def down(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]
         existed = launch.stop(tmux, config, session)
         outcomes.append(Outcome(name, session, "stopped" if existed else "absent"))
     return outcomes
-
-
-@dataclass(frozen=True)
-class StatusRow:
-    agent: str
-    kind: str
-    backend: str
-    model: str
-    watch: str
-    state: str
-    restarts: int
-
-
-@dataclass(frozen=True)
-class FleetStatus:
-    rows: tuple[StatusRow, ...]
-    watchdog_pid: int | None
-    server_running: bool
-    phase: str | None
-    config_stale_since: float | None = None  # epoch of the rejected edit, when stale
-
-
-def agent_state(agent: Agent, pane: Pane | None, mem: AgentMemory, stopped: bool,
-                server_running: bool, mono_now: float) -> str:
-    """One word or phrase for the status table, most urgent first."""
-    if not agent.enabled:
-        return "disabled"
-    if stopped:
-        return "stopped"
-    if mem.crash_looping_wall is not None:
-        return "crash-looping"
-    if pane is None:
-        return "down (restarting)" if agent.watch != "none" and server_running else "stopped"
-    if pane.dead:
-        return f"exited ({pane.exit_status})" if pane.exit_status is not None else "exited"
-    if mem.limit_until is not None:
-        if mem.limit_reset_wall is not None:
-            return "limited until " + time.strftime("%H:%M", time.localtime(
-                mem.limit_reset_wall))
-        return "limited (probing)"
-    if mem.dialog_line is not None:
-        return "waiting at dialog"
-    if mem.screen_state == "active":
-        return "active"
-    if mem.screen_state == "idle" and mem.active_at is not None:
-        return f"idle {max(mono_now - mem.active_at, 0) / 60:.0f}m"
-    return "running"
-
-
-def status(config: Config, tmux: Tmux) -> FleetStatus:
-    """The fleet as one table's worth of data: one tmux call, no per-agent queries."""
-    snap = tmux.snapshot()
-    memory, _ = state.load_memory(config, quarantine=False)
-    stopped = state.stopped_agents(config)
-    phase_idx = state.phase_index(config)
-    mono_now = time.monotonic()
-    rows = []
-    for agent in config.agents:
-        mem = memory.agent(agent.name)
-        shown = agent_state(agent, snap.pane(agent.session), mem, agent.name in stopped,
-                            snap.server_running, mono_now)
-        model = launch.agent_model(config, agent, phase_idx) or "-"
-        rows.append(StatusRow(agent.name, agent.kind, agent.backend, model, agent.watch,
-                              shown, mem.restarts))
-    for service in config.services:
-        pane = snap.pane(service.session)
-        shown = "stopped" if pane is None else ("exited" if pane.dead else "running")
-        rows.append(StatusRow(service.name, "service", "-", "-", "-", shown, 0))
-    phase = None
-    if config.loop and config.loop.phases:
-        current = min(phase_idx, len(config.loop.phases) - 1)
-        phase = f"{current + 1}/{len(config.loop.phases)} {config.loop.phases[current].id}"
-    health = read_health(config)
-    stale = health.get("since") if health and not health.get("ok") else None
-    return FleetStatus(tuple(rows), state.watchdog_pid(config), snap.server_running, phase,
-                       float(stale) if isinstance(stale, int | float) else None)
-
-
-def read_health(config: Config) -> dict[str, object] | None:
-    """The watchdog's word on the config file (written by watchdog.py)."""
-    try:
-        body = json.loads((config.state_dir / "config-health.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return body if isinstance(body, dict) else None

@@ -2,51 +2,80 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
 
 from agent_orchestrator.config import Config
 from agent_orchestrator.doctor import Check
 from agent_orchestrator.explain import Explanation
-from agent_orchestrator.fleet import FleetStatus, Outcome
+from agent_orchestrator.fleet import Outcome
+from agent_orchestrator.status import FleetStatus
 
-_STATE_STYLE = {"running": "green", "active": "green", "disabled": "dim", "stopped": "dim",
-                "crash-looping": "bold red", "waiting at dialog": "magenta"}
+_STATE_STYLE = {"running": "green", "active": "green", "down (restarting)": "yellow",
+                "disabled": "dim", "stopped": "dim", "crash-looping": "bold red",
+                "waiting at dialog": "magenta"}
 _ACTION_STYLE = {"started": "green", "stopped": "yellow", "running": "cyan",
                  "skipped": "dim", "absent": "dim"}
 
 
 def console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    """A console for the CLI; piped output gets a wide fixed width rather than 80 columns,
+    so tables are not truncated in logs and scripts."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, highlight=False, soft_wrap=True,
+                   width=None if stream.isatty() else 160)
 
 
-def status(out: Console, fleet: FleetStatus, config: Config) -> None:
+def duration(seconds: float | None) -> str:
+    """`42s`, `7m`, `3h05m`, `2d4h`; `-` when unknown."""
+    if seconds is None:
+        return "-"
+    seconds = max(seconds, 0)
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f}m"
+    if seconds < 86400:
+        return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"
+    return f"{seconds // 86400:.0f}d{seconds % 86400 // 3600:.0f}h"
+
+
+def status_table(fleet: FleetStatus, config: Config) -> Group:
     watchdog = (f"running (pid {fleet.watchdog_pid})" if fleet.watchdog_pid
                 else "[red]not running[/red]")
-    header = f"[bold]{config.path.name}[/bold]  watchdog: {watchdog}"
-    if fleet.phase:
-        header += f"  phase: {fleet.phase}"
+    header = f"[bold]{escape(config.path.name)}[/bold]  watchdog: {watchdog}"
     if fleet.config_stale_since is not None:
         since = time.strftime("%H:%M", time.localtime(fleet.config_stale_since))
         header += f"  [red]config: stale since {since}[/red] (see `agents check`)"
     else:
         header += "  config: ok"
+    if fleet.phase:
+        header += f"  phase: {escape(fleet.phase)}"
     if not fleet.server_running:
         header += "  [yellow]tmux server not running[/yellow]"
-    out.print(header)
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("agent", "kind", "backend", "model", "watch", "state", "restarts"):
-        table.add_column(column, justify="right" if column == "restarts" else "left")
+    for column in ("agent", "kind", "backend", "model", "watch", "state", "uptime",
+                   "restarts", "last event"):
+        table.add_column(column, justify="right" if column in ("uptime", "restarts")
+                         else "left")
     for row in fleet.rows:
         style = _STATE_STYLE.get(row.state, "red" if row.state.startswith("exited") else
                                  "yellow")
-        table.add_row(row.agent, row.kind, row.backend, row.model, row.watch,
-                      f"[{style}]{row.state}[/{style}]", str(row.restarts))
-    out.print(table)
+        last = f"{row.last_event} {duration(row.last_event_age_s)} ago" if row.last_event \
+            else "-"
+        table.add_row(row.agent, row.kind, row.backend, escape(row.model), row.watch,
+                      f"[{style}]{escape(row.state)}[/{style}]", duration(row.uptime_s),
+                      f"{row.restarts_1h}/{row.restarts_total}", last)
+    return Group(header, table)
+
+
+def status(out: Console, fleet: FleetStatus, config: Config) -> None:
+    out.print(status_table(fleet, config))
 
 
 def outcomes(out: Console, results: Sequence[Outcome]) -> None:

@@ -66,7 +66,7 @@ class Waker:
 
 
 def health_file(config: Config) -> Path:
-    """Read by fleet.read_health for `agents status`."""
+    """Read by status.read_health for `agents status`."""
     return config.state_dir / "config-health.json"
 
 

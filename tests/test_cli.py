@@ -80,7 +80,8 @@ def test_up_heal_down(make_config: Callable[..., Path], tmux_socket: str, wait_f
     assert new_pid.stdout != old_pid.stdout
     status = agents("status", "--config", str(path))
     one = next(line for line in status.stdout.splitlines() if line.startswith("one "))
-    assert LIVE.search(one) and one.rstrip().endswith("1")  # restarts column
+    assert LIVE.search(one) and " 1/1 " in one  # restarts: last hour / total
+    assert "restart" in one.split(" 1/1 ")[1]  # the last event, with its age
 
     # An unwatched agent that dies stays down.
     tmux_cmd(tmux_socket, "kill-session", "-t", "=t-manual")

@@ -33,6 +33,9 @@ EXAMPLES = {
     "check": "agents check --config agents.toml",
     "selftest": "agents selftest",
     "watchdog": "agents watchdog           # normally started by `agents up` in its own session",
+    "phase": "agents phase             # which phase, and whether its status says DONE\n"
+             "  agents phase set 0       # back to the first phase (0-based)\n"
+             "  agents phase next",
     "explain": "agents explain builder --json\n"
                "  agents explain --backend codex --screen saved-screen.txt",
     "doctor": "agents doctor --config ~/proj/agents.toml",
@@ -46,6 +49,7 @@ PURPOSES = {
     "check": "validate the config and list every error found",
     "selftest": "check the built-in screen classifiers against sample screens",
     "watchdog": "run the supervisor loop in the foreground",
+    "phase": "show or move the loop's phase (the loop agents restart on a new one)",
     "explain": "show which state the watchdog sees on an agent's screen, and why",
     "doctor": "check tmux, the agent CLIs, the config and the folders",
 }
@@ -97,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="a saved screen (e.g. `tmux capture-pane -p > FILE`)")
     explain.add_argument("--json", action="store_true", help="machine-readable output")
     verb("doctor")
+    phase = verb("phase")
+    phase.add_argument("action", nargs="?", choices=("show", "set", "next"), default="show")
+    phase.add_argument("index", nargs="?", metavar="N", help="for set: the 0-based phase")
     return parser
 
 
@@ -259,6 +266,45 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
         render.explanation(render.console(), result)
+    return 0
+
+
+def _cmd_phase(args: argparse.Namespace) -> int:
+    from agent_orchestrator import phases, state
+
+    config = _load(args, env=False)
+    loop = config.loop
+    if loop is None or not loop.phases:
+        raise UserError("the config has no [loop] phases")
+    current = state.phase_index(config)
+    if args.action == "show":
+        if args.index is not None:
+            raise UserError("`phase show` takes no N")
+        for number, phase in enumerate(loop.phases):
+            mark = "→" if number == current else " "
+            models = ", ".join(f"{r}={m}" for r, m in phase.models) or "agents' own models"
+            print(f"{mark} {number}  {phase.id:<20} status {phase.status}  ({models})")
+        memory, _ = state.load_memory(config, quarantine=False)
+        if memory.loop.sequence_complete:
+            print("the sequence is complete (SEQUENCE-COMPLETE written)")
+        return 0
+    if args.action == "set":
+        if args.index is None:
+            raise UserError("usage: agents phase set N (0-based)")
+        try:
+            target = phases.validate_target(args.index, len(loop.phases))
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    else:
+        if args.index is not None:
+            raise UserError("`phase next` takes no N")
+        if current + 1 >= len(loop.phases):
+            raise UserError(f"already at the last phase ({current}: {loop.phases[current].id})")
+        target = current + 1
+    state.ensure_dirs(config)
+    state.write_phase_index(config, target)
+    print(f"phase {target}: {loop.phases[target].id} (the watchdog restarts the loop agents "
+          "on it)")
     return 0
 
 

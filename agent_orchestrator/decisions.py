@@ -10,7 +10,8 @@ from pathlib import Path
 
 from agent_orchestrator.config import Config
 from agent_orchestrator.events import Event
-from agent_orchestrator.state import AgentMemory, FleetMemory
+from agent_orchestrator.gitrelay import Ping, VerifyResult
+from agent_orchestrator.state import AgentMemory, FleetMemory, LoopMemory
 from agent_orchestrator.tmux import Pane
 
 REASON_CHARS = 160  # of a matched screen line, kept in a reason
@@ -28,6 +29,19 @@ class Now:
 
 
 @dataclass(frozen=True)
+class LoopSeen:
+    """What the watchdog learnt about the loop this tick. `pings` and `head` are set on ticks
+    that polled the handoff repo; `done_sha` (the pushed commit whose status file says DONE
+    with real text) and `verify` on heavy ticks."""
+
+    phase_index: int
+    head: str | None = None
+    pings: tuple[Ping, ...] = ()
+    done_sha: str | None = None
+    verify: VerifyResult | None = None
+
+
+@dataclass(frozen=True)
 class Observed:
     """What the watchdog saw this tick. `screens` holds only the panes it captured."""
 
@@ -37,6 +51,7 @@ class Observed:
     stopped: frozenset[str] = frozenset()  # agents the operator stopped with `agents down`
     operator_starts: Mapping[str, float] = field(default_factory=dict)  # name → epoch of `up`
     log_written: Mapping[str, float] = field(default_factory=dict)  # session → log mtime
+    loop: LoopSeen | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +91,24 @@ class Type:
     file: Path | None = None
 
 
-Action = Start | Restart | Stop | Type
+@dataclass(frozen=True)
+class SetPhase:
+    """Save `index` as the loop's current phase (before its agents are started on it)."""
+
+    index: int
+    reason: str
+    agent: None = None
+
+
+@dataclass(frozen=True)
+class CompleteSequence:
+    """Write `<log_dir>/SEQUENCE-COMPLETE` (once) and remove the on_complete trigger file."""
+
+    reason: str
+    agent: None = None
+
+
+Action = Start | Restart | Stop | Type | SetPhase | CompleteSequence
 
 
 @dataclass(frozen=True)
@@ -95,6 +127,7 @@ class Tick:
     now: Now
     agents: dict[str, AgentMemory]
     fleet_starts: list[float]
+    loop: LoopMemory = field(default_factory=LoopMemory)
     actions: list[Action] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     throttled: bool = False

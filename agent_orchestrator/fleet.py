@@ -55,6 +55,8 @@ def up(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]:
     state.ensure_dirs(config)
     snap = tmux.snapshot()
     outcomes = []
+    if config.loop is not None and not config.loop.resume_phase and not names:
+        state.write_phase_index(config, 0)  # `resume_phase = false`: every `up` starts over
     phase = state.phase_index(config)
     for agent in config.agents:
         if names and agent.name not in names:

@@ -58,4 +58,4 @@ def diff(old: Config, new: Config, observed: Observed, memory: FleetMemory,
         else:
             actions.append(Start(name, "config changed"))
     return Decisions(FleetMemory(agents, memory.fleet_starts, memory.throttled,
-                                 memory.server_up), tuple(actions), tuple(events))
+                                 memory.server_up, memory.loop), tuple(actions), tuple(events))

@@ -19,14 +19,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from agent_orchestrator import screenrules
+from agent_orchestrator import looprules, screenrules
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.decisions import (  # noqa: F401 - re-exported: rules' vocabulary
     Action,
+    CompleteSequence,
     Decisions,
+    LoopSeen,
     Now,
     Observed,
     Restart,
+    SetPhase,
     Start,
     Stop,
     Tick,
@@ -49,19 +52,25 @@ def watched(config: Config, stopped: frozenset[str]) -> list[Agent]:
 def decide(config: Config, observed: Observed, memory: FleetMemory, now: Now) -> Decisions:
     """Return what to do about every watched agent. Pure and total."""
     tick = Tick(config, observed, now, dict(memory.agents),
-                [t for t in memory.fleet_starts if now.mono - FLEET_WINDOW < t <= now.mono])
+                [t for t in memory.fleet_starts if now.mono - FLEET_WINDOW < t <= now.mono],
+                loop=memory.loop)
     if memory.server_up and memory.agents and not observed.server_running:
         tick.event(None, "tmux-server-gone", "the tmux server is not running; "
                    "starting the watched agents again")
-    for agent in watched(config, observed.stopped):
+    # After the last phase the loop agents rest on purpose: not healed.
+    resting: frozenset[str] = frozenset()
+    if memory.loop.sequence_complete:
+        resting = frozenset(a.name for a in looprules.loop_agents(config, frozenset()))
+    for agent in watched(config, observed.stopped | resting):
         tick.agents[agent.name] = clamp(memory.agent(agent.name), now.mono,
                                         config.watchdog.restart_backoff_max)
         _one_agent(tick, agent)
+    looprules.apply(tick)
     if tick.throttled and not memory.throttled:
         tick.event(None, "throttled", f"more than {config.watchdog.fleet_restart_limit} "
                    f"restarts in {FLEET_WINDOW:g}s: holding the rest back")
     new_memory = FleetMemory(tick.agents, tuple(tick.fleet_starts), tick.throttled,
-                             observed.server_running)
+                             observed.server_running, tick.loop)
     return Decisions(new_memory, tuple(tick.actions), tuple(tick.events))
 
 

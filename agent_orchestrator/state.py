@@ -64,6 +64,17 @@ class AgentMemory:
 
 
 @dataclass(frozen=True)
+class LoopMemory:
+    """What the loop rules remember: the phase the loop agents run, the last commit of
+    origin/main already relayed, verify outcomes per commit, and completion."""
+
+    phase: int | None = None  # the phase index the loop agents were started on
+    seen_sha: str | None = None  # origin/main's head when pings were last relayed
+    verify_failed_sha: str | None = None  # a DONE commit whose verify failed (told once)
+    sequence_complete: bool = False
+
+
+@dataclass(frozen=True)
 class FleetMemory:
     """Per-agent memory plus what the fleet-wide rules need."""
 
@@ -71,6 +82,7 @@ class FleetMemory:
     fleet_starts: tuple[float, ...] = ()  # (re)starts in the last minute, for the fleet cap
     throttled: bool = False  # the fleet cap held restarts back (reported once per burst)
     server_up: bool = True  # the tmux server was running at the last look
+    loop: LoopMemory = field(default_factory=LoopMemory)
 
     def agent(self, name: str) -> AgentMemory:
         return self.agents.get(name, AgentMemory())
@@ -78,6 +90,7 @@ class FleetMemory:
     def to_json(self) -> bytes:
         body = {"version": STATE_VERSION, "fleet_starts": list(self.fleet_starts),
                 "throttled": self.throttled, "server_up": self.server_up,
+                "loop": asdict(self.loop),
                 "agents": {name: asdict(memory) for name, memory in sorted(self.agents.items())}}
         return (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
 
@@ -98,8 +111,14 @@ class FleetMemory:
             values = {k: v for k, v in raw.items() if k in known}
             values["deaths"] = tuple(float(t) for t in values.get("deaths") or ())
             out[name] = AgentMemory(**values)
+        raw_loop = body.get("loop") or {}
+        if not isinstance(raw_loop, dict):
+            raise ValueError("'loop' is not an object")
+        loop_known = {f.name for f in fields(LoopMemory)}
+        loop = LoopMemory(**{k: v for k, v in raw_loop.items() if k in loop_known})
         return cls(out, tuple(float(t) for t in body.get("fleet_starts") or ()),
-                   bool(body.get("throttled", False)), bool(body.get("server_up", True)))
+                   bool(body.get("throttled", False)), bool(body.get("server_up", True)),
+                   loop)
 
 
 def state_file(config: Config) -> Path:
@@ -225,14 +244,27 @@ def operator_starts(config: Config) -> dict[str, float]:
 
 # ------------------------------------------------------------------------- per-agent files
 
+def phase_file(config: Config) -> Path | None:
+    return config.state_dir / config.loop.state_file if config.loop is not None else None
+
+
 def phase_index(config: Config) -> int:
-    """The loop's current phase index (0 when none is saved or it is unreadable)."""
-    if config.loop is None:
+    """The loop's current phase index (0 when none is saved or it is unreadable), never past
+    the last phase."""
+    path = phase_file(config)
+    if path is None or config.loop is None:
         return 0
     try:
-        return max(int((config.state_dir / config.loop.state_file).read_text().strip()), 0)
+        saved = max(int(path.read_text().strip()), 0)
     except (OSError, ValueError):
         return 0
+    return min(saved, max(len(config.loop.phases) - 1, 0))
+
+
+def write_phase_index(config: Config, index: int) -> None:
+    path = phase_file(config)
+    if path is not None:
+        write_atomic(path, f"{index}\n".encode())
 
 
 def resume_id(config: Config, agent_name: str) -> str | None:

@@ -24,7 +24,7 @@ import select
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -32,15 +32,37 @@ from types import FrameType
 import watchfiles
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator import delivery, events, launch, reload, rules, screenrules, state
+from agent_orchestrator import (
+    delivery,
+    events,
+    gitrelay,
+    launch,
+    phases,
+    reload,
+    rules,
+    screenrules,
+    state,
+)
 from agent_orchestrator.config import Agent, Config, ConfigError
-from agent_orchestrator.decisions import Action, Now, Observed, Restart, Start, Stop, Type
+from agent_orchestrator.decisions import (
+    Action,
+    CompleteSequence,
+    LoopSeen,
+    Now,
+    Observed,
+    Restart,
+    SetPhase,
+    Start,
+    Stop,
+    Type,
+)
 from agent_orchestrator.events import Event
 from agent_orchestrator.files import write_atomic
 from agent_orchestrator.tmux import ControlClient, Snapshot, Tmux, TmuxError
 
 log = logging.getLogger(__name__)
 
+VERIFY_TIMEOUT = 600.0  # seconds each verify command may run
 FALLBACK_POLL = 1.0  # seconds between snapshots when no control client is attached
 CONFIG_GONE_EXIT = 30.0  # a config file missing this long means the project is gone
 
@@ -81,6 +103,9 @@ class Watchdog:
     waker: Waker = field(default_factory=Waker)
     _config_stamp: tuple[float, int] | None = None
     _last_light: float = float("-inf")
+    _last_heavy: float = float("-inf")
+    _verified: dict[tuple[str, tuple[str, ...]], gitrelay.VerifyResult] = field(
+        default_factory=dict)
     _reported: dict[str, str] = field(default_factory=dict)
     _pidfds: dict[int, int] = field(default_factory=dict)  # pane pid → pidfd
     _control: ControlClient | None = None
@@ -141,16 +166,19 @@ class Watchdog:
             return None
         self._reported.pop("tmux", None)
         stopped = state.stopped_agents(self.config)
+        light = now.mono - self._last_light >= self.config.watchdog.signal_interval
+        heavy = now.mono - self._last_heavy >= self.config.watchdog.heavy_interval
+        if heavy:
+            self._last_heavy = now.mono
         observed = Observed(snap.server_running, snap.panes, stopped=stopped,
                             operator_starts=state.operator_starts(self.config),
-                            log_written=self._log_times(snap))
-        if now.mono - self._last_light >= self.config.watchdog.signal_interval:
+                            log_written=self._log_times(snap),
+                            loop=self._observe_loop(light, heavy))
+        if light:
             self._last_light = now.mono
             agents = rules.watched(self.config, stopped)
             wanted = screenrules.screens_wanted(self.config, observed, self.memory, agents)
-            observed = Observed(observed.server_running, observed.panes,
-                                self.tmux.capture_many(wanted), observed.stopped,
-                                observed.operator_starts, observed.log_written)
+            observed = replace(observed, screens=self.tmux.capture_many(wanted))
         decisions = rules.decide(self.config, observed, self.memory, now)
         self._commit(decisions)
         self._follow(snap)
@@ -171,6 +199,9 @@ class Watchdog:
     # ------------------------------------------------------------------ actions
 
     def _apply(self, action: Action) -> None:
+        if isinstance(action, SetPhase | CompleteSequence):
+            self._apply_loop(action)
+            return
         agent = self.config.agent(action.agent)
         session = action.session if isinstance(action, Stop) and action.session else \
             (agent.session if agent else None)
@@ -188,6 +219,63 @@ class Watchdog:
         except (TmuxError, OSError) as exc:
             self.record([Event(time.time(), action.agent, "action-failed",
                                f"{type(action).__name__.lower()}: {exc}")])
+
+    def _apply_loop(self, action: SetPhase | CompleteSequence) -> None:
+        try:
+            if isinstance(action, SetPhase):
+                state.write_phase_index(self.config, action.index)
+                return
+            marker = self.config.log_dir / "SEQUENCE-COMPLETE"
+            if not marker.exists():
+                write_atomic(marker, f"{action.reason}\n".encode())
+            loop = self.config.loop
+            if loop is not None and loop.on_complete is not None:  # paths: project root
+                (self.config.project_dir / loop.on_complete.trigger_file).unlink(
+                    missing_ok=True)
+        except OSError as exc:
+            self.record([Event(time.time(), None, "action-failed", f"{action.reason}: {exc}")])
+
+    def _observe_loop(self, light: bool, heavy: bool) -> LoopSeen | None:
+        """The loop's phase every tick; on light ticks the pings relayed from origin/main;
+        on heavy ticks whether the phase is DONE and, if it has gates, their result at that
+        commit (run once per commit: they may take minutes)."""
+        loop = self.config.loop
+        if loop is None or not loop.phases:
+            return None
+        seen = LoopSeen(state.phase_index(self.config))
+        handoff = loop.handoff
+        if handoff is None:
+            if heavy:
+                status = self.config.project_dir / loop.phases[seen.phase_index].status
+                with contextlib.suppress(OSError):
+                    if phases.is_done(status.read_text(encoding="utf-8"), loop.done_marker):
+                        seen = replace(seen, done_sha="working-tree")
+            return seen
+        git = gitrelay.Git(handoff.repo)
+        try:
+            if light or heavy:
+                relayed = gitrelay.poll(git, handoff, self.memory.loop.seen_sha)
+                seen = replace(seen, head=relayed.last_seen, pings=tuple(relayed.pings))
+            if heavy and seen.head and phases.phase_done(
+                    git, handoff, loop.phases[seen.phase_index].status, loop.done_marker):
+                seen = replace(seen, done_sha=seen.head, verify=self._verify(git, seen))
+            self._reported.pop("git", None)
+        except gitrelay.GitError as exc:
+            self._report_once("git", "git-error", str(exc))
+        return seen
+
+    def _verify(self, git: gitrelay.Git, seen: LoopSeen) -> gitrelay.VerifyResult | None:
+        loop = self.config.loop
+        assert loop is not None and seen.head is not None
+        commands = loop.phases[seen.phase_index].verify
+        if not commands:
+            return None
+        key = (seen.head, commands)
+        if key not in self._verified:
+            self.record([Event(time.time(), None, "verify", f"running {len(commands)} gate(s) "
+                               f"at {seen.head[:12]}")])
+            self._verified = {key: git.run_at(seen.head, commands, VERIFY_TIMEOUT)}
+        return self._verified[key]
 
     def _type(self, agent: Agent, session: str, action: Type) -> None:
         if action.text is not None:

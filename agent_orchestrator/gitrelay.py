@@ -1,0 +1,371 @@
+"""The handoff repo (SPEC §4 handoff, phase advance): fetch, new commits on origin/main, pushed
+file contents, and verify commands run at a pushed commit.
+
+Every git call goes through `Git._run`: an argument list (never a shell string) with
+`core.hooksPath=/dev/null` and `core.fsmonitor=false` forced on the command line, so a hook or
+fsmonitor script planted in the repo's own `.git/config` never runs inside the watchdog; no
+terminal prompt, no optional locks (an agent's own git in the same clone is not blocked), and
+a timeout that kills git and its children. A ref is either a full ref (`refs/...`) or a hex
+sha and always follows `--end-of-options`, so a branch named `--upload-pack=...` can never
+become an option. Only `refs/heads/<branch>` of origin is ever fetched.
+
+What counts is what was PUSHED (origin/main), never an agent's working tree: `show` reads a
+file at a commit, and `run_at` runs the verify commands in a throw-away worktree checked out at
+the pushed commit, which is always removed afterwards.
+
+`relay` and `inbox_pings` are pure: they turn new commits / changed inbox files into pings.
+`poll` strings it all together for the watchdog and returns the last seen sha to store.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from agent_orchestrator.config import Handoff
+
+ORIGIN_MAIN = "refs/remotes/origin/main"
+DEFAULT_TIMEOUT = 30.0
+OUTPUT_TAIL = 2000
+# Variables that would point our git at another repository, index or object store.
+_GIT_LOCATION_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+                     "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE",
+                     "GIT_PREFIX", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT")
+_SHA = re.compile(r"[0-9a-fA-F]{4,64}")
+_KILL_GRACE = 5.0
+
+
+class GitError(Exception):
+    """A git command failed or timed out; the message names the subcommand and stderr tail."""
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    subject: str
+
+
+@dataclass(frozen=True)
+class Ping:
+    """Text to type into `target`'s session: an agent name or a loop role (the caller
+    resolves a role to its agent)."""
+
+    target: str
+    text: str
+    sha: str
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """`ok` when every command exited 0. Otherwise `command` is the first one that failed,
+    `exit_code` its status (None when it timed out) and `output` the tail of what it printed
+    (stdout and stderr interleaved, at most OUTPUT_TAIL characters)."""
+
+    ok: bool
+    sha: str
+    command: str | None = None
+    exit_code: int | None = None
+    output: str = ""
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class Relay:
+    """One handoff poll: the pings to send and the sha to store as last seen (None while
+    origin/main does not exist yet)."""
+
+    pings: list[Ping]
+    last_seen: str | None
+
+
+def _env(extra: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_ENV}
+    env.update(extra)
+    return env
+
+
+def _bounded(argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str], timeout: float,
+             stdout: int | IO[bytes], stderr: int | IO[bytes]
+             ) -> tuple[int | None, bytes, bytes]:
+    """Run argv in its own process group; on timeout kill the whole group (git's ssh or
+    upload-pack, a verify command's children) and return None as the exit status."""
+    proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+                            stdout=stdout, stderr=stderr, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        return proc.returncode, out or b"", err or b""
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            out, err = proc.communicate(timeout=_KILL_GRACE)
+        except subprocess.TimeoutExpired:  # a child escaped the group and holds the pipe
+            proc.kill()
+            proc.wait()
+            out, err = b"", b""
+        return None, out or b"", err or b""
+
+
+def _tail(text: str, limit: int = OUTPUT_TAIL) -> str:
+    return text if len(text) <= limit else text[-limit:]
+
+
+def check_ref(ref: str) -> str:
+    """A full ref (`refs/...`) or a hex sha, optionally with `^{commit}`; anything else —
+    notably a name starting with `-` — raises ValueError."""
+    base = ref.removesuffix("^{commit}")
+    if _SHA.fullmatch(base) or (base.startswith("refs/") and not base.endswith("/")):
+        if not any(c.isspace() or c in "\0:" for c in base):
+            return ref
+    raise ValueError(f"not a full ref or commit sha: {ref!r}")
+
+
+class Git:
+    """One repository (normally the watchdog's clone of the handoff repo)."""
+
+    def __init__(self, repo: str | Path, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.repo = Path(repo)
+        self.timeout = timeout
+
+    def _argv(self, args: Sequence[str]) -> list[str]:
+        return ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
+                "-C", str(self.repo), *args]
+
+    def _run(self, args: Sequence[str], timeout: float | None = None, check: bool = True
+             ) -> subprocess.CompletedProcess[str]:
+        """Run `git ARGS` (list, no shell). Raises GitError on timeout, and on a non-zero
+        exit when `check`."""
+        limit = self.timeout if timeout is None else timeout
+        env = _env({"GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0",
+                    "GIT_LITERAL_PATHSPECS": "1", "LC_ALL": "C"})
+        try:
+            code, out, err = _bounded(self._argv(args), cwd=None, env=env, timeout=limit,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except OSError as exc:
+            raise GitError(f"git {args[0]}: cannot run git: {exc}") from None
+        stdout = out.decode("utf-8", errors="replace")
+        stderr = err.decode("utf-8", errors="replace").strip()
+        if code is None:
+            raise GitError(f"git {args[0]}: timed out after {limit:g}s"
+                           + (f": {_tail(stderr, 500)}" if stderr else ""))
+        if check and code != 0:
+            raise GitError(f"git {args[0]} failed (exit {code}): "
+                           f"{_tail(stderr, 500) or 'no message'}")
+        return subprocess.CompletedProcess(list(args), code, stdout, stderr)
+
+    # ------------------------------------------------------------------------- reading
+
+    def fetch(self, remote: str = "origin", branch: str = "main") -> None:
+        """Update `refs/remotes/<remote>/<branch>` (only that ref; no tags, no submodules)."""
+        for name, value in (("remote", remote), ("branch", branch)):
+            if not value or value.startswith("-") or any(c.isspace() for c in value):
+                raise ValueError(f"bad {name} name: {value!r}")
+        refspec = f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}"
+        self._run(["fetch", "--quiet", "--no-tags", "--no-recurse-submodules",
+                   "--end-of-options", remote, refspec])
+
+    def head(self, ref: str = ORIGIN_MAIN) -> str | None:
+        """The commit `ref` points at, or None when it does not exist."""
+        result = self._run(["rev-parse", "--verify", "--quiet", "--end-of-options",
+                            check_ref(ref.removesuffix("^{commit}") + "^{commit}")],
+                           check=False)
+        return result.stdout.strip() or None if result.returncode == 0 else None
+
+    def has_commit(self, sha: str) -> bool:
+        """True when `sha` (hex) names a commit in this clone."""
+        return bool(_SHA.fullmatch(sha)) and self.head(sha) is not None
+
+    def new_commits(self, since: str | None, ref: str = ORIGIN_MAIN,
+                    limit: int = 200) -> list[Commit]:
+        """Commits reachable from `ref` and not from `since`, oldest first (at most the newest
+        `limit`, so a long outage cannot flood the agents).
+
+        `since` None (first run) or unknown to this clone (re-cloned, history rewritten and
+        pruned): [] — the caller stores `head(ref)` as the baseline, so the first run never
+        pings about the whole history."""
+        if since is None or not self.has_commit(since) or self.head(ref) is None:
+            return []
+        out = self._run(["log", "--reverse", "--topo-order", f"--max-count={limit}",
+                         "--format=%H%x00%s", "--end-of-options",
+                         f"{since}..{check_ref(ref)}"]).stdout
+        commits = []
+        for line in out.splitlines():
+            sha, _, subject = line.partition("\0")
+            if sha:
+                commits.append(Commit(sha, subject))
+        return commits
+
+    def show(self, ref: str, path: str) -> str | None:
+        """The content of `path` (relative to the repo root) at `ref`; None when the ref or
+        the file does not exist there (or it is not a file)."""
+        spec = f"{check_ref(ref)}:{_clean(path)}"
+        kind = self._run(["cat-file", "-t", "--end-of-options", spec], check=False)
+        if kind.returncode != 0 or kind.stdout.strip() != "blob":
+            return None
+        return self._run(["cat-file", "blob", "--end-of-options", spec]).stdout
+
+    def changed_files(self, old: str, new: str, paths: Iterable[str]) -> list[str]:
+        """Files among `paths` (literal paths or folders) that exist at `new` and differ from
+        `old`; a deletion is not reported (deleting an inbox marks it consumed)."""
+        specs = [_clean(p) for p in paths]
+        if not specs:
+            return []
+        out = self._run(["diff-tree", "-r", "-z", "--name-only", "--no-renames",
+                         "--no-textconv", "--no-ext-diff", "--diff-filter=d",
+                         "--end-of-options", check_ref(old), check_ref(new), "--", *specs])
+        return [p for p in out.stdout.split("\0") if p]
+
+    # ------------------------------------------------------------------------- verify
+
+    def run_at(self, commit: str, commands: Sequence[str],
+               timeout_each: float = 600) -> VerifyResult:
+        """Run `commands` one by one in a scratch worktree checked out (detached) at
+        `commit`, stopping at the first failure. The agent's own working tree is never used,
+        so uncommitted files cannot make a gate pass.
+
+        Each command is the user's own command line from agents.toml, so it deliberately
+        runs through `/bin/sh -c` (pipes, `&&`, env vars work) — the only shell in this
+        module. It gets `timeout_each` seconds; on timeout its whole process group is killed.
+        The worktree is always removed (`worktree remove --force`, then prune)."""
+        sha = self.head(commit)
+        if sha is None:
+            raise GitError(f"git rev-parse: no such commit {commit!r}")
+        if not commands:
+            return VerifyResult(ok=True, sha=sha)
+        scratch = Path(tempfile.mkdtemp(prefix="ao-verify-"))
+        tree = scratch / "tree"
+        try:
+            self._run(["worktree", "add", "--detach", "--quiet", "--end-of-options",
+                       str(tree), sha], timeout=max(self.timeout, 120))
+            return self._run_commands(sha, tree, scratch / "output", commands, timeout_each)
+        finally:
+            self._remove_worktree(tree)
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _run_commands(self, sha: str, tree: Path, log: Path, commands: Sequence[str],
+                      timeout_each: float) -> VerifyResult:
+        env = _env({"GIT_TERMINAL_PROMPT": "0", "AGENTS_VERIFY_SHA": sha})
+        for command in commands:
+            with log.open("w+b") as out:
+                code, _, _ = _bounded(["/bin/sh", "-c", command], cwd=tree, env=env,
+                                      timeout=timeout_each, stdout=out,
+                                      stderr=subprocess.STDOUT)
+                out.seek(max(out.seek(0, os.SEEK_END) - 4 * OUTPUT_TAIL, 0))
+                text = _tail(out.read().decode("utf-8", errors="replace"))
+            if code is None:
+                note = f"\n[timed out after {timeout_each:g}s]"
+                return VerifyResult(ok=False, sha=sha, command=command, exit_code=None,
+                                    output=_tail(text + note), timed_out=True)
+            if code != 0:
+                return VerifyResult(ok=False, sha=sha, command=command, exit_code=code,
+                                    output=text)
+        return VerifyResult(ok=True, sha=sha)
+
+    def _remove_worktree(self, tree: Path) -> None:
+        try:
+            self._run(["worktree", "remove", "--force", "--force", "--end-of-options",
+                       str(tree)], check=False)
+        except GitError:
+            pass
+        shutil.rmtree(tree, ignore_errors=True)  # e.g. it held a nested repo: remove refused
+        try:
+            self._run(["worktree", "prune"], check=False)
+        except GitError:
+            pass
+
+    def worktrees(self) -> list[str]:
+        """Paths of all worktrees git knows about (the main one first)."""
+        out = self._run(["worktree", "list", "--porcelain"]).stdout
+        return [line[len("worktree "):] for line in out.splitlines()
+                if line.startswith("worktree ")]
+
+
+def _clean(path: str) -> str:
+    """A repo-relative posix path: no leading `./` or `/`, no `..`."""
+    parts = [p for p in PurePosixPath(path.replace("\\", "/")).parts if p not in ("/", ".")]
+    if not parts or ".." in parts:
+        raise ValueError(f"not a path inside the repo: {path!r}")
+    return "/".join(parts)
+
+
+# ----------------------------------------------------------------------------- pings
+
+def claim_text(commit: Commit) -> str:
+    return (f"New claim on origin/main: {commit.sha[:12]} {commit.subject!r}. Pull and verify "
+            "exactly this commit, then push a review: commit.")
+
+
+def review_text(commit: Commit) -> str:
+    return (f"New review on origin/main: {commit.sha[:12]} {commit.subject!r}. "
+            "Pull, read it and act on it.")
+
+
+def relay(commits: Iterable[Commit], handoff: Handoff) -> list[Ping]:
+    """Pings for new commits (oldest first): a subject matching `claim_pattern` pings
+    `claim_pings`, one matching `review_pattern` pings `review_pings` (both when both
+    match). A pattern that is None pings nobody."""
+    pings = []
+    for commit in commits:
+        if handoff.claim_pattern and handoff.claim_pattern.search(commit.subject):
+            pings.append(Ping(handoff.claim_pings, claim_text(commit), commit.sha))
+        if handoff.review_pattern and handoff.review_pattern.search(commit.subject):
+            pings.append(Ping(handoff.review_pings, review_text(commit), commit.sha))
+    return pings
+
+
+def inbox_paths(handoff: Handoff) -> dict[str, str]:
+    """Repo-relative inbox path → inbox name, e.g. machine-docs/to_builder → to_builder."""
+    base = handoff.state_subdir.strip("/")
+    return {(f"{base}/{name}" if base else name): name for name in handoff.inboxes}
+
+
+def inbox_target(name: str) -> str:
+    """`to_adversary` → `adversary`; a name without `to_` is its own target."""
+    return name[3:] if name.startswith("to_") and len(name) > 3 else name
+
+
+def inbox_pings(changed: Iterable[str], handoff: Handoff, sha: str,
+                targets: Mapping[str, str] | None = None) -> list[Ping]:
+    """Pings for inbox files whose pushed content changed (`changed`: repo-relative paths,
+    as from `Git.changed_files`; others are ignored). The target is the part after `to_`,
+    unless `targets` maps the inbox name (or that role) to an agent."""
+    known = inbox_paths(handoff)
+    pings = []
+    for path in changed:
+        name = known.get(path)
+        if name is None:
+            continue
+        target = inbox_target(name)
+        if targets:
+            target = targets.get(name, targets.get(target, target))
+        text = (f"Your inbox {path} changed on origin/main ({sha[:12]}). Pull, read it, act, "
+                "then delete the file to mark it consumed.")
+        pings.append(Ping(target, text, sha))
+    return pings
+
+
+def poll(git: Git, handoff: Handoff, since: str | None,
+         targets: Mapping[str, str] | None = None) -> Relay:
+    """Fetch origin, then the pings for everything new on origin/main since `since` (the
+    last seen sha the caller stored; None on the very first run, which pings nothing and only
+    sets the baseline). Store the returned `last_seen` for the next call."""
+    git.fetch()
+    head = git.head()
+    if head is None:
+        return Relay([], since)
+    if since is None or head == since or not git.has_commit(since):
+        return Relay([], head)
+    pings = relay(git.new_commits(since), handoff)
+    changed = git.changed_files(since, head, inbox_paths(handoff))
+    pings += inbox_pings(changed, handoff, head, targets)
+    return Relay(pings, head)

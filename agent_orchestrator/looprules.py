@@ -1,0 +1,124 @@
+"""The loop rules (SPEC §4 handoff and phase advance), pure like rules.decide.
+
+- phase changed by the operator (`agents phase set/next`) → the loop agents restart on it;
+- handoff: each ping the shell relayed from origin/main (claim → reviewer, review → builder,
+  inbox → its target) is typed into its target agent, naming the commit;
+- DONE: the current phase's pushed status file says DONE with real text; if the phase has
+  `verify` commands they must have passed at that very commit (the shell runs them), else
+  the builder is told what failed, once per commit;
+- advance (`auto_advance`): next phase saved, loop agents restarted on it (new kickoff, new
+  models); after the last: SEQUENCE-COMPLETE, loop agents stopped, the `on_complete` agent
+  started; a phase appended later resumes the loops on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from agent_orchestrator.config import Agent, Config
+from agent_orchestrator.decisions import CompleteSequence, SetPhase, Stop, Tick, Type
+from agent_orchestrator.restarts import start
+from agent_orchestrator.state import AgentMemory
+
+
+def loop_agents(config: Config, stopped: frozenset[str]) -> list[Agent]:
+    return [a for a in config.agents if a.kind == "loop" and a.enabled and a.name not in stopped]
+
+
+def resolve(config: Config, target: str) -> Agent | None:
+    """A ping's target: a loop agent's name, else the loop agent with that role."""
+    loops = [a for a in config.agents if a.kind == "loop"]
+    return next((a for a in loops if a.name == target), None) or \
+        next((a for a in loops if a.role == target), None)
+
+
+def apply(tick: Tick) -> None:
+    loop, seen = tick.config.loop, tick.observed.loop
+    if loop is None or not loop.phases or seen is None:
+        return
+    index = seen.phase_index
+    if tick.loop.phase is None:
+        tick.loop = replace(tick.loop, phase=index)
+    elif tick.loop.phase != index and not tick.loop.sequence_complete:
+        _start_loops(tick, index, f"phase set to {index + 1}/{len(loop.phases)} "
+                     f"{loop.phases[index].id}")
+    if seen.head is not None:
+        _relay(tick)
+    if tick.loop.sequence_complete:
+        if index + 1 < len(loop.phases):  # a phase was appended: resume the loops on it
+            tick.actions.append(SetPhase(index + 1, "a phase was added after completion"))
+            tick.loop = replace(tick.loop, sequence_complete=False)
+            _start_loops(tick, index + 1, f"resuming on the added phase "
+                         f"{loop.phases[index + 1].id}", kind="phase-resumed")
+        return
+    if seen.done_sha is not None and loop.auto_advance:
+        _maybe_advance(tick, index, seen.done_sha)
+
+
+def _relay(tick: Tick) -> None:
+    seen = tick.observed.loop
+    assert seen is not None
+    for ping in seen.pings:
+        agent = resolve(tick.config, ping.target)
+        if agent is None or agent.name in tick.observed.stopped:
+            tick.event(None, "handoff-unrouted", f"no running loop agent '{ping.target}' "
+                       f"for {ping.sha[:12]}")
+            continue
+        tick.actions.append(Type(agent.name, "handoff", text=ping.text))
+        tick.event(agent.name, "handoff-ping", ping.text)
+    tick.loop = replace(tick.loop, seen_sha=seen.head)
+
+
+def _maybe_advance(tick: Tick, index: int, sha: str) -> None:
+    loop, seen = tick.config.loop, tick.observed.loop
+    assert loop is not None and seen is not None
+    phase = loop.phases[index]
+    if phase.verify:
+        result = seen.verify
+        if result is None or result.sha != sha:
+            return  # the shell runs the gates at this commit; decide again then
+        if not result.ok:
+            if tick.loop.verify_failed_sha != sha:
+                tick.loop = replace(tick.loop, verify_failed_sha=sha)
+                what = "timed out" if result.timed_out else f"exited {result.exit_code}"
+                tail = result.output.strip()[-600:]
+                tick.event(None, "verify-failed", f"phase {phase.id} DONE at {sha[:12]} but "
+                           f"`{result.command}` {what}: {tail}")
+                builder = _builder(tick.config)
+                if builder is not None:
+                    tick.actions.append(Type(builder.name, "verify failed", text=(
+                        f"The watchdog ran the verify gates of phase {phase.id} at "
+                        f"{sha[:12]} and `{result.command}` {what}. Output tail: "
+                        f"{' '.join(tail.split())[-400:]} — fix it, push, and keep ## DONE "
+                        "only when the gates pass.")))
+            return
+    if index + 1 < len(loop.phases):
+        nxt = loop.phases[index + 1]
+        tick.actions.append(SetPhase(index + 1, f"phase {phase.id} DONE at {sha[:12]}"))
+        _start_loops(tick, index + 1, f"phase {phase.id} DONE at {sha[:12]}; starting phase "
+                     f"{index + 2}/{len(loop.phases)} {nxt.id}", kind="phase-advance")
+        return
+    tick.actions.append(CompleteSequence(f"last phase {phase.id} DONE at {sha[:12]}"))
+    for agent in loop_agents(tick.config, frozenset()):
+        tick.actions.append(Stop(agent.name, "sequence complete"))
+    tick.loop = replace(tick.loop, sequence_complete=True)
+    done = loop.on_complete
+    tick.event(None, "sequence-complete", f"all {len(loop.phases)} phases done"
+               + (f"; starting {done.run}" if done else ""))
+    if done is not None and (runner := tick.config.agent(done.run)) is not None:
+        tick.agents.setdefault(runner.name, AgentMemory())
+        start(tick, runner, "start", "the sequence is complete", restart=True)
+
+
+def _start_loops(tick: Tick, index: int, reason: str, kind: str = "phase-changed") -> None:
+    tick.loop = replace(tick.loop, phase=index, verify_failed_sha=None)
+    tick.event(None, kind, reason)
+    for agent in loop_agents(tick.config, tick.observed.stopped):
+        tick.agents.setdefault(agent.name, AgentMemory())
+        start(tick, agent, "restart", f"loop on phase {index + 1}", restart=True)
+
+
+def _builder(config: Config) -> Agent | None:
+    handoff = config.loop.handoff if config.loop else None
+    target = handoff.review_pings if handoff else "builder"
+    return resolve(config, target) or resolve(config, "builder")

@@ -1,0 +1,149 @@
+"""Phase advance (SPEC §4): is the status file's `## DONE` section really filled in, read from
+what was pushed to origin/main; and checks on phase indexes.
+
+Everything here is pure except `status_text`, which reads through a `gitrelay.Git`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agent_orchestrator.config import Handoff
+from agent_orchestrator.gitrelay import ORIGIN_MAIN, Git
+
+# Text that only holds the DONE section's place. The first group counts anywhere in the line
+# (fragments of template sentences like "_written here only when all gates pass_"); the
+# second only when the line starts with it, after decoration and an optional "Label:", so
+# "Status: pending" is a placeholder but "All green, nothing pending" is real text.
+TEMPLATE_FRAGMENTS = ("written here only", "only when", "to be written", "to be filled",
+                      "when all", "fill in", "fill this")
+STATUS_WORDS = ("not yet", "not done", "incomplete", "pending", "tbd", "tba", "n/a", "todo",
+                "none yet", "wip", "in progress", "placeholder")
+PLACEHOLDERS = list(TEMPLATE_FRAGMENTS + STATUS_WORDS)
+
+_DECORATION = " \t*_->`~=.:;!|"  # emphasis, list/quote markers, rules, trailing punctuation
+_HEADING = re.compile(r"#{1,6}(\s|$)")
+_ANGLE = re.compile(r"<[^<>]*>")
+_LABEL = re.compile(r"[a-z][a-z ]{0,20}:\s*")
+
+
+def _words(phrase: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w/])" + re.escape(phrase) + r"(?![\w/])")
+
+
+_FRAGMENT_RES = [_words(p) for p in TEMPLATE_FRAGMENTS]
+_STATUS_RES = [_words(p) for p in STATUS_WORDS]
+
+
+def _undecorate(text: str) -> str:
+    """Strip markdown decoration and enclosing brackets, repeatedly: `> **(TBD)**` → `TBD`."""
+    previous = None
+    while text != previous:
+        previous = text
+        text = text.strip(_DECORATION)
+        for left, right in ("()", "[]", "{}", '""', "''"):
+            if len(text) >= 2 and text[0] == left and text[-1] == right:
+                text = text[1:-1]
+    return text
+
+
+def is_placeholder(line: str) -> bool:
+    """True when `line` (the line under the DONE marker) is not real text: empty after
+    decoration, a heading, `<...>` only, or a placeholder phrase (case-insensitive)."""
+    stripped = line.strip()
+    if _HEADING.match(stripped):
+        return True
+    if not _ANGLE.sub("", stripped).strip(_DECORATION + "()[]"):
+        return True  # <write the summary here>, <!-- comment -->
+    text = _undecorate(stripped)
+    if not text or not any(c.isalnum() for c in text):
+        return True
+    low = text.lower()
+    if any(r.search(low) for r in _FRAGMENT_RES):
+        return True
+    for candidate in (low, _undecorate(_LABEL.sub("", low, count=1))):
+        if any(r.match(candidate) for r in _STATUS_RES):
+            return True
+    return False
+
+
+def _is_marker(line: str, marker: str) -> bool:
+    if not line.startswith(marker):
+        return False
+    rest = line[len(marker):]
+    # "## DONE", "## DONE ✓", "## DONE: phase 2" — but not "## DONE_CRITERIA" / "## DONENESS".
+    return not rest or not (rest[0].isalnum() or rest[0] == "_")
+
+
+def is_done(text: str, marker: str = "## DONE") -> bool:
+    """True when some line starts with `marker` and the next non-empty line is real text.
+
+    The marker must begin the line (an indented or quoted marker does not count) and end at a
+    word boundary. Text on the marker line itself does not count: the line below decides."""
+    if not marker:
+        return False
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if not _is_marker(line, marker):
+            continue
+        following = next((x for x in lines[i + 1:] if x.strip()), None)
+        if following is not None and not is_placeholder(following):
+            return True
+    return False
+
+
+def status_paths(handoff: Handoff, status_path: str) -> list[str]:
+    """Where a phase's status file is looked for, in order: state_subdir/, then the root."""
+    name = status_path.strip().lstrip("/").removeprefix("./")
+    base = handoff.state_subdir.strip("/")
+    return [f"{base}/{name}", name] if base else [name]
+
+
+def status_text(git: Git, handoff: Handoff, status_path: str,
+                ref: str = ORIGIN_MAIN) -> str | None:
+    """The PUSHED status file at `ref` (origin/main: what the other agent sees, not anyone's
+    working tree): `state_subdir/status_path`, else `status_path` at the repo root; None when
+    neither exists. Does not fetch."""
+    for path in status_paths(handoff, status_path):
+        text = git.show(ref, path)
+        if text is not None:
+            return text
+    return None
+
+
+def phase_done(git: Git, handoff: Handoff, status_path: str, marker: str = "## DONE",
+               ref: str = ORIGIN_MAIN) -> bool:
+    text = status_text(git, handoff, status_path, ref)
+    return text is not None and is_done(text, marker)
+
+
+# ----------------------------------------------------------------------------- indexes
+
+def parse_index(text: str) -> int:
+    """The phase index saved in the state file: a non-negative whole number, surrounding
+    whitespace allowed. Raises ValueError for anything else (empty, truncated, `-1`, `abc`),
+    so the caller can report the corrupt file and rebuild it. It may be ≥ the number of
+    phases: that means the sequence is complete (appending a phase resumes on it)."""
+    value = text.strip()
+    if not re.fullmatch(r"[0-9]+", value):
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise ValueError(f"phase index file holds {shown!r}, expected a whole number >= 0")
+    return int(value)
+
+
+def validate_target(value: str, phases: int) -> int:
+    """A 0-based phase index given by the operator (`agents phase set N`), checked against
+    the number of phases. Raises ValueError with a message fit to show as-is."""
+    text = value.strip()
+    if phases <= 0:
+        raise ValueError("the loop has no phases: add some to [loop].phases in agents.toml")
+    last = f"0..{phases - 1}"
+    if re.fullmatch(r"[+-]?[0-9]+", text) is None:
+        raise ValueError(f"phase must be a whole number in {last}, got {value!r}")
+    index = int(text)
+    if index < 0:
+        raise ValueError(f"phase must be >= 0 (phases are numbered {last}), got {index}")
+    if index >= phases:
+        count = "1 phase" if phases == 1 else f"{phases} phases"
+        raise ValueError(f"phase {index} does not exist: the loop has {count} ({last})")
+    return index

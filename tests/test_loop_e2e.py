@@ -1,0 +1,183 @@
+"""The builder/adversary loop end to end: real git (a bare origin and clones), the demo agent
+as both agents on a private tmux server, the real watchdog relaying and advancing phases."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import sessions, wait_until
+
+pytestmark = pytest.mark.tmux
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          check=True, timeout=30).stdout.strip()
+
+
+def clone(origin: Path, where: Path) -> Path:
+    subprocess.run(["git", "clone", "-q", str(origin), str(where)], check=True, timeout=30)
+    git(where, "config", "user.name", "t")
+    git(where, "config", "user.email", "t@example.invalid")
+    return where
+
+
+def push(repo: Path, subject: str, files: dict[str, str] | None = None,
+         pull: bool = True) -> str:
+    for name, text in (files or {}).items():
+        (repo / name).write_text(text)
+        git(repo, "add", name)
+    git(repo, "commit", "-q", "--allow-empty", "-m", subject)
+    if pull:
+        git(repo, "pull", "-q", "--rebase")
+    git(repo, "push", "-q", "origin", "HEAD:main")
+    return git(repo, "rev-parse", "HEAD")
+
+
+def records(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def inputs(path: Path) -> list[str]:
+    return [r["text"] for r in records(path) if r["event"] == "input"]
+
+
+def starts(path: Path) -> list[list[str]]:
+    return [r["argv"] for r in records(path) if r["event"] == "start"]
+
+
+def test_builder_adversary_loop(tmp_path: Path, tmux_socket: str) -> None:
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    seed = clone(origin, tmp_path / "seed")
+    push(seed, "initial", {"README": "project\n"}, pull=False)
+    builder, adversary = clone(origin, tmp_path / "b"), clone(origin, tmp_path / "a")
+    watch = clone(origin, tmp_path / "watch")
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "kickoff.md").write_text("Phase {phase_id} as {role}; status {status}.\n")
+    (prompts / "builder.md").write_text("Build.\n")
+    (prompts / "adversary.md").write_text("Verify.\n")
+    (tmp_path / ".run-on-complete").write_text("x")
+    config = tmp_path / "agents.toml"
+    config.write_text(textwrap.dedent(f"""
+        [defaults]
+        session_prefix = "l-"
+        log_dir = "logs"
+        tmux_socket = "{tmux_socket}"
+        backend = "demo"
+        watch = "heal"
+
+        [watchdog]
+        signal_interval = 0.3
+        heavy_interval = 0.3
+
+        [backend.demo]
+        flags = "--busy 0.2 --record {tmp_path}/rec-{{session}}.jsonl"
+
+        [[agent]]
+        name = "builder"
+        kind = "loop"
+        role = "builder"
+        model = "base"
+        dir = "b"
+
+        [[agent]]
+        name = "adversary"
+        kind = "loop"
+        role = "adversary"
+        dir = "a"
+
+        [[agent]]
+        name = "finisher"
+        kind = "task"
+        enabled = false
+        prompt = "wrap up"
+
+        [loop]
+        kickoff_template = "prompts/kickoff.md"
+        handoff = {{ repo = "watch", state_subdir = "" }}
+        on_complete = {{ run = "finisher" }}
+
+        [[loop.phases]]
+        id = "one"
+        status = "STATUS-1.md"
+        models = {{ builder = "model-one" }}
+
+        [[loop.phases]]
+        id = "two"
+        status = "STATUS-2.md"
+        models = {{ builder = "model-two" }}
+        verify = ["test -f GATE"]
+    """))
+    rec_b, rec_a = tmp_path / "rec-l-builder.jsonl", tmp_path / "rec-l-adversary.jsonl"
+
+    def agents(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "agent_orchestrator", *args, "--config",
+                               str(config)], capture_output=True, text=True, timeout=30)
+
+    def events(kind: str) -> list[dict]:
+        path = tmp_path / "logs" / "events.jsonl"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [e for e in map(json.loads, lines) if e["event"] == kind]
+
+    def memory() -> dict:
+        path = tmp_path / "logs" / "state" / "watchdog.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    try:
+        assert agents("up").returncode == 0
+        first = wait_until(lambda: starts(rec_b), what="the builder to start")[0]
+        assert first[first.index("--model") + 1] == "model-one"
+        assert first[-1].startswith("Phase one as builder; status STATUS-1.md.")
+        wait_until(lambda: memory().get("loop", {}).get("seen_sha"), what="a git baseline")
+
+        claim = push(builder, "claim: gate A works")
+        ping = wait_until(lambda: [t for t in inputs(rec_a) if "claim" in t],
+                          what="the adversary's ping")[0]
+        assert claim[:12] in ping and "'claim: gate A works'" in ping
+        review = push(adversary, "review: gate A accepted")
+        ping = wait_until(lambda: [t for t in inputs(rec_b) if "review" in t],
+                          what="the builder's ping")[0]
+        assert review[:12] in ping
+
+        push(builder, "status: placeholder", {"STATUS-1.md": "# one\n## DONE\nnot yet\n"})
+        marker = push(builder, "claim: gate B")  # once relayed, DONE was judged too
+        wait_until(lambda: [t for t in inputs(rec_a) if marker[:12] in t], what="gate B ping")
+        wait_until(lambda: memory()["loop"]["seen_sha"] == marker, what="the tick after")
+        assert not events("phase-advance")
+        assert (tmp_path / "logs" / "state" / "phase-idx").exists() is False
+
+        done = push(builder, "status: done", {"STATUS-1.md": "# one\n## DONE\nGates A, B.\n"})
+        advance = wait_until(lambda: events("phase-advance"), what="the phase advance")[0]
+        assert done[:12] in advance["reason"]
+        assert (tmp_path / "logs" / "state" / "phase-idx").read_text().strip() == "1"
+        second = wait_until(lambda: starts(rec_b)[1:], what="the builder on phase two")[0]
+        assert second[second.index("--model") + 1] == "model-two"
+        assert second[-1].startswith("Phase two as builder; status STATUS-2.md.")
+
+        (watch / "GATE").write_text("only in a working tree: must not count\n")
+        push(builder, "status: done two", {"STATUS-2.md": "## DONE\nAll done.\n"})
+        failed = wait_until(lambda: events("verify-failed"), timeout=20,
+                            what="the verify gate to fail")[0]
+        assert "`test -f GATE` exited 1" in failed["reason"]
+        told = wait_until(lambda: [t for t in inputs(rec_b) if "verify" in t],
+                          what="the builder to be told")[0]
+        assert "test -f GATE" in told
+        assert not events("sequence-complete")
+
+        push(builder, "gate file", {"GATE": "ok\n"})
+        wait_until(lambda: events("sequence-complete"), timeout=20, what="completion")
+        wait_until((tmp_path / "logs" / "SEQUENCE-COMPLETE").exists, what="the marker file")
+        wait_until(lambda: "l-finisher" in sessions(tmux_socket), what="the on_complete agent")
+        wait_until(lambda: not {"l-builder", "l-adversary"} & sessions(tmux_socket),
+                   what="the loop agents to stop")
+        wait_until(lambda: not (tmp_path / ".run-on-complete").exists(), what="the trigger")
+        assert len(events("sequence-complete")) == 1
+    finally:
+        agents("down")

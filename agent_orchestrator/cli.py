@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +39,9 @@ EXAMPLES = {
     "explain": "agents explain builder --json\n"
                "  agents explain --backend codex --screen saved-screen.txt",
     "doctor": "agents doctor --config ~/proj/agents.toml",
+    "transcript": "agents transcript builder            # the agent's conversation so far\n"
+                  "  agents transcript builder --follow   # ... and as it goes on\n"
+                  "  agents transcript --file ~/.codex/sessions/2025/10/29/rollout-....jsonl",
 }
 PURPOSES = {
     "up": "start agents, services and the watchdog (running sessions are left alone)",
@@ -52,6 +55,7 @@ PURPOSES = {
     "phase": "show or move the loop's phase (the loop agents restart on a new one)",
     "explain": "show which state the watchdog sees on an agent's screen, and why",
     "doctor": "check tmux, the agent CLIs, the config and the folders",
+    "transcript": "show an agent's conversation from its Claude Code or Codex session file",
 }
 
 
@@ -101,6 +105,14 @@ def _parser() -> argparse.ArgumentParser:
                          help="a saved screen (e.g. `tmux capture-pane -p > FILE`)")
     explain.add_argument("--json", action="store_true", help="machine-readable output")
     verb("doctor")
+    transcript = verb("transcript")
+    transcript.add_argument("name", nargs="?", metavar="NAME", help="an agent")
+    transcript.add_argument("--follow", "-f", action="store_true",
+                            help="keep printing what the agent says next")
+    transcript.add_argument("--file", metavar="PATH", type=Path,
+                            help="read this .jsonl (Claude Code or Codex) instead")
+    transcript.add_argument("--json", action="store_true",
+                            help="one JSON object a turn (JSON Lines)")
     phase = verb("phase")
     phase.add_argument("action", nargs="?", choices=("show", "set", "next"), default="show")
     phase.add_argument("index", nargs="?", metavar="N", help="for set: the 0-based phase")
@@ -305,6 +317,57 @@ def _cmd_phase(args: argparse.Namespace) -> int:
     state.write_phase_index(config, target)
     print(f"phase {target}: {loop.phases[target].id} (the watchdog restarts the loop agents "
           "on it)")
+    return 0
+
+
+def _cmd_transcript(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from agent_orchestrator import render, state, transcript
+
+    if args.file is not None:
+        if args.name:
+            raise UserError("give either NAME or --file PATH, not both")
+        path: Path | None = args.file
+        if not args.file.is_file():
+            raise UserError(f"no such file: {args.file}")
+    else:
+        if not args.name:
+            raise UserError("give an agent NAME, or --file PATH")
+        config = _load(args)
+        agent = config.agent(args.name)
+        if agent is None:
+            from agent_orchestrator.fleet import check_names
+
+            check_names(config, [args.name])
+            raise UserError(f"'{args.name}' is a service, not an agent")
+        backend = config.backend(agent.backend)
+        notes: list[str] = []
+        path = transcript.locate(Path.home(), agent.dir, state.resume_id(config, agent.name),
+                                 f"{backend.name} {Path(backend.bin).name}", notes)
+        for note in notes:
+            print(f"agents: note: {note}", file=sys.stderr)
+        if path is None:
+            raise UserError(f"no transcript found for {args.name}: no Claude Code session for "
+                            f"{agent.dir} under ~/.claude/projects/ and no Codex rollout under "
+                            f"~/.codex/sessions/ (give one with --file PATH)")
+    assert path is not None
+    if args.follow:
+        turns: Iterable[transcript.Turn] = transcript.follow(path, from_start=True)
+    else:
+        turns = parsed = transcript.parse(path)
+        if parsed.format is None:
+            raise UserError(f"{path} is neither a Claude Code transcript nor a Codex rollout")
+    print(f"agents: {path}", file=sys.stderr)
+    if args.json:  # one JSON object a line, also while following
+        for turn in turns:
+            print(json.dumps(asdict(turn), ensure_ascii=False), flush=True)
+    else:
+        render.transcript(render.console(), turns)
+    skipped = getattr(turns, "skipped", 0)
+    if skipped:
+        print(f"agents: {skipped} unreadable line(s) skipped", file=sys.stderr)
     return 0
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from rich.console import Console, Group
 from rich.markup import escape
@@ -15,6 +16,7 @@ from agent_orchestrator.doctor import Check
 from agent_orchestrator.explain import Explanation
 from agent_orchestrator.fleet import Outcome
 from agent_orchestrator.status import FleetStatus
+from agent_orchestrator.transcript import Turn
 
 _STATE_STYLE = {"running": "green", "active": "green", "down (restarting)": "yellow",
                 "disabled": "dim", "stopped": "dim", "crash-looping": "bold red",
@@ -128,3 +130,47 @@ def doctor(out: Console, checks: Sequence[Check]) -> None:
         style = _CHECK_STYLE.get(check.status, "white")
         out.print(f"[{style}]{check.status:>4}[/{style}]  {escape(check.name)}: "
                   f"{escape(check.detail)}")
+
+
+_TURN_STYLE = {"user": "bold cyan", "assistant": "bold green", "error": "bold red"}
+
+
+def _clock(stamp: str | None) -> str:
+    """An ISO timestamp from a transcript as local HH:MM:SS ("" if absent or unreadable)."""
+    if not stamp:
+        return ""
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone() \
+            .strftime("%H:%M:%S")
+    except ValueError:
+        return ""
+
+
+def transcript(out: Console, turns: Iterable[Turn]) -> None:
+    """An agent's conversation, printed as the turns come (`turns` may be a live follow())."""
+    for turn in turns:
+        when = _clock(turn.time)
+        stamp = f"[dim]{when}[/dim] " if when else ""
+        lines = escape(turn.text).splitlines()
+        if turn.role == "tool":  # a tool's result, under its call
+            style = "red" if turn.is_error else "dim"
+            for index, line in enumerate(lines or ["(no output)"]):
+                out.print(f"  [{style}]{'⎿  ' if index == 0 else '   '}{line}[/{style}]")
+            if turn.result_lines:
+                out.print(f"     [dim]… folded: {turn.result_lines} lines in all[/dim]")
+        elif turn.tool:  # a tool call
+            out.print(f"{stamp}[yellow]●[/yellow] [bold]{escape(turn.tool)}[/bold]"
+                      f"([dim]{escape(turn.tool_input or '')}[/dim])")
+        elif turn.thinking:
+            shown = lines[:3] + (["…"] if len(lines) > 3 else [])
+            out.print(f"{stamp}[dim italic]✻ " + "\n  ".join(shown) + "[/dim italic]")
+        elif turn.role == "system":  # a note from the CLI: one line is enough
+            raw = turn.text.splitlines() or [""]
+            first = raw[0] if len(raw[0]) <= 120 else raw[0][:119] + "…"
+            more = f" (+{len(raw) - 1} lines)" if len(raw) > 1 else ""
+            out.print(f"{stamp}[dim]── {escape(first)}{more}[/dim]")
+        else:  # user, assistant, error
+            style = _TURN_STYLE.get(turn.role, "bold")
+            out.print(f"\n{stamp}[{style}]{turn.role}[/{style}]")
+            for line in lines:
+                out.print(f"  {line}" if line else "")

@@ -276,3 +276,38 @@ def test_doctor_bare_machine_and_missing_configured_cli(make_config: Callable[..
     assert "fail  backend ghost: 'no-such-agent-cli --flag' not found (used by an enabled " \
            "agent)" in broken.stdout
     assert "ok  tmux: tmux " in broken.stdout
+
+
+TRANSCRIPTS = Path(__file__).resolve().parent / "fixtures" / "transcripts"
+
+
+def test_transcript_renders_a_file(tmp_path: Path) -> None:
+    result = agents("transcript", "--file", str(TRANSCRIPTS / "claude_tools.jsonl"),
+                    cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "user" in result.stdout and "assistant" in result.stdout and "●" in result.stdout
+    as_json = agents("transcript", "--json", "--file", str(TRANSCRIPTS / "codex_rollout.jsonl"),
+                     cwd=tmp_path)
+    turns = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert {"user", "assistant"} <= {t["role"] for t in turns}
+
+
+def test_transcript_of_an_agent_uses_its_resume_id(make_config: Callable[..., Path]) -> None:
+    import os
+
+    from agent_orchestrator.transcript import claude_slug
+
+    path = make_config('[[agent]]\nname = "c"\nbackend = "claude"\nresume = true\n')
+    workdir = path.parent.resolve()
+    session = "0f0e0d0c-1111-2222-3333-444455556666"
+    state_dir = path.parent / "logs" / "state"
+    state_dir.mkdir(parents=True)
+    (state_dir / "c.id").write_text(session)
+    project = Path(os.environ["HOME"]) / ".claude" / "projects" / claude_slug(workdir)
+    project.mkdir(parents=True)
+    (project / f"{session}.jsonl").write_bytes((TRANSCRIPTS / "claude_tools.jsonl").read_bytes())
+    result = agents("transcript", "c", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert f"{session}.jsonl" in result.stderr and "assistant" in result.stdout
+    missing = agents("transcript", "nobody", "--config", str(path))
+    assert missing.returncode == 1 and "unknown name: nobody" in missing.stderr

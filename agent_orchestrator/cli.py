@@ -33,6 +33,8 @@ EXAMPLES = {
     "check": "agents check --config agents.toml",
     "selftest": "agents selftest",
     "watchdog": "agents watchdog           # normally started by `agents up` in its own session",
+    "events": "agents events --since 8h          # what happened overnight\n"
+              "  agents events -f --agent builder   # follow one agent's decisions live",
     "phase": "agents phase             # which phase, and whether its status says DONE\n"
              "  agents phase set 0       # back to the first phase (0-based)\n"
              "  agents phase next",
@@ -52,6 +54,7 @@ PURPOSES = {
     "check": "validate the config and list every error found",
     "selftest": "check the built-in screen classifiers against sample screens",
     "watchdog": "run the supervisor loop in the foreground",
+    "events": "the watchdog's decisions (time, agent, event, reason), optionally followed",
     "phase": "show or move the loop's phase (the loop agents restart on a new one)",
     "explain": "show which state the watchdog sees on an agent's screen, and why",
     "doctor": "check tmux, the agent CLIs, the config and the folders",
@@ -105,6 +108,12 @@ def _parser() -> argparse.ArgumentParser:
                          help="a saved screen (e.g. `tmux capture-pane -p > FILE`)")
     explain.add_argument("--json", action="store_true", help="machine-readable output")
     verb("doctor")
+    events = verb("events")
+    events.add_argument("-f", "--follow", action="store_true", help="keep printing new ones")
+    events.add_argument("--agent", metavar="NAME", help="only this agent's")
+    events.add_argument("--since", metavar="WHEN",
+                        help="only newer ones: 30m, 8h, 2d or an ISO time")
+    events.add_argument("--json", action="store_true", help="the JSON lines as recorded")
     transcript = verb("transcript")
     transcript.add_argument("name", nargs="?", metavar="NAME", help="an agent")
     transcript.add_argument("--follow", "-f", action="store_true",
@@ -317,6 +326,29 @@ def _cmd_phase(args: argparse.Namespace) -> int:
     state.write_phase_index(config, target)
     print(f"phase {target}: {loop.phases[target].id} (the watchdog restarts the loop agents "
           "on it)")
+    return 0
+
+
+def _cmd_events(args: argparse.Namespace) -> int:
+    import json
+
+    from agent_orchestrator import events, render
+
+    config = _load(args, env=False)
+    try:
+        since = events.parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    out = render.console()
+    records = events.follow(config.log_dir, from_start=True) if args.follow else \
+        events.read(config.log_dir)
+    for record in records:
+        if not events.matches(record, agent=args.agent, since=since):
+            continue
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+        else:
+            render.event(out, record)
     return 0
 
 

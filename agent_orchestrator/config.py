@@ -178,6 +178,8 @@ class Config:
     agents: tuple[Agent, ...]
     services: tuple[Service, ...] = ()
     loop: Loop | None = None
+    log_max_bytes: int = 20_000_000
+    log_keep: int = 1
     digest: str = field(default="", compare=False)
 
     @property
@@ -205,6 +207,8 @@ _DEFAULTS_OWN = {
     "log_dir": Field("nonempty", required=True),
     "project_dir": Field("nonempty"),
     "tmux_socket": Field("name"),
+    "log_max_bytes": Field("int", 20_000_000, minimum=4096),
+    "log_keep": Field("int", 1, minimum=1),
 }
 _AGENT = {
     "name": Field("name", required=True),
@@ -383,7 +387,7 @@ class _Builder:
             path=self.path, project_dir=self.root, session_prefix=prefix,
             log_dir=self._path(defaults["log_dir"]), tmux_socket=defaults.get("tmux_socket"),
             watchdog=watchdog, backends=backends, agents=agents, services=services,
-            loop=loop)
+            loop=loop, log_max_bytes=defaults["log_max_bytes"], log_keep=defaults["log_keep"])
 
     def _path(self, value: str, base: Path | None = None) -> Path:
         return ((base or self.root) / Path(value).expanduser()).resolve()

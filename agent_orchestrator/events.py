@@ -1,18 +1,37 @@
 """`<log_dir>/events.jsonl`: one JSON object per watchdog decision, appended.
 
 Each line: `{"time": ISO-8601 UTC, "agent": name or null, "event": kind, "reason": text}`.
-Lines are written with a single O_APPEND write, so readers never see half a line from us.
+Reasons go through `redact` (they quote screens and errors); `agent` is always null or a
+valid name. Lines are written with O_APPEND writes of whole lines, so readers never see half a
+line from us.
+
+The file is rotated by size: when an append would take it past `max_bytes`, `events.jsonl.N`
+becomes `.N+1` (the oldest, `.keep`, is overwritten), `events.jsonl` becomes `.1` and a fresh
+file is started. Several processes may append at once: the one that rotates holds an `flock`
+on the file it renames and checks, once it has the lock, that nobody rotated it first, so one
+full file is rotated once. A writer that had the file open just before it was renamed
+finishes its line in `.1` (hence "one event" of slack over `max_bytes`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
-from collections.abc import Iterable, Iterator
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent_orchestrator.files import append_private
+from agent_orchestrator.files import private_dir
+from agent_orchestrator.redact import redact
+from agent_orchestrator.schema import NAME_RE
+
+MAX_BYTES = 5_000_000
+KEEP = 5
 
 
 @dataclass(frozen=True)
@@ -26,31 +45,243 @@ class Event:
 
     def to_json(self) -> str:
         stamp = datetime.fromtimestamp(self.time, UTC).isoformat(timespec="milliseconds")
-        return json.dumps({"time": stamp.replace("+00:00", "Z"), "agent": self.agent,
-                           "event": self.event, "reason": self.reason}, ensure_ascii=False)
+        return json.dumps({"time": stamp.replace("+00:00", "Z"), "agent": _agent(self.agent),
+                           "event": self.event, "reason": redact(self.reason)},
+                          ensure_ascii=False)
+
+
+def _agent(name: str | None) -> str | None:
+    """`name` if it is a valid agent name (as the config checks them), else a valid name made
+    of it (never raises: the watchdog must be able to record whatever happens)."""
+    if name is None or NAME_RE.match(name):
+        return name
+    cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", redact(name))[:63]
+    return "x" + cleaned if not cleaned[:1].isalnum() else cleaned[:64]
 
 
 def events_file(log_dir: Path) -> Path:
     return log_dir / "events.jsonl"
 
 
-def append(log_dir: Path, events: Iterable[Event]) -> None:
-    lines = "".join(e.to_json() + "\n" for e in events)
-    if lines:
-        append_private(events_file(log_dir), lines.encode("utf-8"))
+def rotated_files(log_dir: Path) -> list[Path]:
+    """`events.jsonl.N` files present, oldest (highest N) first."""
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(log_dir):
+            suffix = entry.name.removeprefix("events.jsonl.")
+            if suffix != entry.name and suffix.isdigit() and suffix[0] != "0":
+                found.append((int(suffix), Path(entry.path)))
+    return [path for _, path in sorted(found, reverse=True)]
 
 
-def read(log_dir: Path) -> Iterator[dict[str, object]]:
-    """The recorded events, oldest first; lines that are not JSON objects are skipped."""
-    try:
-        handle = open(events_file(log_dir), encoding="utf-8", errors="replace")
-    except FileNotFoundError:
+def append(log_dir: Path, events: Iterable[Event], max_bytes: int = MAX_BYTES,
+           keep: int = KEEP) -> None:
+    """Append `events`, rotating first when the file would grow past `max_bytes`."""
+    lines = [(e.to_json() + "\n").encode("utf-8") for e in events]
+    if not lines:
         return
-    with handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                yield record
+    path = events_file(log_dir)
+    private_dir(log_dir)
+    fd = _open(path)
+    try:
+        for batch in _batches(lines, max_bytes):
+            size = os.fstat(fd).st_size
+            if size > 0 and size + len(batch) > max_bytes:
+                fd = _rotate(path, fd, len(batch), max_bytes, keep)
+            _write_all(fd, batch)
+    finally:
+        os.close(fd)
+
+
+def _open(path: Path) -> int:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, 0o600)
+    return fd
+
+
+def _batches(lines: list[bytes], max_bytes: int) -> Iterator[bytes]:
+    """Runs of whole lines, each at most `max_bytes` unless one line alone is longer."""
+    batch = b""
+    for line in lines:
+        if batch and len(batch) + len(line) > max_bytes:
+            yield batch
+            batch = b""
+        batch += line
+    if batch:
+        yield batch
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _rotate(path: Path, fd: int, need: int, max_bytes: int, keep: int) -> int:
+    """Rotate `path` (open as `fd`) unless another process already did; returns an fd of the
+    current file. Renames tolerate files that vanished under us."""
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        mine = os.fstat(fd)
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        # Still the live file and still too full once we hold the lock: rotate it.
+        if (current is not None and (current.st_dev, current.st_ino) == (mine.st_dev,
+                                                                         mine.st_ino)
+                and 0 < mine.st_size and mine.st_size + need > max_bytes):
+            if keep <= 0:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+            else:
+                for index in range(keep - 1, 0, -1):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.rename(f"{path}.{index}", f"{path}.{index + 1}")
+                with contextlib.suppress(FileNotFoundError):
+                    os.rename(path, f"{path}.1")
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    return _open(path)
+
+
+def read(log_dir: Path, include_rotated: bool = True) -> Iterator[dict[str, object]]:
+    """The recorded events, oldest first (rotated files first, oldest of them first); lines
+    that are not JSON objects are skipped. All files are opened before the first is read, so
+    a rotation while reading neither loses nor repeats a file."""
+    paths = [*rotated_files(log_dir), events_file(log_dir)] if include_rotated else \
+        [events_file(log_dir)]
+    handles = []
+    try:
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                handles.append(open(path, encoding="utf-8", errors="replace"))
+        for handle in handles:
+            for line in handle:
+                record = _parse(line)
+                if record is not None:
+                    yield record
+    finally:
+        for handle in handles:
+            handle.close()
+
+
+def _parse(line: str | bytes) -> dict[str, object] | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def follow(log_dir: Path, poll: float = 0.2, stop: Callable[[], bool] | None = None,
+           from_start: bool = False) -> Iterator[dict[str, object]]:
+    """Yield events as they are appended to `events.jsonl`, like `tail -F`: those already in
+    the file are skipped unless `from_start`. Survives rotation (the old file is read to its
+    end, then the new one from its start) and truncation. Ends when `stop()` returns true,
+    checked at least every `poll` seconds."""
+    path = events_file(log_dir)
+    handle = None
+    identity: tuple[int, int] | None = None
+    pending = b""
+    skip_existing = not from_start
+    try:
+        while stop is None or not stop():
+            if handle is None:
+                try:
+                    handle = open(path, "rb")
+                except FileNotFoundError:
+                    pass
+                else:
+                    info = os.fstat(handle.fileno())
+                    identity = (info.st_dev, info.st_ino)
+                    pending = b""
+                    if skip_existing:
+                        handle.seek(0, os.SEEK_END)
+                skip_existing = False  # a file created later holds only new events
+            if handle is not None:
+                data = handle.read()
+                if data:
+                    pending += data
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        record = _parse(line)
+                        if record is not None:
+                            yield record
+                    continue
+                try:
+                    now = os.stat(path)
+                except FileNotFoundError:
+                    now = None
+                if now is None or (now.st_dev, now.st_ino) != identity:
+                    # Rotated (or deleted): finish the old file, then switch to the new one.
+                    for line in (pending + handle.read()).split(b"\n"):
+                        record = _parse(line)
+                        if record is not None:
+                            yield record
+                    handle.close()
+                    handle = None
+                    continue
+                if now.st_size < handle.tell():  # truncated: start over
+                    handle.seek(0)
+                    pending = b""
+            time.sleep(poll)
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", re.IGNORECASE)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """Epoch seconds for `--since`: a duration back from `now` (`45s`, `30m`, `1h`, `2d`,
+    `1w`, decimals allowed) or an ISO-8601 time (`2024-05-01`, `2024-05-01T12:00`,
+    `2024-05-01T12:00:00Z`, `…+02:00`; without a zone it is local time)."""
+    now = time.time() if now is None else now
+    found = _DURATION.fullmatch(text)
+    if found:
+        value = float(found.group(1)) * _UNITS[found.group(2).lower()]
+        if value < 1e12:  # beyond that, a typo rather than 30000 years
+            return now - value
+    else:
+        try:
+            moment = datetime.fromisoformat(text.strip())
+        except ValueError:
+            pass
+        else:
+            return moment.timestamp()  # naive means local time
+    raise ValueError(f"cannot read {text!r} as a time: expected a duration back from now "
+                     "such as 45s, 30m, 1h, 2d or 1w, or an ISO time such as 2024-05-01, "
+                     "2024-05-01T12:00 (local) or 2024-05-01T12:00:00Z")
+
+
+def record_time(record: dict[str, object]) -> float | None:
+    """Epoch seconds of a record's `time` (naive times are UTC, as we write them); None when
+    missing or unreadable."""
+    stamp = record.get("time")
+    if not isinstance(stamp, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def matches(record: dict[str, object], agent: str | None = None,
+            since: float | None = None) -> bool:
+    """Whether `record` is about `agent` (when given) and no older than `since` (epoch
+    seconds, when given; a record without a readable time then does not match)."""
+    if agent is not None and record.get("agent") != agent:
+        return False
+    if since is not None:
+        stamp = record_time(record)
+        if stamp is None or stamp < since:
+            return False
+    return True

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_orchestrator import proctree
+from agent_orchestrator import logcap, proctree
 from agent_orchestrator.config import Agent, Backend, Config, Service
 from agent_orchestrator.files import private_dir, touch_private, write_atomic
 from agent_orchestrator.presets import SKIP_PERMISSIONS
@@ -186,8 +186,9 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan) -> None:
         "boot_line": plan.boot_line, "connect_delay": plan.connect_delay,
         "submit_key": plan.submit_key}, ensure_ascii=False).encode("utf-8"))
     log = touch_private(log_file(config, plan.session))
+    pipe = logcap.pipe_command(str(log), config.log_max_bytes, config.log_keep)
     tmux.start(plan.session, [sys.executable, "-m", "agent_orchestrator.boot", str(spec)],
-               log_file=str(log))
+               pipe=pipe)
 
 
 def stop(tmux: Tmux, config: Config, session: str) -> bool:

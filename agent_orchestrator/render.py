@@ -174,3 +174,23 @@ def transcript(out: Console, turns: Iterable[Turn]) -> None:
             out.print(f"\n{stamp}[{style}]{turn.role}[/{style}]")
             for line in lines:
                 out.print(f"  {line}" if line else "")
+
+
+_EVENT_STYLE = {"restart": "yellow", "start": "green", "adopt": "dim", "crash-loop": "bold red",
+                "stall-reboot": "yellow", "limit": "magenta", "limit-over": "magenta",
+                "config-rejected": "red", "verify-failed": "red", "phase-advance": "cyan",
+                "sequence-complete": "bold cyan", "tmux-server-gone": "bold red"}
+
+
+def event(out: Console, record: dict[str, object]) -> None:
+    """One events.jsonl record as a line: local time, agent, event, reason."""
+    stamp = str(record.get("time") or "")
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone() \
+            .strftime("%m-%d %H:%M:%S")
+    except ValueError:
+        when = stamp
+    kind = str(record.get("event") or "?")
+    style = _EVENT_STYLE.get(kind, "white")
+    out.print(f"[dim]{when}[/dim] {escape(str(record.get('agent') or '-')):<12} "
+              f"[{style}]{escape(kind):<16}[/{style}] {escape(str(record.get('reason') or ''))}")

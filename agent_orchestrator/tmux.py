@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shlex
 import signal
 import subprocess
 import time
@@ -212,19 +211,19 @@ class Tmux:
 
     # ------------------------------------------------------------------ acting
 
-    def start(self, session: str, argv: Sequence[str], log_file: str | None = None) -> None:
+    def start(self, session: str, argv: Sequence[str], pipe: str | None = None) -> None:
         """Create a detached session running `argv` directly (no shell), remain-on-exit on.
 
         `argv` must not contain user text: tmux splits its own argv on `;` words, so callers
         pass a fixed launcher command and put the user's command in a file it reads.
-        With `log_file`, the pane's output is appended there (the file must exist: callers
-        create it with private permissions first).
+        With `pipe`, a shell command, the pane's output is piped into it from the start
+        (launch.py passes logcap's, which appends it to the session log, bounded).
         """
         args = ["new-session", "-d", "-s", session, "-x", str(PANE_WIDTH),
                 "-y", str(PANE_HEIGHT), "--", *argv,
                 ";", "set-option", "-w", "-t", f"={session}:", "remain-on-exit", "on"]
-        if log_file:
-            args += [";", "pipe-pane", "-o", "-t", f"={session}:", pipe_command(log_file)]
+        if pipe:
+            args += [";", "pipe-pane", "-o", "-t", f"={session}:", pipe]
         self._run(args)
 
     def kill(self, session: str) -> bool:
@@ -267,11 +266,6 @@ def _fit(sessions: list[str], budget: int) -> list[str]:
 
 def _pane_target(target: str) -> str:
     return target if target.startswith("%") else f"={target}:"
-
-
-def pipe_command(log_file: str) -> str:
-    """The shell command pipe-pane runs; `exec` so no extra sh lingers (dash does not)."""
-    return f"umask 077; exec cat >> {shlex.quote(log_file)}"
 
 
 def parse_snapshot(text: str) -> dict[str, Pane]:

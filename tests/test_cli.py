@@ -311,3 +311,36 @@ def test_transcript_of_an_agent_uses_its_resume_id(make_config: Callable[..., Pa
     assert f"{session}.jsonl" in result.stderr and "assistant" in result.stdout
     missing = agents("transcript", "nobody", "--config", str(path))
     assert missing.returncode == 1 and "unknown name: nobody" in missing.stderr
+
+
+def test_events_filters_and_follows(make_config: Callable[..., Path]) -> None:
+    import time as clock
+
+    from agent_orchestrator.events import Event, append
+
+    path = make_config('[[agent]]\nname = "a"\nbackend = "demo"\n')
+    logs = path.parent / "logs"
+    now = clock.time()
+    append(logs, [Event(now - 7200, "a", "restart", "old one"),
+                  Event(now - 60, "a", "stall-reboot", "recent"),
+                  Event(now - 30, None, "config-reloaded", "fleet-wide")])
+    recent = agents("events", "--since", "1h", "--config", str(path))
+    assert recent.returncode == 0 and "recent" in recent.stdout and "old one" not in recent.stdout
+    only_a = agents("events", "--agent", "a", "--json", "--config", str(path))
+    assert [json.loads(x)["reason"] for x in only_a.stdout.splitlines()] == ["old one", "recent"]
+    bad = agents("events", "--since", "yesterday-ish", "--config", str(path))
+    assert bad.returncode == 1 and "cannot read" in bad.stderr
+    follower = subprocess.Popen([sys.executable, "-m", "agent_orchestrator", "events", "-f",
+                                 "--json", "--since", "10s", "--config", str(path)],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        clock.sleep(0.5)  # let it start reading; the deadline below is what is asserted
+        append(logs, [Event(clock.time(), "a", "restart", "live one")])
+        appended = clock.monotonic()
+        assert follower.stdout is not None
+        line = follower.stdout.readline()
+        assert json.loads(line)["reason"] == "live one"
+        assert clock.monotonic() - appended < 1.0
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)

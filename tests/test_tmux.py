@@ -77,11 +77,11 @@ def test_paste_is_byte_exact_and_leaves_no_buffer(tmux_socket: str, tmp_path: Pa
     assert tmux_cmd(tmux_socket, "list-buffers").stdout.strip() == ""
 
 
-def test_log_file_receives_pane_output(tmux_socket: str, tmp_path: Path, wait_for) -> None:
+def test_pipe_receives_pane_output(tmux_socket: str, tmp_path: Path, wait_for) -> None:
     log = tmp_path / "s.log"
     log.touch(mode=0o600)
     Tmux(tmux_socket).start("talker", ["sh", "-c", "echo hello-log; exec sleep 600"],
-                            log_file=str(log))
+                            pipe=f"exec cat >> {log}")
     wait_for(lambda: b"hello-log" in log.read_bytes(), what="the pane output in the log")
 
 

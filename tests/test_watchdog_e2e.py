@@ -281,3 +281,19 @@ def test_corrupt_state_is_moved_aside_and_agents_adopted(make_fleet, tmp_path,
     assert list(state_file.parent.glob("watchdog.json.corrupt-*"))
     wait_until(lambda: state_file.exists() and state_file.read_bytes().startswith(b"{"),
                what="a fresh state file")
+
+
+def test_secrets_never_land_in_our_files(make_fleet, tmp_path) -> None:
+    secret = "sk-ant-api03-" + "Q7x9" * 12  # one screen line with its label
+    body = "[watchdog]\nsignal_interval = 0.3\n" + demo_agent("a", tmp_path)
+    fleet = make_fleet(body.replace('fatal_re = "API Error: 401"', 'fatal_re = "FATAL"'))
+    assert fleet.agents("up").returncode == 0
+    fleet.wait_event("a", "adopt")
+    fleet.control("a", f"say FATAL: bad key ANTHROPIC_API_KEY={secret}")
+    event = fleet.wait_event("a", "restart", timeout=15)
+    assert "REDACTED" in event["reason"] and secret not in event["reason"]
+    fleet.agents("down")
+    leaked = [p for p in (tmp_path / "logs").rglob("*") if p.is_file()
+              and secret.encode() in p.read_bytes()]
+    assert leaked == []
+    assert b"FATAL: bad key" in (tmp_path / "logs" / "e-a.log").read_bytes()

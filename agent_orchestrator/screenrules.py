@@ -28,6 +28,7 @@ from datetime import datetime
 from agent_orchestrator import resets
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.decisions import Observed, Tick, Type, short
+from agent_orchestrator.redact import redact
 from agent_orchestrator.restarts import fail
 from agent_orchestrator.screen import ScreenView, classify
 from agent_orchestrator.state import FleetMemory
@@ -94,12 +95,14 @@ def _read(tick: Tick, agent: Agent, pane: Pane) -> ScreenView | None:
             waiting_until_wall=view.waiting_until.timestamp() if view.waiting_until else None,
             # "working" only while the screen moves: a frozen spinner is not work
             active_at=now.mono if view.state == "active" and changed else mem.active_at)
-        if view.state == "dialog" and view.dialog_line != mem.dialog_line:
+        if view.state == "dialog" and redact(view.dialog_line or "") != mem.dialog_line:
             tick.agents[name] = mem
             tick.event(name, "dialog", f"waiting at a dialog: {short(view.dialog_line or '')}"
                        " (not typing into it; answer it with `tmux attach`)")
             mem = tick.agents[name]
-        mem = replace(mem, dialog_line=view.dialog_line if view.state == "dialog" else None)
+        # The only screen text kept in state: redacted like every file we write.
+        mem = replace(mem, dialog_line=redact(view.dialog_line)
+                      if view.state == "dialog" and view.dialog_line else None)
     if backend.footer_ui:
         written = tick.observed.log_written.get(agent.session)
         if written is not None and now.wall - written <= backend.log_grace:

@@ -39,6 +39,7 @@ class LoopSeen:
     pings: tuple[Ping, ...] = ()
     done_sha: str | None = None
     verify: VerifyResult | None = None
+    done_checked: bool = False  # a heavy tick looked at the status file
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,24 @@ def apply(tick: Tick) -> None:
             _start_loops(tick, index + 1, f"resuming on the added phase "
                          f"{loop.phases[index + 1].id}", kind="phase-resumed")
         return
+    if seen.done_checked:
+        tick.loop = replace(tick.loop, done_note=_done_note(tick, seen.done_sha))
     if seen.done_sha is not None and loop.auto_advance:
         _maybe_advance(tick, index, seen.done_sha)
+
+
+def _done_note(tick: Tick, done_sha: str | None) -> str:
+    """`DONE pending`, `DONE, verifying`, `DONE, verify failed` or `DONE` for the header."""
+    seen = tick.observed.loop
+    if done_sha is None:
+        return "DONE pending"
+    if seen is not None and seen.verify is not None and not seen.verify.ok:
+        return "DONE, verify failed"
+    loop = tick.config.loop
+    gated = loop is not None and seen is not None and loop.phases[seen.phase_index].verify
+    if gated and (seen is None or seen.verify is None):
+        return "DONE, verifying"
+    return "DONE"
 
 
 def _relay(tick: Tick) -> None:
@@ -111,7 +127,7 @@ def _maybe_advance(tick: Tick, index: int, sha: str) -> None:
 
 
 def _start_loops(tick: Tick, index: int, reason: str, kind: str = "phase-changed") -> None:
-    tick.loop = replace(tick.loop, phase=index, verify_failed_sha=None)
+    tick.loop = replace(tick.loop, phase=index, verify_failed_sha=None, done_note=None)
     tick.event(None, kind, reason)
     for agent in loop_agents(tick.config, tick.observed.stopped):
         tick.agents.setdefault(agent.name, AgentMemory())

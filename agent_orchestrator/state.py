@@ -72,6 +72,7 @@ class LoopMemory:
     seen_sha: str | None = None  # origin/main's head when pings were last relayed
     verify_failed_sha: str | None = None  # a DONE commit whose verify failed (told once)
     sequence_complete: bool = False
+    done_note: str | None = None  # what the last DONE check found, for `agents status`
 
 
 @dataclass(frozen=True)

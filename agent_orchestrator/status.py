@@ -118,6 +118,10 @@ def status(config: Config, tmux: Tmux) -> FleetStatus:
     if config.loop and config.loop.phases:
         current = min(phase_idx, len(config.loop.phases) - 1)
         phase = f"{current + 1}/{len(config.loop.phases)} {config.loop.phases[current].id}"
+        if memory.loop.sequence_complete:
+            phase += ", sequence complete"
+        elif memory.loop.done_note and memory.loop.phase == phase_idx:
+            phase += f", {memory.loop.done_note}"
     health = read_health(config)
     stale = health.get("since") if health and not health.get("ok") else None
     return FleetStatus(tuple(rows), state.watchdog_pid(config), snap.server_running, phase,

@@ -246,6 +246,7 @@ class Watchdog:
         handoff = loop.handoff
         if handoff is None:
             if heavy:
+                seen = replace(seen, done_checked=True)
                 status = self.config.project_dir / loop.phases[seen.phase_index].status
                 with contextlib.suppress(OSError):
                     if phases.is_done(status.read_text(encoding="utf-8"), loop.done_marker):
@@ -256,9 +257,11 @@ class Watchdog:
             if light or heavy:
                 relayed = gitrelay.poll(git, handoff, self.memory.loop.seen_sha)
                 seen = replace(seen, head=relayed.last_seen, pings=tuple(relayed.pings))
-            if heavy and seen.head and phases.phase_done(
-                    git, handoff, loop.phases[seen.phase_index].status, loop.done_marker):
-                seen = replace(seen, done_sha=seen.head, verify=self._verify(git, seen))
+            if heavy and seen.head:
+                seen = replace(seen, done_checked=True)
+                if phases.phase_done(git, handoff, loop.phases[seen.phase_index].status,
+                                     loop.done_marker):
+                    seen = replace(seen, done_sha=seen.head, verify=self._verify(git, seen))
             self._reported.pop("git", None)
         except gitrelay.GitError as exc:
             self._report_once("git", "git-error", str(exc))

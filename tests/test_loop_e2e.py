@@ -152,6 +152,8 @@ def test_builder_adversary_loop(tmp_path: Path, tmux_socket: str) -> None:
         wait_until(lambda: memory()["loop"]["seen_sha"] == marker, what="the tick after")
         assert not events("phase-advance")
         assert (tmp_path / "logs" / "state" / "phase-idx").exists() is False
+        wait_until(lambda: "phase: 1/2 one, DONE pending" in agents("status").stdout,
+                   what="status to show DONE pending")
 
         done = push(builder, "status: done", {"STATUS-1.md": "# one\n## DONE\nGates A, B.\n"})
         advance = wait_until(lambda: events("phase-advance"), what="the phase advance")[0]
@@ -170,6 +172,8 @@ def test_builder_adversary_loop(tmp_path: Path, tmux_socket: str) -> None:
                           what="the builder to be told")[0]
         assert "test -f GATE" in told
         assert not events("sequence-complete")
+        wait_until(lambda: "phase: 2/2 two, DONE, verify failed" in agents("status").stdout,
+                   what="status to show the failed gate")
 
         push(builder, "gate file", {"GATE": "ok\n"})
         wait_until(lambda: events("sequence-complete"), timeout=20, what="completion")

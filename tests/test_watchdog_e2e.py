@@ -28,11 +28,11 @@ pytestmark = pytest.mark.tmux
 class Fleet:
     """A config on a private socket, and helpers to drive and observe it."""
 
-    def __init__(self, folder: Path, socket: str, body: str) -> None:
+    def __init__(self, folder: Path, socket: str, body: str, defaults: str = "") -> None:
         self.folder, self.socket = folder, socket
         self.path = folder / "agents.toml"
         self.head = (f'[defaults]\nsession_prefix = "e-"\nlog_dir = "logs"\n'
-                     f'tmux_socket = "{socket}"\n')
+                     f'tmux_socket = "{socket}"\n{defaults}')
         self.write(body)
         self.procs: list[subprocess.Popen[bytes]] = []
 
@@ -121,8 +121,8 @@ def demo_agent(name: str, folder: Path, watch: str = "heal", busy: float = 0.3,
 def make_fleet(tmp_path: Path, tmux_socket: str) -> Iterator[Callable[[str], Fleet]]:
     fleets: list[Fleet] = []
 
-    def make(body: str) -> Fleet:
-        fleet = Fleet(tmp_path, tmux_socket, body)
+    def make(body: str, defaults: str = "") -> Fleet:
+        fleet = Fleet(tmp_path, tmux_socket, body, defaults)
         fleets.append(fleet)
         return fleet
 
@@ -297,3 +297,24 @@ def test_secrets_never_land_in_our_files(make_fleet, tmp_path) -> None:
               and secret.encode() in p.read_bytes()]
     assert leaked == []
     assert b"FATAL: bad key" in (tmp_path / "logs" / "e-a.log").read_bytes()
+
+
+def test_a_200mb_burst_stays_under_the_log_caps(make_fleet, tmp_path) -> None:
+    firehose = ("head -c 200000000 /dev/zero | tr '\\\\0' x | fold -w 200; "
+                "echo BURST-END; exec sleep 600")
+    fleet = make_fleet(defaults="log_max_bytes = 1000000\nlog_keep = 1\n", body=f"""
+        [backend.firehose]
+        bin = "{firehose}"
+        prompt_delivery = "exec"
+
+        [[agent]]
+        name = "loud"
+        backend = "firehose"
+    """)
+    assert fleet.agents("up", "loud").returncode == 0
+    log = tmp_path / "logs" / "e-loud.log"
+    wait_until(lambda: log.exists() and b"BURST-END" in log.read_bytes(), timeout=120,
+               what="the burst to pass through")
+    files = [p for p in (tmp_path / "logs").glob("e-loud.log*")]
+    assert sum(p.stat().st_size for p in files) <= 2 * 1_000_000 + 65_536
+    assert len(files) <= 2

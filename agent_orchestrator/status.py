@@ -105,7 +105,7 @@ def status(config: Config, tmux: Tmux) -> FleetStatus:
             agent.name, agent.kind, agent.backend,
             launch.agent_model(config, agent, phase_idx) or "-", agent.watch, shown,
             agent.session,
-            uptime_s=mono_now - mem.started_at if alive and mem.started_at else None,
+            uptime_s=wall_now - pane.created if alive and pane and pane.created else None,
             restarts_1h=sum(1 for t in mem.deaths if mono_now - t < HOUR),
             restarts_total=mem.restarts, last_event=mem.last_event,
             last_event_age_s=wall_now - mem.last_event_wall if mem.last_event_wall else None))

@@ -31,7 +31,8 @@ PANE_WIDTH, PANE_HEIGHT = 120, 40
 # Output of `tmux list-panes -a -F SNAPSHOT_FORMAT`, tab separated; the session name comes
 # last so that a foreign session on a shared server may hold any character.
 _FIELDS = ("pane_id", "pane_pid", "pane_current_command", "pane_dead", "pane_dead_status",
-           "pane_dead_signal", "window_activity", "window_id", "session_name")
+           "pane_dead_signal", "window_activity", "session_created", "window_id",
+           "session_name")
 SNAPSHOT_FORMAT = "\t".join("#{" + f + "}" for f in _FIELDS)
 
 # What tmux clients print when there is no server to talk to (socket missing, stale socket,
@@ -62,6 +63,7 @@ class Pane:
     activity: float
     window_id: str
     exit_signal: int | None = None
+    created: float = 0.0  # epoch seconds the session was created
 
 
 @dataclass(frozen=True)
@@ -275,7 +277,8 @@ def parse_snapshot(text: str) -> dict[str, Pane]:
         parts = row.split("\t", len(_FIELDS) - 1)
         if len(parts) != len(_FIELDS):
             continue
-        pane_id, pid, command, dead, status, signum, activity, window_id, session = parts
+        (pane_id, pid, command, dead, status, signum, activity, created, window_id,
+         session) = parts
         if session in panes:
             continue
         is_dead = dead == "1"
@@ -283,7 +286,8 @@ def parse_snapshot(text: str) -> dict[str, Pane]:
             session=session, pane_id=pane_id, pid=_int(pid), command=command, dead=is_dead,
             exit_status=_int(status) if is_dead and status else None,
             activity=float(_int(activity)), window_id=window_id,
-            exit_signal=_int(signum) if is_dead and signum else None)
+            exit_signal=_int(signum) if is_dead and signum else None,
+            created=float(_int(created)))
     return panes
 
 

@@ -25,8 +25,9 @@ class FakeTmux:
         return Snapshot(True, self.panes)
 
 
-def pane(session: str, dead: bool = False, status_: int | None = None) -> Pane:
-    return Pane(session, "%1", 7, "python", dead, status_, 0.0, "@1")
+def pane(session: str, dead: bool = False, status_: int | None = None,
+         created: float = 0.0) -> Pane:
+    return Pane(session, "%1", 7, "python", dead, status_, 0.0, "@1", created=created)
 
 
 def test_every_state_is_shown(tmp_path: Path) -> None:
@@ -53,8 +54,8 @@ def test_every_state_is_shown(tmp_path: Path) -> None:
     })
     state.save_memory(config, memory)
     state.mark_stopped(config, "halted")
-    panes = {f"t-{n}": pane(f"t-{n}") for n in ("working", "resting", "limited", "asking",
-                                                 "plain")}
+    panes = {f"t-{n}": pane(f"t-{n}") for n in ("resting", "limited", "asking", "plain")}
+    panes["t-working"] = pane("t-working", created=wall - 7200)
     panes["t-crashed"] = pane("t-crashed", dead=True, status_=3)
     fleet = status.status(config, FakeTmux(panes))  # type: ignore[arg-type]
     shown = {row.agent: row.state for row in fleet.rows}

@@ -112,10 +112,11 @@ def test_other_failures_are_errors_not_empty_fleets(tmux_socket: str) -> None:
 
 
 def test_parse_snapshot_keeps_odd_session_names() -> None:
-    row = "%3\t77\tnode\t1\t2\t\t1700000000\t@4\tname\twith\ttabs"
+    row = "%3\t77\tnode\t1\t2\t\t1700000000\t1690000000\t@4\tname\twith\ttabs"
     pane = parse_snapshot(row + "\nbroken row\n")["name\twith\ttabs"]
     assert (pane.pid, pane.command, pane.dead, pane.exit_status) == (77, "node", True, 2)
     assert pane.exit_signal is None and pane.activity == 1_700_000_000
+    assert pane.created == 1_690_000_000
 
 
 def test_signal_death_reports_the_signal(tmux_socket: str, wait_for) -> None:

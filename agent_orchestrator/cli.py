@@ -29,7 +29,8 @@ EXAMPLES = {
     "status": "agents status --config ~/proj/agents.toml\n"
               "  agents status --json | jq '.agents[] | select(.state == \"crash-looping\")'",
     "logs": "agents logs builder -n 100",
-    "init": "agents init ~/proj        # writes ~/proj/agents.toml and ~/proj/prompts/",
+    "init": "agents init ~/proj        # writes ~/proj/agents.toml and ~/proj/prompts/\n"
+            "  agents init --loop-demo /tmp/loopdemo   # watch a builder and an adversary",
     "check": "agents check --config agents.toml",
     "selftest": "agents selftest",
     "watchdog": "agents watchdog           # normally started by `agents up` in its own session",
@@ -96,8 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("--no-follow", action="store_true", help="print and exit")
     logs.add_argument("--raw", action="store_true",
                       help="the bytes as written (terminal control sequences included)")
-    verb("init").add_argument("dir", nargs="?", default=".", metavar="DIR",
-                              help="folder to scaffold (default: .)")
+    init = verb("init")
+    init.add_argument("dir", nargs="?", default=".", metavar="DIR",
+                      help="folder to scaffold (default: .)")
+    init.add_argument("--loop-demo", action="store_true",
+                      help="a runnable builder/adversary demo (its own git repos, demo agents)")
     verb("check")
     verb("selftest")
     verb("watchdog")
@@ -414,10 +418,11 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 def _cmd_init(args: argparse.Namespace) -> int:
     from agent_orchestrator import scaffold
 
-    written = scaffold.init(Path(args.dir))
+    written = (scaffold.init_loop_demo if args.loop_demo else scaffold.init)(Path(args.dir))
     for path in written:
         print(f"wrote {path}")
-    print(f"next: cd {args.dir} && agents up")
+    print(f"next: cd {args.dir} && agents up" + (
+        "   (then watch: agents status --watch, agents events -f)" if args.loop_demo else ""))
     return 0
 
 

@@ -41,6 +41,12 @@ Commands (typed as ``/fake CMD ARGS`` or written to the control file as ``CMD AR
 ``say TEXT``        add ``● TEXT`` to the history.
 ``waiting ISO``     add ``WAITING-UNTIL: ISO`` to the history (the marker an agent prints
                     when it sleeps on purpose) and stop working.
+``run CMD``         start the shell command CMD in the background (output discarded).
+``on TEXT => CMD``  from now on, whenever a submitted text contains TEXT, run command CMD
+                    (e.g. ``on New claim => run git pull -q; ...``).
+
+Lines of the initial PROMPT that start with ``/fake `` run as commands at start: a role
+prompt made of them scripts a demo agent (``agents init --loop-demo``).
 
 Screen strings, as Claude Code draws them (``\\xa0`` is a no-break space, as in the real
 captures): busy spinner ``✢ Warping… (3s · esc to interrupt)`` and footer
@@ -65,6 +71,7 @@ import re
 import select
 import shutil
 import signal
+import subprocess
 import sys
 import termios
 import time
@@ -552,10 +559,17 @@ class FakeAgent:
             "hang": self._cmd_hang,
             "say": self._cmd_say,
             "waiting": self._cmd_waiting,
+            "run": self._cmd_run,
+            "on": self._cmd_on,
         }
+        self.reactions: list[tuple[str, str]] = []  # (text to look for, command)
         if opts.prompt:
             self._echo(opts.prompt)
             self._start_work(now, opts.busy, opts.prompt)
+            # A scripted demo agent: the kickoff's `/fake CMD` lines run at start.
+            for line in opts.prompt.splitlines():
+                if line.startswith(COMMAND_PREFIX):
+                    self.run_command(line[len(COMMAND_PREFIX):], now)
 
     # history helpers
 
@@ -656,8 +670,12 @@ class FakeAgent:
         self.submit(text, now)
 
     def submit(self, text: str, now: float) -> None:
-        """A text submitted from the input box: record it, then queue or process it."""
+        """A text submitted from the input box: record it, run the reactions it triggers
+        (`on TEXT => CMD`), then queue or process it."""
         self.recorder.write(event="input", text=text)
+        for needle, command in self.reactions:
+            if needle in text:
+                self.run_command(command, now)
         if self.busy and not text.startswith(COMMAND_PREFIX):
             self.queue.append(text)
         else:
@@ -731,6 +749,25 @@ class FakeAgent:
 
     def _cmd_say(self, arg: str, now: float) -> None:
         self._add_block(Line(REPLY_MARK + sanitize(arg)))
+
+    def _cmd_run(self, arg: str, now: float) -> None:
+        """Start a shell command in the background (the demo loop's git steps); its output
+        is discarded, the screen says it started."""
+        if not arg:
+            self._result("run: no command")
+            return
+        subprocess.Popen(["/bin/sh", "-c", arg], stdin=subprocess.DEVNULL,  # noqa: S603
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.recorder.write(event="run", command=arg)
+        self._result(f"started: {sanitize(arg[:REPLY_CHARS])}")
+
+    def _cmd_on(self, arg: str, now: float) -> None:
+        """`on TEXT => CMD`: whenever a submitted text contains TEXT, run CMD."""
+        needle, sep, command = arg.partition("=>")
+        if not sep or not needle.strip() or not command.strip():
+            self._result("on: expected TEXT => COMMAND")
+            return
+        self.reactions.append((needle.strip(), command.strip()))
 
     def _cmd_waiting(self, arg: str, now: float) -> None:
         if self.work is not None:

@@ -69,14 +69,14 @@ def kickoff_text(config: Config, agent: Agent, phase_index: int = 0) -> str:
     if agent.kind == "loop" and config.loop is not None:
         loop = config.loop
         phase = loop.phases[phase_index] if 0 <= phase_index < len(loop.phases) else None
+        values = {"phase_id": phase.id if phase else "", "plan": phase.plan if phase else "",
+                  "status": phase.status if phase else "", "role": agent.role or ""}
         parts = []
         if loop.kickoff_template is not None:
-            parts.append(_fill(loop.kickoff_template.read_text(encoding="utf-8"), {
-                "phase_id": phase.id if phase else "", "plan": phase.plan if phase else "",
-                "status": phase.status if phase else "", "role": agent.role or ""}))
+            parts.append(_fill(loop.kickoff_template.read_text(encoding="utf-8"), values))
         role_file = loop.roles_dir / f"{agent.role}.md"
-        if role_file.is_file():
-            parts.append(role_file.read_text(encoding="utf-8"))
+        if role_file.is_file():  # rendered too: a role prompt may name the phase's files
+            parts.append(_fill(role_file.read_text(encoding="utf-8"), values))
         return "\n\n".join(p.rstrip("\n") for p in parts) + ("\n" if parts else "")
     if agent.prompt_file is not None:
         return agent.prompt_file.read_text(encoding="utf-8")

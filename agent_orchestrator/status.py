@@ -61,12 +61,15 @@ class FleetStatus:
 
 
 def agent_state(agent: Agent, pane: Pane | None, mem: AgentMemory, stopped: bool,
-                server_running: bool, mono_now: float) -> str:
-    """One word or phrase for the status table, most urgent first."""
+                server_running: bool, mono_now: float, resting: bool = False) -> str:
+    """One word or phrase for the status table, most urgent first. `resting`: a loop agent
+    after the last phase (stopped on purpose)."""
     if not agent.enabled:
         return "disabled"
     if stopped:
         return "stopped"
+    if resting and pane is None:
+        return "done (sequence complete)"
     if mem.crash_looping_wall is not None:
         return "crash-looping"
     if pane is None:
@@ -99,7 +102,7 @@ def status(config: Config, tmux: Tmux) -> FleetStatus:
         mem = memory.agent(agent.name)
         pane = snap.pane(agent.session)
         shown = agent_state(agent, pane, mem, agent.name in stopped, snap.server_running,
-                            mono_now)
+                            mono_now, agent.kind == "loop" and memory.loop.sequence_complete)
         alive = pane is not None and not pane.dead
         rows.append(StatusRow(
             agent.name, agent.kind, agent.backend,

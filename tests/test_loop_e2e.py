@@ -185,3 +185,44 @@ def test_builder_adversary_loop(tmp_path: Path, tmux_socket: str) -> None:
         assert len(events("sequence-complete")) == 1
     finally:
         agents("down")
+
+
+def test_loop_demo_runs_to_completion(tmp_path: Path, tmux_socket: str) -> None:
+    """`agents init --loop-demo`: what a new user watches, on a private server and faster."""
+    demo = tmp_path / "demo"
+    made = subprocess.run([sys.executable, "-m", "agent_orchestrator", "init", "--loop-demo",
+                           str(demo)], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    config = demo / "agents.toml"
+    text = config.read_text().replace('log_dir = ".agents"',
+                                      f'log_dir = ".agents"\ntmux_socket = "{tmux_socket}"')
+    config.write_text(text.replace("signal_interval = 3", "signal_interval = 0.3")
+                      .replace("heavy_interval = 5", "heavy_interval = 0.3"))
+    for role in ("builder", "adversary"):
+        prompt = demo / "prompts" / f"{role}.md"
+        prompt.write_text(prompt.read_text().replace("sleep 5", "sleep 1")
+                          .replace("sleep 2", "sleep 0.3"))
+
+    def agents(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "agent_orchestrator", *args, "--config",
+                               str(config)], capture_output=True, text=True, timeout=30)
+
+    events = demo / ".agents" / "events.jsonl"
+
+    def kinds() -> list[str]:
+        return [json.loads(x)["event"] for x in events.read_text().splitlines()] \
+            if events.exists() else []
+
+    try:
+        assert agents("check").returncode == 0
+        assert agents("up").returncode == 0
+        wait_until(lambda: "sequence-complete" in kinds(), timeout=60,
+                   what="the demo loop to finish both phases")
+        seen = kinds()
+        assert seen.count("handoff-ping") >= 4  # a claim and a review per phase
+        assert seen.count("phase-advance") == 1
+        wait_until(lambda: "loopdemo-reporter" in sessions(tmux_socket), what="the reporter")
+        wait_until(lambda: agents("status").stdout.count("done (sequence complete)") == 2,
+                   what="the loop agents to show as done")
+    finally:
+        agents("down")

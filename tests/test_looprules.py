@@ -1,0 +1,89 @@
+"""Loop rules through decide(): operator phase changes, completion, appended phases."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from conftest import write_config
+
+from agent_orchestrator import config as config_mod
+from agent_orchestrator import rules
+from agent_orchestrator.decisions import LoopSeen, Now, Observed
+from agent_orchestrator.state import AgentMemory, FleetMemory, LoopMemory
+from agent_orchestrator.tmux import Pane
+
+LOOP = """
+[[agent]]
+name = "b"
+kind = "loop"
+role = "builder"
+backend = "demo"
+watch = "heal"
+
+[[agent]]
+name = "fin"
+kind = "task"
+backend = "demo"
+enabled = false
+
+[loop]
+roles_dir = "."
+on_complete = {{ run = "fin" }}
+{phases}
+"""
+PHASE = '[[loop.phases]]\nid = "{id}"\nstatus = "S-{id}.md"\n'
+NOW = Now(5000.0, 1.8e9)
+
+
+def load(tmp_path: Path, ids: list[str]) -> config_mod.Config:
+    (tmp_path / "builder.md").write_text("build")
+    body = LOOP.format(phases="".join(PHASE.format(id=i) for i in ids))
+    return config_mod.load(write_config(tmp_path, body))
+
+
+def alive() -> dict[str, Pane]:
+    return {"t-b": Pane("t-b", "%1", 9, "python", False, None, 0.0, "@1")}
+
+
+def run(config: config_mod.Config, memory: FleetMemory, seen: LoopSeen) -> rules.Decisions:
+    return rules.decide(config, Observed(True, alive(), loop=seen), memory, NOW)
+
+
+def summary(decisions: rules.Decisions) -> list[tuple[str, object]]:
+    return [(type(a).__name__, getattr(a, "agent", None) or getattr(a, "index", None))
+            for a in decisions.actions]
+
+
+def test_operator_phase_change_restarts_the_loop_agents(tmp_path: Path) -> None:
+    config = load(tmp_path, ["one", "two", "three"])
+    memory = FleetMemory({"b": AgentMemory(starts=1)}, loop=LoopMemory(phase=0))
+    decisions = run(config, memory, LoopSeen(phase_index=2))
+    assert summary(decisions) == [("Restart", "b")]
+    assert decisions.memory.loop.phase == 2
+    assert [e.event for e in decisions.events] == ["phase-changed", "restart"]
+
+
+def test_last_phase_done_completes_once_then_an_appended_phase_resumes(tmp_path: Path) -> None:
+    config = load(tmp_path, ["one"])
+    memory = FleetMemory({"b": AgentMemory(starts=1)}, loop=LoopMemory(phase=0))
+    done = run(config, memory, LoopSeen(0, head="abc", done_sha="abc", done_checked=True))
+    assert summary(done) == [("CompleteSequence", None), ("Stop", "b"), ("Restart", "fin")]
+    assert done.memory.loop.sequence_complete
+    again = run(config, done.memory, LoopSeen(0, head="abc", done_sha="abc",
+                                              done_checked=True))
+    assert again.actions == ()  # completed once; the resting builder is not healed
+    more = load(tmp_path, ["one", "two"])
+    resumed = run(more, again.memory, LoopSeen(0))
+    assert summary(resumed) == [("SetPhase", 1), ("Restart", "b")]
+    assert not resumed.memory.loop.sequence_complete
+    assert "phase-resumed" in [e.event for e in resumed.events]
+
+
+def test_done_needs_auto_advance(tmp_path: Path) -> None:
+    config = load(tmp_path, ["one", "two"])
+    config = replace(config, loop=replace(config.loop, auto_advance=False))
+    memory = FleetMemory({"b": AgentMemory(starts=1)}, loop=LoopMemory(phase=0))
+    decisions = run(config, memory, LoopSeen(0, head="abc", done_sha="abc",
+                                             done_checked=True))
+    assert decisions.actions == () and decisions.memory.loop.done_note == "DONE"

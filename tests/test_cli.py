@@ -344,3 +344,25 @@ def test_events_filters_and_follows(make_config: Callable[..., Path]) -> None:
     finally:
         follower.terminate()
         follower.wait(timeout=10)
+
+
+def test_phase_verb_validates_and_moves(make_config: Callable[..., Path]) -> None:
+    path = make_config("""
+        [loop]
+        phases = [{ id = "a", status = "A.md" }, { id = "b", status = "B.md" },
+                  { id = "c", status = "C.md" }]
+    """)
+    state_file = path.parent / "logs" / "state" / "phase-idx"
+    shown = agents("phase", "--config", str(path))
+    assert shown.returncode == 0 and "→ 0  a" in shown.stdout
+    for bad, message in (("99", "0..2"), ("-1", ">= 0"), ("abc", "whole number")):
+        result = agents("phase", "set", bad, "--config", str(path))
+        assert result.returncode == 1 and message in result.stderr, (bad, result.stderr)
+        assert not state_file.exists()  # nothing changed
+    assert agents("phase", "set", "2", "--config", str(path)).returncode == 0
+    assert state_file.read_text().strip() == "2"
+    last = agents("phase", "next", "--config", str(path))
+    assert last.returncode == 1 and "already at the last phase" in last.stderr
+    assert agents("phase", "set", "0", "--config", str(path)).returncode == 0
+    assert agents("phase", "next", "--config", str(path)).returncode == 0
+    assert state_file.read_text().strip() == "1"

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_orchestrator import logcap, proctree
+from agent_orchestrator import logcap, proctree, state
 from agent_orchestrator.config import Agent, Backend, Config, Service
 from agent_orchestrator.files import private_dir, touch_private, write_atomic
 from agent_orchestrator.presets import SKIP_PERMISSIONS
@@ -52,10 +52,6 @@ def kickoff_file(config: Config, session: str) -> Path:
 
 def log_file(config: Config, session: str) -> Path:
     return config.log_dir / f"{session}.log"
-
-
-def resume_id_file(config: Config, agent: Agent) -> Path:
-    return config.state_dir / f"{agent.name}.id"
 
 
 def _fill(text: str, values: dict[str, str]) -> str:
@@ -102,7 +98,7 @@ def _resume_words(config: Config, agent: Agent, backend: Backend,
     if backend.session_id_flag:
         pinned = new_id()
         return (render_words(backend.session_id_flag, {"id": pinned}),
-                (resume_id_file(config, agent), pinned))
+                (state.resume_id_file(config, agent.name), pinned))
     return [], None
 
 

@@ -22,15 +22,21 @@ def launch_tag(socket: str | None, session: str) -> str:
     return f"{socket or 'default'}/{session}"
 
 
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks: with the pid, it names one process for good."""
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """/proc/<pid>/stat from field 3 (state) on; None when the process is gone. The command
+    name (field 2) may hold spaces and parentheses, so the split starts after it."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
-            data = stat.read()
+            return stat.read().rsplit(b")", 1)[-1].split()
     except OSError:
         return None
-    # Field 22; the command name (field 2) may hold spaces and parentheses, so split after it.
-    return data.rsplit(b")", 1)[-1].split()[19].decode()
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks (field 22): with the pid, it names one
+    process for good."""
+    fields = _stat_fields(pid)
+    return fields[19].decode() if fields else None
 
 
 def tagged(tag: str, prefix: bool = False) -> list[tuple[int, str]]:
@@ -72,11 +78,8 @@ def terminate(processes: Iterable[tuple[int, str]], grace: float = 2.0) -> int:
 
 
 def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[-1].split()[0] == b"Z"
-    except OSError:
-        return True
+    fields = _stat_fields(pid)
+    return fields is None or fields[0] == b"Z"
 
 
 def _signal(pid: int, signum: int) -> None:

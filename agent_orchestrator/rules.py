@@ -21,20 +21,7 @@ from dataclasses import replace
 
 from agent_orchestrator import looprules, screenrules
 from agent_orchestrator.config import Agent, Config
-from agent_orchestrator.decisions import (  # noqa: F401 - re-exported: rules' vocabulary
-    Action,
-    CompleteSequence,
-    Decisions,
-    LoopSeen,
-    Now,
-    Observed,
-    Restart,
-    SetPhase,
-    Start,
-    Stop,
-    Tick,
-    Type,
-)
+from agent_orchestrator.decisions import Decisions, Now, Observed, Tick
 from agent_orchestrator.restarts import FLEET_WINDOW, clamp, fail, start
 from agent_orchestrator.state import FleetMemory
 from agent_orchestrator.tmux import Pane

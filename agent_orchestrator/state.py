@@ -268,11 +268,29 @@ def write_phase_index(config: Config, index: int) -> None:
         write_atomic(path, f"{index}\n".encode())
 
 
+def resume_id_file(config: Config, agent_name: str) -> Path:
+    """Where an agent's conversation id is kept (`resume = true`)."""
+    return config.state_dir / f"{agent_name}.id"
+
+
 def resume_id(config: Config, agent_name: str) -> str | None:
     try:
-        return (config.state_dir / f"{agent_name}.id").read_text().strip() or None
+        return resume_id_file(config, agent_name).read_text().strip() or None
     except OSError:
         return None
+
+
+def health_file(config: Config) -> Path:
+    """The watchdog's word on the config file (ok, or rejected since when)."""
+    return config.state_dir / "config-health.json"
+
+
+def read_health(config: Config) -> dict[str, object] | None:
+    try:
+        body = json.loads(health_file(config).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def last_good_file(state_dir: Path) -> Path:

@@ -7,7 +7,6 @@ size, and works whether or not the watchdog runs.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 
@@ -125,17 +124,8 @@ def status(config: Config, tmux: Tmux) -> FleetStatus:
             phase += ", sequence complete"
         elif memory.loop.done_note and memory.loop.phase == phase_idx:
             phase += f", {memory.loop.done_note}"
-    health = read_health(config)
+    health = state.read_health(config)
     stale = health.get("since") if health and not health.get("ok") else None
     return FleetStatus(tuple(rows), state.watchdog_pid(config), snap.server_running, phase,
                        str(config.path),
                        float(stale) if isinstance(stale, int | float) else None)
-
-
-def read_health(config: Config) -> dict[str, object] | None:
-    """The watchdog's word on the config file (written by watchdog.py)."""
-    try:
-        body = json.loads((config.state_dir / "config-health.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return body if isinstance(body, dict) else None

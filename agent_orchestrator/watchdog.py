@@ -87,11 +87,6 @@ class Waker:
                 pass
 
 
-def health_file(config: Config) -> Path:
-    """Read by status.read_health for `agents status`."""
-    return config.state_dir / "config-health.json"
-
-
 @dataclass
 class Watchdog:
     """A running watchdog for one config file. `run()` blocks until `stop()`."""
@@ -393,7 +388,7 @@ class Watchdog:
         body = {"ok": error is None, "since": time.time(), "error": error,
                 "digest": self.config.digest}
         with contextlib.suppress(OSError):
-            write_atomic(health_file(self.config), json.dumps(body).encode())
+            write_atomic(state.health_file(self.config), json.dumps(body).encode())
             if error is None:
                 write_atomic(state.last_good_file(self.config.state_dir),
                              self.config.path.read_bytes())

@@ -13,7 +13,7 @@ import pytest
 from conftest import sessions
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator import fleet, launch
+from agent_orchestrator import fleet, launch, state
 from agent_orchestrator.tmux import Tmux
 
 pytestmark = pytest.mark.tmux
@@ -163,7 +163,7 @@ def test_resume_pins_a_new_id_then_resumes_it(make_config: Callable[..., Path],
     assert first.argv[first.argv.index("--session-id") + 1] == "11111111-2222"
     assert "--resume" not in first.argv  # claude rejects the two together
     launch.start(Tmux(tmux_socket), config, first)
-    stored = launch.resume_id_file(config, agent)
+    stored = state.resume_id_file(config, agent.name)
     assert stored.read_text() == "11111111-2222" and (stored.stat().st_mode & 0o777) == 0o600
     again = launch.plan_agent(config, agent, resume_id=stored.read_text(),
                               new_id=lambda: "unused")

@@ -94,9 +94,12 @@ def _one_agent(tick: Tick, agent: Agent) -> None:
 def _heal_dead(tick: Tick, agent: Agent, pane: Pane | None) -> None:
     mem = tick.agents[agent.name]
     if mem.starts == 0:
-        start(tick, agent, "start", "not running" if pane is None else "found exited",
-              restart=pane is not None)
-        return
+        if agent.name not in tick.observed.operator_starts:
+            start(tick, agent, "start", "not running" if pane is None else "found exited",
+                  restart=pane is not None)
+            return
+        # `agents up` started it and it died before the watchdog's first look: a death.
+        mem = tick.agents[agent.name] = replace(mem, starts=1)
     if mem.restart_due_at is None:  # a new death
         if pane is None:
             reason = "session gone"

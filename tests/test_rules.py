@@ -80,6 +80,7 @@ class Case(NamedTuple):
     server_running: bool = True
     screens: dict[str, str] = {}
     stopped: frozenset[str] = frozenset()
+    operator_starts: dict[str, float] = {}
 
 
 ALL_UP = {"t-a": pane("t-a"), "t-s": pane("t-s"), "t-b": pane("t-b", "node")}
@@ -118,6 +119,9 @@ CASES = {
     "disabled-never-started": Case(ALL_UP, MEM_UP, [], []),
     "operator-stopped-not-healed": Case(
         {"t-s": pane("t-s")}, MEM_UP, [], [], stopped=frozenset({"a"})),
+    "died-after-up-before-first-look-is-a-restart": Case(
+        {"t-s": pane("t-s")}, {"s": KNOWN}, [("Start", "a", "session gone")],
+        [("a", "restart")], operator_starts={"a": WALL - 1}),
     "running-unknown-agent-is-adopted-not-restarted": Case(
         ALL_UP, {}, [], [("a", "adopt"), ("s", "adopt")]),
 }
@@ -125,7 +129,8 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_heal(config: config_mod.Config, case: Case) -> None:
-    observed = rules.Observed(case.server_running, case.panes, case.screens, case.stopped)
+    observed = rules.Observed(case.server_running, case.panes, case.screens, case.stopped,
+                              case.operator_starts)
     decisions = rules.decide(config, observed, FleetMemory(case.memory), NOW)
     got = [(type(a).__name__, a.agent, a.reason) for a in decisions.actions]
     assert got == case.expect

@@ -50,6 +50,11 @@ def kickoff_file(config: Config, session: str) -> Path:
     return config.state_dir / f"kickoff-{session}.txt"
 
 
+def spec_file(config: Config, session: str) -> Path:
+    """The launch spec boot.py reads and deletes (it holds the prompt)."""
+    return config.state_dir / f"launch-{session}.json"
+
+
 def log_file(config: Config, session: str) -> Path:
     return config.log_dir / f"{session}.log"
 
@@ -173,7 +178,7 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan) -> None:
         write_atomic(kickoff_file(config, plan.session), plan.kickoff.encode("utf-8"))
     else:  # no kickoff: don't leave a previous configuration's prompt lying around
         kickoff_file(config, plan.session).unlink(missing_ok=True)
-    spec = config.state_dir / f"launch-{plan.session}.json"
+    spec = spec_file(config, plan.session)
     # Every session's processes carry its tag, so `stop` finds all of them, whatever started.
     env = dict(plan.env) | {proctree.TAG_VAR: proctree.launch_tag(config.tmux_socket,
                                                                   plan.session)}
@@ -193,4 +198,6 @@ def stop(tmux: Tmux, config: Config, session: str) -> bool:
     tag = proctree.launch_tag(config.tmux_socket, session)
     existed = tmux.kill(session)
     proctree.terminate(proctree.tagged(tag))
+    # Killed before boot.py read its spec: don't leave the prompt lying around.
+    spec_file(config, session).unlink(missing_ok=True)
     return existed

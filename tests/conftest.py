@@ -13,6 +13,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,3 +95,21 @@ def tmux_cmd(socket: str, *args: str) -> subprocess.CompletedProcess[str]:
 def sessions(socket: str) -> set[str]:
     result = tmux_cmd(socket, "list-sessions", "-F", "#{session_name}")
     return set(result.stdout.split()) if result.returncode == 0 else set()
+
+
+@pytest.fixture
+def make_fleet(tmp_path: Path, tmux_socket: str) -> Iterator[Callable[..., Any]]:
+    """`make_fleet(body, defaults="")` → a harness.Fleet in tmp_path on this test's private
+    socket; every fleet made is brought down (and its watchdogs stopped) afterwards."""
+    from harness import Fleet  # harness imports this module: import it late
+
+    fleets: list[Fleet] = []
+
+    def make(body: str, defaults: str = "") -> Fleet:
+        fleet = Fleet(tmp_path, tmux_socket, body, defaults)
+        fleets.append(fleet)
+        return fleet
+
+    yield make
+    for fleet in fleets:
+        fleet.close()

@@ -63,6 +63,19 @@ def wait_until(predicate: Callable[[], object], timeout: float = 15.0,
         time.sleep(interval)
 
 
+def holds_for(predicate: Callable[[], object], seconds: float, interval: float = 0.05,
+              what: str = "condition") -> None:
+    """Poll `predicate` for `seconds` and fail the test the moment it is falsy: how a test
+    asserts that something does NOT happen (no restart, no canary) over a stretch of time."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if not predicate():
+            pytest.fail(f"{what} stopped holding")
+        if time.monotonic() > deadline:
+            return
+        time.sleep(interval)
+
+
 @pytest.fixture
 def wait_for() -> Callable[..., object]:
     return wait_until

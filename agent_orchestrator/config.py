@@ -83,6 +83,9 @@ class Backend:
     footer_ui: bool = False
     log_grace: float = 180
     stall_idle: float = 300
+    # A CLI that draws each message (prompt, error) as a block in this left gutter and echoes
+    # prompts unmarked: limit/fatal text then counts only in the last block (screen.py).
+    message_gutter: str = ""
 
 
 @dataclass(frozen=True)
@@ -267,6 +270,7 @@ _BACKEND = {
     "footer_ui": Field("bool", False),
     "log_grace": Field("number", 180),
     "stall_idle": Field("number", 300, minimum=1),
+    "message_gutter": Field("str", ""),
 }
 _SERVICE = {"name": Field("name", required=True), "command": Field("nonempty", required=True),
             "dir": Field("nonempty", "."), "session": Field("name")}

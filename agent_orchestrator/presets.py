@@ -237,6 +237,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # the knight-rider bar stays but the hint may give way to `[retrying in 5s attempt #3`
         # (signals §4.2).
         "footer_ui": True,
+        # Your prompts and its errors are alike `┃` blocks; only the last is the current turn
+        # (screens/opencode/overloaded_final.txt: an older "usage limit" block above).
+        "message_gutter": "┃",
         "active_re": r"\besc interrupt\b|^\s*+[■⬝]{8}\s",
         # `┃  The usage limit has been reached` (screens/opencode/usage_limit_final.txt),
         # `Free usage exceeded, subscribe to Go`, `(Usage|Free|Go) limit reached`, `This

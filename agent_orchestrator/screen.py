@@ -21,6 +21,8 @@ How the screen is read:
   (Codex's composer `› Ask Codex to do anything` looks like an echo). An echoed slash
   command (`❯ /rate-limit-options`, which Claude types itself under a limit banner) is
   skipped but does not start a new turn.
+  With `message_gutter` (opencode, whose echoed prompts are unmarked), only the last block
+  of rows drawn in that gutter above the input box counts.
 - `prompt_re` (dialogs): the last 15 non-empty lines, echoed prompts skipped.
 - The reset time is read from the limit line and the 2 non-empty lines after it (banners
   wrap: `... Your limit will reset` / `at 3pm (America/Santiago).`).
@@ -104,6 +106,8 @@ def classify(screen: str, backend: Backend, now: datetime) -> ScreenView:
     current = [i for i in bottom
                if i > turn_start and not is_echo(lines[i])
                and not resets.is_limit_warning(lines[i])]
+    if backend.message_gutter:
+        current = _last_gutter_block(lines, current, composer, backend.message_gutter)
 
     fatal_line = _last_match(backend.fatal_re, lines, current)
 
@@ -143,6 +147,27 @@ def classify(screen: str, backend: Backend, now: datetime) -> ScreenView:
         dialog_line=dialog_line,
         waiting_until=_waiting_until(lines, backend.footer_ui, now),
     )
+
+
+def _last_gutter_block(lines: list[str], rows: list[int], composer: set[int],
+                       gutter: str) -> list[int]:
+    """The rows of `rows` in the last block of text drawn in `gutter` above the input box.
+
+    opencode draws your prompt and each error as such a block and does not mark which is
+    which, so only the last block can be the current turn's outcome: an earlier block's
+    "usage limit has been reached" belongs to a turn a later prompt already moved past."""
+    blocks: list[list[int]] = []
+    previous = -2
+    for i in range(len(lines)):
+        body = lines[i].strip()
+        if i in composer or not body.startswith(gutter) or not body[len(gutter):].strip():
+            continue
+        if i != previous + 1 or not blocks:
+            blocks.append([])
+        blocks[-1].append(i)
+        previous = i
+    last = set(blocks[-1]) if blocks else set()
+    return [i for i in rows if i in last]
 
 
 def waiting_until(screen: str, footer_ui: bool) -> datetime | None:

@@ -188,8 +188,6 @@ def test_every_fixture_is_covered() -> None:
     assert on_disk == covered
 
 
-@pytest.mark.xfail(strict=True, reason="opencode echoes prompts without a marker, so the "
-                   "previous turn's usage banner, still in the last 15 non-empty rows, counts")
 def test_opencode_stale_usage_banner(config: Config) -> None:
     view = classify(fixture("opencode", "overloaded_final"), config.backend("opencode"), NOW)
     assert view.state == "idle"

@@ -107,6 +107,15 @@ def _resume_words(config: Config, agent: Agent, backend: Backend,
     return [], None
 
 
+def _flag_words(flags: str, common: dict[str, str], kickoff: str) -> list[str]:
+    """`flags` as argv words with the kickoff as the last word, or, when `flags` places it
+    (`--prompt={kickoff}`: a parser that takes a leading `-` for an option needs the text
+    glued to its flag), in that word; such a word is left out when there is no kickoff."""
+    if "{kickoff}" not in flags:
+        return render_words(flags, common) + ([kickoff] if kickoff else [])
+    return render_words(flags, {**common, "kickoff": kickoff}, omit_empty="kickoff")
+
+
 def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
                resume_id: str | None = None,
                new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> LaunchPlan:
@@ -127,9 +136,7 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
             argv += render_words(backend.remote_control_flag, common)
         if model:
             argv += render_words(backend.model_flag, common)
-        argv += render_words(backend.flags, common)
-        if kickoff:
-            argv.append(kickoff)
+        argv += _flag_words(backend.flags, common, kickoff)
     elif backend.prompt_delivery == "exec":
         line = render_shell(bin_text, {**common, "kickoff": kickoff,
                                        "kickoff_file": str(kickoff_file(config, agent.session)),

@@ -172,15 +172,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Gemini CLI. A positional prompt is ONE-SHOT ("Positional prompt. Defaults to one-shot;
     # use -i/--prompt-interactive for interactive", google-gemini/gemini-cli packages/cli/
     # src/config/config.ts): `-i/--prompt-interactive <text>` runs the prompt and stays
-    # interactive, so it is the last flag and the kickoff its value. `-m/--model`,
-    # `-r/--resume <id|index|latest>` (signals §3.1). Limitation: yargs does not take a value
-    # that starts with `-`, so a kickoff starting with `-` makes gemini exit with "Unknown
-    # arguments" (it would need `--prompt-interactive=<kickoff>` as ONE word, which launch.py
-    # cannot build yet).
+    # interactive. `-m/--model`, `-r/--resume <id|index|latest>` (signals §3.1). The kickoff
+    # is glued to its flag as ONE word (`--prompt-interactive=<text>`): yargs does not take a
+    # separate value that starts with `-` (a markdown list, `---`) and exits with "Unknown
+    # arguments".
     "gemini": {
         "bin": "gemini",
         "prompt_delivery": "arg",
-        "flags": "--prompt-interactive",
+        "flags": "--prompt-interactive={kickoff}",
         "model_flag": "--model '{model}'",
         "supports_resume": True,
         "resume_flag": "--resume '{id}'",
@@ -221,12 +220,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # opencode. The positional argument is the PROJECT PATH; the first prompt is `--prompt
     # <text>` (anomalyco/opencode packages/opencode/src/cli/cmd/tui/thread.ts; signals §4.1),
-    # so `--prompt` is the last flag and the kickoff its value (same leading-`-` limitation
-    # as gemini: yargs). `-m/--model provider/model`, `-s/--session <id>`.
+    # glued to it as one word like gemini's (yargs). `-m/--model provider/model`,
+    # `-s/--session <id>`.
     "opencode": {
         "bin": "opencode",
         "prompt_delivery": "arg",
-        "flags": "--prompt",
+        "flags": "--prompt={kickoff}",
         "model_flag": "--model '{model}'",
         "supports_resume": True,
         "resume_flag": "--session '{id}'",

@@ -53,9 +53,14 @@ def _substitute(text: str, values: Mapping[str, str], quote: bool) -> str:
     return pattern.sub(fill, text)
 
 
-def render_words(template: str, values: Mapping[str, str]) -> list[str]:
-    """Split `template` into argv words, then fill placeholders inside each word."""
-    return [_substitute(word, values, quote=False) for word in split_words(template)]
+def render_words(template: str, values: Mapping[str, str],
+                 omit_empty: str | None = None) -> list[str]:
+    """Split `template` into argv words, then fill placeholders inside each word. With
+    `omit_empty`, words holding that placeholder are left out when its value is empty."""
+    words = split_words(template)
+    if omit_empty is not None and not values.get(omit_empty):
+        words = [w for w in words if "{" + omit_empty + "}" not in w]
+    return [_substitute(word, values, quote=False) for word in words]
 
 
 def render_shell(template: str, quoted: Mapping[str, str],

@@ -379,6 +379,7 @@ class Argv(NamedTuple):
     cli: str
     plain: tuple[str, ...]  # first start (a new id "new-id" pinned where the CLI can)
     resumed: tuple[str, ...]  # with resume id "abc-123"
+    glue: str = ""  # the kickoff's last word is glue + kickoff (yargs: `--flag=value`)
 
 
 ARGV = [
@@ -388,14 +389,14 @@ ARGV = [
     # `codex [--model M] -- "prompt"`, `codex resume ID [--model M] -- "prompt"`
     Argv("codex", ("codex", "--model", "gpt-5-codex", "--"),
          ("codex", "resume", "abc-123", "--model", "gpt-5-codex", "--")),
-    # `gemini [--resume ID] [--model M] --prompt-interactive "prompt"`
-    Argv("gemini", ("gemini", "--model", "gemini-2.5-pro", "--prompt-interactive"),
-         ("gemini", "--resume", "abc-123", "--model", "gemini-2.5-pro",
-          "--prompt-interactive")),
-    # `opencode [--session ID] [--model P/M] --prompt "text"` (no positional: that's a path)
-    Argv("opencode", ("opencode", "--model", "anthropic/claude-sonnet-4-6", "--prompt"),
-         ("opencode", "--session", "abc-123", "--model", "anthropic/claude-sonnet-4-6",
-          "--prompt")),
+    # `gemini [--resume ID] [--model M] --prompt-interactive="prompt"`
+    Argv("gemini", ("gemini", "--model", "gemini-2.5-pro"),
+         ("gemini", "--resume", "abc-123", "--model", "gemini-2.5-pro"),
+         glue="--prompt-interactive="),
+    # `opencode [--session ID] [--model P/M] --prompt="text"` (no positional: that's a path)
+    Argv("opencode", ("opencode", "--model", "anthropic/claude-sonnet-4-6"),
+         ("opencode", "--session", "abc-123", "--model", "anthropic/claude-sonnet-4-6"),
+         glue="--prompt="),
 ]
 
 
@@ -404,10 +405,24 @@ def test_launch_argv(config: Config, case: Argv) -> None:
     agent = config.agent(case.cli)
     assert agent is not None
     plan = launch.plan_agent(config, agent, new_id=lambda: "new-id")
-    assert plan.argv == (*case.plain, PROMPT)  # the kickoff whole, as ONE last argument
+    assert plan.argv == (*case.plain, case.glue + PROMPT)  # the kickoff whole, in ONE word
     assert plan.boot_line is None and plan.env == ()
     resumed = launch.plan_agent(config, agent, resume_id="abc-123")
-    assert resumed.argv == (*case.resumed, PROMPT)
+    assert resumed.argv == (*case.resumed, case.glue + PROMPT)
+
+
+@pytest.mark.parametrize("cli", ["gemini", "opencode"])
+def test_yargs_clis_get_a_dash_kickoff_glued_to_its_flag(tmp_path: Path, cli: str) -> None:
+    # yargs reads a separate `- item` value as an option; `--prompt=- item` is one value.
+    path = tmp_path / "agents.toml"
+    path.write_text('[defaults]\nsession_prefix = "t-"\nlog_dir = "logs"\n'
+                    f'[[agent]]\nname = "a"\nbackend = "{cli}"\nprompt = "- first\\n---"\n'
+                    f'[[agent]]\nname = "b"\nbackend = "{cli}"\n')
+    config = config_mod.load(path)
+    a, b = config.agent("a"), config.agent("b")
+    assert a is not None and b is not None
+    assert launch.plan_agent(config, a).argv[-1].endswith("=- first\n---")
+    assert not any("{kickoff}" in w or w.endswith("=") for w in launch.plan_agent(config, b).argv)
 
 
 def test_launch_aider_pings(config: Config) -> None:

@@ -18,9 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from agent_orchestrator.presets import PRESETS, SKIP_PERMISSIONS
-from agent_orchestrator.schema import Field, Problem, Problems, check_table, dotted
+from agent_orchestrator.schema import NAME_RE, Field, Problem, Problems, check_table, dotted
 from agent_orchestrator.templates import TemplateError, check_shell_template, split_words
 from agent_orchestrator.tomlpos import KeyLines
+
+# ping delivery's default boot line (SPEC §3).
+BOOT_LINE = ("Your full kickoff prompt is in {kickoff_file} — read it now with: "
+             "`cat '{kickoff_file}'` — then follow it exactly.")
 
 KINDS = ("persistent", "loop", "task", "orchestrator")
 WATCH_MODES = ("none", "heal", "heal+stall")
@@ -86,6 +90,8 @@ class Backend:
     # A CLI that draws each message (prompt, error) as a block in this left gutter and echoes
     # prompts unmarked: limit/fatal text then counts only in the last block (screen.py).
     message_gutter: str = ""
+    # ping delivery: the line typed once the CLI is up; `{kickoff_file}` is the prompt's path.
+    boot_line: str = BOOT_LINE
 
 
 @dataclass(frozen=True)
@@ -271,6 +277,7 @@ _BACKEND = {
     "log_grace": Field("number", 180),
     "stall_idle": Field("number", 300, minimum=1),
     "message_gutter": Field("str", ""),
+    "boot_line": Field("nonempty", BOOT_LINE),
 }
 _SERVICE = {"name": Field("name", required=True), "command": Field("nonempty", required=True),
             "dir": Field("nonempty", "."), "session": Field("name")}
@@ -437,7 +444,8 @@ class _Builder:
                 split_words(values.get(key) or "")
             except TemplateError as exc:
                 self.problems.add(where + (key,), str(exc), label=f"backend.{name}.{key}")
-        shell_checks = [("attach", ("dir", "session", "model")), ("preamble", ())]
+        shell_checks = [("attach", ("dir", "session", "model", "kickoff_file")),
+                        ("preamble", ())]
         if values.get("prompt_delivery") == "exec":
             shell_checks.append(("bin", ("kickoff", "kickoff_file", "session", "model",
                                          "dir", "id")))
@@ -461,7 +469,7 @@ class _Builder:
             where = ("agent", index)
             merged = defaults | entry if isinstance(entry, dict) else entry
             known = entry.get("name") if isinstance(entry, dict) else None
-            label = f"agent.{known}" if isinstance(known, str) and known else None
+            label = f"agent.{known}" if type(known) is str and NAME_RE.fullmatch(known) else None
             values = check_table(merged, _AGENT, where, self.problems, label)
             if "name" not in values:
                 continue

@@ -24,11 +24,8 @@ from agent_orchestrator import logcap, proctree, state
 from agent_orchestrator.config import Agent, Backend, Config, Service
 from agent_orchestrator.files import private_dir, touch_private, write_atomic
 from agent_orchestrator.presets import SKIP_PERMISSIONS
-from agent_orchestrator.templates import render_shell, render_words
+from agent_orchestrator.templates import render_boot_line, render_shell, render_words
 from agent_orchestrator.tmux import Tmux
-
-BOOT_LINE = ("Your full kickoff prompt is in {file} — read it now with: `cat '{file}'` — "
-             "then follow it exactly.")
 
 
 @dataclass(frozen=True)
@@ -143,14 +140,14 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
                                        "id": resume_id or ""})
         argv = ["/bin/sh", "-c", line]
     else:  # ping
+        file = str(kickoff_file(config, agent.session))
         attach = render_shell(backend.attach, {"dir": str(agent.dir), "session": agent.session,
-                                               "model": model or ""},
+                                               "model": model or "", "kickoff_file": file},
                               raw={"bin": bin_text, "server": backend.server})
         env += _model_env(backend, model)
         line = f"{backend.preamble}; {attach}" if backend.preamble.strip() else attach
         argv = ["/bin/sh", "-c", line]
-        file = kickoff_file(config, agent.session)
-        boot_line = BOOT_LINE.format(file=file) if kickoff else None
+        boot_line = render_boot_line(backend.boot_line, file) if kickoff else None
     return LaunchPlan(session=agent.session, argv=tuple(argv), cwd=agent.dir, env=tuple(env),
                       kickoff=kickoff, boot_line=boot_line, connect_delay=backend.connect_delay,
                       submit_key=backend.submit_key, new_resume_id=pinned)

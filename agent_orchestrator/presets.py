@@ -277,7 +277,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     "aider": {
         "bin": "aider",
         "prompt_delivery": "ping",
-        "attach": "{bin} --no-check-update --no-show-release-notes --no-gitignore",
+        # aider's model cannot run `cat`, so the kickoff file joins the chat read-only at
+        # launch (`--read FILE`, aider/args.py) and the boot line points at it.
+        "attach": ("{bin} --no-check-update --no-show-release-notes --no-gitignore "
+                   "--read {kickoff_file}"),
+        "boot_line": ("Your full kickoff prompt is the read-only file {kickoff_file} in this "
+                      "chat: follow it exactly."),
         "model_env": "AIDER_MODEL",
         "supports_resume": False,
         # aider is a Python console script: tmux reports the interpreter (`python3.12`, or

@@ -429,12 +429,15 @@ def test_launch_aider_pings(config: Config) -> None:
     agent = config.agent("aider")
     assert agent is not None
     plan = launch.plan_agent(config, agent, resume_id="abc-123")  # no resume for aider
+    kickoff = str(launch.kickoff_file(config, agent.session))
+    # The kickoff file joins the chat read-only (aider's model cannot run `cat`).
     assert plan.argv == ("/bin/sh", "-c",
-                         "aider --no-check-update --no-show-release-notes --no-gitignore")
+                         "aider --no-check-update --no-show-release-notes --no-gitignore "
+                         f"--read {shlex.quote(kickoff)}")
     assert plan.env == (("AIDER_MODEL", "sonnet"),)
     assert plan.kickoff == PROMPT
     assert plan.boot_line is not None
-    assert str(launch.kickoff_file(config, agent.session)) in plan.boot_line
+    assert kickoff in plan.boot_line and "cat" not in plan.boot_line
     assert "\n" not in plan.boot_line  # typed as one line
 
 

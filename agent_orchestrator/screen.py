@@ -15,9 +15,10 @@ How the screen is read:
   banners and prose don't count: the last 15 non-empty lines, minus the lines above the last
   echoed user prompt (a later prompt means the agent moved on), minus echoed prompts
   themselves, minus limit warnings (`resets.is_limit_warning`).
-  An echoed prompt is a row that starts (after at most one space) with `❯ `, `› ` or `> `
-  followed by text. Not echoes: Claude's input line (`❯` + no-break space), numbered menu
-  options (`❯ 1. Yes`, `› 1. Switch to ...`), and rows among the bottom 4 non-empty ones
+  An echoed prompt is a row that starts (after at most one space) with `❯ `, `› `, `> ` or
+  aider's mode prompts (`ask> `, `diff> `, `architect> `, ...) followed by text. Not
+  echoes: Claude's input line (`❯` + no-break space), numbered menu options (`❯ 1. Yes`,
+  `› 1. Switch to ...`), and rows among the bottom 4 non-empty ones
   (Codex's composer `› Ask Codex to do anything` looks like an echo). An echoed slash
   command (`❯ /rate-limit-options`, which Claude types itself under a limit banner) is
   skipped but does not start a new turn.
@@ -50,8 +51,11 @@ _ANSI_RE = re.compile(
     r"|\x1b[@-Z\\-_]"  # other two-byte escapes
     r"|[\x00-\x08\x0b-\x1f\x7f]"  # stray control characters (tab and newline kept)
 )
-# `❯ `, `› ` or `> ` (ASCII space) then text, not a numbered menu option.
-_ECHO_RE = re.compile(r"^ ?[❯›>] (?=\S)(?!\d{1,2}[.)] )")
+# `❯ `, `› ` or `> ` (ASCII space) then text, not a numbered menu option; or aider's prompt
+# in a chat mode / edit format: `ask> `, `diff> `, `architect> `, `multi> ` (aider/io.py).
+_AIDER_MODES = ("ask|code|architect|context|help|multi|whole|diff|diff-fenced|udiff|"
+                "udiff-simple|patch|editor-diff|editor-whole|editor-diff-fenced")
+_ECHO_RE = re.compile(r"^ ?(?:[❯›>]|(?:" + _AIDER_MODES + r")>) (?=\S)(?!\d{1,2}[.)] )")
 _SLASH_ECHO_RE = re.compile(r"^ ?[❯›>] /\w")
 _WAITING_RE = re.compile(r"WAITING-UNTIL:[ \t]*(?P<iso>[^\s\]\)\"'`]+(?: [0-9][^\s\]\)\"'`]*)?)")
 

@@ -507,3 +507,14 @@ def _timed(screen: str, backend: Backend) -> float:
     start = time.perf_counter()
     classify(screen, backend, NOW)
     return time.perf_counter() - start
+
+
+def test_aider_mode_prompt_starts_a_new_turn(config: Config) -> None:
+    # A rate-limit message from an earlier turn, then the user's next prompt in ask mode.
+    screen = ("The API provider has rate limited you. Try again later or check your quotas.\n"
+              "\nask> what changed?\n\nNothing changed since the last commit:\n"
+              "the working tree is clean\nand HEAD is where it was.\n\n"
+              "Tokens: 2.1k sent, 12 received. Cost: $0.01 message, $0.02 session.\n\nask> ")
+    assert classify(screen, config.backend("aider"), NOW).state == "idle"
+    current = screen.rsplit("ask> what", 1)[0] + "ask> "
+    assert classify(current, config.backend("aider"), NOW).state == "limited"

@@ -409,6 +409,12 @@ ECHOES = [
     Echo("› Trigger usage_limit please", True),  # Codex
     Echo(" > Trigger usage_limit please", True),  # Gemini
     Echo("> fix it", True),  # aider / old Claude
+    Echo("diff> fix it", True),  # aider in its edit format / chat modes
+    Echo("ask> why does it fail?", True),
+    Echo("architect> plan the refactor", True),
+    Echo("multi> first line", True),
+    Echo("ask>", False),
+    Echo("Output> fix it", False),  # prose that looks like a prompt
     Echo("❯ /rate-limit-options", True),  # skipped, but does not start a turn
     Echo(f"❯{NBSP}", False),  # Claude's empty input line
     Echo(f"❯{NBSP}Try \"refactor cli.ts\"", False),  # its placeholder

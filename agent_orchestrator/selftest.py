@@ -22,6 +22,27 @@ SAMPLES: tuple[tuple[str, str, str, bool], ...] = (
     ("demo", "fatal_re", "● Done: fixed the error handling", False),
     ("demo", "prompt_re", " Bash command\n   npm test\n Do you want to proceed?\n ❯ 1. Yes",
      True),
+    # Real CLIs (shared/reference/screens, agent-cli-signals.md): one banner each and the
+    # agent's own prose that mentions it.
+    ("claude", "limit_re", "  ⎿  You've hit your limit · resets 3pm (Europe/Berlin)", True),
+    ("claude", "limit_re", "● The docs say \"You've hit your limit\" means wait.", False),
+    ("claude", "prompt_re", " Do you want to proceed?\n ❯ 1. Yes\n   2. No", True),
+    ("codex", "limit_re", "■ You’ve hit your usage limit. Upgrade to Pro or try again at "
+     "7:49 AM.", True),
+    ("codex", "limit_re", "• I read that you’ve hit your usage limit before; not now.", False),
+    ("codex", "active_re", "• Working (12s • esc to interrupt)", True),
+    ("gemini", "limit_re", "│ Usage limit reached for gemini-2.5-pro.", True),
+    ("gemini", "fatal_re", "✕ [API Error: API key not valid. Please pass a valid API key.]",
+     True),
+    ("gemini", "prompt_re", "│ Allow execution of: 'ls'?", True),
+    ("opencode", "limit_re", "  ┃  The usage limit has been reached", True),
+    ("opencode", "limit_re", "  ┃  Rate limit reached for fake-model in organization org-fake "
+     "on requests per min (RPM)", False),
+    ("opencode", "prompt_re", "  ┃  △ Permission required", True),
+    ("aider", "limit_re", "The API provider has rate limited you. Try again later or check "
+     "your quotas.", True),
+    ("aider", "prompt_re", "Run shell command? (Y)es/(N)o/(D)on't ask again [Yes]:", True),
+    ("aider", "prompt_re", "Run shell command? (Y)es/(N)o/(D)on't ask again [Yes]: y", False),
 )
 
 

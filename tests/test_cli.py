@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -10,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import sessions, tmux_cmd
+from conftest import sessions, tmux_cmd, wait_until
 
 LIVE = re.compile(r"\b(running|active|idle \d+m)\b")  # the states of a live agent
 FLEET = """
@@ -334,7 +336,16 @@ def test_events_filters_and_follows(make_config: Callable[..., Path]) -> None:
                                  "--json", "--since", "10s", "--config", str(path)],
                                 stdout=subprocess.PIPE, text=True)
     try:
-        clock.sleep(0.5)  # let it start reading; the deadline below is what is asserted
+        # Once the follower holds the file open (at its end), what is appended is new to it.
+        events_path = os.path.realpath(logs / "events.jsonl")
+        fds = Path(f"/proc/{follower.pid}/fd")
+
+        def opened() -> bool:
+            with contextlib.suppress(OSError):
+                return any(os.path.realpath(fd) == events_path for fd in fds.iterdir())
+            return False
+
+        wait_until(opened, what="events -f to open events.jsonl")
         append(logs, [Event(clock.time(), "a", "restart", "live one")])
         appended = clock.monotonic()
         assert follower.stdout is not None

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from conftest import holds_for
 
 from agent_orchestrator import fakeagent as fa
 
@@ -505,9 +506,8 @@ def test_tmux_hang_then_sigterm(tmux: Tmux, tmp_path: Path) -> None:
     write_control(ctl, "say still alive")
     tmux.send_text("e", "typed")
     # A hung agent reads nothing: the file stays and the screen does not change.
-    time.sleep(10 * fa.CONTROL_INTERVAL)
-    assert ctl.exists()
-    assert tmux.screen("e") == before
+    holds_for(lambda: ctl.exists() and tmux.screen("e") == before, 10 * fa.CONTROL_INTERVAL,
+              what="a hung agent ignoring its control file and its keys")
     pid = int(tmux.run("list-panes", "-t", "=e:", "-F", "#{pane_pid}").stdout)
     os.kill(pid, signal.SIGTERM)
     wait_for(

@@ -140,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handler: Callable[[argparse.Namespace], int] = globals()[f"_cmd_{args.verb}"]
     from agent_orchestrator.config import ConfigError
+    from agent_orchestrator.filetrust import Untrusted
     from agent_orchestrator.fleet import UnknownNames
     from agent_orchestrator.state import AlreadyRunning
     from agent_orchestrator.tmux import TmuxError
@@ -148,8 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except ConfigError as exc:
         print(f"agents: invalid config:\n{exc}", file=sys.stderr)
-    except (UserError, UnknownNames, TmuxError, AlreadyRunning) as exc:
+        if args.verb in ("up", "watchdog"):
+            _name_the_snapshot(args)
+    except (UserError, UnknownNames, TmuxError, AlreadyRunning, Untrusted) as exc:
         print(f"agents: {exc}", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, AlreadyRunning) else 1
     except KeyboardInterrupt:
         return 130
     except OSError as exc:
@@ -231,6 +235,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     render.check_ok(render.console(), _load(args))
     return 0
+
+
+def _name_the_snapshot(args: argparse.Namespace) -> None:
+    """After an invalid config stopped `up`/`watchdog`: say that an older fleet was not
+    started from the last good copy on purpose (it may no longer be what the user wants)."""
+    from agent_orchestrator import state
+
+    fallback = state.last_good_config(_config_path(args))
+    if fallback is not None:
+        print(f"agents: the last good config is kept in "
+              f"{state.last_good_file(fallback.state_dir)}; nothing is started from it: fix "
+              "the file (`agents check`) and run this again", file=sys.stderr)
 
 
 def _cmd_watchdog(args: argparse.Namespace) -> int:
@@ -361,6 +377,7 @@ def _cmd_transcript(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from agent_orchestrator import render, state, transcript
+    from agent_orchestrator.launch import CONTINUE_LAST
 
     if args.file is not None:
         if args.name:
@@ -380,7 +397,9 @@ def _cmd_transcript(args: argparse.Namespace) -> int:
             raise UserError(f"'{args.name}' is a service, not an agent")
         backend = config.backend(agent.backend)
         notes: list[str] = []
-        path = transcript.locate(Path.home(), agent.dir, state.resume_id(config, agent.name),
+        stored = state.resume_id(config, agent.name)
+        session_id = None if stored == CONTINUE_LAST else stored
+        path = transcript.locate(Path.home(), agent.dir, session_id,
                                  f"{backend.name} {Path(backend.bin).name}", notes)
         for note in notes:
             print(f"agents: note: {note}", file=sys.stderr)

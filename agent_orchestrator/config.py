@@ -4,12 +4,17 @@
 tables, fills agents from `[defaults]`, resolves paths against the project root and checks
 everything. It raises `ConfigError` listing every problem as `agents.toml:LINE: key: message`;
 it never returns a half-valid config. Nothing past this module sees a raw dict.
+
+The config file and every prompt file it names must be trustworthy (filetrust.py: ours or
+root's, not world-writable): an untrusted one is a problem like any other. A group-writable
+one is accepted with a warning, kept in `Config.warnings` and logged (on stderr for the CLI).
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
+import logging
 import re
 import tomllib
 from collections.abc import Mapping
@@ -17,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from agent_orchestrator import filetrust
 from agent_orchestrator.presets import PRESETS, SKIP_PERMISSIONS
 from agent_orchestrator.schema import NAME_RE, Field, Problem, Problems, check_table, dotted
 from agent_orchestrator.templates import TemplateError, check_shell_template, split_words
@@ -31,13 +37,17 @@ WATCH_MODES = ("none", "heal", "heal+stall")
 DELIVERIES = ("arg", "ping", "exec")
 WATCHDOG_NAME = "watchdog"  # the watchdog's own session is <prefix>watchdog
 
+log = logging.getLogger(__name__)
+
 
 class ConfigError(Exception):
-    """The config file cannot be used; `problems` lists every reason found."""
+    """The config file cannot be used; `problems` lists every reason found. `digest` names
+    the content that was rejected (content_digest), when it could be read."""
 
-    def __init__(self, filename: str, problems: list[Problem]) -> None:
+    def __init__(self, filename: str, problems: list[Problem], digest: str | None = None) -> None:
         self.filename = filename
         self.problems = problems
+        self.digest = digest
         super().__init__("\n".join(p.render(filename) for p in problems))
 
 
@@ -70,6 +80,8 @@ class Backend:
     supports_resume: bool = False
     resume_flag: str = "--resume '{id}'"
     session_id_flag: str = ""
+    # Resume the most recent conversation where ids can't be pinned (`resume --last`).
+    continue_flag: str = ""
     skip_permissions: bool = False
     remote_control: bool = False
     remote_control_flag: str = "--remote-control '{session}'"
@@ -189,7 +201,10 @@ class Config:
     loop: Loop | None = None
     log_max_bytes: int = 20_000_000
     log_keep: int = 1
-    digest: str = field(default="", compare=False)
+    digest: str = field(default="", compare=False)  # sha256 of the file's bytes, 12 digits
+    # Accepted but worth saying (a group-writable prompt file), as `FILE:LINE: key: text`.
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+    source: bytes = field(default=b"", compare=False, repr=False)  # the bytes loaded
 
     @property
     def state_dir(self) -> Path:
@@ -223,7 +238,7 @@ _AGENT = {
     "name": Field("name", required=True),
     "kind": Field("choice", "persistent", choices=KINDS),
     "backend": Field("nonempty"),
-    "model": Field("str"),
+    "model": Field("nonempty"),  # "" would silently mean "the CLI's default model"
     "role": Field("name"),
     "prompt": Field("str"),
     "prompt_file": Field("nonempty"),
@@ -259,6 +274,7 @@ _BACKEND = {
     "supports_resume": Field("bool", False),
     "resume_flag": Field("str", "--resume '{id}'"),
     "session_id_flag": Field("str", ""),
+    "continue_flag": Field("str", ""),
     "skip_permissions": Field("bool", False),
     "remote_control": Field("bool", False),
     "remote_control_flag": Field("str", "--remote-control '{session}'"),
@@ -330,12 +346,20 @@ def load(path: str | Path, env: Mapping[str, str] | None = None,
     `env` supplies the one-off `AGENT_MODEL_<name>` / `AGENT_BACKEND_<name>` overrides; pass
     None (the watchdog does) to read the file alone. `data` is the file's content when it was
     read elsewhere (a saved last-good copy); paths still resolve against `path`. Raises
-    ConfigError, never a traceback for a user's mistake (unreadable file, bad TOML, values).
+    ConfigError, never a traceback for a user's mistake (unreadable or untrusted file, bad
+    TOML, values); the error's `digest` names the rejected content. The file is read through
+    filetrust (judged as opened, never read when refused); warnings are logged and kept in
+    `Config.warnings`.
     """
     path = Path(path)
     shown = str(path)
+    first_warning = None
     try:
-        data = path.read_bytes() if data is None else data
+        if data is None:
+            data, first_warning = filetrust.read_bytes(path, path.name,
+                                                       filetrust.CONFIG_STAKES)
+    except filetrust.Untrusted as exc:
+        raise ConfigError(shown, [Problem(None, "", str(exc))]) from None
     except OSError as exc:
         raise ConfigError(shown, [Problem(None, "", f"cannot read: {exc.strerror}")]) from None
     text = data.decode("utf-8", errors="replace")
@@ -346,17 +370,28 @@ def load(path: str | Path, env: Mapping[str, str] | None = None,
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         line = int(m.group(1)) if m else None
         where = f"TOML syntax error at column {m.group(2)}: " if m else "TOML syntax error: "
-        raise ConfigError(shown, [Problem(line, "", where + message)]) from None
+        raise ConfigError(shown, [Problem(line, "", where + message)],
+                          content_digest(data)) from None
     builder = _Builder(path, KeyLines(text), env or {})
     config = builder.build(raw)
     if builder.problems.items:
-        raise ConfigError(shown, sorted(builder.problems.items, key=lambda p: p.line or 0))
+        raise ConfigError(shown, sorted(builder.problems.items, key=lambda p: p.line or 0),
+                          content_digest(data))
     assert config is not None
-    return _with_digest(config, data)
+    warnings = ([f"{shown}: {first_warning}"] if first_warning else []) + [
+        p.render(shown) for p in builder.warnings.items]
+    for warning in warnings:
+        log.warning("agents: warning: %s", warning)
+    return replace(_with_digest(config, data), warnings=tuple(warnings), source=data)
 
 
 def _with_digest(config: Config, data: bytes) -> Config:
-    return replace(config, digest=hashlib.sha256(data).hexdigest()[:12])
+    return replace(config, digest=content_digest(data))
+
+
+def content_digest(data: bytes) -> str:
+    """How a version of the config file is named in events and status: 12 hex digits."""
+    return hashlib.sha256(data).hexdigest()[:12]
 
 
 class _Builder:
@@ -365,6 +400,7 @@ class _Builder:
     def __init__(self, path: Path, lines: KeyLines, env: Mapping[str, str]) -> None:
         self.path = path.resolve()
         self.problems = Problems(lines)
+        self.warnings = Problems(lines)
         self.env = env
         self.root = self.path.parent
 
@@ -404,9 +440,18 @@ class _Builder:
         return ((base or self.root) / Path(value).expanduser()).resolve()
 
     def _file(self, value: str, where: tuple[Any, ...], label: str | None = None) -> Path:
+        """A prompt file: it must exist and be trustworthy (filetrust.py)."""
+        unresolved = (self.root / Path(value).expanduser())
         resolved = self._path(value)
         if not resolved.is_file():
             self.problems.add(where, f"file not found: {resolved}", label=label)
+            return resolved
+        # Judged through the path as written: a symlink is named as one in messages.
+        verdict = filetrust.inspect(unresolved, value)
+        if verdict.problem:
+            self.problems.add(where, verdict.problem, label=label)
+        elif verdict.warning:
+            self.warnings.add(where, verdict.warning, label=label)
         return resolved
 
     # -- backends
@@ -438,7 +483,7 @@ class _Builder:
                               f"for backend '{name}' (known for: "
                               f"{', '.join(sorted(SKIP_PERMISSIONS))}); put it in `flags`",
                               label=f"backend.{name}.skip_permissions")
-        for key in ("flags", "model_flag", "resume_flag", "session_id_flag",
+        for key in ("flags", "model_flag", "resume_flag", "session_id_flag", "continue_flag",
                     "remote_control_flag"):
             try:
                 split_words(values.get(key) or "")
@@ -482,8 +527,9 @@ class _Builder:
                         values[key] = self.env[spelling]
             backend = values.get("backend")
             if not backend:
-                self.problems.add(where, "no backend: set 'backend' here or in [defaults]",
-                                  label=f"agent.{name}.backend")
+                if "backend" not in merged:  # a bad value was reported at its own line
+                    self.problems.add(where, "no backend: set 'backend' here or in [defaults]",
+                                      label=f"agent.{name}.backend")
                 continue
             if backend not in backends:
                 hint = difflib.get_close_matches(backend, sorted(backends), n=1)

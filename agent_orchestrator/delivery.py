@@ -8,23 +8,39 @@ Enter submitted it; dialogs take the next Enter as a choice. So:
 3. wait a settle time that grows with the text (≈1 s per 1,000 characters for Codex);
 4. press the submit key, then confirm: the screen went busy, or the text left the input
    line (the bottom rows); if not, press again, a bounded number of times.
+
+What is typed is `sanitize(text)`: line ends become `\n` (CRLF and a lone CR alike) and every
+other control character — C0 but tab and newline, DEL, C1 — is dropped; everything else
+arrives byte for byte. A control byte is a key to a TUI, and an ESC can end the bracketed
+paste early: `ESC[201~` followed by text would type that text as keystrokes (a CR in it
+submits it), so prompt text could drive the agent. The named paste buffer never outlives
+the call, also when the paste fails.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import time
 from dataclasses import dataclass
 
-from agent_orchestrator.tmux import Tmux
+from agent_orchestrator.tmux import Tmux, TmuxError
 
 INPUT_ROWS = 4  # non-empty bottom rows that hold a TUI's input box and footer
+# C0 controls but tab and newline, DEL and C1 controls (after CR was turned into newline).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
 class Delivery:
     delivered: bool
     detail: str
+
+
+def sanitize(text: str) -> str:
+    """`text` as it is typed: line ends as `\n`, other control characters dropped."""
+    return _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def settle_time(text: str) -> float:
@@ -53,7 +69,16 @@ def deliver(tmux: Tmux, target: str, text: str, submit_key: str = "Enter",
     if dialog_re is not None and (match := dialog_re.search(_bottom(tmux.capture(target),
                                                                     rows=15))):
         return Delivery(False, f"not typed: a dialog is on screen ({match.group(0)!r})")
-    tmux.paste(target, text, buffer=f"agents-{time.monotonic_ns()}")
+    text = sanitize(text)
+    buffer = f"agents-{os.getpid()}-{time.monotonic_ns()}"
+    try:
+        tmux.paste(target, text, buffer=buffer)
+    except TmuxError:
+        # paste-buffer -d deletes the buffer only when the paste ran: don't leave the
+        # prompt text lying in the server (the pane vanished, the server is hung).
+        with contextlib.suppress(TmuxError):
+            tmux._run(["delete-buffer", "-b", buffer], check=False)
+        raise
     time.sleep(settle_time(text))
     probe = _probe(text)
     for press in range(1, presses + 1):

@@ -11,6 +11,10 @@ file is started. Several processes may append at once: the one that rotates hold
 on the file it renames and checks, once it has the lock, that nobody rotated it first, so one
 full file is rotated once. A writer that had the file open just before it was renamed
 finishes its line in `.1` (hence "one event" of slack over `max_bytes`).
+
+When appending fails (full disk, read-only or vanished folder) the events are dropped, never
+queued in memory: the caller reports it through `write_failed`, which warns ONCE until an
+append to that folder works again (a full disk must not become a warning per event).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import re
 import time
@@ -32,6 +37,9 @@ from agent_orchestrator.schema import NAME_RE
 
 MAX_BYTES = 5_000_000
 KEEP = 5
+
+log = logging.getLogger(__name__)
+_failing: set[Path] = set()  # log dirs whose last append failed (already warned about)
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,7 @@ class Event:
 def _agent(name: str | None) -> str | None:
     """`name` if it is a valid agent name (as the config checks them), else a valid name made
     of it (never raises: the watchdog must be able to record whatever happens)."""
-    if name is None or NAME_RE.match(name):
+    if name is None or NAME_RE.fullmatch(name):  # not match: `$` lets "a\n" through
         return name
     cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", redact(name))[:63]
     return "x" + cleaned if not cleaned[:1].isalnum() else cleaned[:64]
@@ -91,6 +99,18 @@ def append(log_dir: Path, events: Iterable[Event], max_bytes: int = MAX_BYTES,
             _write_all(fd, batch)
     finally:
         os.close(fd)
+    if log_dir in _failing:
+        _failing.discard(log_dir)
+        log.info("events: writing %s works again", path)
+
+
+def write_failed(log_dir: Path, error: OSError) -> None:
+    """Warn that events cannot be written to `log_dir`, once until an append works again."""
+    if log_dir in _failing:
+        return
+    _failing.add(log_dir)
+    log.warning("cannot write events to %s: %s (dropping events, not keeping them in "
+                "memory; said once until writing works again)", events_file(log_dir), error)
 
 
 def _open(path: Path) -> int:

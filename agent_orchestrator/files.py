@@ -3,15 +3,24 @@
 Prompts, logs and state may hold secrets of the user's project, so nothing we create is
 readable by other users whatever the umask. An atomic write goes to a temporary file in the
 same folder, is flushed to disk, then renamed over the target: a crash leaves the old file or
-the new one, never half of one.
+the new one, never half of one. The temporary file's name carries the writer's pid
+(`.<name>.<pid>.<random>.tmp`), so after a crash the next watchdog removes the ones whose
+writer is gone (`remove_stray_temps`) and never one another process is still writing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+
+from agent_orchestrator.crashpoints import crash_point
+
+_TEMP_RE = re.compile(r"^\.(.+)\.(\d+)\.[A-Za-z0-9_]+\.tmp$")  # see write_atomic
 
 
 def private_dir(path: Path) -> Path:
@@ -43,20 +52,79 @@ def append_private(path: Path, data: bytes) -> None:
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` atomically and durably, mode 0600."""
     private_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o600)
+        crash_point("state-temp-written", path.name)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    crash_point("state-renamed", path.name)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this pid exists (signal 0 is never delivered)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
+
+
+def remove_stray_temps(folder: Path, targets: frozenset[str] | None = None) -> list[Path]:
+    """Delete the temporary files of `write_atomic` calls that died before their rename,
+    i.e. whose writer pid no longer exists (only those for `targets`, file names, when
+    given); returns them. A reused pid only means a stray file is kept a while longer: the
+    conservative side."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        found = _TEMP_RE.match(entry.name)
+        if found is None or not entry.is_file(follow_symlinks=False):
+            continue
+        if (targets is not None and found.group(1) not in targets) or \
+                _alive(int(found.group(2))):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def tighten(paths: Iterable[Path]) -> list[Path]:
+    """Make each existing file 0600 and each folder 0700 when it is looser (a file left by
+    an older version or copied in by hand); symlinks and other users' files are left alone.
+    Returns the paths changed."""
+    changed = []
+    for path in paths:
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if info.st_uid != os.geteuid() or stat.S_ISLNK(info.st_mode):
+            continue
+        wanted = 0o700 if stat.S_ISDIR(info.st_mode) else 0o600
+        if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)) or \
+                stat.S_IMODE(info.st_mode) & ~wanted == 0:
+            continue
+        with contextlib.suppress(OSError):
+            os.chmod(path, stat.S_IMODE(info.st_mode) & wanted)
+            changed.append(path)
+    return changed

@@ -91,12 +91,15 @@ def _ensure(config: Config, tmux: Tmux, snap: Snapshot, name: str,
         launch.stop(tmux, config, plan.session)
     try:
         launch.start(tmux, config, plan)
-    except TmuxError:
-        # The watchdog may have started it in the same instant: that is success too.
+    except TmuxError as exc:
+        # The watchdog may have started it in the same instant (it saw the started marker
+        # written above): that is success too, even if the agent has already exited again.
         now = tmux.snapshot().pane(plan.session)
-        if now is None or now.dead:
-            raise
-        return Outcome(name, plan.session, "running", f"pid {now.pid}")
+        if now is not None and not now.dead:
+            return Outcome(name, plan.session, "running", f"pid {now.pid}")
+        if "duplicate session" in str(exc):
+            return Outcome(name, plan.session, "started", "by the watchdog, at the same time")
+        raise
     return Outcome(name, plan.session, "started")
 
 

@@ -12,6 +12,7 @@ Deliveries:
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import sys
@@ -20,12 +21,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_orchestrator import logcap, proctree, state
+from agent_orchestrator import filetrust, logcap, proctree, state
 from agent_orchestrator.config import Agent, Backend, Config, Service
 from agent_orchestrator.files import private_dir, touch_private, write_atomic
 from agent_orchestrator.presets import SKIP_PERMISSIONS
 from agent_orchestrator.templates import render_boot_line, render_shell, render_words
 from agent_orchestrator.tmux import Tmux
+
+# Linux's MAX_ARG_STRLEN (32 pages) less the terminating NUL: the longest single argument.
+MAX_ARGUMENT = 128 * 1024 - 1
+# Stored in state/<agent>.id instead of an id: "continue the latest conversation".
+CONTINUE_LAST = "last"
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,9 @@ def _fill(text: str, values: dict[str, str]) -> str:
 
 def kickoff_text(config: Config, agent: Agent, phase_index: int = 0) -> str:
     """The agent's kickoff prompt. Loop agents: the rendered kickoff template followed by
-    their role prompt; others: `prompt` or the content of `prompt_file` ("" when neither)."""
+    their role prompt; others: `prompt` or the content of `prompt_file` ("" when neither).
+    Files are read through filetrust: one changed into an untrusted state since the config
+    was loaded raises filetrust.Untrusted rather than being sent."""
     if agent.kind == "loop" and config.loop is not None:
         loop = config.loop
         phase = loop.phases[phase_index] if 0 <= phase_index < len(loop.phases) else None
@@ -71,13 +79,13 @@ def kickoff_text(config: Config, agent: Agent, phase_index: int = 0) -> str:
                   "status": phase.status if phase else "", "role": agent.role or ""}
         parts = []
         if loop.kickoff_template is not None:
-            parts.append(_fill(loop.kickoff_template.read_text(encoding="utf-8"), values))
+            parts.append(_fill(filetrust.read_text(loop.kickoff_template), values))
         role_file = loop.roles_dir / f"{agent.role}.md"
         if role_file.is_file():  # rendered too: a role prompt may name the phase's files
-            parts.append(_fill(role_file.read_text(encoding="utf-8"), values))
+            parts.append(_fill(filetrust.read_text(role_file), values))
         return "\n\n".join(p.rstrip("\n") for p in parts) + ("\n" if parts else "")
     if agent.prompt_file is not None:
-        return agent.prompt_file.read_text(encoding="utf-8")
+        return filetrust.read_text(agent.prompt_file)
     return agent.prompt or ""
 
 
@@ -92,16 +100,33 @@ def _resume_words(config: Config, agent: Agent, backend: Backend,
                   resume_id: str | None, new_id: Callable[[], str],
                   ) -> tuple[list[str], tuple[Path, str] | None]:
     """`resume = true`: resume the stored conversation, or pin a new one's id (where the
-    CLI can, e.g. Claude Code's --session-id) so the next start resumes it."""
+    CLI can, e.g. Claude Code's --session-id) so the next start resumes it. A CLI that can't
+    pin one but can continue its latest conversation (`continue_flag`) gets CONTINUE_LAST
+    stored on its first start, and that flag on the next ones (not on the first: with no
+    conversation yet, `codex resume --last` has nothing to open)."""
     if not (agent.resume and backend.supports_resume):
         return [], None
+    if resume_id == CONTINUE_LAST:
+        return render_words(backend.continue_flag, {}), None
     if resume_id:
         return render_words(backend.resume_flag, {"id": resume_id}), None
     if backend.session_id_flag:
         pinned = new_id()
         return (render_words(backend.session_id_flag, {"id": pinned}),
                 (state.resume_id_file(config, agent.name), pinned))
+    if backend.continue_flag:
+        return [], (state.resume_id_file(config, agent.name), CONTINUE_LAST)
     return [], None
+
+
+def _check_argument_sizes(agent: Agent, argv: list[str]) -> None:
+    """Refuse what exec would refuse (E2BIG): a pane that dies at once would only loop."""
+    longest = max((len(w.encode("utf-8", "surrogateescape")) for w in argv), default=0)
+    if longest > MAX_ARGUMENT:
+        raise OSError(errno.E2BIG, f"{agent.name}: its kickoff is {longest:,} bytes: too long "
+                      f"for one program argument (Linux limit {MAX_ARGUMENT + 1:,}); use "
+                      'prompt_delivery = "ping" (the agent reads it from a file) or a shorter '
+                      "prompt")
 
 
 def _flag_words(flags: str, common: dict[str, str], kickoff: str) -> list[str]:
@@ -148,6 +173,7 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
         line = f"{backend.preamble}; {attach}" if backend.preamble.strip() else attach
         argv = ["/bin/sh", "-c", line]
         boot_line = render_boot_line(backend.boot_line, file) if kickoff else None
+    _check_argument_sizes(agent, argv)
     return LaunchPlan(session=agent.session, argv=tuple(argv), cwd=agent.dir, env=tuple(env),
                       kickoff=kickoff, boot_line=boot_line, connect_delay=backend.connect_delay,
                       submit_key=backend.submit_key, new_resume_id=pinned)
@@ -183,9 +209,10 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan) -> None:
     else:  # no kickoff: don't leave a previous configuration's prompt lying around
         kickoff_file(config, plan.session).unlink(missing_ok=True)
     spec = spec_file(config, plan.session)
-    # Every session's processes carry its tag, so `stop` finds all of them, whatever started.
-    env = dict(plan.env) | {proctree.TAG_VAR: proctree.launch_tag(config.tmux_socket,
-                                                                  plan.session)}
+    # Every session's processes carry its tag, so `stop` finds all of them, whatever started,
+    # and this start's id, so what an earlier run left behind can be told apart (below).
+    tag, launch_id = proctree.launch_tag(config.tmux_socket, plan.session), uuid.uuid4().hex
+    env = dict(plan.env) | {proctree.TAG_VAR: tag, proctree.LAUNCH_VAR: launch_id}
     write_atomic(spec, json.dumps({
         "argv": list(plan.argv), "cwd": str(plan.cwd), "env": env,
         "boot_line": plan.boot_line, "connect_delay": plan.connect_delay,
@@ -194,6 +221,10 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan) -> None:
     pipe = logcap.pipe_command(str(log), config.log_max_bytes, config.log_keep)
     tmux.start(plan.session, [sys.executable, "-m", "agent_orchestrator.boot", str(spec)],
                pipe=pipe)
+    # The session is ours now, so any other run's process carrying its tag is a leftover:
+    # a daemon that outlived its killed session or tmux server (T24/T26 of the reliability
+    # suite). Done after the start, not before, so a concurrent start is never hit.
+    proctree.terminate(proctree.tagged(tag, other_than=launch_id))
 
 
 def stop(tmux: Tmux, config: Config, session: str) -> bool:

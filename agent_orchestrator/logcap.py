@@ -13,8 +13,9 @@ is written up to its last escape sequence or carriage return, where a TUI starts
 text, so a token being printed is not cut in two by the flush either.
 
 It never holds tmux up: it reads as fast as the pane writes, and when LOG cannot be written
-(deleted folder, full disk) the output is dropped, not buffered. A LOG deleted or renamed by
-someone else is noticed on the next write and created again. Files are created 0600.
+(deleted folder, full disk) the output is dropped, not buffered, and ONE warning goes to
+stderr (again only after writing worked in between). A LOG deleted or renamed by someone else
+is noticed on the next write and created again. Files are created 0600.
 """
 
 from __future__ import annotations
@@ -67,6 +68,16 @@ class RotatingLog:
         self.fd: int | None = None
         self.identity: tuple[int, int] | None = None
         self.retry_at = 0.0
+        self.failing = False  # the last write or open failed (and we said so)
+
+    def _failed(self, error: OSError) -> None:
+        """Say once per run of failures that output is being dropped (not per chunk)."""
+        if self.failing:
+            return
+        self.failing = True
+        with contextlib.suppress(OSError, ValueError):  # stderr may be gone too
+            print(f"agent-orchestrator logcap: cannot write {self.path}: {error}; dropping "
+                  "output until it can be written again", file=sys.stderr, flush=True)
 
     def write(self, data: bytes) -> None:
         """Append `data`. When it does not fit, the whole lines that do fill the file up
@@ -95,9 +106,11 @@ class RotatingLog:
         try:
             while view:
                 view = view[os.write(self.fd, view):]  # type: ignore[arg-type]
-        except OSError:
+        except OSError as exc:
             self.close()  # full disk or gone: drop this data, try afresh next time
+            self._failed(exc)
             return False
+        self.failing = False
         return True
 
     def _size(self) -> int | None:
@@ -115,8 +128,9 @@ class RotatingLog:
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
                          0o600)
-        except OSError:
+        except OSError as exc:
             self.retry_at = time.monotonic() + REOPEN_RETRY
+            self._failed(exc)
             return None
         with contextlib.suppress(OSError):
             os.fchmod(fd, 0o600)

@@ -124,6 +124,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # src/main.rs `ResumeCommand` flattens the interactive options, prompt included; signals
     # §2.1). launch.py puts the resume words right after `bin`, exactly where a subcommand
     # goes: `codex resume <id> --model m -- <kickoff>`. `--` as for claude (clap stops there).
+    # Ids can't be pinned at launch: later starts continue the latest conversation in the
+    # working dir (`resume --last`, cwd-filtered since openai/codex#9352).
     "codex": {
         "bin": "codex",
         "prompt_delivery": "arg",
@@ -131,6 +133,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model_flag": "--model '{model}'",
         "supports_resume": True,
         "resume_flag": "resume '{id}'",
+        "continue_flag": "resume --last",
         # delivery.md: the npm-installed CLI shows as `node`; Enter submits once the text has
         # settled (an Enter right after the text is swallowed: typing code pauses first).
         "process_name": "node",
@@ -183,6 +186,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model_flag": "--model '{model}'",
         "supports_resume": True,
         "resume_flag": "--resume '{id}'",
+        "continue_flag": "--resume latest",
         # delivery.md: `node`; Enter works after a short pause (typing code pauses).
         "process_name": "node",
         "submit_key": "Enter",
@@ -229,6 +233,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model_flag": "--model '{model}'",
         "supports_resume": True,
         "resume_flag": "--session '{id}'",
+        "continue_flag": "--continue",
         # delivery.md: `opencode`; Enter submits (20/20).
         "process_name": "opencode",
         "submit_key": "Enter",

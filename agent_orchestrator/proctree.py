@@ -5,6 +5,15 @@ escape it: Codex starts an app-server daemon in its own session that even surviv
 `tmux kill-server`. Every agent is started by boot.py with `AGENT_ORCHESTRATOR_TAG=<tag>`
 in its environment; children inherit it, so scanning /proc for the tag finds the whole tree,
 re-parented daemons included, and nothing else (a process we did not start cannot carry it).
+
+Each start of a session also carries its own `AGENT_ORCHESTRATOR_LAUNCH=<id>`: right after a
+new start, whatever carries the session's tag with ANOTHER launch id is a leftover of an
+earlier run (a daemon that outlived its killed session, or the killed tmux server) and is
+ended, while the fresh run's processes are spared whatever their timing.
+
+Our tmux clients run WITHOUT these variables (`untagged`): a tmux server started by a tagged
+process (the watchdog recreating a killed server) would otherwise carry the watchdog's tag,
+and every pane's environment with it, and stopping the watchdog would kill the server.
 """
 
 from __future__ import annotations
@@ -12,9 +21,10 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 TAG_VAR = "AGENT_ORCHESTRATOR_TAG"
+LAUNCH_VAR = "AGENT_ORCHESTRATOR_LAUNCH"
 
 
 def launch_tag(socket: str | None, session: str) -> str:
@@ -39,10 +49,18 @@ def _start_time(pid: int) -> str | None:
     return fields[19].decode() if fields else None
 
 
-def tagged(tag: str, prefix: bool = False) -> list[tuple[int, str]]:
+def untagged(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` without our tag variables (for tmux clients, see the module docstring)."""
+    return {k: v for k, v in env.items() if k not in (TAG_VAR, LAUNCH_VAR)}
+
+
+def tagged(tag: str, prefix: bool = False,
+           other_than: str | None = None) -> list[tuple[int, str]]:
     """(pid, start time) of every process of ours whose environment carries `tag` (or,
-    with `prefix`, a tag starting with it: `launch_tag(socket, "")` finds a whole server's)."""
+    with `prefix`, a tag starting with it: `launch_tag(socket, "")` finds a whole server's);
+    with `other_than`, leaving out those of that launch id."""
     needle = f"{TAG_VAR}={tag}".encode() + (b"" if prefix else b"\0")
+    spared = f"\0{LAUNCH_VAR}={other_than}\0".encode() if other_than else None
     own = {os.getpid(), os.getppid()}
     found = []
     for entry in os.listdir("/proc"):
@@ -50,8 +68,9 @@ def tagged(tag: str, prefix: bool = False) -> list[tuple[int, str]]:
             continue
         try:
             with open(f"/proc/{entry}/environ", "rb") as environ:
-                if needle not in environ.read() + b"\0":
-                    continue
+                text = b"\0" + environ.read() + b"\0"
+            if b"\0" + needle not in text or (spared is not None and spared in text):
+                continue
         except OSError:  # gone, or not ours to read
             continue
         started = _start_time(int(entry))

@@ -4,14 +4,59 @@ supervisord's vocabulary: agents are added, changed or removed; unchanged agents
 touched (their sessions, uptime and counters stay). An agent counts as changed when its
 `[[agent]]` entry or its backend differs in anything; a changed agent's memory starts afresh,
 which also lifts a crash loop.
+
+Removals are debounced (`hold`): a writer that truncates the file and writes it again in
+pieces can show a reader a valid file holding only the first agents; stopping the others on
+that read would kill agents that are about to reappear. So an edit that removes agents is
+applied only once the same content (by digest) has been seen again `REMOVAL_SETTLE` seconds
+later. Edits that only add or change agents apply at once. The held edit is applied whole, so
+the config in force is always a file that really was on disk.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.decisions import Decisions, Now, Observed, Restart, Start, Stop
 from agent_orchestrator.events import Event
 from agent_orchestrator.state import FleetMemory
+
+REMOVAL_SETTLE = 1.0  # seconds a file removing agents must stay the same before it applies
+
+
+@dataclass(frozen=True)
+class Held:
+    """An edit removing agents, waiting for the file to settle."""
+
+    digest: str  # the content seen
+    since: float  # monotonic time it was first seen
+    removed: tuple[str, ...]
+
+    @property
+    def due(self) -> float:
+        return self.since + REMOVAL_SETTLE
+
+
+def removed(old: Config, new: Config) -> tuple[str, ...]:
+    """Names of `old`'s agents that `new` no longer has."""
+    kept = {a.name for a in new.agents}
+    return tuple(a.name for a in old.agents if a.name not in kept)
+
+
+def hold(old: Config, new: Config, held: Held | None, mono: float) -> Held | None:
+    """None: apply `new` now. Otherwise the edit waits: the Held to keep until next time.
+
+    The first read of a content that removes agents starts the wait; a read of the same
+    content at least REMOVAL_SETTLE seconds later applies it; any other content starts
+    afresh (or applies at once when it removes nothing).
+    """
+    gone = removed(old, new)
+    if not gone:
+        return None
+    if held is None or held.digest != new.digest:
+        return Held(new.digest, mono, gone)
+    return None if mono >= held.due else held
 
 
 def _fingerprint(config: Config, agent: Agent) -> tuple[object, ...]:
@@ -57,5 +102,4 @@ def diff(old: Config, new: Config, observed: Observed, memory: FleetMemory,
             actions.append(Restart(name, "config changed"))
         else:
             actions.append(Start(name, "config changed"))
-    return Decisions(FleetMemory(agents, memory.fleet_starts, memory.throttled,
-                                 memory.server_up, memory.loop), tuple(actions), tuple(events))
+    return Decisions(replace(memory, agents=agents), tuple(actions), tuple(events))

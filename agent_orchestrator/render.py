@@ -53,13 +53,17 @@ def status_table(fleet: FleetStatus, config: Config) -> Group:
     header = f"[bold]{escape(config.path.name)}[/bold]  watchdog: {watchdog}"
     if fleet.config_stale_since is not None:
         since = time.strftime("%H:%M", time.localtime(fleet.config_stale_since))
-        header += f"  [red]config: stale since {since}[/red] (see `agents check`)"
+        good = f"last good {fleet.config_in_force}, " if fleet.config_in_force else ""
+        header += f"  [red]config: stale ({good}since {since})[/red] (see `agents check`)"
     else:
         header += "  config: ok"
     if fleet.phase:
         header += f"  phase: {escape(fleet.phase)}"
     if not fleet.server_running:
         header += "  [yellow]tmux server not running[/yellow]"
+    if fleet.degraded:
+        header += (f"  [bold red]fleet degraded: {fleet.failing} of {fleet.supervised} "
+                   "agents failing[/bold red]")
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("agent", "kind", "backend", "model", "watch", "state", "uptime",
                    "restarts", "last event"):
@@ -179,7 +183,10 @@ def transcript(out: Console, turns: Iterable[Turn]) -> None:
 _EVENT_STYLE = {"restart": "yellow", "start": "green", "adopt": "dim", "crash-loop": "bold red",
                 "stall-reboot": "yellow", "limit": "magenta", "limit-over": "magenta",
                 "config-rejected": "red", "verify-failed": "red", "phase-advance": "cyan",
-                "sequence-complete": "bold cyan", "tmux-server-gone": "bold red"}
+                "sequence-complete": "bold cyan", "tmux-server-gone": "bold red",
+                "fleet-degraded": "bold red", "fleet-recovered": "green",
+                "backoff": "yellow", "throttled": "yellow", "crash-loop-cleared": "green",
+                "backoff-cleared": "green"}
 
 
 def event(out: Console, record: dict[str, object]) -> None:

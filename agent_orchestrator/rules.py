@@ -8,32 +8,71 @@ For each enabled, watched agent the operator did not stop:
 - heal: session gone or program exited → start; the pane runs ANOTHER used backend's
   process → restart; `fatal_re` on screen → restart (screenrules);
 - stall, limit windows, dialogs and wake (screenrules);
-- restarts after a failure back off exponentially (the first one is immediate); `crash_limit`
-  failures inside `crash_window` mark the agent crash-looping (FATAL: no more restarts) until
-  its config entry changes or the operator runs `agents up NAME`; a run longer than
-  `restart_stable` resets the back-off; at most `fleet_restart_limit` (re)starts a minute
-  across the fleet, so a mass failure does not become a thundering herd.
+- restarts after a failure back off exponentially with a per-agent jitter (the first one is
+  immediate); `crash_limit` failures inside `crash_window` mark the agent crash-looping
+  (FATAL: no more restarts, and no cool-down) until its config entry changes or the operator
+  runs `agents up NAME`; a run longer than `restart_stable` resets the back-off; at most
+  `fleet_restart_limit` (re)starts a minute across the fleet, so a mass failure does not
+  become a thundering herd;
+- fleet health: when more than half of the supervised agents (at least two) are failing —
+  died in the last `DEGRADED_WINDOW` seconds, wait for a held-back restart, crash-loop, or
+  were restarted after a death and have not yet run `restart_stable` — the fleet is
+  degraded: one `fleet-degraded` event per incident, `fleet-recovered` after.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from agent_orchestrator import looprules, screenrules
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.decisions import Decisions, Now, Observed, Tick
 from agent_orchestrator.restarts import FLEET_WINDOW, clamp, fail, start
-from agent_orchestrator.state import FleetMemory
+from agent_orchestrator.state import AgentMemory, FleetMemory
 from agent_orchestrator.tmux import Pane
 
 # A freshly started pane first runs boot.py (python), then execs the agent: don't judge its
 # process name until it had time to get there.
 START_GRACE = 10.0
+# Agents whose failures fall within this many seconds of each other fail "together".
+DEGRADED_WINDOW = 60.0
 
 
 def watched(config: Config, stopped: frozenset[str]) -> list[Agent]:
     """The agents the rules look after."""
     return [a for a in config.agents if a.enabled and a.watch != "none" and a.name not in stopped]
+
+
+def supervised(config: Config, stopped: frozenset[str], memory: FleetMemory) -> list[Agent]:
+    """The agents decide() looks after this tick: the watched ones, minus the loop agents
+    resting after the last phase (stopped on purpose, not healed)."""
+    resting: frozenset[str] = frozenset()
+    if memory.loop.sequence_complete:
+        resting = frozenset(a.name for a in looprules.loop_agents(config, frozenset()))
+    return watched(config, stopped | resting)
+
+
+def fleet_health(config: Config, agents: list[Agent], memory: Mapping[str, AgentMemory],
+                 mono: float) -> tuple[int, int]:
+    """(failing, total) over `agents`: failing ones died within DEGRADED_WINDOW, wait for a
+    held-back restart, crash-loop, or were restarted after a death and have not run
+    `restart_stable` since (so an agent between two deaths of a crash loop stays failing)."""
+    failing = 0
+    for agent in agents:
+        mem = memory.get(agent.name, AgentMemory())
+        last = max(mem.deaths, default=None)
+        if mem.crash_looping_wall is not None or mem.restart_due_at is not None or (
+                last is not None and (mono - last < DEGRADED_WINDOW or (
+                    mem.started_at is not None and mem.started_at >= last
+                    and mono - mem.started_at < config.watchdog.restart_stable))):
+            failing += 1
+    return failing, len(agents)
+
+
+def degraded(failing: int, total: int) -> bool:
+    """More than half the fleet failing together (one agent alone is its own story)."""
+    return failing >= 2 and 2 * failing > total
 
 
 def decide(config: Config, observed: Observed, memory: FleetMemory, now: Now) -> Decisions:
@@ -44,21 +83,38 @@ def decide(config: Config, observed: Observed, memory: FleetMemory, now: Now) ->
     if memory.server_up and memory.agents and not observed.server_running:
         tick.event(None, "tmux-server-gone", "the tmux server is not running; "
                    "starting the watched agents again")
-    # After the last phase the loop agents rest on purpose: not healed.
-    resting: frozenset[str] = frozenset()
-    if memory.loop.sequence_complete:
-        resting = frozenset(a.name for a in looprules.loop_agents(config, frozenset()))
-    for agent in watched(config, observed.stopped | resting):
-        tick.agents[agent.name] = clamp(memory.agent(agent.name), now.mono,
-                                        config.watchdog.restart_backoff_max)
+    agents = supervised(config, observed.stopped, memory)
+    for agent in agents:
+        tick.agents[agent.name], future = clamp(memory.agent(agent.name), now,
+                                                config.watchdog.restart_backoff_max)
+        if future:
+            tick.event(agent.name, "clock-clamped", "saved times were in the future (state "
+                       "from before a reboot, or the clock moved): treated as now")
         _one_agent(tick, agent)
     looprules.apply(tick)
     if tick.throttled and not memory.throttled:
         tick.event(None, "throttled", f"more than {config.watchdog.fleet_restart_limit} "
                    f"restarts in {FLEET_WINDOW:g}s: holding the rest back")
+    is_degraded = _fleet_events(tick, agents, memory)
     new_memory = FleetMemory(tick.agents, tuple(tick.fleet_starts), tick.throttled,
-                             observed.server_running, tick.loop)
+                             observed.server_running, tick.loop, is_degraded)
     return Decisions(new_memory, tuple(tick.actions), tuple(tick.events))
+
+
+def _fleet_events(tick: Tick, agents: list[Agent], memory: FleetMemory) -> bool:
+    """Report the fleet entering and leaving the degraded state, once each; return it."""
+    failing, total = fleet_health(tick.config, agents, tick.agents, tick.now.mono)
+    now_degraded = degraded(failing, total)
+    was = memory.degraded
+    # A killed tmux server takes every agent with it: `tmux-server-gone` is that incident's
+    # one alert, so it is not reported twice.
+    server_gone = any(e.event == "tmux-server-gone" for e in tick.events)
+    if now_degraded and not was and not server_gone:
+        tick.event(None, "fleet-degraded", f"{failing} of {total} agents failing (died in "
+                   f"the last {DEGRADED_WINDOW:g}s, restarting or crash-looping)")
+    elif was and not now_degraded:
+        tick.event(None, "fleet-recovered", f"{failing} of {total} agents failing")
+    return now_degraded
 
 
 def _one_agent(tick: Tick, agent: Agent) -> None:
@@ -76,6 +132,12 @@ def _one_agent(tick: Tick, agent: Agent) -> None:
         mem = tick.agents[name] = replace(mem, starts=1, active_at=now.mono,
                                           screen_changed_at=now.mono)
         tick.event(name, "adopt", f"already running (pid {pane.pid})")
+    if pane is not None and not pane.dead and mem.restart_due_at is not None \
+            and _operator_started_since_failure(tick, name, mem):
+        # `agents down` then `agents up` during a back-off: the operator's fresh session is
+        # the restart; restarting it again would kill what they just started.
+        mem = tick.agents[name] = replace(mem, restart_due_at=None, deaths=(), failures=0)
+        tick.event(name, "backoff-cleared", "the operator started it again")
     if pane is None or pane.dead:
         _heal_dead(tick, agent, pane)
         return
@@ -89,6 +151,15 @@ def _one_agent(tick: Tick, agent: Agent) -> None:
              live=True)
         return
     screenrules.apply(tick, agent, pane)
+
+
+def _operator_started_since_failure(tick: Tick, name: str, mem: AgentMemory) -> bool:
+    """Whether the operator's last `agents up NAME` came after the agent's last failure."""
+    started = tick.observed.operator_starts.get(name)
+    if started is None:
+        return False
+    started_mono = tick.now.mono - (tick.now.wall - started)  # the epoch stamp on our clock
+    return not mem.deaths or started_mono > mem.deaths[-1]
 
 
 def _heal_dead(tick: Tick, agent: Agent, pane: Pane | None) -> None:

@@ -4,6 +4,10 @@ The config loader describes each table as a dict of `Field`s and calls `check_ta
 converts the values it can and records a `Problem` for every one it cannot, so a user sees
 every mistake of a file in one run. Nothing is coerced: the string "false" is not a boolean
 and "5" is not a number.
+
+Regexes are compiled here, never at match time, and one whose matching can take exponential
+time (a variable-length repeat inside another repeat, `(a+)+$`) is refused: one such pattern
+against one long screen line would stall the watchdog's tick for minutes.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from agent_orchestrator.tomlpos import KeyLines, PathKey
 
 # Letters, digits, `-` and `_`, starting with a letter or digit: tmux rewrites `.` and `:` in
 # session names, and a leading `-` reads as an option to tmux and to shells.
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # always fullmatch: `$` allows "a\n"
 NAME_RULE = "1-64 letters, digits, '-' or '_', starting with a letter or digit"
 
 
@@ -147,7 +151,7 @@ def _nonempty(value: Any, field: Field) -> Any:
 
 
 def _name(value: Any, field: Field) -> Any:
-    _require(isinstance(value, str) and bool(NAME_RE.match(value)), NAME_RULE)
+    _require(isinstance(value, str) and bool(NAME_RE.fullmatch(value)), NAME_RULE)
     return value
 
 
@@ -156,18 +160,32 @@ def _bool(value: Any, field: Field) -> Any:
     return value
 
 
+LIMIT = 10**9  # no count or duration of ours gets near it; 2^63 or 1e300 is a typo
+
+
+def _range(value: Any, field: Field, kind: str) -> str:
+    """What was expected, naming the upper bound only when it is what was crossed (an
+    `inf` told "expected a number >= 0" would leave the user puzzled)."""
+    minimum = 0 if field.minimum is None else field.minimum
+    expected = f"{kind} >= {minimum:g}"
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if is_number and not math.isnan(value) and value >= LIMIT:
+        expected += f" and below {LIMIT}"
+    return expected
+
+
 def _number(value: Any, field: Field) -> Any:
     minimum = 0 if field.minimum is None else field.minimum
     _require(isinstance(value, int | float) and not isinstance(value, bool)
-             and math.isfinite(value) and minimum <= value < 10**9,
-             f"a number >= {minimum:g}")
+             and math.isfinite(value) and minimum <= value < LIMIT,
+             _range(value, field, "a number"))
     return float(value)
 
 
 def _int(value: Any, field: Field) -> Any:
     minimum = 0 if field.minimum is None else field.minimum
     _require(isinstance(value, int) and not isinstance(value, bool)
-             and minimum <= value < 10**9, f"a whole number >= {minimum:g}")
+             and minimum <= value < LIMIT, _range(value, field, "a whole number"))
     return value
 
 
@@ -202,10 +220,59 @@ def _model_env(value: Any, field: Field) -> Any:
 def _regex(value: Any, field: Field) -> Any:
     _require(isinstance(value, str), "a regular expression string")
     try:
-        return re.compile(value, re.IGNORECASE | re.MULTILINE)
+        compiled = re.compile(value, re.IGNORECASE | re.MULTILINE)
     except re.error as exc:
         raise Invalid(f"invalid regular expression: {exc.msg} at position {exc.pos}",
                       full=True) from None
+    if nested_repeat(value):
+        raise Invalid("regular expression with a repeat inside a repeat (like `(a+)+`): it can "
+                      "take exponential time on one long screen line; make the inner repeat "
+                      "possessive (`a++`), the group atomic (`(?>...)`), or drop a quantifier",
+                      full=True)
+    return compiled
+
+
+def nested_repeat(pattern: str) -> bool:
+    r"""True when `pattern` repeats (`*`, `+`, `{2,}`, `{1,5}`...) something that itself
+    repeats a variable number of times, with backtracking allowed between the two: the shape
+    of catastrophic backtracking. Possessive repeats and atomic groups cannot backtrack, so
+    what they hold starts afresh. Conservative: `(\d+\.){3}` is refused too (polynomial)."""
+    try:  # CPython's own parser: private, but the only exact reading of Python's syntax
+        from re import _constants as sre  # type: ignore[attr-defined]
+        from re import _parser as sre_parse  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - another Python: compile() alone must do
+        return False
+    repeats = (sre.MAX_REPEAT, sre.MIN_REPEAT)
+
+    def walk(items: Any, inside: bool) -> bool:
+        for op, av in items:
+            if op in repeats:
+                low, high, body = av
+                if inside and low != high:
+                    return True
+                if walk(body, inside or high > 1):
+                    return True
+            elif op is sre.POSSESSIVE_REPEAT:
+                if walk(av[2], False):
+                    return True
+            elif op is sre.ATOMIC_GROUP:
+                if walk(av, False):
+                    return True
+            elif op is sre.SUBPATTERN:
+                if walk(av[3], inside):
+                    return True
+            elif op is sre.BRANCH:
+                if any(walk(alt, inside) for alt in av[1]):
+                    return True
+            elif op in (sre.ASSERT, sre.ASSERT_NOT):
+                if walk(av[1], inside):
+                    return True
+            elif op is sre.GROUPREF_EXISTS:
+                if any(walk(part, inside) for part in av[1:] if part is not None):
+                    return True
+        return False
+
+    return walk(sre_parse.parse(pattern, re.IGNORECASE | re.MULTILINE), False)
 
 
 def _any_table(value: Any, field: Field) -> Any:

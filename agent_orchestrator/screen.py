@@ -42,6 +42,11 @@ SCAN_LINES = 15  # non-empty lines at the bottom searched for limit / fatal / di
 FOOTER_ROWS = 10  # bottom rows searched for active_re on footer_ui backends
 COMPOSER_LINES = 4  # bottom non-empty lines that may be the input line, never an echo
 RESET_CONTEXT = 2  # non-empty lines after a limit line searched for its reset time
+# Caps on what any regex sees, so a user's slow (but accepted) regex on a huge or hostile
+# capture still costs a bounded time: a pane is ~50 rows of ~200 columns; only rows joined by
+# `capture-pane -J` (a wrapped paragraph) are longer.
+MAX_ROWS = 200
+MAX_COLUMNS = 2000
 
 _ANSI_RE = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
@@ -84,11 +89,12 @@ def strip_ansi(text: str) -> str:
 
 
 def screen_lines(screen: str) -> list[str]:
-    """The screen's rows, escapes removed, right-stripped, trailing empty rows dropped."""
-    lines = [line.rstrip() for line in strip_ansi(screen).split("\n")]
+    """The screen's rows, escapes removed, right-stripped, trailing empty rows dropped; at
+    most the bottom MAX_ROWS rows, each cut to MAX_COLUMNS characters."""
+    lines = strip_ansi(screen).split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
-    return lines
+    return [line[:MAX_COLUMNS].rstrip() for line in lines[-MAX_ROWS:]]
 
 
 def is_echo(line: str) -> bool:

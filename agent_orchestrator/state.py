@@ -1,9 +1,14 @@
 """What the watchdog remembers between ticks and restarts, and the files operators leave it.
 
 - `state/watchdog.json`: per-agent memory (`AgentMemory`), written atomically each tick that
-  changes it. A corrupt or truncated file is moved aside (`.corrupt-<time>`) and rebuilt: the
-  running sessions are then adopted, not restarted.
+  changes it. A corrupt, truncated, wrongly typed or oversized (> MAX_STATE_BYTES) file is
+  moved aside (`.corrupt-<time>`) and rebuilt: the running sessions are then adopted, not
+  restarted. A failed write leaves the previous file in place (see `save_memory`).
 - `state/watchdog.lock`: flock held for the watchdog's lifetime; the holder's pid inside.
+  flock alone decides who runs (a stale file or a pid naming another process means
+  nothing); a second watchdog exits with `AlreadyRunning.exit_code`, naming the holder's pid.
+- On taking the lock the watchdog calls `tidy`: temp files of writers killed mid-write are
+  removed and files left looser than 0600 (an older version, a copy by hand) are tightened.
 - `state/stopped/<agent>`: `agents down NAME` leaves this so the watchdog never heals an agent
   the operator stopped; `agents up NAME` removes it.
 - `state/<loop.state_file>`: the loop's phase index.
@@ -12,20 +17,33 @@
 from __future__ import annotations
 
 import fcntl
+import glob
 import json
+import math
 import os
 import re
 import time
 import tomllib
+import types
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO, Union, get_args, get_origin, get_type_hints
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config import Config
-from agent_orchestrator.files import private_dir, touch_private, write_atomic
+from agent_orchestrator.events import Event
+from agent_orchestrator.files import (
+    private_dir,
+    remove_stray_temps,
+    tighten,
+    touch_private,
+    write_atomic,
+)
 
 STATE_VERSION = 1
+# A real state file is a few KB (about 1 KB an agent). Anything far larger is not ours:
+# moved aside unread, so a runaway or planted file cannot make a start slow or huge.
+MAX_STATE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -84,6 +102,7 @@ class FleetMemory:
     throttled: bool = False  # the fleet cap held restarts back (reported once per burst)
     server_up: bool = True  # the tmux server was running at the last look
     loop: LoopMemory = field(default_factory=LoopMemory)
+    degraded: bool = False  # most of the fleet was failing at the last look (one alert each)
 
     def agent(self, name: str) -> AgentMemory:
         return self.agents.get(name, AgentMemory())
@@ -91,39 +110,112 @@ class FleetMemory:
     def to_json(self) -> bytes:
         body = {"version": STATE_VERSION, "fleet_starts": list(self.fleet_starts),
                 "throttled": self.throttled, "server_up": self.server_up,
+                "degraded": self.degraded,
                 "loop": asdict(self.loop),
                 "agents": {name: asdict(memory) for name, memory in sorted(self.agents.items())}}
         return (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> FleetMemory:
-        """Parse a state file; raises ValueError on anything but a well-formed one."""
-        body = json.loads(data)
+        """Parse a state file; raises ValueError on anything but a well-formed one: every
+        known field must have its declared type (a number where a number goes, finite), so
+        a wrong-schema file is rebuilt here rather than crashing a rule later. Missing
+        fields take their defaults; unknown ones are ignored (a newer version's)."""
+        try:
+            body = json.loads(data)
+        except RecursionError:  # e.g. 100,000 `[`
+            raise ValueError("nested too deeply") from None
         if not isinstance(body, dict) or body.get("version") != STATE_VERSION:
             raise ValueError("not a state file of this version")
         agents = body.get("agents")
         if not isinstance(agents, dict):
             raise ValueError("'agents' is not an object")
-        known = {f.name for f in fields(AgentMemory)}
-        out = {}
-        for name, raw in agents.items():
-            if not isinstance(raw, dict):
-                raise ValueError(f"agent {name!r} is not an object")
-            values = {k: v for k, v in raw.items() if k in known}
-            values["deaths"] = tuple(float(t) for t in values.get("deaths") or ())
-            out[name] = AgentMemory(**values)
-        raw_loop = body.get("loop") or {}
-        if not isinstance(raw_loop, dict):
-            raise ValueError("'loop' is not an object")
-        loop_known = {f.name for f in fields(LoopMemory)}
-        loop = LoopMemory(**{k: v for k, v in raw_loop.items() if k in loop_known})
-        return cls(out, tuple(float(t) for t in body.get("fleet_starts") or ()),
-                   bool(body.get("throttled", False)), bool(body.get("server_up", True)),
-                   loop)
+        out = {name: _typed(AgentMemory, raw, f"agent {name!r}")
+               for name, raw in agents.items()}
+        loop = _typed(LoopMemory, body.get("loop") or {}, "'loop'")
+        top = _typed(_Top, {k: body[k] for k in ("fleet_starts", "throttled", "server_up",
+                                                 "degraded") if k in body}, "the file")
+        return cls(out, top.fleet_starts, top.throttled, top.server_up, loop, top.degraded)
+
+
+@dataclass(frozen=True)
+class _Top:
+    """The fleet-wide scalars of a state file, typed like the others for `_typed`."""
+
+    fleet_starts: tuple[float, ...] = ()
+    throttled: bool = False
+    server_up: bool = True
+    degraded: bool = False
+
+
+def _typed(cls: Any, raw: object, where: str) -> Any:
+    """`cls(**raw)` for a frozen dataclass, every known value checked against its field's
+    type (JSON lists become tuples, JSON integers in float fields floats)."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where} is not an object")
+    hints = get_type_hints(cls)
+    values = {}
+    for item in fields(cls):
+        if item.name in raw:
+            try:
+                values[item.name] = _coerce(raw[item.name], hints[item.name])
+            except ValueError:
+                raise ValueError(f"{where}: {item.name} = {raw[item.name]!r:.60} is not "
+                                 f"of type {hints[item.name]}") from None
+    return cls(**values)
+
+
+def _coerce(value: object, hint: Any) -> object:
+    """`value` as type `hint` (a float, int, bool, str, None, a union or tuple of them);
+    ValueError when it is not one. bool is never taken for a number, nor a number for a
+    bool, and floats must be finite."""
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        for option in get_args(hint):
+            try:
+                return _coerce(value, option)
+            except ValueError:
+                continue
+        raise ValueError(value)
+    if origin is tuple:
+        item_type = get_args(hint)[0]
+        if not isinstance(value, list):
+            raise ValueError(value)
+        return tuple(_coerce(v, item_type) for v in value)
+    if hint is type(None) and value is None:
+        return None
+    if hint is bool and isinstance(value, bool):
+        return value
+    if hint is str and isinstance(value, str):
+        return value
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError(value) from None
+        if math.isfinite(number):
+            return number
+    raise ValueError(value)
 
 
 def state_file(config: Config) -> Path:
     return config.state_dir / "watchdog.json"
+
+
+def _read_capped(path: Path) -> bytes:
+    """The file's bytes; ValueError when it is larger than MAX_STATE_BYTES (never read
+    whole, even if it grows while being read)."""
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > MAX_STATE_BYTES:
+            raise ValueError(f"{size} bytes, more than the {MAX_STATE_BYTES} a state file "
+                             f"can be")
+        data = handle.read(size + 1)  # +1: a file that grew since is seen to have grown
+    if len(data) > size:
+        raise ValueError("the file grew while being read")
+    return data
 
 
 def load_memory(config: Config, quarantine: bool = True) -> tuple[FleetMemory, str | None]:
@@ -131,27 +223,48 @@ def load_memory(config: Config, quarantine: bool = True) -> tuple[FleetMemory, s
     file's owner) passes `quarantine`, which moves a corrupt file aside to be rebuilt."""
     path = state_file(config)
     try:
-        data = path.read_bytes()
+        return FleetMemory.from_json(_read_capped(path)), None
     except FileNotFoundError:
         return FleetMemory(), None
-    try:
-        return FleetMemory.from_json(data), None
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
         if not quarantine:
             return FleetMemory(), f"state file is unreadable ({exc})"
         aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+        for extra in range(1, 100):  # two in one second: keep both
+            if not aside.exists():
+                break
+            aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}-{extra}")
         os.replace(path, aside)
+        tighten([aside])  # it may hold the same secrets a good one would
         return FleetMemory(), f"state file was unreadable ({exc}); moved to {aside.name}"
 
 
 def save_memory(config: Config, memory: FleetMemory) -> None:
-    write_atomic(state_file(config), memory.to_json())
+    """Write the state file atomically: on failure (disk full...) the previous file stays
+    whole, and the OSError raised says the same thing every time for the same cause (no
+    random temp name in it), so the watchdog reports it once, not every tick."""
+    path = state_file(config)
+    try:
+        write_atomic(path, memory.to_json())
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def recovered(previous_error: str | None) -> list[Event]:
+    """The event to record once a state write succeeds after `previous_error` (the failure
+    the watchdog reported); none when there was no failure."""
+    if previous_error is None:
+        return []
+    return [Event(time.time(), None, "state-write-recovered",
+                  f"the state file is written again (after: {previous_error})")]
 
 
 # ------------------------------------------------------------------------- lock
 
 class AlreadyRunning(Exception):
     """Another watchdog holds the lock; `pid` is its pid when it could be read."""
+
+    exit_code = 3  # `agents watchdog`'s exit status: a supervisor can tell it from an error
 
     def __init__(self, pid: int | None) -> None:
         self.pid = pid
@@ -174,18 +287,38 @@ def acquire_lock(config: Config) -> TextIO:
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
+        # The kernel knows the holder even while the file still holds a dead one's pid
+        # (the winner of a simultaneous start writes its own a moment after taking it).
+        holder = _flock_holder(handle.fileno()) or read_lock_pid(config)
         handle.close()
-        raise AlreadyRunning(read_lock_pid(config)) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
+        raise AlreadyRunning(holder) from None
+    # Written in place, then cut: a reader sees the old pid or the new one on line one.
+    os.pwrite(handle.fileno(), f"{os.getpid()}\n".encode(), 0)
+    os.ftruncate(handle.fileno(), len(f"{os.getpid()}\n"))
     return handle
+
+
+def _flock_holder(fd: int) -> int | None:
+    """The pid holding a flock on the open file `fd`, from /proc/locks (Linux); None when
+    it cannot be told."""
+    info = os.fstat(fd)
+    device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as locks:
+            for line in locks:
+                words = line.split()
+                # "1: FLOCK  ADVISORY  WRITE 17267 fe:00:2302371 0 EOF" ("->" marks waiters)
+                if len(words) >= 6 and words[1] == "FLOCK" and words[5] == device:
+                    return int(words[4]) or None
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def read_lock_pid(config: Config) -> int | None:
     try:
-        return int(lock_file(config).read_text(encoding="ascii").strip() or 0) or None
+        first = lock_file(config).read_text(encoding="ascii").split("\n", 1)[0]
+        return int(first.strip() or 0) or None
     except (OSError, ValueError):
         return None
 
@@ -326,3 +459,25 @@ def last_good_config(path: Path) -> Config | None:
 def ensure_dirs(config: Config) -> None:
     private_dir(config.log_dir)
     private_dir(config.state_dir)
+
+
+def tidy(config: Config) -> None:
+    """What the lock holder does once at start, before anyone else can be writing as the
+    watchdog: remove the temp files of atomic writes killed before their rename, and tighten
+    our files left looser than 0600 (folders 0700). Only files this tool names are touched:
+    `log_dir` may be a folder the user shares with other things."""
+    remove_stray_temps(config.state_dir)  # all ours
+    remove_stray_temps(config.log_dir, frozenset({"SEQUENCE-COMPLETE"}))
+    ours: list[Path] = [config.state_dir, _stopped_dir(config), _started_dir(config)]
+    for folder in ours[:]:
+        try:
+            ours += list(folder.iterdir())
+        except OSError:
+            continue
+    sessions = [a.session for a in config.agents] + [s.session for s in config.services] + \
+        [config.watchdog_session]
+    logs = ["events.jsonl", "SEQUENCE-COMPLETE"] + [f"{s}.log" for s in sessions]
+    for name in logs:
+        ours.append(config.log_dir / name)
+        ours += config.log_dir.glob(f"{glob.escape(name)}.[0-9]*")
+    tighten(ours)

@@ -1,5 +1,5 @@
 """What `agents status` shows, as data: one row per agent and service plus the fleet's
-header (watchdog, config health, phase). `to_json` is the documented `--json` shape.
+header (watchdog, config health, phase, fleet health). `to_json` is the documented `--json` shape.
 
 It costs one tmux call (`list-panes -a`) and a few small file reads whatever the fleet's
 size, and works whether or not the watchdog runs.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
-from agent_orchestrator import launch, state
+from agent_orchestrator import launch, rules, state
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.state import AgentMemory
 from agent_orchestrator.tmux import Pane, Tmux
@@ -45,16 +45,27 @@ class FleetStatus:
     phase: str | None
     config_path: str = ""
     config_stale_since: float | None = None  # epoch of the rejected edit, when stale
+    failing: int = 0  # supervised agents failing now (rules.fleet_health)
+    supervised: int = 0
+    config_in_force: str | None = None  # digest of the last good config, when stale
+
+    @property
+    def degraded(self) -> bool:
+        """More than half of the supervised agents failing together (rules.degraded)."""
+        return rules.degraded(self.failing, self.supervised)
 
     def to_json(self) -> dict[str, object]:
         """The `agents status --json` document (stable; `version` changes if it must)."""
         return {
             "version": JSON_VERSION,
             "config": {"path": self.config_path, "ok": self.config_stale_since is None,
-                       "stale_since": self.config_stale_since},
+                       "stale_since": self.config_stale_since,
+                       "last_good": self.config_in_force},
             "watchdog": {"running": self.watchdog_pid is not None, "pid": self.watchdog_pid},
             "tmux": {"server_running": self.server_running},
             "phase": self.phase,
+            "fleet": {"degraded": self.degraded, "failing": self.failing,
+                      "supervised": self.supervised},
             "agents": [asdict(row) for row in self.rows],
         }
 
@@ -126,6 +137,11 @@ def status(config: Config, tmux: Tmux) -> FleetStatus:
             phase += f", {memory.loop.done_note}"
     health = state.read_health(config)
     stale = health.get("since") if health and not health.get("ok") else None
+    digest = health.get("digest") if health and stale is not None else None
+    failing, supervised = rules.fleet_health(config, rules.supervised(config, stopped, memory),
+                                             memory.agents, mono_now)
     return FleetStatus(tuple(rows), state.watchdog_pid(config), snap.server_running, phase,
                        str(config.path),
-                       float(stale) if isinstance(stale, int | float) else None)
+                       float(stale) if isinstance(stale, int | float) else None,
+                       failing, supervised,
+                       digest if isinstance(digest, str) and stale is not None else None)

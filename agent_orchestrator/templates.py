@@ -6,7 +6,9 @@ Two kinds of template:
   words, so a value is part of exactly one argv element whatever it contains;
 - shell templates (`bin` for exec delivery, `attach`, `preamble`) are command lines for
   /bin/sh; each value is substituted shell-quoted, replacing any quotes the user put around
-  the placeholder, so it stays one word.
+  the placeholder, so it stays one word;
+- the ping boot line (`render_boot_line`): prose typed to an agent, whose quoted
+  `'{kickoff_file}'` must stay one word for the shell the agent runs it in.
 Only the names passed in are replaced; other braces (`${HOME}`, code in prompts) are left.
 """
 
@@ -69,6 +71,17 @@ def render_shell(template: str, quoted: Mapping[str, str],
     their placeholder absorbed), `raw` values (the user's own `bin`) are inserted as is.
     Raw values go first: they are the user's own template text, not data."""
     return _substitute(_substitute(template, raw or {}, quote=False), quoted, quote=True)
+
+
+def render_boot_line(template: str, kickoff_file: str) -> str:
+    """Fill `{kickoff_file}` in a ping boot line: text typed to an agent, which then runs
+    the command it quotes. Inside single quotes (`cat '{kickoff_file}'`) the path's own `'`
+    become `'\\''`, so the agent's shell gets the path as one word whatever it holds (a
+    project folder named `it's $(x)` must not run `x`); elsewhere (prose) it is inserted as
+    is. One pass: a path that itself holds `{kickoff_file}` is not substituted again."""
+    escaped = "'" + kickoff_file.replace("'", "'\\''") + "'"
+    return re.sub(r"'\{kickoff_file\}'|\{kickoff_file\}",
+                  lambda m: escaped if m.group(0).startswith("'") else kickoff_file, template)
 
 
 def check_shell_template(template: str, names: Iterable[str]) -> str | None:

@@ -11,6 +11,18 @@ and an idiomatic per-session tick costs ~3 processes per agent (see
 shared/reference/tmux-performance.md). Here a whole tick's view of the fleet is ONE
 `list-panes -a`. libtmux is still used for what it does well and cheaply: reading the tmux
 version, whose formats vary across distributions.
+
+Failure modes handled here (tests/reliability/test_tmux_cases.py):
+- a hung server (SIGSTOPped, wedged): every call has a timeout, and after one timed out the
+  next calls fail at once with the same error for `timeout` seconds, so one tick of the
+  watchdog costs at most one timeout, however many calls it had planned;
+- an unsafe socket folder (`$TMUX_TMPDIR/tmux-UID` with loose mode, foreign owner, or a
+  symlink): refused before any tmux process is spawned, with a message naming the folder and
+  what it must be, so nothing retries tmux in a loop;
+- the server killed: "no server" is a state (`Snapshot.server_running`), not an error, and a
+  new session that races the dying server is retried;
+- scrollback: every agent pane gets `history-limit` HISTORY_LIMIT whatever the user's
+  tmux.conf says, so a chatty agent costs the server a bounded amount of memory.
 """
 
 from __future__ import annotations
@@ -19,14 +31,26 @@ import contextlib
 import os
 import re
 import signal
+import stat
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent_orchestrator import proctree
 
 DEFAULT_TIMEOUT = 5.0
 CHAIN_BYTES = 12_000  # argv bytes per chained client; tmux refuses commands over ~16 KB
 PANE_WIDTH, PANE_HEIGHT = 120, 40
+# Scrollback lines kept per agent pane: tmux's own default, pinned so that a tmux.conf with a
+# huge limit cannot let an agent printing hundreds of MB cost the server ~1 KB per line of it
+# (~2.2 MB per pane at this limit, see shared/reference/tmux-performance.md). Nothing of ours
+# reads past the visible screen; the whole output is in the session log.
+HISTORY_LIMIT = 2000
+# A throwaway first window: tmux sizes a pane's scrollback when the pane is created, so the
+# agent's window is created after `history-limit` is set on its session (see `start`).
+_PLACEHOLDER = ("cat",)
 
 # Output of `tmux list-panes -a -F SNAPSHOT_FORMAT`, tab separated; the session name comes
 # last so that a foreign session on a shared server may hold any character.
@@ -43,6 +67,36 @@ _NO_SERVER = re.compile(r"no server running|error connecting to|server exited un
 
 class TmuxError(RuntimeError):
     """A tmux command failed or timed out. The message names the subcommand."""
+
+
+def socket_dir() -> Path:
+    """The folder tmux keeps `-L` sockets in: `$TMUX_TMPDIR/tmux-UID`, or /tmp/tmux-UID when
+    TMUX_TMPDIR is unset or missing (what tmux 3.x does)."""
+    root = os.environ.get("TMUX_TMPDIR") or ""
+    if not root or not os.path.isdir(root):
+        root = "/tmp"
+    return Path(os.path.realpath(root)) / f"tmux-{os.getuid()}"
+
+
+def unsafe_socket_dir(path: Path) -> str | None:
+    """Why tmux would refuse `path` as its socket folder, or None when it is fine (or absent:
+    tmux then creates it 0700). tmux's own rule: a directory, not a symlink, owned by us,
+    with no permission for others."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"it cannot be inspected ({exc.strerror})"
+    if stat.S_ISLNK(info.st_mode):
+        return f"it is a symlink (to {os.readlink(path)})"
+    if not stat.S_ISDIR(info.st_mode):
+        return "it is not a directory"
+    if info.st_uid != os.getuid():
+        return f"it is owned by uid {info.st_uid}"
+    if info.st_mode & 0o007:
+        return f"its mode is {stat.S_IMODE(info.st_mode):04o}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -90,6 +144,26 @@ class Tmux:
         self.socket_name = socket_name
         self.socket_path = socket_path
         self.timeout = timeout
+        self._hung_until = float("-inf")  # monotonic time before which calls fail at once
+        self._hung_error = ""
+
+    def check_socket_dir(self) -> None:
+        """Raise TmuxError, naming the folder and what it must be, when tmux would refuse
+        its socket folder. Costs one lstat; spawns nothing."""
+        if self.socket_path or (self.socket_name is None and os.environ.get("TMUX")):
+            return  # tmux checks no folder for an explicit path (nor for $TMUX's socket)
+        path = socket_dir()
+        why = unsafe_socket_dir(path)
+        if why is not None:
+            raise TmuxError(
+                f"unsafe tmux socket directory {path}: {why}. It must be a directory owned "
+                f"by you (uid {os.getuid()}) with mode 0700; tmux refuses to use it. Remove "
+                f"it (tmux creates it again, safely) or fix it with: chmod 0700 {path}")
+
+    def checked(self) -> Tmux:
+        """This handle, after `check_socket_dir` (for callers that refuse to start)."""
+        self.check_socket_dir()
+        return self
 
     def _base(self) -> list[str]:
         if self.socket_path:
@@ -101,16 +175,22 @@ class Tmux:
     def _run(self, args: Sequence[str], *, stdin: bytes | None = None,
              timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         argv = self._base() + list(args)
+        if time.monotonic() < self._hung_until:
+            raise TmuxError(self._hung_error)  # the same text: reported once, not per call
+        self.check_socket_dir()  # before every spawn: a loop never retries a refused folder
+        limit = timeout or self.timeout
         try:
             result = subprocess.run(argv, input=stdin.decode("utf-8", "surrogateescape")
                                     if stdin is not None else None, capture_output=True,
-                                    text=True, errors="replace",
-                                    timeout=timeout or self.timeout, check=False)
+                                    text=True, errors="replace", timeout=limit, check=False,
+                                    env=proctree.untagged(os.environ))
         except FileNotFoundError:
             raise TmuxError("tmux is not installed (no 'tmux' on PATH)") from None
         except subprocess.TimeoutExpired:
-            raise TmuxError(f"tmux {args[0]} timed out after {timeout or self.timeout:g}s "
-                            "(is the tmux server hung?)") from None
+            self._hung_error = (f"tmux {args[0]} timed out after {limit:g}s "
+                                "(is the tmux server hung?)")
+            self._hung_until = time.monotonic() + limit
+            raise TmuxError(self._hung_error) from None
         if check and result.returncode != 0:
             reason = result.stderr.strip() or f"exit status {result.returncode}"
             raise TmuxError(f"tmux {args[0]} failed: {reason}")
@@ -131,7 +211,8 @@ class Tmux:
     def _snapshot(self) -> Snapshot:
         result = self._run(["list-panes", "-a", "-F", SNAPSHOT_FORMAT], check=False)
         if result.returncode != 0:
-            if _NO_SERVER.search(result.stderr):
+            # "no current target": a server whose last session just closed, about to exit.
+            if _NO_SERVER.search(result.stderr) or "no current target" in result.stderr:
                 return Snapshot(server_running=False)
             raise TmuxError(f"tmux list-panes failed: {result.stderr.strip()}")
         return Snapshot(server_running=True, panes=parse_snapshot(result.stdout))
@@ -180,7 +261,10 @@ class Tmux:
         for session in batch:
             args += ["display-message", "-p", f"{nonce} {session}", ";",
                      "capture-pane", "-p", "-J", "-t", f"={session}:", ";"]
-        result = self._run(args[:-1], check=False)
+        try:
+            result = self._run(args[:-1], check=False)
+        except TmuxError:  # hung: screens are best effort, the next snapshot reports it
+            return len(batch)
         current: str | None = None
         lines: dict[str, list[str]] = {}
         for line in result.stdout.split("\n"):
@@ -221,12 +305,33 @@ class Tmux:
         With `pipe`, a shell command, the pane's output is piped into it from the start
         (launch.py passes logcap's, which appends it to the session log, bounded).
         """
+        # One client: the session is created on a placeholder window and gets its
+        # scrollback limit; the agent's window is created next (so its pane is made under
+        # that limit: setting it afterwards would not shrink the pane's) and the placeholder
+        # is closed. Not `new-window -k` in its place: with a control client attached, tmux
+        # 3.3a then crashed (SIGSEGV) when the session was killed later, about 1 time in 15.
         args = ["new-session", "-d", "-s", session, "-x", str(PANE_WIDTH),
-                "-y", str(PANE_HEIGHT), "--", *argv,
+                "-y", str(PANE_HEIGHT), "--", *_PLACEHOLDER,
+                ";", "set-option", "-t", f"={session}:", "history-limit", str(HISTORY_LIMIT),
+                ";", "new-window", "-t", f"={session}:", "--", *argv,
+                ";", "kill-window", "-t", f"={session}:{{start}}",
                 ";", "set-option", "-w", "-t", f"={session}:", "remain-on-exit", "on"]
         if pipe:
             args += [";", "pipe-pane", "-o", "-t", f"={session}:", pipe]
-        self._run(args)
+        for attempt in range(3):
+            result = self._run(args, check=False)
+            # A server still exiting after kill-server drops the client: nothing was
+            # created, and the next try starts a new server.
+            if result.returncode == 0 or "server exited unexpectedly" not in result.stderr \
+                    or attempt == 2:
+                break
+            time.sleep(0.05)
+        if result.returncode != 0:
+            reason = result.stderr.strip() or f"exit status {result.returncode}"
+            if "duplicate session" not in reason:  # ours, half made (a placeholder): undo
+                with contextlib.suppress(TmuxError):
+                    self.kill(session)
+            raise TmuxError(f"tmux new-session failed: {reason}")
 
     def kill(self, session: str) -> bool:
         """Kill a session; True if it existed. The pane's process tree is the caller's."""
@@ -320,7 +425,8 @@ class ControlClient:
         self._proc = subprocess.Popen(
             tmux._base() + ["-C", "attach-session", "-t", f"={session}",
                             "-f", "ignore-size,no-output"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=proctree.untagged(os.environ))
         self._on_change = on_change
         self._thread = threading.Thread(target=self._read, name="tmux-control", daemon=True)
         self._thread.start()

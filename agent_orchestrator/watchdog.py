@@ -9,9 +9,13 @@ Reasons to wake (all funnel into one `poll()`):
 - the light-tick timer (`signal_interval`): screens are read only then.
 Without a control client (no session to attach to yet) the loop also polls every second.
 
-The config is re-read on change: a valid edit is applied as a diff (reload.py), an invalid
-one keeps the last good config running, is reported once, and shows as `config: stale` in
-`agents status` until it is fixed.
+The config is re-read on change (its content, mode or owner): a valid edit is applied as a
+diff (reload.py; an edit removing agents only once the file has settled, so a half-written
+file stops nobody), an invalid one keeps the last good config running, is reported once
+(`config-rejected`: FILE:LINE, column for syntax errors, and the content's digest), shows as
+`config: stale` in `agents status` until it is fixed, and its fix is reported
+(`config-recovered`). Warnings of a valid config (a group-writable prompt file) are recorded
+once each (`config-warning`).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from agent_orchestrator import config as config_mod
 from agent_orchestrator import (
     delivery,
     events,
+    filetrust,
     gitrelay,
     launch,
     phases,
@@ -44,6 +49,7 @@ from agent_orchestrator import (
     state,
 )
 from agent_orchestrator.config import Agent, Config, ConfigError
+from agent_orchestrator.crashpoints import crash_point
 from agent_orchestrator.decisions import (
     Action,
     CompleteSequence,
@@ -96,7 +102,9 @@ class Watchdog:
     memory: state.FleetMemory = field(default_factory=state.FleetMemory)
     stopping: bool = False
     waker: Waker = field(default_factory=Waker)
-    _config_stamp: tuple[float, int] | None = None
+    _config_stamp: tuple[int, ...] | None = None
+    _held: reload.Held | None = None  # an edit removing agents, waiting for the file to settle
+    _warned: frozenset[str] = frozenset()  # config warnings already recorded
     _last_light: float = float("-inf")
     _last_heavy: float = float("-inf")
     _verified: dict[tuple[str, tuple[str, ...]], gitrelay.VerifyResult] = field(
@@ -111,11 +119,12 @@ class Watchdog:
 
     @classmethod
     def open(cls, config: Config) -> Watchdog:
-        dog = cls(config=config, tmux=Tmux(config.tmux_socket))
+        dog = cls(config=config, tmux=Tmux(config.tmux_socket).checked())  # refuse unsafe dir
         dog._config_stamp = _stamp(config.path)
         dog.memory, warning = state.load_memory(config)
         if warning:
             dog.record([Event(time.time(), None, "state-rebuilt", warning)])
+        dog._warn(config)
         dog._write_health(None)
         return dog
 
@@ -145,6 +154,8 @@ class Watchdog:
         timeouts = [self._last_light + self.config.watchdog.signal_interval - now]
         if (due := rules.next_deadline(self.memory)) is not None:
             timeouts.append(due - now)
+        if self._held is not None:  # read the file again when a held removal may apply
+            timeouts.append(self._held.due - now)
         if not self._control_alive() or self._look_again:
             timeouts.append(FALLBACK_POLL if not self._look_again else 0.05)
         self._look_again = False
@@ -184,10 +195,11 @@ class Watchdog:
         for action in decisions.actions:
             self._apply(action)
             self._look_again |= isinstance(action, Start | Restart)
-        if decisions.memory != self.memory:
+        if decisions.memory != self.memory or "state" in self._reported:  # retry failed
             self.memory = decisions.memory
             try:
                 state.save_memory(self.config, self.memory)
+                self.record(state.recovered(self._reported.pop("state", None)))
             except OSError as exc:  # e.g. disk full: keep supervising, say so once
                 self._report_once("state", "state-write-failed", str(exc))
 
@@ -205,13 +217,15 @@ class Watchdog:
         try:
             if isinstance(action, Stop | Restart):
                 launch.stop(self.tmux, self.config, session)
+                crash_point("restart-killed")  # test-only (crashpoints.py)
             if isinstance(action, Start | Restart) and agent is not None:
                 plan = launch.plan_agent(self.config, agent, state.phase_index(self.config),
                                          state.resume_id(self.config, agent.name))
                 launch.start(self.tmux, self.config, plan)
+                crash_point("session-created")  # test-only (crashpoints.py)
             if isinstance(action, Type) and agent is not None:
                 self._type(agent, session, action)
-        except (TmuxError, OSError) as exc:
+        except (TmuxError, OSError, filetrust.Untrusted) as exc:
             self.record([Event(time.time(), action.agent, "action-failed",
                                f"{type(action).__name__.lower()}: {exc}")])
 
@@ -279,7 +293,13 @@ class Watchdog:
         if action.text is not None:
             text = action.text
         elif action.file is not None:  # a wake file: whitespace collapsed to one line
-            text = " ".join(action.file.read_text(encoding="utf-8").split())
+            # Judged again as it is read: it may have changed hands since the config loaded.
+            try:
+                text = " ".join(filetrust.read_text(action.file).split())
+            except filetrust.Untrusted as exc:
+                self.record([Event(time.time(), agent.name, "delivery-failed",
+                                   f"{action.reason}: not typed: {exc}")])
+                return
         else:
             return
         backend = self.config.backend(agent.backend)
@@ -350,37 +370,67 @@ class Watchdog:
                 self.stop()
             return
         self._config_missing_since = None
-        if stamp == self._config_stamp:
+        mono = time.monotonic()
+        if stamp == self._config_stamp and (self._held is None or mono < self._held.due):
             return
         self._config_stamp = stamp
         try:
             fresh = config_mod.load(self.config.path)
         except ConfigError as exc:
-            if self._report_once("config", "config-rejected",
-                                 f"keeping the last good config: {exc}"):
+            self._held = None
+            # The same broken content is one event however often it is read; another
+            # broken content is another event (its digest differs).
+            content = f" (rejected content {exc.digest})" if exc.digest else ""
+            if self._report_once("config", "config-rejected", f"keeping the last good config "
+                                 f"({self.config.digest}): {exc}{content}"):
                 self._write_health(str(exc))
             return
         if self._reported.pop("config", None) is not None:
+            self.record([Event(time.time(), None, "config-recovered",
+                               f"the config file is valid again (digest {fresh.digest})")])
+        self._warn(fresh)
+        if fresh == self.config:  # same meaning (a comment, a save without change)
+            self._held = None
+            self.config = fresh
             self._write_health(None)
-        if fresh == self.config:
+            return
+        held = reload.hold(self.config, fresh, self._held, mono)
+        if held is not None:
+            if self._held is None or self._held.digest != held.digest:
+                self.record([Event(time.time(), None, "config-pending",
+                                   f"the edit removes {', '.join(held.removed)}: applied once "
+                                   f"the file has stayed the same for "
+                                   f"{reload.REMOVAL_SETTLE:g}s (a half-written file must "
+                                   f"not stop agents)")])
+            self._held = held
             return
         try:
             snap = self.tmux.snapshot()
         except TmuxError as exc:
             self._report_once("tmux", "tmux-error", str(exc))
-            self._config_stamp = None  # try the reload again next tick
+            self._config_stamp = None  # try the reload again next tick (a settled hold stays)
             return
+        self._held = None
         observed = Observed(snap.server_running, snap.panes,
                             stopped=state.stopped_agents(fresh))
         decisions = reload.diff(self.config, fresh, observed, self.memory, _now())
         stops = [a for a in decisions.actions if isinstance(a, Stop)]
         for action in stops:  # sessions of removed agents are only known to the old config
             self._apply(action)
+        crash_point("config-applied")  # test-only (crashpoints.py)
         self.config = fresh
         self._commit(rules.Decisions(decisions.memory,
                                      tuple(a for a in decisions.actions if a not in stops),
                                      decisions.events))
         self.record([Event(time.time(), None, "config-reloaded", f"digest {fresh.digest}")])
+        self._write_health(None)
+
+    def _warn(self, config: Config) -> None:
+        """Record each warning of the config once (again only after it went away)."""
+        for warning in config.warnings:
+            if warning not in self._warned:
+                self.record([Event(time.time(), None, "config-warning", warning)])
+        self._warned = frozenset(config.warnings)
 
     def _write_health(self, error: str | None) -> None:
         """Say whether the file on disk is in force; keep a copy of the last good one so
@@ -389,9 +439,9 @@ class Watchdog:
                 "digest": self.config.digest}
         with contextlib.suppress(OSError):
             write_atomic(state.health_file(self.config), json.dumps(body).encode())
-            if error is None:
+            if error is None:  # the bytes in force, not whatever the file holds by now
                 write_atomic(state.last_good_file(self.config.state_dir),
-                             self.config.path.read_bytes())
+                             self.config.source or self.config.path.read_bytes())
 
     # ------------------------------------------------------------------ reporting
 
@@ -401,7 +451,7 @@ class Watchdog:
         try:
             events.append(self.config.log_dir, new_events)
         except OSError as exc:
-            log.warning("cannot write events: %s", exc)
+            events.write_failed(self.config.log_dir, exc)  # once, not per event
 
     def _report_once(self, key: str, kind: str, reason: str) -> bool:
         """Record an error event unless the same one was the last of its key."""
@@ -422,12 +472,16 @@ def _now() -> Now:
     return Now(time.monotonic(), time.time(), local)
 
 
-def _stamp(path: Path) -> tuple[float, int] | None:
+def _stamp(path: Path) -> tuple[int, ...] | None:
+    """What tells a changed config file: content (mtime, size, inode: editors save by
+    rename) and trust (mode, owner: a chmod o+w must be noticed). ctime covers all of them
+    at a coarser clock."""
     try:
         info = path.stat()
     except OSError:
         return None
-    return info.st_mtime, info.st_size
+    return (info.st_mtime_ns, info.st_size, info.st_ino, info.st_ctime_ns, info.st_mode,
+            info.st_uid)
 
 
 def run(config: Config) -> None:
@@ -439,6 +493,7 @@ def run(config: Config) -> None:
     """
     state.ensure_dirs(config)
     lock = state.acquire_lock(config)
+    state.tidy(config)  # the lock holder alone: stray temp files, loose modes
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     dog = Watchdog.open(config)
     signal.signal(signal.SIGTERM, dog.stop)

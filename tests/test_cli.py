@@ -116,25 +116,6 @@ def test_down_one_agent_is_not_healed(make_config: Callable[..., Path], tmux_soc
     agents("down", "--config", str(path))
 
 
-@pytest.mark.tmux
-def test_second_watchdog_refuses(make_config: Callable[..., Path], tmux_socket: str,
-                                 wait_for) -> None:
-    path = make_config(FLEET, socket=tmux_socket)
-    first = subprocess.Popen([sys.executable, "-m", "agent_orchestrator", "watchdog",
-                              "--config", str(path)], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: any(e["event"] == "watchdog-start" for e in events(path)),
-                 what="the first watchdog to start")
-        second = agents("watchdog", "--config", str(path))
-        assert second.returncode == 1
-        assert f"already running (pid {first.pid})" in second.stderr
-    finally:
-        first.terminate()
-        first.wait(timeout=10)
-        agents("down", "--config", str(path))
-
-
 def test_check_reports_file_line_and_suggestion(make_config: Callable[..., Path]) -> None:
     path = make_config("""
         [[agent]]

@@ -354,6 +354,8 @@ def test_agent_list_may_be_empty(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- error lines
+# The rows for the reliability cases T03-T05 (typos, "false" for a bool, nan/inf, Agent/agent,
+# bad regexes) live in tests/reliability/test_config_cases.py.
 
 
 class ErrorCase(NamedTuple):
@@ -375,13 +377,6 @@ ERROR_CASES = [
     ErrorCase("defaults-unknown-no-hint", cfg(AGENT_A, HEAD + "zzz = 1\n"), [
         ("zzz = 1", "defaults.zzz", "unknown key"),
     ]),
-    ErrorCase("watchdog-misspelled", cfg("[watchdog]\nsignal_intervall = 5\n"), [
-        ("signal_intervall", "watchdog.signal_intervall",
-         "unknown key (did you mean 'signal_interval'?)"),
-    ]),
-    ErrorCase("agent-misspelled", cfg('[[agent]]\nname = "a"\npromt = "hi"\n'), [
-        ("promt", "agent.a.promt", "unknown key (did you mean 'prompt'?)"),
-    ]),
     ErrorCase("second-agent-misspelled",
               cfg(AGENT_A + '[[agent]]\nname = "b"\nwacth = "heal"\n'), [
         ("wacth", "agent.b.wacth", "unknown key (did you mean 'watch'?)"),
@@ -394,9 +389,6 @@ ERROR_CASES = [
          "unknown key (did you mean 'active_re'?)"),
     ]),
     # --- wrong types: nothing is coerced
-    ErrorCase("enabled-string", cfg('[[agent]]\nname = "a"\nenabled = "false"\n'), [
-        ("enabled", "agent.a.enabled", "got string 'false' (expected true or false)"),
-    ]),
     ErrorCase("interval-string", cfg('[watchdog]\nsignal_interval = "5"\n'), [
         ("signal_interval", "watchdog.signal_interval",
          "got string '5' (expected a number >= 0.1)"),
@@ -413,9 +405,6 @@ ERROR_CASES = [
         ("crash_limit", "watchdog.crash_limit",
          "got integer 0 (expected a whole number >= 1)"),
     ]),
-    ErrorCase("negative-int", cfg("[watchdog]\nstall_grace = -1\n"), [
-        ("stall_grace", "watchdog.stall_grace", "got integer -1 (expected a number >= 0)"),
-    ]),
     ErrorCase("negative-float", cfg("[watchdog]\nrestart_backoff = -0.5\n"), [
         ("restart_backoff", "watchdog.restart_backoff",
          "got number -0.5 (expected a number >= 0)"),
@@ -423,14 +412,6 @@ ERROR_CASES = [
     ErrorCase("below-minimum", cfg("[watchdog]\nsignal_interval = 0\n"), [
         ("signal_interval", "watchdog.signal_interval",
          "got integer 0 (expected a number >= 0.1)"),
-    ]),
-    ErrorCase("nan", cfg("[watchdog]\nsignal_interval = nan\n"), [
-        ("signal_interval", "watchdog.signal_interval",
-         "got number nan (expected a number >= 0.1)"),
-    ]),
-    ErrorCase("inf", cfg("[watchdog]\nheavy_interval = inf\n"), [
-        ("heavy_interval", "watchdog.heavy_interval",
-         "got number inf (expected a number >= 0.1)"),
     ]),
     ErrorCase("minus-inf", cfg("[watchdog]\nstall_grace = -inf\n"), [
         ("stall_grace", "watchdog.stall_grace", "got number -inf (expected a number >= 0)"),
@@ -454,14 +435,7 @@ ERROR_CASES = [
         ("prompt_delivery", "backend.tool.prompt_delivery",
          'got string \'stdin\' (expected one of "arg", "ping", "exec")'),
     ]),
-    ErrorCase("model-not-string", cfg('[[agent]]\nname = "a"\nmodel = 4\n'), [
-        ("model = 4", "agent.a.model", "got integer 4 (expected a string)"),
-    ]),
     # --- regexes
-    ErrorCase("bad-regex", cfg(TOOL + 'active_re = "([a-z]+"\n'), [
-        ("active_re", "backend.tool.active_re",
-         "invalid regular expression: missing ), unterminated subpattern at position 0"),
-    ]),
     ErrorCase("bad-regex-in-preset-override", cfg('[backend.demo]\nfatal_re = "a**"\n'), [
         ("fatal_re", "backend.demo.fatal_re",
          "invalid regular expression: multiple repeat at position 2"),
@@ -519,11 +493,6 @@ ERROR_CASES = [
     # --- names and sessions
     ErrorCase("duplicate-name", cfg(AGENT_A + '[[agent]]\nname = "a"  # again\n'), [
         ('name = "a"  # again', "agent.a", "duplicate name 'a' (already used by agent 'a')"),
-    ]),
-    ErrorCase("duplicate-name-case", cfg('[[agent]]\nname = "Agent"\n'
-                                         '[[agent]]\nname = "agent"\n'), [
-        ('name = "agent"', "agent.agent",
-         "duplicate name 'agent' (already used by agent 'Agent')"),
     ]),
     ErrorCase("agent-named-watchdog", cfg('[[agent]]  # the bad one\nname = "watchdog"\n'), [
         ("# the bad one", "agent.watchdog.session",

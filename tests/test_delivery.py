@@ -41,20 +41,6 @@ def test_swallowed_enter_is_pressed_again(tmux_socket: str, tmp_path: Path, wait
     assert wait_for(lambda: inputs(record), what="the input") == ["please continue"]
 
 
-def test_20kb_hostile_text_arrives_byte_exact(tmux_socket: str, tmp_path: Path,
-                                              wait_for) -> None:
-    tmux = Tmux(tmux_socket)
-    record, _ = start_agent(tmux, tmp_path)
-    wait_for(lambda: "? for shortcuts" in tmux.capture("agent"), what="the idle screen")
-    chunk = ("it's \"quoted\" $(touch canary) `id` #{session_name} #(touch c2) ; tab\there "
-             "\\ back ; C-c Enter\n")
-    text = (chunk * (20_000 // len(chunk) + 1))[:20_000] + "the end;"
-    result = deliver(tmux, "agent", text)
-    assert result.delivered, result.detail
-    assert wait_for(lambda: inputs(record), what="the input") == [text]
-    assert not list(tmp_path.glob("canary*")) and not list(Path.cwd().glob("canary*"))
-
-
 def test_never_types_into_a_dialog(tmux_socket: str, tmp_path: Path, wait_for) -> None:
     tmux = Tmux(tmux_socket)
     record, control = start_agent(tmux, tmp_path)

@@ -25,9 +25,6 @@ from agent_orchestrator.gitrelay import (
     relay,
 )
 
-PACKAGE = Path(gitrelay.__file__).parent
-HOSTILE_BRANCH = "--upload-pack=touch${IFS}CANARY-upload-pack"
-
 
 def sh(cwd: Path, *args: str) -> str:
     """The TEST's own git (plain, so it may run hooks of the repos the test made benign)."""
@@ -327,84 +324,8 @@ def test_worktree_always_removed(repos: Repos, tmp_path: Path,
     assert (repos.watch / "README.md").read_text() == "hello\n"
 
 
-# ----------------------------------------------------------------------------- hostile
-
-HOOKS = ("post-checkout", "reference-transaction", "post-index-change", "pre-auto-gc",
-         "post-merge", "post-rewrite", "pre-commit", "pre-push", "fsmonitor-watchman")
-
-
-def _canaries(*places: Path) -> list[Path]:
-    return sorted({p for place in places for p in place.rglob("CANARY*")})
-
-
-def test_hostile_repo_config_and_branch_names_run_nothing(
-        repos: Repos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    canary_dir = tmp_path / "canaries"
-    canary_dir.mkdir()
-    hooks = tmp_path / "evil-hooks"
-    hooks.mkdir()
-    for name in HOOKS:
-        script = hooks / name
-        script.write_text(f"#!/bin/sh\ntouch '{canary_dir}/CANARY-hook-{name}'\nexit 0\n")
-        script.chmod(0o755)
-    fsmon = tmp_path / "evil-fsmonitor"
-    fsmon.write_text(f"#!/bin/sh\ntouch '{canary_dir}/CANARY-fsmonitor'\nexit 1\n")
-    fsmon.chmod(0o755)
-    # Pushed before the victim is made hostile: a branch named like an option.
-    sh(repos.builder, "push", "-q", "origin", f"HEAD:refs/heads/{HOSTILE_BRANCH}")
-    victim = repos.watch
-    seen = Git(victim).head()
-    sh(victim, "config", "core.hooksPath", str(hooks))
-    sh(victim, "config", "core.fsmonitor", str(fsmon))
-    repos.commit("claim: evil", {"machine-docs/to_builder": "x\n", "STATUS.md": "s\n"})
-    monkeypatch.chdir(victim)
-    places = (canary_dir, tmp_path / "watch", tmp_path / "builder", tmp_path / "origin.git")
-
-    git = Git(victim)
-    result = poll(git, handoff(victim), seen)
-    assert len(result.pings) == 2
-    assert git.show(ORIGIN_MAIN, "STATUS.md") == "s\n"
-    assert git.run_at(ORIGIN_MAIN, ["test -f STATUS.md"]).ok
-    assert not git.run_at(ORIGIN_MAIN, ["exit 4"]).ok
-    for bad in (HOSTILE_BRANCH, f"refs/remotes/origin/x:{HOSTILE_BRANCH}", "-n1", "HEAD~1"):
-        with pytest.raises(ValueError):
-            git.head(bad)
-        with pytest.raises(ValueError):
-            git.new_commits(seen, bad)
-        with pytest.raises(ValueError):
-            git.show(bad, "STATUS.md")
-    with pytest.raises(ValueError):
-        git.fetch(branch=HOSTILE_BRANCH)
-    with pytest.raises(ValueError):
-        git.fetch(remote=HOSTILE_BRANCH)
-    assert _canaries(*places) == []
-
-    # Control: the same repo really is hostile to a naive git call, so the test can fail.
-    subprocess.run(["git", "status"], cwd=victim, capture_output=True)
-    subprocess.run(["git", "worktree", "add", "--detach", str(tmp_path / "naive")],
-                   cwd=victim, capture_output=True)
-    subprocess.run(["git", "fetch", HOSTILE_BRANCH], cwd=victim, capture_output=True)
-    names = {p.name for p in _canaries(*places)}
-    assert {"CANARY-fsmonitor", "CANARY-hook-post-checkout", "CANARY-upload-pack"} <= names
-
-
-# ----------------------------------------------------------------------------- static
-
-SHELL_TRUE = re.compile(r"shell\s*=\s*True")
-
-
-def shell_true_files(paths: list[Path]) -> list[str]:
-    return [p.name for p in paths if SHELL_TRUE.search(p.read_text())]
-
-
-def test_no_shell_true_in_the_package(tmp_path: Path) -> None:
-    sources = sorted(PACKAGE.glob("*.py"))
-    assert "gitrelay.py" in [p.name for p in sources]
-    assert shell_true_files(sources) == []
-    planted = tmp_path / "bad.py"
-    planted.write_text("subprocess.run(cmd, shell = True)\n")
-    assert shell_true_files([planted]) == ["bad.py"]  # the check itself can fail
-
+# ----------------------------------------------------------------------------- env
+# (hostile repos and the static no-shell check: tests/reliability/test_logs_time_git_cases.py)
 
 def test_env_drops_repo_redirects(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GIT_WORK_TREE", "/elsewhere")

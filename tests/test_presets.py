@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator import launch
+from agent_orchestrator import launch, state
 from agent_orchestrator.config import Backend, Config
 from agent_orchestrator.presets import PRESETS, SKIP_PERMISSIONS
 from agent_orchestrator.screen import ScreenView, classify
@@ -518,3 +518,25 @@ def test_aider_mode_prompt_starts_a_new_turn(config: Config) -> None:
     assert classify(screen, config.backend("aider"), NOW).state == "idle"
     current = screen.rsplit("ask> what", 1)[0] + "ask> "
     assert classify(current, config.backend("aider"), NOW).state == "limited"
+
+
+@pytest.mark.parametrize("cli,words", [("codex", ("resume", "--last")),
+                                       ("gemini", ("--resume", "latest")),
+                                       ("opencode", ("--continue",))])
+def test_clis_without_pinned_ids_continue_their_latest_conversation(
+        tmp_path: Path, cli: str, words: tuple[str, ...]) -> None:
+    path = tmp_path / "agents.toml"
+    path.write_text('[defaults]\nsession_prefix = "t-"\nlog_dir = "logs"\n'
+                    f'[[agent]]\nname = "a"\nbackend = "{cli}"\nresume = true\n')
+    config = config_mod.load(path)
+    agent = config.agent("a")
+    assert agent is not None
+    first = launch.plan_agent(config, agent)
+    # Nothing to continue on the very first start; the plan stores the marker for later.
+    assert not set(words) & set(first.argv)
+    assert first.new_resume_id == (state.resume_id_file(config, "a"), launch.CONTINUE_LAST)
+    again = launch.plan_agent(config, agent, resume_id=launch.CONTINUE_LAST)
+    assert again.argv[1:1 + len(words)] == words and again.new_resume_id is None
+    stored = launch.plan_agent(config, agent, resume_id="abc-123")  # an id the user stored
+    assert "abc-123" in stored.argv
+    assert not {"--last", "latest", "--continue"} & set(stored.argv)

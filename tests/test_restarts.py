@@ -1,4 +1,5 @@
-"""Crash loops, back-off and the fleet cap, replayed through decide() with a fake clock."""
+"""Back-off and fleet health as pure functions. The crash-loop histories (T15–T20) live in
+tests/reliability/test_restart_cases.py."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from conftest import write_config
-from simulate import Sim, run_for
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator.decisions import Restart, Start
-from agent_orchestrator.restarts import backoff
+from agent_orchestrator import rules
+from agent_orchestrator.restarts import JITTER, backoff
+from agent_orchestrator.state import AgentMemory
 
 WATCHDOG = """
 [watchdog]
@@ -32,105 +33,28 @@ def fleet(tmp_path: Path, names: list[str], extra: str = "") -> config_mod.Confi
     return config_mod.load(write_config(tmp_path, WATCHDOG + extra + agents))
 
 
-@pytest.mark.parametrize(("failures", "delay"), [
+@pytest.mark.parametrize(("failures", "nominal"), [
     (1, 0), (2, 1), (3, 2), (4, 4), (5, 8), (6, 8), (40, 8)])
-def test_backoff_series(failures: int, delay: float) -> None:
-    assert backoff(failures, base=1, cap=8) == delay
+def test_backoff_series(failures: int, nominal: float) -> None:
+    """The series base×2ⁿ capped at max, shortened by a deterministic jitter of < 20%."""
+    delay = backoff(failures, base=1, cap=8, key="x")
+    assert nominal * (1 - JITTER) <= delay <= nominal
+    assert delay == backoff(failures, base=1, cap=8, key="x")
+    assert (delay == 0) == (failures == 1)
 
 
-def test_immediate_exit_becomes_crash_looping(tmp_path: Path) -> None:
-    """T15: the restarts follow the back-off series, then stop for good after N failures."""
-    sim = Sim(fleet(tmp_path, ["x"]))
-    run_for(sim, seconds=600, step=0.25, each=["x"])
-    assert sim.kinds("x") == ["start", "restart", "backoff", "restart", "backoff", "restart",
-                              "backoff", "restart", "crash-loop"]
-    backoffs = [e.reason for e in sim.events if e.event == "backoff"]
-    assert [r.split("restarting in ")[1].split("s ")[0] for r in backoffs] == ["1", "2", "4"]
-    assert sim.starts("x") == 5  # the first start and 4 restarts, then nothing for minutes
-    assert sim.memory.agent("x").crash_looping_wall is not None
-
-
-def test_crash_after_grace_is_still_a_loop(tmp_path: Path) -> None:
-    """T16: an agent that dies 90 s after every start is caught by the sliding window."""
-    sim = Sim(fleet(tmp_path, ["x"]))
-    for _ in range(8):
-        sim.tick()
-        sim.advance(90)
-        if sim.session("x") in sim.panes and not sim.panes[sim.session("x")].dead:
-            sim.exit("x")
-    assert sim.kinds("x").count("crash-loop") == 1
-    # Each run was stable, so no back-off grew: every restart was immediate.
-    assert "backoff" not in sim.kinds("x")
-
-
-def test_backoff_resets_after_a_stable_run(tmp_path: Path) -> None:
-    """T17: two quick crashes grow the back-off; a long run resets it."""
-    sim = Sim(fleet(tmp_path, ["x"]))
-    sim.tick()  # started
-    for _ in range(2):  # two quick deaths: restart at once, then back off 1 s
-        sim.advance(1)
-        sim.exit("x")
-        sim.tick()
-    assert sim.kinds("x")[-1] == "backoff"
-    sim.advance(1)
-    sim.tick()  # back-off over: restarted
-    sim.advance(700)  # runs longer than restart_stable and the crash window
-    sim.exit("x")
-    sim.tick()
-    assert sim.kinds("x")[-1] == "restart"  # immediate again: the series started over
-    assert sim.memory.agent("x").failures == 1
-    assert len(sim.memory.agent("x").deaths) == 1  # old deaths left the window
-
-
-def test_operator_clears_crash_loop_and_edits_nothing_else(tmp_path: Path) -> None:
-    """T18: a crash-looping agent stays down until `agents up NAME`."""
-    sim = Sim(fleet(tmp_path, ["x", "y"]))
-    run_for(sim, seconds=60, step=0.25, each=["x"])
-    assert "crash-loop" in sim.kinds("x")
-    starts = sim.starts("x")
-    run_for(sim, seconds=600, step=5)
-    assert sim.starts("x") == starts
-    sim.run("x")  # what `agents up x` does: a fresh session, and the marker
-    sim.operator_starts["x"] = sim.wall
-    sim.tick()
-    assert sim.kinds("x")[-1] == "crash-loop-cleared"
-    assert sim.memory.agent("x").crash_looping_wall is None
-    assert sim.memory.agent("x").deaths == ()
-
-
-def test_operator_stop_is_sticky(tmp_path: Path) -> None:
-    """T19: an agent stopped by the operator while in back-off is never restarted."""
-    sim = Sim(fleet(tmp_path, ["x"]))
-    sim.tick()
-    for _ in range(2):
-        sim.advance(1)
-        sim.exit("x")
-        sim.tick()
-    assert sim.memory.agent("x").restart_due_at is not None
-    sim.kill("x")
-    sim.stopped.add("x")  # `agents down x`
-    before = sim.starts("x")
-    run_for(sim, seconds=120, step=1)
-    assert sim.starts("x") == before
-
-
-def test_mass_failure_is_spread_by_the_fleet_cap(tmp_path: Path) -> None:
-    """T20: 15 agents die together: 10 restart now, the rest after the minute."""
-    names = [f"a{i}" for i in range(15)]
-    sim = Sim(fleet(tmp_path, names))
-    for name in names:
-        sim.run(name)
-    sim.tick()  # adopted
-    sim.advance(120)
-    for name in names:
-        sim.kill(name)
-    sim.tick()
-    assert sum(isinstance(a, Start | Restart) for a in sim.actions) == 10
-    assert sim.kinds(None).count("throttled") == 1
-    sim.advance(30)
-    sim.tick()
-    assert sum(isinstance(a, Start | Restart) for a in sim.actions) == 10
-    sim.advance(31)
-    sim.tick()
-    assert sum(isinstance(a, Start | Restart) for a in sim.actions) == 15
-    assert all(sim.session(n) in sim.panes for n in names)
+def test_fleet_health_counts_recent_and_unsettled_failures(tmp_path: Path) -> None:
+    """Failing: died within the window, held back, crash-looping, or restarted after a
+    death and not yet stable; degraded needs more than half and at least two."""
+    config = fleet(tmp_path, ["a", "b", "c", "d", "e"])
+    now = 10_000.0
+    memory = {
+        "a": AgentMemory(deaths=(now - 30,), started_at=now - 100),  # died 30 s ago
+        "b": AgentMemory(deaths=(now - 300,), started_at=now - 20),  # restarted, not stable
+        "c": AgentMemory(deaths=(now - 300,), restart_due_at=now + 5),  # held back
+        "d": AgentMemory(deaths=(now - 300,), started_at=now - 200),  # back for good
+        "e": AgentMemory(started_at=now - 900),  # never failed
+    }
+    agents = list(config.agents)
+    assert rules.fleet_health(config, agents, memory, now) == (3, 5)
+    assert rules.degraded(3, 5) and not rules.degraded(2, 4) and not rules.degraded(1, 1)

@@ -158,22 +158,6 @@ def test_decide_is_pure(config: config_mod.Config) -> None:
     assert rules.decide(config, observed, memory, NOW) == first
 
 
-def test_future_stamps_are_clamped_not_obeyed(config: config_mod.Config) -> None:
-    """Memory saved before a reboot holds monotonic stamps far 'in the future'."""
-    future = AgentMemory(started_at=MONO + 10**6, starts=1, restart_due_at=MONO + 10**6,
-                         deaths=(MONO + 10**6,))
-    observed = rules.Observed(True, {"t-s": pane("t-s")})
-    first = rules.decide(config, observed, FleetMemory({"a": future, "s": KNOWN}), NOW)
-    assert first.actions == ()
-    # Held back at most restart_backoff_max, not for ever; no stamp stays in the future.
-    mem = first.memory.agent("a")
-    assert mem.started_at == MONO and mem.deaths == (MONO,)
-    cap = config.watchdog.restart_backoff_max
-    later = Now(MONO + cap, WALL + cap)
-    second = rules.decide(config, observed, first.memory, later)
-    assert [(type(a).__name__, a.agent) for a in second.actions] == [("Start", "a")]
-
-
 @pytest.mark.parametrize(("command", "name", "expected"), [
     ("python3.11", "python", True), ("python", "python", True), ("pythonista", "python", False),
     ("node", "node", True), ("bash", "node", False), ("node", None, False),

@@ -11,7 +11,6 @@ from conftest import write_config
 from simulate import Sim
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator.decisions import Restart
 from agent_orchestrator.screenrules import NUDGE
 
 RULE = "─" * 60
@@ -55,37 +54,6 @@ def sim(tmp_path: Path) -> Sim:
     sim.run("w", "python3.11", IDLE)
     sim.tick()  # adopted
     return sim
-
-
-def test_working_agent_is_never_stalled(sim: Sim) -> None:
-    for n in range(100):  # 1000 s of a spinner that keeps moving
-        sim.advance(10)
-        sim.show("s", busy(n + 2))
-        sim.tick()
-    assert "stall-reboot" not in sim.kinds("s")
-
-
-def test_idle_agent_is_rebooted_after_stall_idle(sim: Sim) -> None:
-    sim.show("s", IDLE)
-    for _ in range(29):
-        sim.advance(10)
-        sim.tick()
-    assert "stall-reboot" not in sim.kinds("s")
-    sim.advance(10)
-    sim.tick()
-    assert sim.kinds("s")[-1] == "stall-reboot"
-    assert [e.reason for e in sim.events if e.agent == "s"][-1] == \
-        "stalled: no work seen for 300s"
-    assert isinstance([a for a in sim.actions if a.agent == "s"][-1], Restart)
-
-
-def test_frozen_spinner_is_not_work(sim: Sim) -> None:
-    """The original tool never rebooted an agent whose screen froze on 'esc to interrupt'."""
-    sim.show("s", busy(5))
-    for _ in range(31):
-        sim.advance(10)
-        sim.tick()
-    assert "stall-reboot" in sim.kinds("s")
 
 
 def test_waiting_until_postpones_the_reboot(sim: Sim) -> None:

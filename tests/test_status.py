@@ -81,7 +81,8 @@ def test_json_has_the_documented_shape(tmp_path: Path) -> None:
                                           '[[service]]\nname = "web"\ncommand = "serve"\n'))
     doc = status.status(config, FakeTmux({"t-a": pane("t-a")})).to_json()  # type: ignore
     assert doc["version"] == 1
-    assert doc["config"] == {"path": str(config.path), "ok": True, "stale_since": None}
+    assert doc["config"] == {"path": str(config.path), "ok": True, "stale_since": None,
+                             "last_good": None}
     assert doc["watchdog"] == {"running": False, "pid": None}
     assert doc["tmux"] == {"server_running": True} and doc["phase"] is None
     keys = {"agent", "kind", "backend", "model", "watch", "state", "session", "uptime_s",

@@ -1,0 +1,126 @@
+"""Whether a file that decides what agents run or are told may be used (reliability T08).
+
+The config file and every prompt it names (`prompt_file`, wake prompt files, role files, the
+kickoff template) steer agents that often run with permission checks off. Whoever can write
+one of them can make an agent do anything the user could. The SPEC is silent on this; the
+policy here is ours, in the spirit of ssh's StrictModes:
+
+- symlinks are followed and the file finally reached is judged (a link in the project cannot
+  launder someone else's file);
+- it must be a regular file owned by us or by root: root-owned files (a config built into
+  /nix/store, a file in /etc) are as trusted as the system itself; any other owner is refused;
+- writable by everyone (o+w): refused; so is a file in a folder everyone may write to without
+  the sticky bit (anyone could replace the file);
+- writable by its group (g+w): accepted with a warning, because user-private-group systems
+  (Debian, Ubuntu: umask 002, a group of one) make that the normal state of a user's files.
+
+`inspect` judges a path by `stat` (used while validating the config). `read_bytes` opens the
+file first and judges what it OPENED (`fstat`), so a file swapped between a check and the read
+is still judged, and nothing untrusted is ever read; `O_NONBLOCK` keeps a FIFO from hanging the
+caller. Messages name the path, the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import os
+import pwd
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+CONFIG_STAKES = "what your agents run"
+PROMPT_STAKES = "what your agents are told"
+
+
+class Untrusted(Exception):
+    """The file must not be used; the text says which file, why, and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """`problem`: refuse the file. `warning`: use it, but say so."""
+
+    problem: str | None = None
+    warning: str | None = None
+
+
+def _user(uid: int) -> str:
+    with contextlib.suppress(KeyError):
+        return f"user '{pwd.getpwuid(uid).pw_name}' (uid {uid})"
+    return f"uid {uid}"
+
+
+def _group(gid: int) -> str:
+    with contextlib.suppress(KeyError):
+        return f"group '{grp.getgrgid(gid).gr_name}'"
+    return f"gid {gid}"
+
+
+def _names(path: Path, shown: str) -> tuple[str, Path]:
+    """How the file is named in messages, and the real file a chmod must be given."""
+    real = Path(os.path.realpath(path))
+    if path.is_symlink():
+        return f"{shown} (a symlink to {real})", real
+    return shown, real
+
+
+def judge(info: os.stat_result, path: Path, shown: str, stakes: str) -> Verdict:
+    """Judge a file from its stat (of the file reached through any symlinks)."""
+    name, real = _names(path, shown)
+    mode = stat.S_IMODE(info.st_mode)
+    if not stat.S_ISREG(info.st_mode):
+        return Verdict(problem=f"{name} is not a regular file")
+    if info.st_uid not in (os.geteuid(), 0):
+        return Verdict(problem=f"{name} is owned by {_user(info.st_uid)}, not by you or root: "
+                       f"whoever uses that account could change {stakes}; refusing to read it "
+                       f"(copy it into your project if you trust it)")
+    if mode & stat.S_IWOTH:
+        return Verdict(problem=f"{name} is world-writable (mode {mode:04o}): anyone can change "
+                       f"{stakes}; chmod o-w {real}")
+    folder = real.parent
+    try:
+        folder_mode = os.stat(folder).st_mode
+    except OSError:
+        folder_mode = 0
+    if folder_mode & stat.S_IWOTH and not folder_mode & stat.S_ISVTX:
+        return Verdict(problem=f"{name} is in {folder}, which anyone can write to (mode "
+                       f"{stat.S_IMODE(folder_mode):04o}): anyone can replace it and change "
+                       f"{stakes}; chmod o-w {folder}")
+    if mode & stat.S_IWGRP:
+        return Verdict(warning=f"{name} is group-writable (mode {mode:04o}, "
+                       f"{_group(info.st_gid)}): the group's members can change {stakes}; "
+                       f"chmod g-w {real} unless that group is just you")
+    return Verdict()
+
+
+def inspect(path: Path, shown: str, stakes: str = PROMPT_STAKES) -> Verdict:
+    """Judge the file at `path` (symlinks followed). A missing file is not judged here."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return Verdict()
+    return judge(info, path, shown, stakes)
+
+
+def read_bytes(path: Path, shown: str, stakes: str = PROMPT_STAKES) -> tuple[bytes, str | None]:
+    """The file's content and a warning (or None), when it may be used; raises Untrusted
+    when not (nothing of it is read then) and OSError when it cannot be opened."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    try:
+        verdict = judge(os.fstat(fd), path, shown, stakes)
+        if verdict.problem is not None:
+            raise Untrusted(verdict.problem)
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks), verdict.warning
+
+
+def read_text(path: Path, shown: str | None = None, stakes: str = PROMPT_STAKES) -> str:
+    """`read_bytes` decoded as UTF-8 (a warning was already given when the config loaded)."""
+    data, _ = read_bytes(path, shown or str(path), stakes)
+    return data.decode("utf-8")

@@ -345,18 +345,37 @@ class Tmux:
     def paste(self, target: str, text: str, buffer: str) -> None:
         """Put `text` into the input of `target` byte for byte, without submitting it.
 
-        The text travels through stdin into a NAMED buffer (never tmux's global one, which a
-        human may be using) and is pasted with bracketed paste, so no byte of it is parsed by
-        tmux (`send-keys` would drop a trailing `;`) or seen as a key by the program.
-        `target` is a session name or a pane id (`%N`).
+        The text goes into a NAMED buffer (never tmux's global one, which a human may be
+        using) and is pasted with bracketed paste, so no byte of it is parsed by tmux
+        (`send-keys` would drop a trailing `;`) or seen as a key by the program. A text of
+        up to ATOMIC_PASTE bytes is set and pasted by ONE tmux command list, during which no
+        other client's command runs: a human's plain `paste-buffer` (which takes the newest
+        buffer, named or not) can never catch it. A longer one is loaded through stdin
+        first (a tmux client's command line is limited to 16 KB), which leaves that short
+        window. `target` is a session name or a pane id (`%N`).
         """
-        self._run(["load-buffer", "-b", buffer, "-"], stdin=text.encode("utf-8",
-                                                                          "surrogateescape"))
-        self._run(["paste-buffer", "-p", "-d", "-b", buffer, "-t", _pane_target(target)])
+        data = text.encode("utf-8", "surrogateescape")
+        paste = ["paste-buffer", "-p", "-d", "-b", buffer, "-t", _pane_target(target)]
+        if len(data) <= ATOMIC_PASTE and "\0" not in text:
+            # tmux ends a command at an argument ending in `;`; `\;` there stands for `;`.
+            word = text[:-1] + "\\;" if text.endswith(";") else text
+            try:
+                self._run(["set-buffer", "-b", buffer, "--", word, ";", *paste])
+            except TmuxError as exc:  # the paste is what fails (e.g. the pane is gone)
+                raise TmuxError(str(exc).replace("set-buffer", "set-buffer/paste-buffer", 1)
+                                ) from None
+            return
+        self._run(["load-buffer", "-b", buffer, "-"], stdin=data)
+        self._run(paste)
 
     def send_keys(self, target: str, *keys: str) -> None:
         """Press named keys (`Enter`, `C-m`, `Escape`) in `target` (session name or `%N`)."""
         self._run(["send-keys", "-t", _pane_target(target), *keys])
+
+
+# Bytes of text pasted by one atomic tmux command list (set-buffer + paste-buffer); the
+# client's whole command line must stay under tmux's 16 KB message size.
+ATOMIC_PASTE = 8 * 1024
 
 
 def _fit(sessions: list[str], budget: int) -> list[str]:

@@ -36,16 +36,23 @@ def test_snapshot_sees_every_session_in_one_call(tmux_socket: str) -> None:
 
 
 
+@pytest.mark.parametrize("text", [
+    "it's \"quoted\" $(touch canary) `id` #{session_name} ; tab\there ;",
+    ";", "ends in a backslash-semicolon \\;", "two;;", "-t", "--", "\\",
+    # Over ATOMIC_PASTE (loaded through stdin), in lines: a tty line holds 4095 bytes.
+    "long:\n" + "\n".join(f"{n} " + "x;" * 50 for n in range(200)) + ";",
+], ids=["hostile", "semicolon", "backslash-semicolon", "two", "dash-t", "dashes", "backslash",
+        "long"])
 def test_paste_is_byte_exact_and_leaves_no_buffer(tmux_socket: str, tmp_path: Path,
-                                                    wait_for) -> None:
+                                                    wait_for, text: str) -> None:
     out = tmp_path / "received.txt"
     tmux = Tmux(tmux_socket)
-    reader = ("import sys; line = sys.stdin.readline(); "
-              f"open({str(out)!r}, 'w').write(line)")
+    reader = ("import sys; lines = iter(sys.stdin.readline, 'END\\n'); "
+              f"open({str(out)!r}, 'w').write(''.join(lines))")
     tmux.start("reader", [sys.executable, "-c", reader])
-    text = "it's \"quoted\" $(touch canary) `id` #{session_name} ; tab\there ;"
     wait_for(lambda: tmux.snapshot().pane("reader"), what="reader session")
-    tmux.paste("reader", text, buffer="test-buffer")
+    tmux.paste("reader", text, buffer="test-buffer")  # as is: `;` may be its last byte
+    tmux.paste("reader", "\nEND", buffer="test-buffer")
     tmux.send_keys("reader", "Enter")
     wait_for(out.exists, what="the reader to write its input")
     assert out.read_text() == text + "\n"

@@ -428,9 +428,6 @@ class HumanPastesBetweenCalls(Tmux):
 
 
 @pytest.mark.tmux
-@pytest.mark.xfail(strict=True, reason="tmux's plain paste-buffer takes the NEWEST buffer, "
-                   "named or not (paste_get_top), so between load-buffer and paste-buffer -d "
-                   "a human's prefix+] pastes the agent's text; fix in tmux.paste (see report)")
 def test_t32_human_pasting_during_a_delivery_gets_only_the_humans_text(
         tmux_socket: str, tmp_path: Path, sandbox: tuple[Path, Path]) -> None:
     """FAULT: while the watchdog types into an agent, a human pastes into another pane with

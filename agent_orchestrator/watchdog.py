@@ -143,11 +143,17 @@ class Watchdog:
                 self._wait()
         finally:
             stop_watching.set()
-            if self._control is not None:
-                self._control.close()
-            for fd in self._pidfds.values():
-                os.close(fd)
+            self.close()
             self.record([Event(time.time(), None, "watchdog-stop", "stopped")])
+
+    def close(self) -> None:
+        """Let go of the control client and the agents' pidfds (the lock stays held)."""
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        for fd in self._pidfds.values():
+            os.close(fd)
+        self._pidfds.clear()
 
     def _wait(self) -> None:
         now = time.monotonic()

@@ -316,10 +316,7 @@ def test_t10_enospc_on_state_write(make_fleet, tmp_path, where: str) -> None:
         assert count(fleet, "a", "restart") == 3
     finally:
         monkeypatch.undo()
-        if dog._control is not None:
-            dog._control.close()
-        for fd in dog._pidfds.values():
-            os.close(fd)
+        dog.close()
 
 
 # ----------------------------------------------------------------------------- T11

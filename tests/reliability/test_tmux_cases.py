@@ -156,10 +156,7 @@ def in_process(config: Config, timeout: float = 5.0) -> Iterator[Watchdog]:
     try:
         yield dog
     finally:
-        if dog._control is not None:
-            dog._control.close()
-        for fd in dog._pidfds.values():
-            os.close(fd)
+        dog.close()
 
 
 def launch_all(config: Config) -> None:

@@ -41,6 +41,7 @@ from pathlib import Path
 from agent_orchestrator import proctree
 
 DEFAULT_TIMEOUT = 5.0
+REAP_PAUSES = (0.02, 0.05, 0.15)  # waits after nudging the server to reap a dead pane
 CHAIN_BYTES = 12_000  # argv bytes per chained client; tmux refuses commands over ~16 KB
 PANE_WIDTH, PANE_HEIGHT = 120, 40
 # Scrollback lines kept per agent pane: tmux's own default, pinned so that a tmux.conf with a
@@ -199,12 +200,16 @@ class Tmux:
     # ------------------------------------------------------------------ reading
 
     def snapshot(self) -> Snapshot:
-        """Every session's first pane, in ONE tmux call (two when a dead pane lacks its
-        exit status, see `_nudge_reaper`)."""
+        """Every session's first pane, in ONE tmux call (a few more when a dead pane lacks
+        its exit status, see `_nudge_reaper`)."""
         snap = self._snapshot()
-        if any(p.dead and p.exit_status is None and p.exit_signal is None
-               for p in snap.panes.values()):
-            self._nudge_reaper()
+        # A pane is marked dead when its pty closes, a moment before its process is reaped:
+        # a busy machine may need more than one look to see the status.
+        for pause in REAP_PAUSES:
+            if not any(p.dead and p.exit_status is None and p.exit_signal is None
+                       for p in snap.panes.values()):
+                break
+            self._nudge_reaper(pause)
             snap = self._snapshot()
         return snap
 
@@ -217,7 +222,7 @@ class Tmux:
             raise TmuxError(f"tmux list-panes failed: {result.stderr.strip()}")
         return Snapshot(server_running=True, panes=parse_snapshot(result.stdout))
 
-    def _nudge_reaper(self) -> None:
+    def _nudge_reaper(self, pause: float) -> None:
         """Make the server reap a dead pane's process so its exit status shows.
 
         tmux 3.3a built with utempter can miss a SIGCHLD (tmux/tmux#311): the pane is dead but
@@ -229,7 +234,7 @@ class Tmux:
             os.kill(pid, signal.SIGCHLD)
         except (TmuxError, ValueError, ProcessLookupError, PermissionError):
             return
-        time.sleep(0.02)
+        time.sleep(pause)
 
     def capture(self, target: str, lines: int = PANE_HEIGHT) -> str:
         """The last `lines` lines of a pane (visible screen and scrollback); `target` is a

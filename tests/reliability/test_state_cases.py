@@ -666,7 +666,9 @@ def test_t35_files_are_private_whatever_the_umask(make_fleet, tmp_path) -> None:
     wrong = {n: oct(m) for n, m in modes.items()
              if m != (0o700 if (logs / n).is_dir() else 0o600)}
     assert wrong == {}
-    assert not list(logs.rglob("launch-*.json")) and not list(logs.rglob("*.tmp"))
+    # A launch spec lives until its pane's boot has read it; a temp file until its rename.
+    wait_until(lambda: not list(logs.rglob("launch-*.json")) and not list(logs.rglob("*.tmp")),
+               what="launch specs and temp files to be gone")
     # Loosen what an older version or a hand copy could have left, then restart.
     dog_pid = state.read_lock_pid(config_mod.load(fleet.path))
     assert dog_pid is not None

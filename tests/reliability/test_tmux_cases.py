@@ -386,9 +386,12 @@ def test_t27_dead_pane_is_seen_through_tmux_with_its_exit(make_fleet, tmp_path) 
 
         def both_dead() -> dict[str, Pane] | None:
             panes = tmux.snapshot().panes
-            return dict(panes) if all(p.dead for p in panes.values()) else None
+            # Dead when the pty closes; the status shows once tmux has reaped the process.
+            known = all(p.dead and (p.exit_status, p.exit_signal) != (None, None)
+                        for p in panes.values())
+            return dict(panes) if known else None
 
-        dead = wait_until(both_dead, what="both panes dead")
+        dead = wait_until(both_dead, what="both panes dead, with their exit known")
         x, y = dead["e-x"], dead["e-y"]  # type: ignore[index]
         assert (x.exit_status, x.exit_signal) == (3, None)
         assert (y.exit_status, y.exit_signal) == (None, 9)

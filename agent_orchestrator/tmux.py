@@ -41,6 +41,7 @@ from pathlib import Path
 from agent_orchestrator import proctree
 
 DEFAULT_TIMEOUT = 5.0
+CONTROL_ATTACH_WAIT = 2.0  # seconds a closing control client waits for its attach answer
 REAP_PAUSES = (0.02, 0.05, 0.15)  # waits after nudging the server to reap a dead pane
 CHAIN_BYTES = 12_000  # argv bytes per chained client; tmux refuses commands over ~16 KB
 PANE_WIDTH, PANE_HEIGHT = 120, 40
@@ -441,6 +442,12 @@ class ControlClient:
     which is how a death is seen within milliseconds instead of at the next poll. The client
     attaches with `ignore-size,no-output`: it never resizes the agent's window and receives
     none of its output.
+
+    The constructor returns, and `close` detaches, only once the attach command has
+    answered (`%end`/`%error`, a few milliseconds): tmux 3.3a's server can crash (SIGSEGV
+    writing that answer to a freed client) when a session closes or the client leaves while
+    the attach is in flight, taking every agent's session with it (seen in dmesg,
+    reproduced ~1 time in 8); the watchdog's own kills then never overlap an attach.
     """
 
     def __init__(self, tmux: Tmux, session: str, on_change: Callable[[], None]) -> None:
@@ -452,14 +459,19 @@ class ControlClient:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=proctree.untagged(os.environ))
         self._on_change = on_change
+        self._answered = threading.Event()  # the attach command's %end/%error has come
         self._thread = threading.Thread(target=self._read, name="tmux-control", daemon=True)
         self._thread.start()
+        self._answered.wait(timeout=CONTROL_ATTACH_WAIT)  # see the class docstring
 
     def _read(self) -> None:
         assert self._proc.stdout is not None
         for raw in self._proc.stdout:
+            if raw.startswith((b"%end", b"%error")):
+                self._answered.set()
             if raw.startswith(tuple(w.encode() for w in _CONTROL_WAKE)):
                 self._on_change()
+        self._answered.set()  # the client is gone: nothing left to wait for
         self._on_change()
 
     @property
@@ -467,7 +479,9 @@ class ControlClient:
         return self._proc.poll() is None
 
     def close(self) -> None:
-        """Detach (closing stdin ends a control client) and reap the process."""
+        """Detach (closing stdin ends a control client), once attached (see the class
+        docstring), and reap the process."""
+        self._answered.wait(timeout=CONTROL_ATTACH_WAIT)
         if self._proc.stdin is not None:
             with contextlib.suppress(OSError):
                 self._proc.stdin.close()

@@ -158,7 +158,10 @@ def test_builder_adversary_loop(tmp_path: Path, tmux_socket: str) -> None:
         done = push(builder, "status: done", {"STATUS-1.md": "# one\n## DONE\nGates A, B.\n"})
         advance = wait_until(lambda: events("phase-advance"), what="the phase advance")[0]
         assert done[:12] in advance["reason"]
-        assert (tmp_path / "logs" / "state" / "phase-idx").read_text().strip() == "1"
+        # The event is recorded before the tick's actions run: the index follows at once.
+        index = tmp_path / "logs" / "state" / "phase-idx"
+        wait_until(lambda: index.exists() and index.read_text().strip() == "1",
+                   what="the phase index to be 1")
         second = wait_until(lambda: starts(rec_b)[1:], what="the builder on phase two")[0]
         assert second[second.index("--model") + 1] == "model-two"
         assert second[-1].startswith("Phase two as builder; status STATUS-2.md.")

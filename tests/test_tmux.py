@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import tmux_cmd, wait_until
 
-from agent_orchestrator.tmux import Tmux, TmuxError, parse_snapshot
+from agent_orchestrator.tmux import ControlClient, Tmux, TmuxError, parse_snapshot
 
 pytestmark = pytest.mark.tmux
 
@@ -107,3 +107,23 @@ def test_capture_many_in_one_client_skips_vanished_sessions(tmux_socket: str,
 
 def test_version_is_read() -> None:
     assert wait_until(lambda: Tmux().version()[0].isdigit(), timeout=2, what="a version")
+
+
+@pytest.mark.slow
+def test_a_session_closing_around_a_control_client_attach_does_not_crash_tmux(
+        tmux_socket: str) -> None:
+    """tmux 3.3a's server segfaults when a session closes while a control client's attach
+    command is in flight (reproduced ~1 time in 30 on a fresh server): the client must be
+    fully attached when its constructor returns. Each round: a fresh server, a control
+    client, another session killed at once, the client closed; the server must survive."""
+    tmux = Tmux(tmux_socket)
+    for round_ in range(60):
+        tmux.start("keep", SLEEPER)
+        tmux.start("other", SLEEPER)
+        client = ControlClient(tmux, "keep", lambda: None)
+        tmux_cmd(tmux_socket, "kill-session", "-t", "=other")
+        client.close()
+        assert tmux_cmd(tmux_socket, "has-session", "-t", "=keep").returncode == 0, \
+            f"the tmux server died in round {round_}"
+        tmux_cmd(tmux_socket, "kill-server")
+        wait_until(lambda: not tmux.snapshot().server_running, what="the server to exit")

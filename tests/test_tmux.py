@@ -47,8 +47,10 @@ def test_paste_is_byte_exact_and_leaves_no_buffer(tmux_socket: str, tmp_path: Pa
                                                     wait_for, text: str) -> None:
     out = tmp_path / "received.txt"
     tmux = Tmux(tmux_socket)
-    reader = ("import sys; lines = iter(sys.stdin.readline, 'END\\n'); "
-              f"open({str(out)!r}, 'w').write(''.join(lines))")
+    # Read up to END, then publish the text whole (write, then rename into place).
+    reader = ("import os, sys; data = ''.join(iter(sys.stdin.readline, 'END\\n')); "
+              f"open({str(out)!r} + '.tmp', 'w').write(data); "
+              f"os.replace({str(out)!r} + '.tmp', {str(out)!r})")
     tmux.start("reader", [sys.executable, "-c", reader])
     wait_for(lambda: tmux.snapshot().pane("reader"), what="reader session")
     tmux.paste("reader", text, buffer="test-buffer")  # as is: `;` may be its last byte

@@ -13,13 +13,14 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from agent_orchestrator import proctree
 
 _counter = itertools.count()
+T = TypeVar("T")
 
 
 @pytest.fixture(autouse=True)
@@ -50,8 +51,8 @@ def tmux_socket() -> Iterator[str]:
     subprocess.run(["tmux", "-L", name, "kill-server"], capture_output=True, check=False)
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 15.0,
-               interval: float = 0.05, what: str = "condition") -> object:
+def wait_until(predicate: Callable[[], T | None], timeout: float = 15.0,
+               interval: float = 0.05, what: str = "condition") -> T:
     """Poll `predicate` until it returns something truthy; fail the test at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -91,6 +92,35 @@ def write_config(folder: Path, body: str, socket: str | None = None,
     path = folder / "agents.toml"
     path.write_text(head + textwrap.dedent(body), encoding="utf-8")
     return path
+
+
+def write_project(folder: Path, text: str, files: tuple[str, ...] = ()) -> Path:
+    """Write `text` as folder/agents.toml as is, and create each of `files` (relative
+    paths, e.g. prompt files the config names) with some content."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(f"contents of {name}\n", encoding="utf-8")
+    path = folder / "agents.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def git(cwd: Path, *args: str) -> str:
+    """The TEST's own plain git (it may run hooks: the repos a test makes are benign when
+    it runs); its output, stripped."""
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True, timeout=30).stdout.strip()
+
+
+def clone_repo(origin: Path, dest: Path) -> Path:
+    """A clone of `origin` at `dest` with a committer identity, on branch main."""
+    subprocess.run(["git", "clone", "-q", str(origin), str(dest)], check=True,
+                   capture_output=True, timeout=30)
+    git(dest, "config", "user.name", "Test")
+    git(dest, "config", "user.email", "test@example.com")
+    git(dest, "symbolic-ref", "HEAD", "refs/heads/main")
+    return dest
 
 
 @pytest.fixture

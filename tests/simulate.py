@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
+from pathlib import Path
 
+from conftest import write_config
+
+from agent_orchestrator import config as config_mod
 from agent_orchestrator import rules, screenrules
 from agent_orchestrator.config import Config
 from agent_orchestrator.decisions import Now, Observed, Restart, Start, Stop, Type
@@ -14,6 +18,28 @@ from agent_orchestrator.state import FleetMemory
 from agent_orchestrator.tmux import Pane
 
 WALL0 = 1_800_000_000.0  # 2027-01-15 08:00 UTC
+
+# Restart settings small enough to replay in a few fake minutes, and a `tool` backend.
+WATCHDOG = """
+[watchdog]
+restart_backoff = 1
+restart_backoff_max = 8
+crash_window = 600
+crash_limit = 5
+restart_stable = 60
+fleet_restart_limit = 10
+
+[backend.tool]
+bin = "tool"
+"""
+
+
+def tool_fleet(tmp_path: Path, names: list[str], watchdog: str = WATCHDOG,
+               **entries: str) -> Config:
+    """A fleet of watched `tool` agents; `entries` adds lines to the named agents' tables."""
+    agents = "".join(f'\n[[agent]]\nname = "{n}"\nbackend = "tool"\nwatch = "heal"\n'
+                     f'{entries.get(n, "")}' for n in names)
+    return config_mod.load(write_config(tmp_path, watchdog + agents))
 
 
 @dataclass

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from conftest import write_project as write
 
 from agent_orchestrator.config import (
     Agent,
@@ -54,17 +55,6 @@ bin = "tool"
 def cfg(body: str = "", head: str = HEAD) -> str:
     """A config text: `head` (a valid [defaults]) followed by the dedented `body`."""
     return head + textwrap.dedent(body)
-
-
-def write(folder: Path, text: str, files: tuple[str, ...] = ()) -> Path:
-    """Write `text` as folder/agents.toml and create each of `files` (relative, non-empty)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in files:
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text(f"contents of {name}\n", encoding="utf-8")
-    path = folder / "agents.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def line_of(text: str, needle: str) -> int:

@@ -12,14 +12,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from conftest import holds_for
+from conftest import holds_for, wait_until
 
 from agent_orchestrator import fakeagent as fa
 
@@ -31,20 +30,6 @@ T = TypeVar("T")
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def wait_for(
-    probe: Callable[[], T | None], what: str, timeout: float = 5.0, interval: float = 0.02
-) -> T:
-    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def read_record(path: Path) -> list[dict[str, Any]]:
@@ -361,7 +346,7 @@ class Tmux:
             return last if test(last) else None
 
         try:
-            return wait_for(probe, what)
+            return wait_until(probe, timeout=5.0, what=what)
         except AssertionError as exc:
             raise AssertionError(f"{exc}; screen:\n" + "\n".join(last)) from None
 
@@ -427,7 +412,7 @@ def test_tmux_typing_and_bracketed_paste(tmux: Tmux, tmp_path: Path) -> None:
     tmux.send_text("b", "hello")
     tmux.wait_screen("b", lambda s: input_line(s) == "❯" + NBSP + "hello", "typed text")
     tmux.send_key("b", "Enter")
-    wait_for(lambda: inputs(rec) == ["hello"], "the recorded input")
+    wait_until(lambda: inputs(rec) == ["hello"], timeout=5.0, what="the recorded input")
     tmux.wait_screen("b", lambda s: "● Done: hello" in s and is_idle(s), "the answer")
 
     text = 'first line\n  second "quoted" $(not run)\nthird ünïcode'
@@ -440,7 +425,7 @@ def test_tmux_typing_and_bracketed_paste(tmux: Tmux, tmp_path: Path) -> None:
     )
     assert inputs(rec) == ["hello"]  # pasting did not submit
     tmux.send_key("b", "Enter")
-    wait_for(lambda: inputs(rec) == ["hello", text], "the recorded paste")
+    wait_until(lambda: inputs(rec) == ["hello", text], timeout=5.0, what="the recorded paste")
 
 
 @pytest.mark.tmux
@@ -490,7 +475,7 @@ def test_tmux_crash_exit_status(tmux: Tmux, tmp_path: Path) -> None:
         return None
 
     try:
-        status = wait_for(dead_status, "the pane to die")
+        status = wait_until(dead_status, timeout=5.0, what="the pane to die")
     except AssertionError as exc:
         raise AssertionError(f"{exc}; list-panes: {last!r}; ctl exists: {ctl.exists()}") from None
     assert status == "1 3"
@@ -502,7 +487,7 @@ def test_tmux_hang_then_sigterm(tmux: Tmux, tmp_path: Path) -> None:
     tmux.start("e", "--control", str(ctl))
     before = tmux.wait_idle("e")
     write_control(ctl, "hang")
-    wait_for(lambda: not ctl.exists(), "the hang command to be read")
+    wait_until(lambda: not ctl.exists(), timeout=5.0, what="the hang command to be read")
     write_control(ctl, "say still alive")
     tmux.send_text("e", "typed")
     # A hung agent reads nothing: the file stays and the screen does not change.
@@ -510,9 +495,9 @@ def test_tmux_hang_then_sigterm(tmux: Tmux, tmp_path: Path) -> None:
               what="a hung agent ignoring its control file and its keys")
     pid = int(tmux.run("list-panes", "-t", "=e:", "-F", "#{pane_pid}").stdout)
     os.kill(pid, signal.SIGTERM)
-    wait_for(
+    wait_until(
         lambda: tmux.run("list-panes", "-t", "=e:", "-F", "#{pane_dead}").stdout.strip() == "1",
-        "SIGTERM to kill the hung agent",
+        timeout=5.0, what="SIGTERM to kill the hung agent",
     )
 
 
@@ -527,7 +512,8 @@ def test_tmux_swallow_first_enter(tmux: Tmux, tmp_path: Path) -> None:
     tmux.wait_screen("f", lambda s: input_line(s) == "❯" + NBSP + "do it now", "kept text")
     assert inputs(rec) == []
     tmux.send_key("f", "Enter")
-    wait_for(lambda: inputs(rec) == ["do it now"], "the second Enter to submit")
+    wait_until(lambda: inputs(rec) == ["do it now"], timeout=5.0,
+               what="the second Enter to submit")
 
 
 @pytest.mark.tmux

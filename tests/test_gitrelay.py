@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import clone_repo
+from conftest import git as sh  # `git` names gitrelay.Git objects here
 
 from agent_orchestrator import gitrelay
 from agent_orchestrator.config import Handoff
@@ -24,12 +26,6 @@ from agent_orchestrator.gitrelay import (
     poll,
     relay,
 )
-
-
-def sh(cwd: Path, *args: str) -> str:
-    """The TEST's own git (plain, so it may run hooks of the repos the test made benign)."""
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout.strip()
 
 
 @dataclass
@@ -55,24 +51,15 @@ class Repos:
         return sh(self.builder, "rev-parse", "HEAD")
 
 
-def _clone(origin: Path, dest: Path) -> Path:
-    subprocess.run(["git", "clone", "-q", str(origin), str(dest)], check=True,
-                   capture_output=True)
-    sh(dest, "config", "user.name", "Test")
-    sh(dest, "config", "user.email", "test@example.com")
-    sh(dest, "symbolic-ref", "HEAD", "refs/heads/main")
-    return dest
-
-
 @pytest.fixture
 def repos(tmp_path: Path) -> Repos:
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
     sh(origin, "symbolic-ref", "HEAD", "refs/heads/main")
-    builder = _clone(origin, tmp_path / "builder")
+    builder = clone_repo(origin, tmp_path / "builder")
     r = Repos(tmp_path, origin, builder, tmp_path / "watch")
     r.commit("initial", {"README.md": "hello\n"})
-    _clone(origin, r.watch)
+    clone_repo(origin, r.watch)
     return r
 
 

@@ -6,6 +6,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import clone_repo
+from conftest import git as sh  # `git` names gitrelay.Git objects here
 
 from agent_orchestrator.config import Handoff
 from agent_orchestrator.gitrelay import Git
@@ -83,22 +85,11 @@ def test_custom_marker() -> None:
 
 # ----------------------------------------------------------------------------- pushed file
 
-def sh(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout.strip()
-
-
 @pytest.fixture
 def clone(tmp_path: Path) -> Path:
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
-    subprocess.run(["git", "clone", "-q", str(origin), str(tmp_path / "work")], check=True,
-                   capture_output=True)
-    work = tmp_path / "work"
-    sh(work, "config", "user.name", "Test")
-    sh(work, "config", "user.email", "test@example.com")
-    sh(work, "symbolic-ref", "HEAD", "refs/heads/main")
-    return work
+    return clone_repo(origin, tmp_path / "work")
 
 
 def push(work: Path, files: dict[str, str]) -> None:

@@ -6,31 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import write_config
+from simulate import tool_fleet as fleet
 
-from agent_orchestrator import config as config_mod
 from agent_orchestrator import rules
 from agent_orchestrator.restarts import JITTER, backoff
 from agent_orchestrator.state import AgentMemory
-
-WATCHDOG = """
-[watchdog]
-restart_backoff = 1
-restart_backoff_max = 8
-crash_window = 600
-crash_limit = 5
-restart_stable = 60
-fleet_restart_limit = 10
-
-[backend.tool]
-bin = "tool"
-"""
-
-
-def fleet(tmp_path: Path, names: list[str], extra: str = "") -> config_mod.Config:
-    agents = "".join(f'\n[[agent]]\nname = "{n}"\nbackend = "tool"\nwatch = "heal"\n'
-                     for n in names)
-    return config_mod.load(write_config(tmp_path, WATCHDOG + extra + agents))
 
 
 @pytest.mark.parametrize(("failures", "nominal"), [

@@ -27,7 +27,10 @@ from typing import NamedTuple
 
 import pytest
 from conftest import holds_for, sessions, tmux_cmd, wait_until, write_config
+from conftest import write_project as write
 from harness import Fleet, demo_agent
+from test_reload import BASE as RELOAD_BASE  # the three-agent fleet of the reload tests
+from test_reload import panes
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator import events as events_mod
@@ -39,7 +42,7 @@ from agent_orchestrator.presets import PRESETS
 from agent_orchestrator.schema import NAME_RULE, nested_repeat
 from agent_orchestrator.screen import classify
 from agent_orchestrator.state import AgentMemory, FleetMemory
-from agent_orchestrator.tmux import PANE_HEIGHT, PANE_WIDTH, Pane, Tmux
+from agent_orchestrator.tmux import PANE_HEIGHT, PANE_WIDTH, Tmux
 
 HEAD = '[defaults]\nsession_prefix = "t-"\nlog_dir = "logs"\nbackend = "demo"\n'
 TOOL = '\n[backend.tool]\nbin = "tool"\n'
@@ -50,16 +53,6 @@ TOOL = '\n[backend.tool]\nbin = "tool"\n'
 
 def cfg(body: str = "") -> str:
     return HEAD + textwrap.dedent(body)
-
-
-def write(folder: Path, text: str, files: tuple[str, ...] = ()) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in files:
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text(f"contents of {name}\n", encoding="utf-8")
-    path = folder / "agents.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def exact_line(text: str, line: str) -> int:
@@ -574,25 +567,6 @@ def test_t06_half_written_config_stops_nobody(make_fleet, tmp_path) -> None:
 
 # ----------------------------------------------------------------------------- T07
 
-RELOAD_BASE = """
-[[agent]]
-name = "a"
-backend = "demo"
-watch = "heal"
-prompt = "a"
-
-[[agent]]
-name = "b"
-backend = "demo"
-prompt = "b"
-
-[[agent]]
-name = "c"
-backend = "demo"
-prompt = "c"
-"""
-
-
 def test_t07_diff_touches_only_what_changed(tmp_path: Path) -> None:
     """FAULT: one edit changes b's prompt, removes c and adds d (pure `reload.diff`).
     EXPECTED: exactly Stop c (by its old session), Restart b, Start d, with one event each;
@@ -605,8 +579,8 @@ def test_t07_diff_touches_only_what_changed(tmp_path: Path) -> None:
                + '\n[[agent]]\nname = "d"\nbackend = "demo"\n')
     counters = AgentMemory(started_at=5.0, starts=3, restarts=2)
     memory = FleetMemory({"a": counters, "b": counters, "c": counters})
-    panes = {s: Pane(s, "%1", 1, "python", False, None, 0.0, "@1") for s in ("t-a", "t-b", "t-c")}
-    decisions = reload.diff(old, new, Observed(True, panes), memory, Now(100.0, 1e9))
+    decisions = reload.diff(old, new, Observed(True, panes("t-a", "t-b", "t-c")), memory,
+                            Now(100.0, 1e9))
     got = [(type(a).__name__, a.agent, a.reason) for a in decisions.actions]
     assert got == [("Stop", "c", "removed from the config"),
                    ("Restart", "b", "config changed"), ("Start", "d", "added to the config")]

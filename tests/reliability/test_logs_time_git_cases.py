@@ -38,7 +38,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import tmux_cmd, wait_until, write_config
+from conftest import clone_repo, git, tmux_cmd, wait_until, write_config
 from harness import Fleet, demo_agent
 from simulate import Sim
 
@@ -563,21 +563,6 @@ HOOKS = ("post-checkout", "reference-transaction", "post-index-change", "pre-aut
 HOSTILE_BRANCH = "--upload-pack=touch${IFS}CANARY-upload-pack"
 
 
-def git(cwd: Path, *args: str) -> str:
-    """The TEST's own plain git (it may run hooks: the repos are benign when it runs)."""
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout.strip()
-
-
-def clone(origin: Path, dest: Path) -> Path:
-    subprocess.run(["git", "clone", "-q", str(origin), str(dest)], check=True,
-                   capture_output=True)
-    git(dest, "config", "user.name", "Test")
-    git(dest, "config", "user.email", "test@example.com")
-    git(dest, "symbolic-ref", "HEAD", "refs/heads/main")
-    return dest
-
-
 def commit(repo: Path, subject: str, files: dict[str, str]) -> None:
     for name, content in files.items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
@@ -603,9 +588,9 @@ def test_t40_hostile_repo_config_and_branch_names_run_nothing(
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
     git(origin, "symbolic-ref", "HEAD", "refs/heads/main")
-    builder = clone(origin, tmp_path / "builder")
+    builder = clone_repo(origin, tmp_path / "builder")
     commit(builder, "initial", {"README.md": "hello\n"})
-    victim = clone(origin, tmp_path / "watch")
+    victim = clone_repo(origin, tmp_path / "watch")
     canary_dir = tmp_path / "canaries"
     hooks = tmp_path / "evil-hooks"
     canary_dir.mkdir()

@@ -25,8 +25,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import holds_for, sessions, wait_until, write_config
-from simulate import Sim
+from conftest import holds_for, sessions, wait_until
+from simulate import WATCHDOG, Sim
+from simulate import tool_fleet as fleet
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator import reload, rules, status
@@ -35,27 +36,17 @@ from agent_orchestrator.decisions import Now, Observed, Restart, Start
 from agent_orchestrator.restarts import JITTER, backoff
 from agent_orchestrator.tmux import Tmux
 
-WATCHDOG = """
-[watchdog]
-restart_backoff = 1
-restart_backoff_max = 8
-crash_window = 600
-crash_limit = 5
-restart_stable = 60
-fleet_restart_limit = 10
-
-[backend.tool]
-bin = "tool"
-"""
 TEN_MINUTES = 600.0
+# A watched agent whose command exits 4 at once, for the real-process tests.
+BROKEN_AGENT = """
+[backend.broken]
+bin = "sh -c 'exit 4'"
 
-
-def fleet(tmp_path: Path, names: list[str], watchdog: str = WATCHDOG,
-          **entries: str) -> Config:
-    """A fleet of `tool` agents; `entries` adds lines to the named agents' tables."""
-    agents = "".join(f'\n[[agent]]\nname = "{n}"\nbackend = "tool"\nwatch = "heal"\n'
-                     f'{entries.get(n, "")}' for n in names)
-    return config_mod.load(write_config(tmp_path, watchdog + agents))
+[[agent]]
+name = "bad"
+backend = "broken"
+watch = "heal"
+"""
 
 
 def crash_after(sim: Sim, name: str, run: float, seconds: float, step: float) -> None:
@@ -504,14 +495,7 @@ def test_t18_crash_loop_real_agent_then_up_clears_it(make_fleet) -> None:
         restart_backoff = 0.2
         crash_limit = 3
 
-        [backend.broken]
-        bin = "sh -c 'exit 4'"
-
-        [[agent]]
-        name = "bad"
-        backend = "broken"
-        watch = "heal"
-    """)
+    """ + BROKEN_AGENT)
     assert fleet.agents("up").returncode == 0
     loop = fleet.wait_event("bad", "crash-loop", timeout=20)
     assert "3 failures in 600s" in loop["reason"]
@@ -540,14 +524,7 @@ def test_t19_agents_down_during_backoff_real(make_fleet) -> None:
         restart_backoff = 2
         crash_limit = 10
 
-        [backend.broken]
-        bin = "sh -c 'exit 4'"
-
-        [[agent]]
-        name = "bad"
-        backend = "broken"
-        watch = "heal"
-    """)
+    """ + BROKEN_AGENT)
     dog = fleet.watchdog_subprocess()
     held = fleet.wait_event("bad", "backoff", timeout=10)
     seen = time.monotonic()

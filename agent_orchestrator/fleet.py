@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from agent_orchestrator import launch, state
 from agent_orchestrator.config import Config
 from agent_orchestrator.launch import LaunchPlan
-from agent_orchestrator.tmux import Snapshot, Tmux, TmuxError
+from agent_orchestrator.tmux import SessionExists, Snapshot, Tmux, TmuxError
 
 
 class UnknownNames(ValueError):
@@ -97,7 +97,7 @@ def _ensure(config: Config, tmux: Tmux, snap: Snapshot, name: str,
         now = tmux.snapshot().pane(plan.session)
         if now is not None and not now.dead:
             return Outcome(name, plan.session, "running", f"pid {now.pid}")
-        if "duplicate session" in str(exc):
+        if isinstance(exc, SessionExists):
             return Outcome(name, plan.session, "started", "by the watchdog, at the same time")
         raise
     return Outcome(name, plan.session, "started")

@@ -71,6 +71,10 @@ class TmuxError(RuntimeError):
     """A tmux command failed or timed out. The message names the subcommand."""
 
 
+class SessionExists(TmuxError):
+    """`start` found a session of that name already there (someone started it first)."""
+
+
 def socket_dir() -> Path:
     """The folder tmux keeps `-L` sockets in: `$TMUX_TMPDIR/tmux-UID`, or /tmp/tmux-UID when
     TMUX_TMPDIR is unset or missing (what tmux 3.x does)."""
@@ -334,9 +338,10 @@ class Tmux:
             time.sleep(0.05)
         if result.returncode != 0:
             reason = result.stderr.strip() or f"exit status {result.returncode}"
-            if "duplicate session" not in reason:  # ours, half made (a placeholder): undo
-                with contextlib.suppress(TmuxError):
-                    self.kill(session)
+            if "duplicate session" in reason:  # not ours: leave it alone
+                raise SessionExists(f"tmux new-session failed: {reason}")
+            with contextlib.suppress(TmuxError):  # ours, half made (a placeholder): undo
+                self.kill(session)
             raise TmuxError(f"tmux new-session failed: {reason}")
 
     def kill(self, session: str) -> bool:

@@ -90,7 +90,7 @@ def _ensure(config: Config, tmux: Tmux, snap: Snapshot, name: str,
     if pane is not None:
         launch.stop(tmux, config, plan.session)
     try:
-        launch.start(tmux, config, plan)
+        launch.start(tmux, config, plan, swept=pane is not None)
     except TmuxError as exc:
         # The watchdog may have started it in the same instant (it saw the started marker
         # written above): that is success too, even if the agent has already exited again.

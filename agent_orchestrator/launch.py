@@ -194,8 +194,10 @@ def plan_service(config: Config, service: Service) -> LaunchPlan:
                       cwd=service.dir)
 
 
-def start(tmux: Tmux, config: Config, plan: LaunchPlan) -> None:
-    """Write the plan's files (all private) and start its tmux session.
+def start(tmux: Tmux, config: Config, plan: LaunchPlan, swept: bool = False) -> None:
+    """Write the plan's files (all private) and start its tmux session. `swept`: the
+    caller has just run `stop` for this session, so no leftover of an earlier run can be
+    alive and the sweep for them (a scan of /proc) is skipped.
 
     Raises TmuxError when tmux refuses (e.g. the session exists) and OSError when a file
     cannot be written.
@@ -224,7 +226,8 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan) -> None:
     # The session is ours now, so any other run's process carrying its tag is a leftover:
     # a daemon that outlived its killed session or tmux server (T24/T26 of the reliability
     # suite). Done after the start, not before, so a concurrent start is never hit.
-    proctree.terminate(proctree.tagged(tag, other_than=launch_id))
+    if not swept:
+        proctree.terminate(proctree.tagged(tag, other_than=launch_id))
 
 
 def stop(tmux: Tmux, config: Config, session: str) -> bool:

@@ -227,7 +227,8 @@ class Watchdog:
             if isinstance(action, Start | Restart) and agent is not None:
                 plan = launch.plan_agent(self.config, agent, state.phase_index(self.config),
                                          state.resume_id(self.config, agent.name))
-                launch.start(self.tmux, self.config, plan)
+                launch.start(self.tmux, self.config, plan,
+                             swept=isinstance(action, Restart))
                 crash_point("session-created")  # test-only (crashpoints.py)
             if isinstance(action, Type) and agent is not None:
                 self._type(agent, session, action)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-TAG_VAR = "AGENT_ORCHESTRATOR_TAG"  # see agent_orchestrator/proctree.py
+TAG_VAR = "AGENT_ORCHESTRATOR_TAG"  # see agent_orchestrator/doors/proctree.py
 # Agent workloads: name → (backend `bin`, its `process_name`).
 WORKLOADS = {
     "sleep": ("sleep 100000", "sleep"),  # quiet: never prints

@@ -24,7 +24,7 @@ from _fleet import Sandbox, pct, python, write_config  # noqa: E402
 
 from agent_orchestrator import config as config_mod  # noqa: E402
 from agent_orchestrator import launch  # noqa: E402
-from agent_orchestrator.tmux import Tmux  # noqa: E402
+from agent_orchestrator.doors.tmux import Tmux  # noqa: E402
 
 
 def timed(argv: list[str], runs: int) -> list[float]:

@@ -135,9 +135,10 @@ def naive_tick(socket: str, sessions: list[str]) -> None:
 
 def run_cell(box: Sandbox, workload: str, n: int, args: argparse.Namespace) -> list[Row]:
     from agent_orchestrator import config as config_mod
-    from agent_orchestrator import launch, state
-    from agent_orchestrator.tmux import Tmux
-    from agent_orchestrator.watchdog import Watchdog
+    from agent_orchestrator.doors import state
+    from agent_orchestrator.doors.tmux import Tmux
+    from agent_orchestrator.runtime import launch
+    from agent_orchestrator.runtime.watchdog import Watchdog
 
     socket = box.socket(f"{workload}{n}")
     bin_text, process = WORKLOADS[workload]

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from agent_orchestrator import proctree
+from agent_orchestrator.doors import proctree
 
 _counter = itertools.count()
 T = TypeVar("T")

@@ -278,7 +278,7 @@ def test_transcript_renders_a_file(tmp_path: Path) -> None:
 def test_transcript_of_an_agent_uses_its_resume_id(make_config: Callable[..., Path]) -> None:
     import os
 
-    from agent_orchestrator.transcript import claude_slug
+    from agent_orchestrator.doors.transcript import claude_slug
 
     path = make_config('[[agent]]\nname = "c"\nbackend = "claude"\nresume = true\n')
     workdir = path.parent.resolve()
@@ -299,7 +299,7 @@ def test_transcript_of_an_agent_uses_its_resume_id(make_config: Callable[..., Pa
 def test_events_filters_and_follows(make_config: Callable[..., Path]) -> None:
     import time as clock
 
-    from agent_orchestrator.events import Event, append
+    from agent_orchestrator.doors.events import Event, append
 
     path = make_config('[[agent]]\nname = "a"\nbackend = "demo"\n')
     logs = path.parent / "logs"

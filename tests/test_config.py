@@ -34,8 +34,8 @@ from agent_orchestrator.config import (
     WatchdogSettings,
     load,
 )
-from agent_orchestrator.presets import PRESETS
-from agent_orchestrator.schema import NAME_RULE
+from agent_orchestrator.config.presets import PRESETS
+from agent_orchestrator.config.schema import NAME_RULE
 
 HEAD = """\
 [defaults]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agent_orchestrator.delivery import deliver
-from agent_orchestrator.tmux import Tmux
+from agent_orchestrator.doors.tmux import Tmux
+from agent_orchestrator.runtime.delivery import deliver
 
 pytestmark = pytest.mark.tmux
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import wait_until
 
-from agent_orchestrator import events
-from agent_orchestrator.events import Event
+from agent_orchestrator.doors import events
+from agent_orchestrator.doors.events import Event
 
 SECRET = "sk-ant-" + "api03-" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
 
@@ -109,7 +109,7 @@ def test_read_goes_oldest_first_across_files(tmp_path: Path) -> None:
 WRITER = """
 import sys
 from pathlib import Path
-from agent_orchestrator.events import Event, append
+from agent_orchestrator.doors.events import Event, append
 log_dir, who = Path(sys.argv[1]), sys.argv[2]
 for i in range(300):
     append(log_dir, [Event(0, who, "e", f"{who}-{i}")], max_bytes=1500, keep=1000)

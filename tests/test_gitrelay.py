@@ -14,9 +14,9 @@ import pytest
 from conftest import clone_repo
 from conftest import git as sh  # `git` names gitrelay.Git objects here
 
-from agent_orchestrator import gitrelay
 from agent_orchestrator.config import Handoff
-from agent_orchestrator.gitrelay import (
+from agent_orchestrator.doors import gitrelay
+from agent_orchestrator.doors.gitrelay import (
     ORIGIN_MAIN,
     Commit,
     Git,

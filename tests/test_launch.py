@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator import launch, state
-from agent_orchestrator.tmux import Tmux
+from agent_orchestrator.doors import state
+from agent_orchestrator.doors.tmux import Tmux
+from agent_orchestrator.runtime import launch
 
 pytestmark = pytest.mark.tmux
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import wait_until
 
-from agent_orchestrator import logcap
-from agent_orchestrator.logcap import Capture, RotatingLog
+from agent_orchestrator.doors import logcap
+from agent_orchestrator.doors.logcap import Capture, RotatingLog
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "sk-ant-" + "api03-" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
@@ -38,7 +38,7 @@ def _reap() -> Iterator[None]:
 
 
 def logcap_process(log: Path, max_bytes: int, keep: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-m", "agent_orchestrator.logcap", str(log),
+    process = subprocess.Popen([sys.executable, "-m", "agent_orchestrator.doors.logcap", str(log),
                                 str(max_bytes), str(keep)], stdin=subprocess.PIPE, cwd=ROOT)
     _spawned.append(process)
     return process
@@ -120,7 +120,7 @@ def test_existing_log_is_made_private_and_appended(tmp_path: Path) -> None:
     log = tmp_path / "agent.log"
     log.write_bytes(b"old\n")
     os.chmod(log, 0o644)
-    subprocess.run([sys.executable, "-m", "agent_orchestrator.logcap", str(log), "100"],
+    subprocess.run([sys.executable, "-m", "agent_orchestrator.doors.logcap", str(log), "100"],
                    input=b"new\n", cwd=ROOT, check=True, timeout=30)
     assert log.read_bytes() == b"old\nnew\n" and mode(log) == 0o600
 

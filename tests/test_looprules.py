@@ -8,10 +8,10 @@ from pathlib import Path
 from conftest import write_config
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator import rules
-from agent_orchestrator.decisions import LoopSeen, Now, Observed
-from agent_orchestrator.state import AgentMemory, FleetMemory, LoopMemory
-from agent_orchestrator.tmux import Pane
+from agent_orchestrator.core import rules
+from agent_orchestrator.core.decisions import LoopSeen, Now, Observed
+from agent_orchestrator.doors.state import AgentMemory, FleetMemory, LoopMemory
+from agent_orchestrator.doors.tmux import Pane
 
 LOOP = """
 [[agent]]

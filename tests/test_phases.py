@@ -10,8 +10,7 @@ from conftest import clone_repo
 from conftest import git as sh  # `git` names gitrelay.Git objects here
 
 from agent_orchestrator.config import Handoff
-from agent_orchestrator.gitrelay import Git
-from agent_orchestrator.phases import (
+from agent_orchestrator.core.phases import (
     PLACEHOLDERS,
     is_done,
     parse_index,
@@ -20,6 +19,7 @@ from agent_orchestrator.phases import (
     status_text,
     validate_target,
 )
+from agent_orchestrator.doors.gitrelay import Git
 
 DONE_CASES = [
     # real text under the marker

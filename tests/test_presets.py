@@ -1,5 +1,5 @@
-"""The built-in backend presets (agent_orchestrator/presets.py), loaded through the real config
-loader: real screens, look-alikes that must not match, launch argv, adversarial input.
+"""The built-in backend presets (agent_orchestrator/config/presets.py), loaded through the real
+config loader: real screens, look-alikes that must not match, launch argv, adversarial input.
 
 Screens:
 - tests/fixtures/screens/<cli>/: real captures of Claude Code 2.1.197, Codex CLI 0.169.0,
@@ -31,10 +31,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator import launch, state
 from agent_orchestrator.config import Backend, Config
-from agent_orchestrator.presets import PRESETS, SKIP_PERMISSIONS
-from agent_orchestrator.screen import ScreenView, classify
+from agent_orchestrator.config.presets import PRESETS, SKIP_PERMISSIONS
+from agent_orchestrator.core.screen import ScreenView, classify
+from agent_orchestrator.doors import state
+from agent_orchestrator.runtime import launch
 
 SCREENS = Path(__file__).parent / "fixtures" / "screens"
 OWN = Path(__file__).parent / "fixtures" / "presets"

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from agent_orchestrator.redact import KINDS, LineRedactor, redact
+from agent_orchestrator.core.redact import KINDS, LineRedactor, redact
 
 # Fake keys, built so the file itself holds nothing a secret scanner would flag.
 MIX = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"

@@ -10,10 +10,10 @@ from pathlib import Path
 from conftest import write_config
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator import reload
-from agent_orchestrator.decisions import Now, Observed
-from agent_orchestrator.state import FleetMemory
-from agent_orchestrator.tmux import Pane
+from agent_orchestrator.core import reload
+from agent_orchestrator.core.decisions import Now, Observed
+from agent_orchestrator.doors.state import FleetMemory
+from agent_orchestrator.doors.tmux import Pane
 
 BASE = """
 [[agent]]

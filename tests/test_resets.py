@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent_orchestrator.resets import is_limit_warning, parse_reset, suspicious
+from agent_orchestrator.core.resets import is_limit_warning, parse_reset, suspicious
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from simulate import tool_fleet as fleet
 
-from agent_orchestrator import rules
-from agent_orchestrator.restarts import JITTER, backoff
-from agent_orchestrator.state import AgentMemory
+from agent_orchestrator.core import rules
+from agent_orchestrator.core.restarts import JITTER, backoff
+from agent_orchestrator.doors.state import AgentMemory
 
 
 @pytest.mark.parametrize(("failures", "nominal"), [

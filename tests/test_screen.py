@@ -13,7 +13,7 @@ import pytest
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config import Backend
-from agent_orchestrator.screen import (
+from agent_orchestrator.core.screen import (
     ScreenView,
     classify,
     is_echo,

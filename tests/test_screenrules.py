@@ -11,7 +11,7 @@ from conftest import write_config
 from simulate import Sim
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator.screenrules import NUDGE
+from agent_orchestrator.core.screenrules import NUDGE
 
 RULE = "─" * 60
 BUSY = f"❯ do it\n✢ Warping… ({{n}}s · esc to interrupt)\n{RULE}\n❯\xa0\n{RULE}\n  esc to interrupt"
@@ -145,7 +145,7 @@ def test_fatal_screen_restarts(sim: Sim) -> None:
 
 
 def test_quiet_panes_are_not_captured(sim: Sim) -> None:
-    from agent_orchestrator import screenrules
+    from agent_orchestrator.core import screenrules
 
     sim.advance(10)
     sim.tick()  # both captured once since adoption

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_orchestrator.templates import (
+from agent_orchestrator.config.templates import (
     TemplateError,
     check_shell_template,
     render_shell,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import tmux_cmd, wait_until
 
-from agent_orchestrator.tmux import ControlClient, Tmux, TmuxError, parse_snapshot
+from agent_orchestrator.doors.tmux import ControlClient, Tmux, TmuxError, parse_snapshot
 
 pytestmark = pytest.mark.tmux
 

@@ -11,7 +11,7 @@ import tomllib
 
 import pytest
 
-from agent_orchestrator.tomlpos import KeyLines, PathKey
+from agent_orchestrator.config.tomlpos import KeyLines, PathKey
 
 
 def line_of(text: str, needle: str) -> int:

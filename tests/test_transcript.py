@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from agent_orchestrator import transcript
-from agent_orchestrator.transcript import Turn
+from agent_orchestrator.doors import transcript
+from agent_orchestrator.doors.transcript import Turn
 
 FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
 CLAUDE_ID = "fa1001ac-bd8a-4e99-b5c0-6042fe9e7806"

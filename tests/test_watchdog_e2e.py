@@ -13,7 +13,7 @@ import pytest
 from conftest import tmux_cmd, wait_until
 from harness import demo_agent
 
-from agent_orchestrator.screenrules import NUDGE
+from agent_orchestrator.core.screenrules import NUDGE
 
 pytestmark = pytest.mark.tmux
 

@@ -33,16 +33,18 @@ from test_reload import BASE as RELOAD_BASE  # the three-agent fleet of the relo
 from test_reload import panes
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator import events as events_mod
-from agent_orchestrator import filetrust, launch, reload, state
-from agent_orchestrator import watchdog as watchdog_mod
-from agent_orchestrator.config import Backend, Config, ConfigError
-from agent_orchestrator.decisions import Now, Observed, Type
-from agent_orchestrator.presets import PRESETS
-from agent_orchestrator.schema import NAME_RULE, nested_repeat
-from agent_orchestrator.screen import classify
-from agent_orchestrator.state import AgentMemory, FleetMemory
-from agent_orchestrator.tmux import PANE_HEIGHT, PANE_WIDTH, Tmux
+from agent_orchestrator.config import Backend, Config, ConfigError, filetrust
+from agent_orchestrator.config.presets import PRESETS
+from agent_orchestrator.config.schema import NAME_RULE, nested_repeat
+from agent_orchestrator.core import reload
+from agent_orchestrator.core.decisions import Now, Observed, Type
+from agent_orchestrator.core.screen import classify
+from agent_orchestrator.doors import events as events_mod
+from agent_orchestrator.doors import state
+from agent_orchestrator.doors.state import AgentMemory, FleetMemory
+from agent_orchestrator.doors.tmux import PANE_HEIGHT, PANE_WIDTH, Tmux
+from agent_orchestrator.runtime import launch
+from agent_orchestrator.runtime import watchdog as watchdog_mod
 
 HEAD = '[defaults]\nsession_prefix = "t-"\nlog_dir = "logs"\nbackend = "demo"\n'
 TOOL = '\n[backend.tool]\nbin = "tool"\n'

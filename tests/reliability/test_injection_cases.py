@@ -36,11 +36,12 @@ from conftest import holds_for, sessions, tmux_cmd, wait_until, write_config
 from harness import demo_agent
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator import events, fleet, launch
-from agent_orchestrator.delivery import deliver
-from agent_orchestrator.schema import NAME_RULE
-from agent_orchestrator.templates import render_boot_line
-from agent_orchestrator.tmux import Tmux, TmuxError
+from agent_orchestrator.config.schema import NAME_RULE
+from agent_orchestrator.config.templates import render_boot_line
+from agent_orchestrator.doors import events
+from agent_orchestrator.doors.tmux import Tmux, TmuxError
+from agent_orchestrator.runtime import fleet, launch
+from agent_orchestrator.runtime.delivery import deliver
 
 # --------------------------------------------------------------------------- helpers
 

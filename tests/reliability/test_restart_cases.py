@@ -30,11 +30,12 @@ from simulate import WATCHDOG, Sim
 from simulate import tool_fleet as fleet
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator import reload, rules, status
+from agent_orchestrator.cli import status
 from agent_orchestrator.config import Config
-from agent_orchestrator.decisions import Now, Observed, Restart, Start
-from agent_orchestrator.restarts import JITTER, backoff
-from agent_orchestrator.tmux import Tmux
+from agent_orchestrator.core import reload, rules
+from agent_orchestrator.core.decisions import Now, Observed, Restart, Start
+from agent_orchestrator.core.restarts import JITTER, backoff
+from agent_orchestrator.doors.tmux import Tmux
 
 TEN_MINUTES = 600.0
 # A watched agent whose command exits 4 at once, for the real-process tests.

@@ -3,7 +3,7 @@
 - T09 corrupt state file: quarantined, reported once, rebuilt; running agents adopted.
 - T10 ENOSPC on the state write: old file intact, reported once, supervision goes on, the
   next successful write is reported as a recovery.
-- T11 kill -9 at crash points (agent_orchestrator/crashpoints.py): the next watchdog finds
+- T11 kill -9 at crash points (agent_orchestrator/doors/crashpoints.py): the next watchdog finds
   one session per agent, no stray temp file, counters kept, the lock free to take.
 - T12 a restarted watchdog (after SIGTERM, after SIGKILL) adopts the running agents: same
   panes, no restart, no kickoff typed again.
@@ -37,8 +37,9 @@ from conftest import holds_for, sessions, tmux_cmd, wait_until
 from harness import Fleet, demo_agent
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator import files, proctree, state, watchdog
-from agent_orchestrator.crashpoints import ENV_VAR as CRASH_VAR
+from agent_orchestrator.doors import files, proctree, state
+from agent_orchestrator.doors.crashpoints import ENV_VAR as CRASH_VAR
+from agent_orchestrator.runtime import watchdog
 
 pytestmark = pytest.mark.tmux
 

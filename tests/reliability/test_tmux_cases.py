@@ -35,9 +35,9 @@ from conftest import holds_for, sessions, tmux_cmd, wait_until
 from harness import Fleet, demo_agent
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator import launch, proctree, state
 from agent_orchestrator.config import Config
-from agent_orchestrator.tmux import (
+from agent_orchestrator.doors import proctree, state
+from agent_orchestrator.doors.tmux import (
     HISTORY_LIMIT,
     PANE_HEIGHT,
     PANE_WIDTH,
@@ -46,7 +46,8 @@ from agent_orchestrator.tmux import (
     TmuxError,
     socket_dir,
 )
-from agent_orchestrator.watchdog import Watchdog
+from agent_orchestrator.runtime import launch
+from agent_orchestrator.runtime.watchdog import Watchdog
 
 pytestmark = pytest.mark.tmux
 

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from agent_orchestrator import filetrust
-from agent_orchestrator.presets import PRESETS, SKIP_PERMISSIONS
-from agent_orchestrator.schema import NAME_RE, Field, Problem, Problems, check_table, dotted
-from agent_orchestrator.templates import TemplateError, check_shell_template, split_words
-from agent_orchestrator.tomlpos import KeyLines
+from agent_orchestrator.config import filetrust
+from agent_orchestrator.config.presets import PRESETS, SKIP_PERMISSIONS
+from agent_orchestrator.config.schema import NAME_RE, Field, Problem, Problems, check_table, dotted
+from agent_orchestrator.config.templates import TemplateError, check_shell_template, split_words
+from agent_orchestrator.config.tomlpos import KeyLines
 
 # ping delivery's default boot line (SPEC §3).
 BOOT_LINE = ("Your full kickoff prompt is in {kickoff_file} — read it now with: "

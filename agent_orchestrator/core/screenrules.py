@@ -25,14 +25,14 @@ import math
 from dataclasses import replace
 from datetime import datetime
 
-from agent_orchestrator import resets
 from agent_orchestrator.config import Agent, Config
-from agent_orchestrator.decisions import Observed, Tick, Type, short
-from agent_orchestrator.redact import redact
-from agent_orchestrator.restarts import fail
-from agent_orchestrator.screen import ScreenView, classify
-from agent_orchestrator.state import FleetMemory
-from agent_orchestrator.tmux import Pane
+from agent_orchestrator.core import resets
+from agent_orchestrator.core.decisions import Observed, Tick, Type, short
+from agent_orchestrator.core.redact import redact
+from agent_orchestrator.core.restarts import fail
+from agent_orchestrator.core.screen import ScreenView, classify
+from agent_orchestrator.doors.state import FleetMemory
+from agent_orchestrator.doors.tmux import Pane
 
 NUDGE = "Your usage limit should have reset now. Please continue where you left off."
 

@@ -11,10 +11,11 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agent_orchestrator import launch, state
 from agent_orchestrator.config import Config
-from agent_orchestrator.launch import LaunchPlan
-from agent_orchestrator.tmux import SessionExists, Snapshot, Tmux, TmuxError
+from agent_orchestrator.doors import state
+from agent_orchestrator.doors.tmux import SessionExists, Snapshot, Tmux, TmuxError
+from agent_orchestrator.runtime import launch
+from agent_orchestrator.runtime.launch import LaunchPlan
 
 
 class UnknownNames(ValueError):

@@ -11,12 +11,12 @@ from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
 
+from agent_orchestrator.cli.doctor import Check
+from agent_orchestrator.cli.status import FleetStatus
 from agent_orchestrator.config import Config
-from agent_orchestrator.doctor import Check
-from agent_orchestrator.explain import Explanation
-from agent_orchestrator.fleet import Outcome
-from agent_orchestrator.status import FleetStatus
-from agent_orchestrator.transcript import Turn
+from agent_orchestrator.core.explain import Explanation
+from agent_orchestrator.doors.transcript import Turn
+from agent_orchestrator.runtime.fleet import Outcome
 
 _STATE_STYLE = {"running": "green", "active": "green", "down (restarting)": "yellow",
                 "disabled": "dim", "stopped": "dim", "crash-looping": "bold red",

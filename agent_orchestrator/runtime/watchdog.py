@@ -36,21 +36,9 @@ from types import FrameType
 import watchfiles
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator import (
-    delivery,
-    events,
-    filetrust,
-    gitrelay,
-    launch,
-    phases,
-    reload,
-    rules,
-    screenrules,
-    state,
-)
-from agent_orchestrator.config import Agent, Config, ConfigError
-from agent_orchestrator.crashpoints import crash_point
-from agent_orchestrator.decisions import (
+from agent_orchestrator.config import Agent, Config, ConfigError, filetrust
+from agent_orchestrator.core import phases, reload, rules, screenrules
+from agent_orchestrator.core.decisions import (
     Action,
     CompleteSequence,
     LoopSeen,
@@ -62,9 +50,12 @@ from agent_orchestrator.decisions import (
     Stop,
     Type,
 )
-from agent_orchestrator.events import Event
-from agent_orchestrator.files import write_atomic
-from agent_orchestrator.tmux import ControlClient, Snapshot, Tmux, TmuxError
+from agent_orchestrator.doors import events, gitrelay, state
+from agent_orchestrator.doors.crashpoints import crash_point
+from agent_orchestrator.doors.events import Event
+from agent_orchestrator.doors.files import write_atomic
+from agent_orchestrator.doors.tmux import ControlClient, Snapshot, Tmux, TmuxError
+from agent_orchestrator.runtime import delivery, launch
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from datetime import UTC, tzinfo
 from pathlib import Path
 
 from agent_orchestrator.config import Config
-from agent_orchestrator.events import Event
-from agent_orchestrator.gitrelay import Ping, VerifyResult
-from agent_orchestrator.state import AgentMemory, FleetMemory, LoopMemory
-from agent_orchestrator.tmux import Pane
+from agent_orchestrator.doors.events import Event
+from agent_orchestrator.doors.gitrelay import Ping, VerifyResult
+from agent_orchestrator.doors.state import AgentMemory, FleetMemory, LoopMemory
+from agent_orchestrator.doors.tmux import Pane
 
 REASON_CHARS = 160  # of a matched screen line, kept in a reason
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from agent_orchestrator.config import Handoff
-from agent_orchestrator.gitrelay import ORIGIN_MAIN, Git
+from agent_orchestrator.doors.gitrelay import ORIGIN_MAIN, Git
 
 # Text that only holds the DONE section's place. The first group counts anywhere in the line
 # (fragments of template sentences like "_written here only when all gates pass_"); the

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent_orchestrator.files import private_dir
-from agent_orchestrator.redact import redact
-from agent_orchestrator.schema import NAME_RE
+from agent_orchestrator.config.schema import NAME_RE
+from agent_orchestrator.core.redact import redact
+from agent_orchestrator.doors.files import private_dir
 
 MAX_BYTES = 5_000_000
 KEEP = 5

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agent_orchestrator.tomlpos import KeyLines, PathKey
+from agent_orchestrator.config.tomlpos import KeyLines, PathKey
 
 # Letters, digits, `-` and `_`, starting with a letter or digit: tmux rewrites `.` and `:` in
 # session names, and a leading `-` reads as an option to tmux and to shells.

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from agent_orchestrator.crashpoints import crash_point
+from agent_orchestrator.doors.crashpoints import crash_point
 
 _TEMP_RE = re.compile(r"^\.(.+)\.(\d+)\.[A-Za-z0-9_]+\.tmp$")  # see write_atomic
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from agent_orchestrator.config import Agent, Config
-from agent_orchestrator.decisions import CompleteSequence, SetPhase, Stop, Tick, Type
-from agent_orchestrator.restarts import start
-from agent_orchestrator.state import AgentMemory
+from agent_orchestrator.core.decisions import CompleteSequence, SetPhase, Stop, Tick, Type
+from agent_orchestrator.core.restarts import start
+from agent_orchestrator.doors.state import AgentMemory
 
 
 def loop_agents(config: Config, stopped: frozenset[str]) -> list[Agent]:

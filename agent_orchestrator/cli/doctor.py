@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator import state
-from agent_orchestrator.presets import PRESETS
-from agent_orchestrator.templates import TemplateError, split_words
-from agent_orchestrator.tmux import Tmux, TmuxError
+from agent_orchestrator.config.presets import PRESETS
+from agent_orchestrator.config.templates import TemplateError, split_words
+from agent_orchestrator.doors import state
+from agent_orchestrator.doors.tmux import Tmux, TmuxError
 
 MIN_TMUX = (3, 2)  # control clients' `attach -f ignore-size,no-output`; argv new-session
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
-from agent_orchestrator import launch, rules, state
 from agent_orchestrator.config import Agent, Config
-from agent_orchestrator.state import AgentMemory
-from agent_orchestrator.tmux import Pane, Tmux
+from agent_orchestrator.core import rules
+from agent_orchestrator.doors import state
+from agent_orchestrator.doors.state import AgentMemory
+from agent_orchestrator.doors.tmux import Pane, Tmux
+from agent_orchestrator.runtime import launch
 
 JSON_VERSION = 1
 HOUR = 3600.0

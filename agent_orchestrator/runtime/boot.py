@@ -1,4 +1,5 @@
-"""The first program of every agent and service pane: `python -m agent_orchestrator.boot SPEC`.
+"""The first program of every agent and service pane: `python -m agent_orchestrator.runtime.boot
+SPEC`.
 
 tmux starts this with a fixed argv (tmux would split user text on `;`), and it:
 1. reads the launch spec (JSON written by launch.py, mode 0600) and deletes it;
@@ -26,7 +27,7 @@ PING_RETRY_WINDOW = 10.0  # seconds to keep pressing submit while the boot line 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m agent_orchestrator.boot SPEC_FILE", file=sys.stderr)
+        print("usage: python -m agent_orchestrator.runtime.boot SPEC_FILE", file=sys.stderr)
         return 2
     spec_path = Path(argv[0])
     try:
@@ -70,8 +71,8 @@ def _fork_pinger(line: str, delay: float, submit_key: str) -> None:
 
 
 def _ping(server: str, pane: str, line: str, delay: float, submit_key: str) -> None:
-    from agent_orchestrator.delivery import deliver
-    from agent_orchestrator.tmux import Tmux, TmuxError
+    from agent_orchestrator.doors.tmux import Tmux, TmuxError
+    from agent_orchestrator.runtime.delivery import deliver
 
     time.sleep(delay)
     try:

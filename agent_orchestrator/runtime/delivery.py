@@ -25,7 +25,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from agent_orchestrator.tmux import Tmux, TmuxError
+from agent_orchestrator.doors.tmux import Tmux, TmuxError
 
 INPUT_ROWS = 4  # non-empty bottom rows that hold a TUI's input box and footer
 # C0 controls but tab and newline, DEL and C1 controls (after CR was turned into newline).

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from agent_orchestrator.config import Backend
-from agent_orchestrator.screen import classify
+from agent_orchestrator.core.screen import classify
 
 _WHY = {
     "fatal": "fatal_re matched in the current turn: the watchdog restarts the agent",

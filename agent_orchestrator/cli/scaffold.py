@@ -63,7 +63,7 @@ def prompts_source() -> Traversable:
     try:
         return resources.files("agent_orchestrator.prompts")
     except ModuleNotFoundError:  # running from a checkout without installing
-        return Path(__file__).resolve().parent.parent / "prompts"
+        return Path(__file__).resolve().parents[2] / "prompts"
 
 
 DEMO_ROLES = ("builder", "adversary")

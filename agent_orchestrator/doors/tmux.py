@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent_orchestrator import proctree
+from agent_orchestrator.doors import proctree
 
 DEFAULT_TIMEOUT = 5.0
 CONTROL_ATTACH_WAIT = 2.0  # seconds a closing control client waits for its attach answer

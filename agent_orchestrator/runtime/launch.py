@@ -21,12 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_orchestrator import filetrust, logcap, proctree, state
-from agent_orchestrator.config import Agent, Backend, Config, Service
-from agent_orchestrator.files import private_dir, touch_private, write_atomic
-from agent_orchestrator.presets import SKIP_PERMISSIONS
-from agent_orchestrator.templates import render_boot_line, render_shell, render_words
-from agent_orchestrator.tmux import Tmux
+from agent_orchestrator.config import Agent, Backend, Config, Service, filetrust
+from agent_orchestrator.config.presets import SKIP_PERMISSIONS
+from agent_orchestrator.config.templates import render_boot_line, render_shell, render_words
+from agent_orchestrator.doors import logcap, proctree, state
+from agent_orchestrator.doors.files import private_dir, touch_private, write_atomic
+from agent_orchestrator.doors.tmux import Tmux
 
 # Linux's MAX_ARG_STRLEN (32 pages) less the terminating NUL: the longest single argument.
 MAX_ARGUMENT = 128 * 1024 - 1
@@ -221,7 +221,7 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan, swept: bool = False) -> 
         "submit_key": plan.submit_key}, ensure_ascii=False).encode("utf-8"))
     log = touch_private(log_file(config, plan.session))
     pipe = logcap.pipe_command(str(log), config.log_max_bytes, config.log_keep)
-    tmux.start(plan.session, [sys.executable, "-m", "agent_orchestrator.boot", str(spec)],
+    tmux.start(plan.session, [sys.executable, "-m", "agent_orchestrator.runtime.boot", str(spec)],
                pipe=pipe)
     # The session is ours now, so any other run's process carrying its tag is a leftover:
     # a daemon that outlived its killed session or tmux server (T24/T26 of the reliability

@@ -31,8 +31,8 @@ from typing import Any, TextIO, Union, get_args, get_origin, get_type_hints
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config import Config
-from agent_orchestrator.events import Event
-from agent_orchestrator.files import (
+from agent_orchestrator.doors.events import Event
+from agent_orchestrator.doors.files import (
     private_dir,
     remove_stray_temps,
     tighten,

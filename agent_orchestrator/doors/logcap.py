@@ -1,6 +1,6 @@
 """Bounded, redacted session logs: what tmux's `pipe-pane` runs instead of `cat >> LOG`.
 
-    python -m agent_orchestrator.logcap LOG MAX_BYTES [KEEP]
+    python -m agent_orchestrator.doors.logcap LOG MAX_BYTES [KEEP]
 
 reads the pane's output on stdin and appends it to LOG, with secrets replaced (`redact`), and
 rotates LOG at MAX_BYTES: LOG becomes LOG.1 (LOG.N becomes LOG.N+1, LOG.KEEP is dropped), so
@@ -30,14 +30,14 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from agent_orchestrator.redact import LineRedactor
+from agent_orchestrator.core.redact import LineRedactor
 
 CHUNK = 256 * 1024
 LINE_MAX = 64 * 1024
 FLUSH_AFTER = 0.5
 REOPEN_RETRY = 1.0  # seconds between attempts to create LOG when that fails
 
-USAGE = "usage: python -m agent_orchestrator.logcap LOG MAX_BYTES [KEEP]"
+USAGE = "usage: python -m agent_orchestrator.doors.logcap LOG MAX_BYTES [KEEP]"
 
 
 def pipe_command(log_file: str, max_bytes: int, keep: int = 1) -> str:
@@ -45,9 +45,9 @@ def pipe_command(log_file: str, max_bytes: int, keep: int = 1) -> str:
     `exec` leaves no shell behind; `-P` keeps the pane's folder (which may hold another copy
     of this package) off `sys.path`, and PYTHONPATH points at the package we run from."""
     _check_limits(max_bytes, keep)
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     return (f"umask 077; exec env PYTHONPATH={shlex.quote(root)} "
-            f"{shlex.quote(sys.executable)} -P -m agent_orchestrator.logcap "
+            f"{shlex.quote(sys.executable)} -P -m agent_orchestrator.doors.logcap "
             f"{shlex.quote(log_file)} {max_bytes} {keep}")
 
 

@@ -19,7 +19,7 @@ from agent_orchestrator import __version__
 
 if TYPE_CHECKING:  # imports are lazy at run time: `agents --help` must stay fast
     from agent_orchestrator.config import Config
-    from agent_orchestrator.tmux import Tmux
+    from agent_orchestrator.doors.tmux import Tmux
 
 EXAMPLES = {
     "up": "agents up                 # every enabled agent, services and the watchdog\n"
@@ -140,10 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handler: Callable[[argparse.Namespace], int] = globals()[f"_cmd_{args.verb}"]
     from agent_orchestrator.config import ConfigError
-    from agent_orchestrator.filetrust import Untrusted
-    from agent_orchestrator.fleet import UnknownNames
-    from agent_orchestrator.state import AlreadyRunning
-    from agent_orchestrator.tmux import TmuxError
+    from agent_orchestrator.config.filetrust import Untrusted
+    from agent_orchestrator.doors.state import AlreadyRunning
+    from agent_orchestrator.doors.tmux import TmuxError
+    from agent_orchestrator.runtime.fleet import UnknownNames
 
     try:
         return handler(args)
@@ -176,13 +176,14 @@ def _load(args: argparse.Namespace, env: bool = True) -> Config:
 
 
 def _tmux(config: Config) -> Tmux:
-    from agent_orchestrator.tmux import Tmux
+    from agent_orchestrator.doors.tmux import Tmux
 
     return Tmux(config.tmux_socket)
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from agent_orchestrator import fleet, render
+    from agent_orchestrator.cli import render
+    from agent_orchestrator.runtime import fleet
 
     config = _load(args)
     render.outcomes(render.console(), fleet.up(config, _tmux(config), args.names))
@@ -190,7 +191,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_down(args: argparse.Namespace) -> int:
-    from agent_orchestrator import fleet, render
+    from agent_orchestrator.cli import render
+    from agent_orchestrator.runtime import fleet
 
     config = _load(args, env=False)
     render.outcomes(render.console(), fleet.down(config, _tmux(config), args.names))
@@ -200,8 +202,9 @@ def _cmd_down(args: argparse.Namespace) -> int:
 def _cmd_status(args: argparse.Namespace) -> int:
     import json
 
-    from agent_orchestrator import render, state, status
+    from agent_orchestrator.cli import render, status
     from agent_orchestrator.config import ConfigError
+    from agent_orchestrator.doors import state
 
     try:
         config = _load(args)
@@ -231,7 +234,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from agent_orchestrator import render
+    from agent_orchestrator.cli import render
 
     render.check_ok(render.console(), _load(args))
     return 0
@@ -240,7 +243,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _name_the_snapshot(args: argparse.Namespace) -> None:
     """After an invalid config stopped `up`/`watchdog`: say that an older fleet was not
     started from the last good copy on purpose (it may no longer be what the user wants)."""
-    from agent_orchestrator import state
+    from agent_orchestrator.doors import state
 
     fallback = state.last_good_config(_config_path(args))
     if fallback is not None:
@@ -250,14 +253,14 @@ def _name_the_snapshot(args: argparse.Namespace) -> None:
 
 
 def _cmd_watchdog(args: argparse.Namespace) -> int:
-    from agent_orchestrator import watchdog
+    from agent_orchestrator.runtime import watchdog
 
     watchdog.run(_load(args, env=False))
     return 0
 
 
 def _cmd_selftest(args: argparse.Namespace) -> int:
-    from agent_orchestrator import render, selftest
+    from agent_orchestrator.cli import render, selftest
 
     results = selftest.run()
     render.selftest(render.console(), results)
@@ -269,7 +272,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from agent_orchestrator import config as config_mod
-    from agent_orchestrator import explain, render, state
+    from agent_orchestrator.cli import render
+    from agent_orchestrator.core import explain
+    from agent_orchestrator.doors import state
 
     now = datetime.now().astimezone()
     if args.screen is not None or args.backend is not None:
@@ -293,7 +298,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         config = _load(args, env=False)
         agent = config.agent(args.name)
         if agent is None:
-            from agent_orchestrator.fleet import check_names
+            from agent_orchestrator.runtime.fleet import check_names
 
             check_names(config, [args.name])
             raise UserError(f"'{args.name}' is a service, not an agent")
@@ -311,7 +316,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_phase(args: argparse.Namespace) -> int:
-    from agent_orchestrator import phases, state
+    from agent_orchestrator.core import phases
+    from agent_orchestrator.doors import state
 
     config = _load(args, env=False)
     loop = config.loop
@@ -352,7 +358,8 @@ def _cmd_phase(args: argparse.Namespace) -> int:
 def _cmd_events(args: argparse.Namespace) -> int:
     import json
 
-    from agent_orchestrator import events, render
+    from agent_orchestrator.cli import render
+    from agent_orchestrator.doors import events
 
     config = _load(args, env=False)
     try:
@@ -376,8 +383,9 @@ def _cmd_transcript(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    from agent_orchestrator import render, state, transcript
-    from agent_orchestrator.launch import CONTINUE_LAST
+    from agent_orchestrator.cli import render
+    from agent_orchestrator.doors import state, transcript
+    from agent_orchestrator.runtime.launch import CONTINUE_LAST
 
     if args.file is not None:
         if args.name:
@@ -391,7 +399,7 @@ def _cmd_transcript(args: argparse.Namespace) -> int:
         config = _load(args)
         agent = config.agent(args.name)
         if agent is None:
-            from agent_orchestrator.fleet import check_names
+            from agent_orchestrator.runtime.fleet import check_names
 
             check_names(config, [args.name])
             raise UserError(f"'{args.name}' is a service, not an agent")
@@ -427,7 +435,7 @@ def _cmd_transcript(args: argparse.Namespace) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from agent_orchestrator import doctor, render
+    from agent_orchestrator.cli import doctor, render
 
     checks = doctor.run(_config_path(args))
     render.doctor(render.console(), checks)
@@ -435,7 +443,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    from agent_orchestrator import scaffold
+    from agent_orchestrator.cli import scaffold
 
     written = (scaffold.init_loop_demo if args.loop_demo else scaffold.init)(Path(args.dir))
     for path in written:
@@ -446,10 +454,10 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_logs(args: argparse.Namespace) -> int:
-    from agent_orchestrator import launch
+    from agent_orchestrator.runtime import launch
 
     config = _load(args, env=False)
-    from agent_orchestrator.fleet import check_names
+    from agent_orchestrator.runtime.fleet import check_names
 
     check_names(config, [args.name])
     target = config.agent(args.name) or config.service(args.name)
@@ -457,7 +465,7 @@ def _cmd_logs(args: argparse.Namespace) -> int:
     path = launch.log_file(config, target.session)
     if not path.exists():
         raise UserError(f"no log yet for {args.name} ({path})")
-    from agent_orchestrator.screen import strip_ansi
+    from agent_orchestrator.core.screen import strip_ansi
 
     def emit(data: bytes) -> None:
         if args.raw:

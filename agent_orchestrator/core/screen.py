@@ -35,8 +35,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from agent_orchestrator import resets
 from agent_orchestrator.config import Backend
+from agent_orchestrator.core import resets
 
 SCAN_LINES = 15  # non-empty lines at the bottom searched for limit / fatal / dialog text
 FOOTER_ROWS = 10  # bottom rows searched for active_re on footer_ui backends

@@ -1,0 +1,1 @@
+"""The `agents` verbs and everything they print."""

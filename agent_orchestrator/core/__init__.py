@@ -1,0 +1,1 @@
+"""Pure: the vocabulary and decide(); no I/O, no clock (see README, Design)."""

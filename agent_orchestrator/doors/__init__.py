@@ -1,0 +1,1 @@
+"""One module per outside system; they speak the core's types."""

@@ -12,10 +12,10 @@ from conftest import write_config
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config import Config
 from agent_orchestrator.core import rules, screenrules
-from agent_orchestrator.core.decisions import Now, Observed, Restart, Start, Stop, Type
-from agent_orchestrator.doors.events import Event
-from agent_orchestrator.doors.state import FleetMemory
-from agent_orchestrator.doors.tmux import Pane
+from agent_orchestrator.core.decisions import Restart, Start, Stop, Type
+from agent_orchestrator.core.events import Event
+from agent_orchestrator.core.memory import FleetMemory
+from agent_orchestrator.core.observed import Now, Observed, Pane
 
 WALL0 = 1_800_000_000.0  # 2027-01-15 08:00 UTC
 

@@ -299,7 +299,8 @@ def test_transcript_of_an_agent_uses_its_resume_id(make_config: Callable[..., Pa
 def test_events_filters_and_follows(make_config: Callable[..., Path]) -> None:
     import time as clock
 
-    from agent_orchestrator.doors.events import Event, append
+    from agent_orchestrator.core.events import Event
+    from agent_orchestrator.doors.eventlog import append
 
     path = make_config('[[agent]]\nname = "a"\nbackend = "demo"\n')
     logs = path.parent / "logs"

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import wait_until
 
-from agent_orchestrator.doors import events
-from agent_orchestrator.doors.events import Event
+from agent_orchestrator.config.schema import NAME_RE
+from agent_orchestrator.core.events import Event
+from agent_orchestrator.doors import eventlog
 
 SECRET = "sk-ant-" + "api03-" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
 
@@ -35,12 +36,12 @@ def files_on_disk(log_dir: Path) -> dict[str, int]:
 
 
 def test_record_is_redacted_and_well_formed(tmp_path: Path) -> None:
-    events.append(tmp_path, [Event(0.25, "a1", "stuck", f"screen said {SECRET}")])
-    line = events.events_file(tmp_path).read_text()
+    eventlog.append(tmp_path, [Event(0.25, "a1", "stuck", f"screen said {SECRET}")])
+    line = eventlog.events_file(tmp_path).read_text()
     assert SECRET not in line and "[REDACTED:anthropic]" in line
     assert json.loads(line) == {"time": "1970-01-01T00:00:00.250Z", "agent": "a1",
                                 "event": "stuck", "reason": "screen said [REDACTED:anthropic]"}
-    assert events.events_file(tmp_path).stat().st_mode & 0o777 == 0o600
+    assert eventlog.events_file(tmp_path).stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.parametrize(("agent", "written"), [
@@ -53,63 +54,64 @@ def test_agent_is_always_a_valid_name(tmp_path: Path, agent: str | None,
     record = json.loads(Event(0, agent, "e", "r").to_json())
     assert record["agent"] == written
     if written is not None:
-        assert events.NAME_RE.match(written)
+        assert NAME_RE.match(written)
 
 
 def test_existing_file_is_made_private(tmp_path: Path) -> None:
-    events.events_file(tmp_path).write_text("")
-    os.chmod(events.events_file(tmp_path), 0o644)
-    events.append(tmp_path, [event(1)])
-    assert events.events_file(tmp_path).stat().st_mode & 0o777 == 0o600
+    eventlog.events_file(tmp_path).write_text("")
+    os.chmod(eventlog.events_file(tmp_path), 0o644)
+    eventlog.append(tmp_path, [event(1)])
+    assert eventlog.events_file(tmp_path).stat().st_mode & 0o777 == 0o600
 
 
 def test_append_and_read_keep_their_old_signatures(tmp_path: Path) -> None:
-    events.append(tmp_path / "new", [event(1), event(2, agent=None)])
-    assert reasons(events.read(tmp_path / "new")) == ["n1", "n2"]
-    assert events.events_file(tmp_path) == tmp_path / "events.jsonl"
-    assert list(events.read(tmp_path / "missing")) == []
+    eventlog.append(tmp_path / "new", [event(1), event(2, agent=None)])
+    assert reasons(eventlog.read(tmp_path / "new")) == ["n1", "n2"]
+    assert eventlog.events_file(tmp_path) == tmp_path / "events.jsonl"
+    assert list(eventlog.read(tmp_path / "missing")) == []
 
 
 def test_default_limits() -> None:
-    assert events.append.__defaults__ == (5_000_000, 5)  # what the watchdog's calls get
+    assert eventlog.append.__defaults__ == (5_000_000, 5)  # what the watchdog's calls get
 
 
 def test_a_batch_is_split_across_files(tmp_path: Path) -> None:
-    events.append(tmp_path, [event(i) for i in range(50)], max_bytes=1_000, keep=20)
+    eventlog.append(tmp_path, [event(i) for i in range(50)], max_bytes=1_000, keep=20)
     sizes = files_on_disk(tmp_path)
     assert len(sizes) > 2 and all(size <= 1_000 for size in sizes.values())
-    assert reasons(events.read(tmp_path)) == [f"n{i}" for i in range(50)]
+    assert reasons(eventlog.read(tmp_path)) == [f"n{i}" for i in range(50)]
 
 
 def test_an_event_larger_than_max_bytes_still_lands(tmp_path: Path) -> None:
-    events.append(tmp_path, [event(0), event(1, size=3_000), event(2)], max_bytes=1_000)
-    assert reasons(events.read(tmp_path)) == ["n0", "n1", "n2"]
+    eventlog.append(tmp_path, [event(0), event(1, size=3_000), event(2)], max_bytes=1_000)
+    assert reasons(eventlog.read(tmp_path)) == ["n0", "n1", "n2"]
 
 
 def test_keep_zero_starts_over(tmp_path: Path) -> None:
     for index in range(100):
-        events.append(tmp_path, [event(index)], max_bytes=1_000, keep=0)
+        eventlog.append(tmp_path, [event(index)], max_bytes=1_000, keep=0)
     assert list(files_on_disk(tmp_path)) == ["events.jsonl"]
-    assert reasons(events.read(tmp_path))[-1] == "n99"
+    assert reasons(eventlog.read(tmp_path))[-1] == "n99"
 
 
 def test_read_goes_oldest_first_across_files(tmp_path: Path) -> None:
     for index in range(300):
-        events.append(tmp_path, [event(index)], max_bytes=1_000, keep=100)
-    assert len(events.rotated_files(tmp_path)) > 10  # past .9, so .10 must sort after .9
-    assert reasons(events.read(tmp_path)) == [f"n{i}" for i in range(300)]
-    current = reasons(events.read(tmp_path, include_rotated=False))
+        eventlog.append(tmp_path, [event(index)], max_bytes=1_000, keep=100)
+    assert len(eventlog.rotated_files(tmp_path)) > 10  # past .9, so .10 must sort after .9
+    assert reasons(eventlog.read(tmp_path)) == [f"n{i}" for i in range(300)]
+    current = reasons(eventlog.read(tmp_path, include_rotated=False))
     assert 0 < len(current) < 300 and current[-1] == "n299"
     # Stray files are not taken for rotated ones.
     (tmp_path / "events.jsonl.old").write_text(event(-1).to_json() + "\n")
     (tmp_path / "events.jsonl.01").write_text(event(-2).to_json() + "\n")
-    assert reasons(events.read(tmp_path)) == [f"n{i}" for i in range(300)]
+    assert reasons(eventlog.read(tmp_path)) == [f"n{i}" for i in range(300)]
 
 
 WRITER = """
 import sys
 from pathlib import Path
-from agent_orchestrator.doors.events import Event, append
+from agent_orchestrator.doors.eventlog import append
+from agent_orchestrator.core.events import Event
 log_dir, who = Path(sys.argv[1]), sys.argv[2]
 for i in range(300):
     append(log_dir, [Event(0, who, "e", f"{who}-{i}")], max_bytes=1500, keep=1000)
@@ -120,7 +122,7 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), f"w{n}"],
                                 cwd=Path(__file__).parent.parent) for n in range(4)]
     assert [w.wait(timeout=120) for w in writers] == [0, 0, 0, 0]
-    got = [str(r["reason"]) for r in events.read(tmp_path)]
+    got = [str(r["reason"]) for r in eventlog.read(tmp_path)]
     assert sorted(got) == sorted(f"w{n}-{i}" for n in range(4) for i in range(300))
     for n in range(4):  # each writer's own events stay in order
         mine = [r for r in got if r.startswith(f"w{n}-")]
@@ -147,7 +149,7 @@ class Follower:
         return self.done.is_set()
 
     def _run(self, log_dir: Path, kwargs: dict) -> None:
-        for record in events.follow(log_dir, poll=0.02, stop=self._stop, **kwargs):
+        for record in eventlog.follow(log_dir, poll=0.02, stop=self._stop, **kwargs):
             self.records.append(record)
 
     def reasons(self) -> list[str]:
@@ -160,20 +162,20 @@ class Follower:
 
 
 def test_follow_yields_new_events_and_survives_rotation(tmp_path: Path) -> None:
-    events.append(tmp_path, [event(-1)])  # already there: not followed
+    eventlog.append(tmp_path, [event(-1)])  # already there: not followed
     follower = Follower(tmp_path)
     try:
         assert follower.ready.wait(5)
-        events.append(tmp_path, [event(0)])
+        eventlog.append(tmp_path, [event(0)])
         appended = time.monotonic()
         wait_until(lambda: follower.records, timeout=1.0, what="the first event")
         assert time.monotonic() - appended < 1.0
         for index in range(1, 40):  # ~100 bytes each: a rotation every few events
-            events.append(tmp_path, [event(index)], max_bytes=400, keep=2)
+            eventlog.append(tmp_path, [event(index)], max_bytes=400, keep=2)
             wait_until(lambda i=index: f"n{i}" in follower.reasons(), timeout=5.0,
                        what=f"event {index}")
         assert follower.reasons() == [f"n{i}" for i in range(40)]
-        assert len(events.rotated_files(tmp_path)) == 2
+        assert len(eventlog.rotated_files(tmp_path)) == 2
     finally:
         follower.close()
 
@@ -182,19 +184,19 @@ def test_follow_waits_for_the_file_and_stops(tmp_path: Path) -> None:
     follower = Follower(tmp_path / "later")
     try:
         assert follower.ready.wait(5)
-        events.append(tmp_path / "later", [event(1), event(2)])
+        eventlog.append(tmp_path / "later", [event(1), event(2)])
         wait_until(lambda: follower.reasons() == ["n1", "n2"], timeout=5.0)
     finally:
         follower.close()
 
 
 def test_follow_from_start_and_after_truncation(tmp_path: Path) -> None:
-    events.append(tmp_path, [event(1, size=200)])
+    eventlog.append(tmp_path, [event(1, size=200)])
     follower = Follower(tmp_path, from_start=True)
     try:
         wait_until(lambda: follower.reasons() == ["n1"], timeout=5.0)
-        os.truncate(events.events_file(tmp_path), 0)  # then a shorter file: it shrank
-        events.append(tmp_path, [event(2)])
+        os.truncate(eventlog.events_file(tmp_path), 0)  # then a shorter file: it shrank
+        eventlog.append(tmp_path, [event(2)])
         wait_until(lambda: follower.reasons() == ["n1", "n2"], timeout=5.0)
     finally:
         follower.close()
@@ -212,14 +214,14 @@ NOW = 1_714_564_800.0  # 2024-05-01T12:00:00Z
     ("2024-05-01", datetime(2024, 5, 1).timestamp()),
 ])
 def test_parse_since(text: str, expected: float) -> None:
-    assert events.parse_since(text, now=NOW) == pytest.approx(expected)
+    assert eventlog.parse_since(text, now=NOW) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("text", ["", "abc", "1y", "-1h", "1 hour", "3600", "h", "1h30m",
                                   "2024-13-01", "yesterday", "99999999999999d"])
 def test_parse_since_rejects(text: str) -> None:
     with pytest.raises(ValueError, match=r"cannot read .* as a time: expected .*30m.*ISO"):
-        events.parse_since(text, now=NOW)
+        eventlog.parse_since(text, now=NOW)
 
 
 @pytest.fixture
@@ -234,23 +236,23 @@ def tokyo() -> Iterator[None]:
 
 
 def test_naive_times_are_local_for_since_and_utc_in_records(tokyo: None) -> None:
-    assert events.parse_since("2024-05-01T21:00", now=NOW) == NOW
-    assert events.record_time({"time": "2024-05-01T12:00:00"}) == NOW
+    assert eventlog.parse_since("2024-05-01T21:00", now=NOW) == NOW
+    assert eventlog.record_time({"time": "2024-05-01T12:00:00"}) == NOW
 
 
 def test_parse_since_defaults_to_now() -> None:
-    assert abs(events.parse_since("1h") - (time.time() - 3600)) < 5
+    assert abs(eventlog.parse_since("1h") - (time.time() - 3600)) < 5
 
 
 def test_matches() -> None:
     record = json.loads(Event(NOW, "a1", "e", "r").to_json())
     fleet = json.loads(Event(NOW, None, "e", "r").to_json())
-    assert events.matches(record)
-    assert events.matches(record, agent="a1") and not events.matches(record, agent="a2")
-    assert not events.matches(fleet, agent="a1")
-    assert events.matches(record, since=NOW) and not events.matches(record, since=NOW + 0.01)
-    assert events.matches(record, agent="a1", since=events.parse_since("1h", now=NOW))
-    assert not events.matches({"agent": "a1"}, since=0)
-    assert not events.matches({"agent": "a1", "time": "not a time"}, since=0)
-    assert events.matches({"agent": "a1", "time": "not a time"}, agent="a1")
-    assert events.matches({"time": "2024-05-01T12:00:00"}, since=NOW)  # naive: UTC
+    assert eventlog.matches(record)
+    assert eventlog.matches(record, agent="a1") and not eventlog.matches(record, agent="a2")
+    assert not eventlog.matches(fleet, agent="a1")
+    assert eventlog.matches(record, since=NOW) and not eventlog.matches(record, since=NOW + 0.01)
+    assert eventlog.matches(record, agent="a1", since=eventlog.parse_since("1h", now=NOW))
+    assert not eventlog.matches({"agent": "a1"}, since=0)
+    assert not eventlog.matches({"agent": "a1", "time": "not a time"}, since=0)
+    assert eventlog.matches({"agent": "a1", "time": "not a time"}, agent="a1")
+    assert eventlog.matches({"time": "2024-05-01T12:00:00"}, since=NOW)  # naive: UTC

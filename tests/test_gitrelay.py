@@ -15,17 +15,9 @@ from conftest import clone_repo
 from conftest import git as sh  # `git` names gitrelay.Git objects here
 
 from agent_orchestrator.config import Handoff
+from agent_orchestrator.core.handoff import Commit, Ping, inbox_pings, relay
 from agent_orchestrator.doors import gitrelay
-from agent_orchestrator.doors.gitrelay import (
-    ORIGIN_MAIN,
-    Commit,
-    Git,
-    GitError,
-    Ping,
-    inbox_pings,
-    poll,
-    relay,
-)
+from agent_orchestrator.doors.gitrelay import ORIGIN_MAIN, Git, GitError, poll
 
 
 @dataclass

@@ -9,9 +9,8 @@ from conftest import write_config
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.core import rules
-from agent_orchestrator.core.decisions import LoopSeen, Now, Observed
-from agent_orchestrator.doors.state import AgentMemory, FleetMemory, LoopMemory
-from agent_orchestrator.doors.tmux import Pane
+from agent_orchestrator.core.memory import AgentMemory, FleetMemory, LoopMemory
+from agent_orchestrator.core.observed import LoopSeen, Now, Observed, Pane
 
 LOOP = """
 [[agent]]

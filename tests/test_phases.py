@@ -14,12 +14,10 @@ from agent_orchestrator.core.phases import (
     PLACEHOLDERS,
     is_done,
     parse_index,
-    phase_done,
     status_paths,
-    status_text,
     validate_target,
 )
-from agent_orchestrator.doors.gitrelay import Git
+from agent_orchestrator.doors.gitrelay import Git, phase_done, status_text
 
 DONE_CASES = [
     # real text under the marker

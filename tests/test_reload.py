@@ -11,9 +11,8 @@ from conftest import write_config
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.core import reload
-from agent_orchestrator.core.decisions import Now, Observed
-from agent_orchestrator.doors.state import FleetMemory
-from agent_orchestrator.doors.tmux import Pane
+from agent_orchestrator.core.memory import FleetMemory
+from agent_orchestrator.core.observed import Now, Observed, Pane
 
 BASE = """
 [[agent]]

@@ -9,8 +9,8 @@ import pytest
 from simulate import tool_fleet as fleet
 
 from agent_orchestrator.core import rules
+from agent_orchestrator.core.memory import AgentMemory
 from agent_orchestrator.core.restarts import JITTER, backoff
-from agent_orchestrator.doors.state import AgentMemory
 
 
 @pytest.mark.parametrize(("failures", "nominal"), [

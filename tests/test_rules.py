@@ -11,9 +11,8 @@ from conftest import write_config
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.core import rules
-from agent_orchestrator.core.decisions import Now
-from agent_orchestrator.doors.state import AgentMemory, FleetMemory
-from agent_orchestrator.doors.tmux import Pane
+from agent_orchestrator.core.memory import AgentMemory, FleetMemory
+from agent_orchestrator.core.observed import Now, Pane
 
 MONO = 10_000.0
 WALL = 1_800_000_000.0

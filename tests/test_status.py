@@ -10,9 +10,9 @@ from rich.console import Console
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.cli import render, status
+from agent_orchestrator.core.memory import AgentMemory, FleetMemory
+from agent_orchestrator.core.observed import Pane, Snapshot
 from agent_orchestrator.doors import state
-from agent_orchestrator.doors.state import AgentMemory, FleetMemory
-from agent_orchestrator.doors.tmux import Pane, Snapshot
 
 NAMES = ["working", "resting", "limited", "asking", "looping", "halted", "off", "crashed",
          "gone", "plain"]

@@ -359,18 +359,18 @@ def _cmd_events(args: argparse.Namespace) -> int:
     import json
 
     from agent_orchestrator.cli import render
-    from agent_orchestrator.doors import events
+    from agent_orchestrator.doors import eventlog
 
     config = _load(args, env=False)
     try:
-        since = events.parse_since(args.since) if args.since else None
+        since = eventlog.parse_since(args.since) if args.since else None
     except ValueError as exc:
         raise UserError(str(exc)) from None
     out = render.console()
-    records = events.follow(config.log_dir, from_start=True) if args.follow else \
-        events.read(config.log_dir)
+    records = eventlog.follow(config.log_dir, from_start=True) if args.follow else \
+        eventlog.read(config.log_dir)
     for record in records:
-        if not events.matches(record, agent=args.agent, since=since):
+        if not eventlog.matches(record, agent=args.agent, since=since):
             continue
         if args.json:
             print(json.dumps(record, ensure_ascii=False), flush=True)

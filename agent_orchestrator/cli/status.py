@@ -12,9 +12,10 @@ from dataclasses import asdict, dataclass
 
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.core import rules
+from agent_orchestrator.core.memory import AgentMemory
+from agent_orchestrator.core.observed import Pane
 from agent_orchestrator.doors import state
-from agent_orchestrator.doors.state import AgentMemory
-from agent_orchestrator.doors.tmux import Pane, Tmux
+from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import launch
 
 JSON_VERSION = 1

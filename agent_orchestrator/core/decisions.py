@@ -3,56 +3,15 @@ actions it asks for, and the scratchpad one decide() call writes into. Data only
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, tzinfo
 from pathlib import Path
 
 from agent_orchestrator.config import Config
-from agent_orchestrator.doors.events import Event
-from agent_orchestrator.doors.gitrelay import Ping, VerifyResult
-from agent_orchestrator.doors.state import AgentMemory, FleetMemory, LoopMemory
-from agent_orchestrator.doors.tmux import Pane
+from agent_orchestrator.core.events import Event
+from agent_orchestrator.core.memory import AgentMemory, FleetMemory, LoopMemory
+from agent_orchestrator.core.observed import Now, Observed
 
 REASON_CHARS = 160  # of a matched screen line, kept in a reason
-
-
-@dataclass(frozen=True)
-class Now:
-    """The time of a tick. `mono` (time.monotonic) measures every duration; `wall`
-    (time.time) stamps events and places reset times; `tz` is the host's zone, for reset
-    times printed without one."""
-
-    mono: float
-    wall: float
-    tz: tzinfo = UTC
-
-
-@dataclass(frozen=True)
-class LoopSeen:
-    """What the watchdog learnt about the loop this tick. `pings` and `head` are set on ticks
-    that polled the handoff repo; `done_sha` (the pushed commit whose status file says DONE
-    with real text) and `verify` on heavy ticks."""
-
-    phase_index: int
-    head: str | None = None
-    pings: tuple[Ping, ...] = ()
-    done_sha: str | None = None
-    verify: VerifyResult | None = None
-    done_checked: bool = False  # a heavy tick looked at the status file
-
-
-@dataclass(frozen=True)
-class Observed:
-    """What the watchdog saw this tick. `screens` holds only the panes it captured."""
-
-    server_running: bool
-    panes: Mapping[str, Pane]
-    screens: Mapping[str, str] = field(default_factory=dict)
-    stopped: frozenset[str] = frozenset()  # agents the operator stopped with `agents down`
-    operator_starts: Mapping[str, float] = field(default_factory=dict)  # name → epoch of `up`
-    log_written: Mapping[str, float] = field(default_factory=dict)  # session → log mtime
-    loop: LoopSeen | None = None
 
 
 @dataclass(frozen=True)

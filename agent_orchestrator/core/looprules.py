@@ -17,8 +17,8 @@ from dataclasses import replace
 
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.core.decisions import CompleteSequence, SetPhase, Stop, Tick, Type
+from agent_orchestrator.core.memory import AgentMemory
 from agent_orchestrator.core.restarts import start
-from agent_orchestrator.doors.state import AgentMemory
 
 
 def loop_agents(config: Config, stopped: frozenset[str]) -> list[Agent]:

@@ -1,7 +1,7 @@
 """Phase advance (SPEC §4): is the status file's `## DONE` section really filled in, read from
 what was pushed to origin/main; and checks on phase indexes.
 
-Everything here is pure except `status_text`, which reads through a `gitrelay.Git`.
+Pure: doors/gitrelay.py reads the pushed file (`phase_done`).
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 
 from agent_orchestrator.config import Handoff
-from agent_orchestrator.doors.gitrelay import ORIGIN_MAIN, Git
 
 # Text that only holds the DONE section's place. The first group counts anywhere in the line
 # (fragments of template sentences like "_written here only when all gates pass_"); the
@@ -97,24 +96,6 @@ def status_paths(handoff: Handoff, status_path: str) -> list[str]:
     name = status_path.strip().lstrip("/").removeprefix("./")
     base = handoff.state_subdir.strip("/")
     return [f"{base}/{name}", name] if base else [name]
-
-
-def status_text(git: Git, handoff: Handoff, status_path: str,
-                ref: str = ORIGIN_MAIN) -> str | None:
-    """The PUSHED status file at `ref` (origin/main: what the other agent sees, not anyone's
-    working tree): `state_subdir/status_path`, else `status_path` at the repo root; None when
-    neither exists. Does not fetch."""
-    for path in status_paths(handoff, status_path):
-        text = git.show(ref, path)
-        if text is not None:
-            return text
-    return None
-
-
-def phase_done(git: Git, handoff: Handoff, status_path: str, marker: str = "## DONE",
-               ref: str = ORIGIN_MAIN) -> bool:
-    text = status_text(git, handoff, status_path, ref)
-    return text is not None and is_done(text, marker)
 
 
 # ----------------------------------------------------------------------------- indexes

@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from agent_orchestrator.config import Agent, Config
-from agent_orchestrator.core.decisions import Decisions, Now, Observed, Restart, Start, Stop
-from agent_orchestrator.doors.events import Event
-from agent_orchestrator.doors.state import FleetMemory
+from agent_orchestrator.core.decisions import Decisions, Restart, Start, Stop
+from agent_orchestrator.core.events import Event
+from agent_orchestrator.core.memory import FleetMemory
+from agent_orchestrator.core.observed import Now, Observed
 
 REMOVAL_SETTLE = 1.0  # seconds a file removing agents must stay the same before it applies
 

@@ -16,8 +16,9 @@ import hashlib
 from dataclasses import replace
 
 from agent_orchestrator.config import Agent
-from agent_orchestrator.core.decisions import Now, Restart, Start, Stop, Tick
-from agent_orchestrator.doors.state import AgentMemory
+from agent_orchestrator.core.decisions import Restart, Start, Stop, Tick
+from agent_orchestrator.core.memory import AgentMemory
+from agent_orchestrator.core.observed import Now
 
 FLEET_WINDOW = 60.0  # seconds over which fleet_restart_limit counts
 LONGEST_LIMIT = 8 * 86400.0  # a limit window never lasts longer (weekly limits + slack)

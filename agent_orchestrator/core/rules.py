@@ -27,10 +27,10 @@ from dataclasses import replace
 
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.core import looprules, screenrules
-from agent_orchestrator.core.decisions import Decisions, Now, Observed, Tick
+from agent_orchestrator.core.decisions import Decisions, Tick
+from agent_orchestrator.core.memory import AgentMemory, FleetMemory
+from agent_orchestrator.core.observed import Now, Observed, Pane
 from agent_orchestrator.core.restarts import FLEET_WINDOW, clamp, fail, start
-from agent_orchestrator.doors.state import AgentMemory, FleetMemory
-from agent_orchestrator.doors.tmux import Pane
 
 # A freshly started pane first runs boot.py (python), then execs the agent: don't judge its
 # process name until it had time to get there.

@@ -27,12 +27,12 @@ from datetime import datetime
 
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.core import resets
-from agent_orchestrator.core.decisions import Observed, Tick, Type, short
+from agent_orchestrator.core.decisions import Tick, Type, short
+from agent_orchestrator.core.memory import FleetMemory
+from agent_orchestrator.core.observed import Observed, Pane
 from agent_orchestrator.core.redact import redact
 from agent_orchestrator.core.restarts import fail
 from agent_orchestrator.core.screen import ScreenView, classify
-from agent_orchestrator.doors.state import FleetMemory
-from agent_orchestrator.doors.tmux import Pane
 
 NUDGE = "Your usage limit should have reset now. Please continue where you left off."
 

@@ -25,13 +25,14 @@ import re
 import time
 import tomllib
 import types
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, TextIO, Union, get_args, get_origin, get_type_hints
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config import Config
-from agent_orchestrator.doors.events import Event
+from agent_orchestrator.core.events import Event
+from agent_orchestrator.core.memory import AgentMemory, FleetMemory, LoopMemory
 from agent_orchestrator.doors.files import (
     private_dir,
     remove_stray_temps,
@@ -46,96 +47,35 @@ STATE_VERSION = 1
 MAX_STATE_BYTES = 16 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class AgentMemory:
-    """The watchdog's memory of one agent.
-
-    Durations are measured on the monotonic clock (`*_at` fields, seconds since boot), so a
-    wall-clock jump never makes every agent look stalled at once; `*_wall` fields are epoch
-    seconds, kept only for display and for comparing with file times.
-    """
-
-    started_at: float | None = None  # when the watchdog last started it
-    starts: int = 0  # how many times it was started or adopted
-    restarts: int = 0  # starts after the first
-    last_exit: int | None = None  # exit status of its last death, if tmux saw one
-    last_event: str | None = None
-    last_event_wall: float | None = None
-    # restarts and crash loops
-    deaths: tuple[float, ...] = ()  # deaths, fatal restarts and stall reboots in crash_window
-    failures: int = 0  # consecutive failures that came before a stable run (back-off exponent)
-    restart_due_at: float | None = None  # a failed agent is started again at this time
-    crash_looping_wall: float | None = None  # set: FATAL, no more restarts
-    # the screen
-    captured_wall: float | None = None  # when the screen was last read (epoch)
-    screen_hash: str | None = None
-    screen_changed_at: float | None = None
-    screen_state: str | None = None  # screen.ScreenView.state of the last capture
-    active_at: float | None = None  # last time it was seen working
-    waiting_until_wall: float | None = None  # a WAITING-UNTIL marker on screen
-    dialog_line: str | None = None  # waiting at a permission / trust dialog
-    # usage limits
-    limit_until: float | None = None  # inside a limit window until then
-    limit_reset_wall: float | None = None  # the reset time read from the banner, if any
-    limit_nudged: bool = False
-    woken_at: float | None = None
+def memory_to_json(memory: FleetMemory) -> bytes:
+    body = {"version": STATE_VERSION, "fleet_starts": list(memory.fleet_starts),
+            "throttled": memory.throttled, "server_up": memory.server_up,
+            "degraded": memory.degraded,
+            "loop": asdict(memory.loop),
+            "agents": {name: asdict(m) for name, m in sorted(memory.agents.items())}}
+    return (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
 
 
-@dataclass(frozen=True)
-class LoopMemory:
-    """What the loop rules remember: the phase the loop agents run, the last commit of
-    origin/main already relayed, verify outcomes per commit, and completion."""
-
-    phase: int | None = None  # the phase index the loop agents were started on
-    seen_sha: str | None = None  # origin/main's head when pings were last relayed
-    verify_failed_sha: str | None = None  # a DONE commit whose verify failed (told once)
-    sequence_complete: bool = False
-    done_note: str | None = None  # what the last DONE check found, for `agents status`
-
-
-@dataclass(frozen=True)
-class FleetMemory:
-    """Per-agent memory plus what the fleet-wide rules need."""
-
-    agents: dict[str, AgentMemory] = field(default_factory=dict)
-    fleet_starts: tuple[float, ...] = ()  # (re)starts in the last minute, for the fleet cap
-    throttled: bool = False  # the fleet cap held restarts back (reported once per burst)
-    server_up: bool = True  # the tmux server was running at the last look
-    loop: LoopMemory = field(default_factory=LoopMemory)
-    degraded: bool = False  # most of the fleet was failing at the last look (one alert each)
-
-    def agent(self, name: str) -> AgentMemory:
-        return self.agents.get(name, AgentMemory())
-
-    def to_json(self) -> bytes:
-        body = {"version": STATE_VERSION, "fleet_starts": list(self.fleet_starts),
-                "throttled": self.throttled, "server_up": self.server_up,
-                "degraded": self.degraded,
-                "loop": asdict(self.loop),
-                "agents": {name: asdict(memory) for name, memory in sorted(self.agents.items())}}
-        return (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
-
-    @classmethod
-    def from_json(cls, data: bytes) -> FleetMemory:
-        """Parse a state file; raises ValueError on anything but a well-formed one: every
-        known field must have its declared type (a number where a number goes, finite), so
-        a wrong-schema file is rebuilt here rather than crashing a rule later. Missing
-        fields take their defaults; unknown ones are ignored (a newer version's)."""
-        try:
-            body = json.loads(data)
-        except RecursionError:  # e.g. 100,000 `[`
-            raise ValueError("nested too deeply") from None
-        if not isinstance(body, dict) or body.get("version") != STATE_VERSION:
-            raise ValueError("not a state file of this version")
-        agents = body.get("agents")
-        if not isinstance(agents, dict):
-            raise ValueError("'agents' is not an object")
-        out = {name: _typed(AgentMemory, raw, f"agent {name!r}")
-               for name, raw in agents.items()}
-        loop = _typed(LoopMemory, body.get("loop") or {}, "'loop'")
-        top = _typed(_Top, {k: body[k] for k in ("fleet_starts", "throttled", "server_up",
-                                                 "degraded") if k in body}, "the file")
-        return cls(out, top.fleet_starts, top.throttled, top.server_up, loop, top.degraded)
+def memory_from_json(data: bytes) -> FleetMemory:
+    """Parse a state file; raises ValueError on anything but a well-formed one: every
+    known field must have its declared type (a number where a number goes, finite), so
+    a wrong-schema file is rebuilt here rather than crashing a rule later. Missing
+    fields take their defaults; unknown ones are ignored (a newer version's)."""
+    try:
+        body = json.loads(data)
+    except RecursionError:  # e.g. 100,000 `[`
+        raise ValueError("nested too deeply") from None
+    if not isinstance(body, dict) or body.get("version") != STATE_VERSION:
+        raise ValueError("not a state file of this version")
+    agents = body.get("agents")
+    if not isinstance(agents, dict):
+        raise ValueError("'agents' is not an object")
+    out = {name: _typed(AgentMemory, raw, f"agent {name!r}")
+           for name, raw in agents.items()}
+    loop = _typed(LoopMemory, body.get("loop") or {}, "'loop'")
+    top = _typed(_Top, {k: body[k] for k in ("fleet_starts", "throttled", "server_up",
+                                             "degraded") if k in body}, "the file")
+    return FleetMemory(out, top.fleet_starts, top.throttled, top.server_up, loop, top.degraded)
 
 
 @dataclass(frozen=True)
@@ -223,7 +163,7 @@ def load_memory(config: Config, quarantine: bool = True) -> tuple[FleetMemory, s
     file's owner) passes `quarantine`, which moves a corrupt file aside to be rebuilt."""
     path = state_file(config)
     try:
-        return FleetMemory.from_json(_read_capped(path)), None
+        return memory_from_json(_read_capped(path)), None
     except FileNotFoundError:
         return FleetMemory(), None
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
@@ -245,7 +185,7 @@ def save_memory(config: Config, memory: FleetMemory) -> None:
     random temp name in it), so the watchdog reports it once, not every tick."""
     path = state_file(config)
     try:
-        write_atomic(path, memory.to_json())
+        write_atomic(path, memory_to_json(memory))
     except OSError as exc:
         raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
 

@@ -34,10 +34,10 @@ import signal
 import stat
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from agent_orchestrator.core.observed import Pane, Snapshot
 from agent_orchestrator.doors import proctree
 
 DEFAULT_TIMEOUT = 5.0
@@ -103,43 +103,6 @@ def unsafe_socket_dir(path: Path) -> str | None:
     if info.st_mode & 0o007:
         return f"its mode is {stat.S_IMODE(info.st_mode):04o}"
     return None
-
-
-@dataclass(frozen=True)
-class Pane:
-    """What one `list-panes -a` row says about a session's first pane.
-
-    `activity` is tmux's `window_activity`: epoch seconds (1 s resolution) of the last output.
-    `exit_status` is set only when `dead` (the pane's program exited and remain-on-exit kept it);
-    `exit_signal` instead when a signal killed it.
-    """
-
-    session: str
-    pane_id: str
-    pid: int
-    command: str
-    dead: bool
-    exit_status: int | None
-    activity: float
-    window_id: str
-    exit_signal: int | None = None
-    created: float = 0.0  # epoch seconds the session was created
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The fleet as tmux sees it at one moment.
-
-    `server_running` False means tmux answered "no server" (so no sessions exist), which is a
-    real state; a query that failed for any other reason raises TmuxError instead, so a
-    caller never mistakes a broken query for a dead fleet.
-    """
-
-    server_running: bool
-    panes: Mapping[str, Pane] = field(default_factory=dict)
-
-    def pane(self, session: str) -> Pane | None:
-        return self.panes.get(session)
 
 
 class Tmux:

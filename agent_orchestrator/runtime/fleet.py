@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent_orchestrator.config import Config
+from agent_orchestrator.core.observed import Snapshot
 from agent_orchestrator.doors import state
-from agent_orchestrator.doors.tmux import SessionExists, Snapshot, Tmux, TmuxError
+from agent_orchestrator.doors.tmux import SessionExists, Tmux, TmuxError
 from agent_orchestrator.runtime import launch
 from agent_orchestrator.runtime.launch import LaunchPlan
 

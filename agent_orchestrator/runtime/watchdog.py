@@ -41,20 +41,20 @@ from agent_orchestrator.core import phases, reload, rules, screenrules
 from agent_orchestrator.core.decisions import (
     Action,
     CompleteSequence,
-    LoopSeen,
-    Now,
-    Observed,
     Restart,
     SetPhase,
     Start,
     Stop,
     Type,
 )
-from agent_orchestrator.doors import events, gitrelay, state
+from agent_orchestrator.core.events import Event
+from agent_orchestrator.core.handoff import VerifyResult
+from agent_orchestrator.core.memory import FleetMemory
+from agent_orchestrator.core.observed import LoopSeen, Now, Observed, Snapshot
+from agent_orchestrator.doors import eventlog, gitrelay, state
 from agent_orchestrator.doors.crashpoints import crash_point
-from agent_orchestrator.doors.events import Event
 from agent_orchestrator.doors.files import write_atomic
-from agent_orchestrator.doors.tmux import ControlClient, Snapshot, Tmux, TmuxError
+from agent_orchestrator.doors.tmux import ControlClient, Tmux, TmuxError
 from agent_orchestrator.runtime import delivery, launch
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class Watchdog:
 
     config: Config
     tmux: Tmux
-    memory: state.FleetMemory = field(default_factory=state.FleetMemory)
+    memory: FleetMemory = field(default_factory=FleetMemory)
     stopping: bool = False
     waker: Waker = field(default_factory=Waker)
     _config_stamp: tuple[int, ...] | None = None
@@ -98,7 +98,7 @@ class Watchdog:
     _warned: frozenset[str] = frozenset()  # config warnings already recorded
     _last_light: float = float("-inf")
     _last_heavy: float = float("-inf")
-    _verified: dict[tuple[str, tuple[str, ...]], gitrelay.VerifyResult] = field(
+    _verified: dict[tuple[str, tuple[str, ...]], VerifyResult] = field(
         default_factory=dict)
     _reported: dict[str, str] = field(default_factory=dict)
     _pidfds: dict[int, int] = field(default_factory=dict)  # pane pid → pidfd
@@ -266,7 +266,7 @@ class Watchdog:
                 seen = replace(seen, head=relayed.last_seen, pings=tuple(relayed.pings))
             if heavy and seen.head:
                 seen = replace(seen, done_checked=True)
-                if phases.phase_done(git, handoff, loop.phases[seen.phase_index].status,
+                if gitrelay.phase_done(git, handoff, loop.phases[seen.phase_index].status,
                                      loop.done_marker):
                     seen = replace(seen, done_sha=seen.head, verify=self._verify(git, seen))
             self._reported.pop("git", None)
@@ -274,7 +274,7 @@ class Watchdog:
             self._report_once("git", "git-error", str(exc))
         return seen
 
-    def _verify(self, git: gitrelay.Git, seen: LoopSeen) -> gitrelay.VerifyResult | None:
+    def _verify(self, git: gitrelay.Git, seen: LoopSeen) -> VerifyResult | None:
         loop = self.config.loop
         assert loop is not None and seen.head is not None
         commands = loop.phases[seen.phase_index].verify
@@ -447,9 +447,9 @@ class Watchdog:
         for event in new_events:
             log.info("%s %s: %s", event.agent or "-", event.event, event.reason)
         try:
-            events.append(self.config.log_dir, new_events)
+            eventlog.append(self.config.log_dir, new_events)
         except OSError as exc:
-            events.write_failed(self.config.log_dir, exc)  # once, not per event
+            eventlog.write_failed(self.config.log_dir, exc)  # once, not per event
 
     def _report_once(self, key: str, kind: str, reason: str) -> bool:
         """Record an error event unless the same one was the last of its key."""

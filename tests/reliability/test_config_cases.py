@@ -37,11 +37,12 @@ from agent_orchestrator.config import Backend, Config, ConfigError, filetrust
 from agent_orchestrator.config.presets import PRESETS
 from agent_orchestrator.config.schema import NAME_RULE, nested_repeat
 from agent_orchestrator.core import reload
-from agent_orchestrator.core.decisions import Now, Observed, Type
+from agent_orchestrator.core.decisions import Type
+from agent_orchestrator.core.memory import AgentMemory, FleetMemory
+from agent_orchestrator.core.observed import Now, Observed
 from agent_orchestrator.core.screen import classify
-from agent_orchestrator.doors import events as events_mod
+from agent_orchestrator.doors import eventlog as events_mod
 from agent_orchestrator.doors import state
-from agent_orchestrator.doors.state import AgentMemory, FleetMemory
 from agent_orchestrator.doors.tmux import PANE_HEIGHT, PANE_WIDTH, Tmux
 from agent_orchestrator.runtime import launch
 from agent_orchestrator.runtime import watchdog as watchdog_mod

@@ -38,7 +38,8 @@ from harness import demo_agent
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config.schema import NAME_RULE
 from agent_orchestrator.config.templates import render_boot_line
-from agent_orchestrator.doors import events
+from agent_orchestrator.core.events import Event
+from agent_orchestrator.doors import eventlog
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
 from agent_orchestrator.runtime import fleet, launch
 from agent_orchestrator.runtime.delivery import deliver
@@ -169,8 +170,8 @@ def test_t31_hostile_names_never_reach_the_event_log_raw(tmp_path: Path) -> None
     EXPECTED: the `agent` field is always a valid name: no control, bidi or tmux/shell
     syntax character, at most 64 characters."""
     for name in HOSTILE_NAMES.values():
-        events.append(tmp_path, [events.Event(1e9, name, "adopt", "x")])
-    for record in events.read(tmp_path):
+        eventlog.append(tmp_path, [Event(1e9, name, "adopt", "x")])
+    for record in eventlog.read(tmp_path):
         assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", str(record["agent"])), record
 
 

@@ -45,11 +45,12 @@ from simulate import Sim
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config import Handoff
 from agent_orchestrator.core.decisions import Restart, Start
-from agent_orchestrator.doors import events
-from agent_orchestrator.doors.events import Event
+from agent_orchestrator.core.events import Event
+from agent_orchestrator.core.memory import AgentMemory, FleetMemory
+from agent_orchestrator.doors import eventlog
 from agent_orchestrator.doors.gitrelay import ORIGIN_MAIN, Git, poll
 from agent_orchestrator.doors.logcap import Capture, RotatingLog
-from agent_orchestrator.doors.state import AgentMemory, FleetMemory
+from agent_orchestrator.doors.state import memory_from_json
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "agent_orchestrator"
@@ -170,12 +171,12 @@ def test_t34_rotated_events_hold_no_secret(tmp_path: Path) -> None:
     reasons = [f"ANTHROPIC_API_KEY={ANTHROPIC}", f"token {GITHUB}", f"id {AWS}",
                f"Authorization: Bearer {BEARER}", PEM]
     for index in range(200):
-        events.append(tmp_path, [Event(1e9 + index, "a", "fatal", reasons[index % 5])],
+        eventlog.append(tmp_path, [Event(1e9 + index, "a", "fatal", reasons[index % 5])],
                       max_bytes=2_000, keep=3)
-    assert len(events.rotated_files(tmp_path)) == 3
+    assert len(eventlog.rotated_files(tmp_path)) == 3
     assert leaks(tmp_path) == []
-    assert b"[REDACTED:private-key]" in events.events_file(tmp_path).read_bytes() + b"".join(
-        p.read_bytes() for p in events.rotated_files(tmp_path))
+    assert b"[REDACTED:private-key]" in eventlog.events_file(tmp_path).read_bytes() + b"".join(
+        p.read_bytes() for p in eventlog.rotated_files(tmp_path))
 
 
 # --------------------------------------------------------------------------- T36
@@ -225,33 +226,33 @@ def test_t36_events_on_a_full_disk_warn_once_and_recover(
     """FAULT: events.jsonl is a device on which every write fails with ENOSPC; the
     watchdog records 2,000 events.
     EXPECTED: each append raises OSError (dropped, nothing queued: memory bounded), the
-    watchdog's reporting (`events.write_failed`) warns ONCE; once the file is writable
+    watchdog's reporting (`eventlog.write_failed`) warns ONCE; once the file is writable
     again the next event lands, and a new failure warns again (once)."""
-    full_device(events.events_file(tmp_path))
-    caplog.set_level(logging.INFO, logger="agent_orchestrator.doors.events")
+    full_device(eventlog.events_file(tmp_path))
+    caplog.set_level(logging.INFO, logger="agent_orchestrator.doors.eventlog")
     tracemalloc.start()
     try:
         for index in range(2_000):
             try:
-                events.append(tmp_path, [Event(1e9 + index, "a", "restart", "x" * 200)])
+                eventlog.append(tmp_path, [Event(1e9 + index, "a", "restart", "x" * 200)])
             except OSError as exc:
-                events.write_failed(tmp_path, exc)
+                eventlog.write_failed(tmp_path, exc)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert peak < 1_000_000
     warned = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1 and "No space left on device" in warned[0].getMessage()
-    events.events_file(tmp_path).unlink()
-    events.append(tmp_path, [Event(2e9, "a", "start", "back")])
-    assert [r["reason"] for r in events.read(tmp_path)] == ["back"]
+    eventlog.events_file(tmp_path).unlink()
+    eventlog.append(tmp_path, [Event(2e9, "a", "start", "back")])
+    assert [r["reason"] for r in eventlog.read(tmp_path)] == ["back"]
     assert "works again" in caplog.records[-1].getMessage()
-    events.events_file(tmp_path).unlink()
-    full_device(events.events_file(tmp_path))
+    eventlog.events_file(tmp_path).unlink()
+    full_device(eventlog.events_file(tmp_path))
     for _ in range(3):
         with pytest.raises(OSError):
-            events.append(tmp_path, [Event(2e9, "a", "start", "again")])
-        events.write_failed(tmp_path, OSError(28, "No space left on device"))
+            eventlog.append(tmp_path, [Event(2e9, "a", "start", "again")])
+        eventlog.write_failed(tmp_path, OSError(28, "No space left on device"))
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 2
 
 
@@ -271,9 +272,9 @@ def test_t36_watchdog_supervises_on_with_events_on_a_full_disk(make_fleet,
     fleet.wait_event("a", "adopt")
     os.kill(int((logs / "state" / "watchdog.lock").read_text()), signal.SIGTERM)
     fleet.wait_event(None, "watchdog-stop")
-    for old in [events.events_file(logs), *events.rotated_files(logs)]:
+    for old in [eventlog.events_file(logs), *eventlog.rotated_files(logs)]:
         old.unlink()
-    full_device(events.events_file(logs))
+    full_device(eventlog.events_file(logs))
     if os.geteuid() == 0:  # launch chmods the log: only a private node survives that
         (logs / "e-a.log").unlink()
         full_device(logs / "e-a.log")
@@ -285,7 +286,7 @@ def test_t36_watchdog_supervises_on_with_events_on_a_full_disk(make_fleet,
 
     def restarts() -> int:
         try:
-            return FleetMemory.from_json(state_file.read_bytes()).agent("a").restarts
+            return memory_from_json(state_file.read_bytes()).agent("a").restarts
         except (OSError, ValueError):
             return -1
 
@@ -332,17 +333,17 @@ def test_t37_events_rotation_bounded_through_deletion(tmp_path: Path) -> None:
     one = len(Event(1e9, "a1", "nudge", "n0000 " + "x" * 150).to_json()) + 1
     total = 0
     for index in range(10 * max_bytes // one):
-        events.append(tmp_path, [Event(1e9 + index, "a1", "nudge", f"n{index:04d} " + "x" * 150)],
+        eventlog.append(tmp_path, [Event(1e9 + index, "a1", "nudge", f"n{index:04d} " + "x" * 150)],
                       max_bytes=max_bytes, keep=keep)
         total += one
         assert dir_bytes(tmp_path, "events.jsonl") <= max_bytes * (keep + 1) + one
         if total == one * (5 * max_bytes // one):
-            events.events_file(tmp_path).unlink()
+            eventlog.events_file(tmp_path).unlink()
     assert total >= 10 * max_bytes - one
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["events.jsonl", "events.jsonl.1", "events.jsonl.2"]
     assert all(mode(tmp_path / n) == 0o600 for n in names)
-    got = [str(r["reason"]).split()[0] for r in events.read(tmp_path)]
+    got = [str(r["reason"]).split()[0] for r in eventlog.read(tmp_path)]
     last = 10 * max_bytes // one - 1
     assert got[-1] == f"n{last:04d}" and got == [f"n{i:04d}" for i in range(last + 1 - len(got),
                                                                             last + 1)]

@@ -33,7 +33,8 @@ from agent_orchestrator import config as config_mod
 from agent_orchestrator.cli import status
 from agent_orchestrator.config import Config
 from agent_orchestrator.core import reload, rules
-from agent_orchestrator.core.decisions import Now, Observed, Restart, Start
+from agent_orchestrator.core.decisions import Restart, Start
+from agent_orchestrator.core.observed import Now, Observed
 from agent_orchestrator.core.restarts import JITTER, backoff
 from agent_orchestrator.doors.tmux import Tmux
 

@@ -26,7 +26,8 @@ from harness import demo_agent
 from simulate import Sim
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator.core.decisions import Observed, Restart, Start
+from agent_orchestrator.core.decisions import Restart, Start
+from agent_orchestrator.core.observed import Observed
 
 RULE = "─" * 60
 BUSY = f"❯ do it\n✢ Warping… ({{n}}s · esc to interrupt)\n{RULE}\n❯\xa0\n{RULE}\n  esc to interrupt"

@@ -37,6 +37,7 @@ from conftest import holds_for, sessions, tmux_cmd, wait_until
 from harness import Fleet, demo_agent
 
 from agent_orchestrator import config as config_mod
+from agent_orchestrator.core.memory import AgentMemory, FleetMemory, LoopMemory
 from agent_orchestrator.doors import files, proctree, state
 from agent_orchestrator.doors.crashpoints import ENV_VAR as CRASH_VAR
 from agent_orchestrator.runtime import watchdog
@@ -64,8 +65,8 @@ def state_path(fleet: Fleet) -> Path:
     return state_dir(fleet) / "watchdog.json"
 
 
-def saved(fleet: Fleet) -> state.FleetMemory:
-    return state.FleetMemory.from_json(state_path(fleet).read_bytes())
+def saved(fleet: Fleet) -> FleetMemory:
+    return state.memory_from_json(state_path(fleet).read_bytes())
 
 
 def temps(folder: Path) -> list[str]:
@@ -170,8 +171,8 @@ def test_t09_corrupt_state_is_quarantined_by_load(make_config, variant: str) -> 
     a 100 MB file is not read into memory (fast, small peak)."""
     config = config_mod.load(make_config('[[agent]]\nname = "a"\nbackend = "demo"\n'))
     state.ensure_dirs(config)
-    good = state.FleetMemory({"a": state.AgentMemory(starts=3, restarts=2,
-                                                     deaths=(1.0, 2.0))}).to_json()
+    good = state.memory_to_json(FleetMemory({"a": AgentMemory(starts=3, restarts=2,
+                                                              deaths=(1.0, 2.0))}))
     path = state.state_file(config)
     if variant == "huge":
         _write_huge(path)
@@ -188,7 +189,7 @@ def test_t09_corrupt_state_is_quarantined_by_load(make_config, variant: str) -> 
         tracemalloc.stop()
     assert time.monotonic() - began < 1.0
     assert peak < 2 * 1024 * 1024
-    assert memory == state.FleetMemory()
+    assert memory == FleetMemory()
     assert warning is not None and "moved to watchdog.json.corrupt-" in warning
     assert not path.exists()
     [aside] = path.parent.glob("watchdog.json.corrupt-*")
@@ -196,7 +197,7 @@ def test_t09_corrupt_state_is_quarantined_by_load(make_config, variant: str) -> 
     assert stat.S_IMODE(aside.stat().st_mode) == 0o600
     # `agents status` reads without quarantining: nothing is moved, still no exception.
     aside.rename(path)
-    assert state.load_memory(config, quarantine=False)[0] == state.FleetMemory()
+    assert state.load_memory(config, quarantine=False)[0] == FleetMemory()
     assert path.exists()
 
 
@@ -205,18 +206,18 @@ def test_t09_good_state_round_trips_and_tolerates_missing_fields(make_config) ->
     round-trips exactly, and a file from an older version (fields missing, an unknown
     one) loads with defaults."""
     config = config_mod.load(make_config('[[agent]]\nname = "a"\nbackend = "demo"\n'))
-    memory = state.FleetMemory(
-        {"a": state.AgentMemory(started_at=5.5, starts=2, restarts=1, last_exit=3,
+    memory = FleetMemory(
+        {"a": AgentMemory(started_at=5.5, starts=2, restarts=1, last_exit=3,
                                 deaths=(1.0, 2.5), screen_hash="x", limit_nudged=True)},
         fleet_starts=(4.0,), throttled=True, server_up=False,
-        loop=state.LoopMemory(phase=2, seen_sha="abc", sequence_complete=True))
+        loop=LoopMemory(phase=2, seen_sha="abc", sequence_complete=True))
     state.save_memory(config, memory)
     assert state.load_memory(config) == (memory, None)
     state.state_file(config).write_text('{"version": 1, "agents": {"a": {"starts": 4, '
                                         '"started_at": 7, "from_the_future": [1]}}}')
     loaded, warning = state.load_memory(config)
     assert warning is None
-    assert loaded.agent("a") == state.AgentMemory(starts=4, started_at=7.0)
+    assert loaded.agent("a") == AgentMemory(starts=4, started_at=7.0)
 
 
 @pytest.mark.slow
@@ -304,7 +305,7 @@ def test_t10_enospc_on_state_write(make_fleet, tmp_path, where: str) -> None:
                        f"a to be restarted ({round_})")
         assert len(failed) >= 3
         assert state_path(fleet).read_bytes() == good
-        assert state.FleetMemory.from_json(good).agent("a").restarts == 0
+        assert state.memory_from_json(good).agent("a").restarts == 0
         assert [p for p in state_dir(fleet).iterdir() if p.name.endswith(".tmp")] == []
         [report] = fleet.events(None, "state-write-failed")
         assert "No space left on device" in report["reason"]
@@ -379,8 +380,8 @@ def test_t11_kill_9_at_crash_points(make_fleet, tmp_path) -> None:
     assert len(temps(state_dir(fleet))) == 1  # the point was reached
     # 2. renamed, folder not fsynced: the new file is whole.
     crashed("state-renamed:watchdog.json", lambda: fleet.control("a", "say again"))
-    assert state.FleetMemory.from_json(state_path(fleet).read_bytes()) != \
-        state.FleetMemory.from_json(before)
+    assert state.memory_from_json(state_path(fleet).read_bytes()) != \
+        state.memory_from_json(before)
     healthy("state-renamed")  # the second watchdog removed the first one's temp file
     # 3. mid-restart: a's old session killed, the new one not started.
     restarts = count(fleet, "a", "restart")

@@ -36,12 +36,12 @@ from harness import Fleet, demo_agent
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config import Config
+from agent_orchestrator.core.observed import Pane
 from agent_orchestrator.doors import proctree, state
 from agent_orchestrator.doors.tmux import (
     HISTORY_LIMIT,
     PANE_HEIGHT,
     PANE_WIDTH,
-    Pane,
     Tmux,
     TmuxError,
     socket_dir,

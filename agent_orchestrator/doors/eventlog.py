@@ -27,12 +27,10 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent_orchestrator.config.schema import NAME_RE
-from agent_orchestrator.core.redact import redact
+from agent_orchestrator.core.events import Event
 from agent_orchestrator.doors.files import private_dir
 
 MAX_BYTES = 5_000_000
@@ -40,31 +38,6 @@ KEEP = 5
 
 log = logging.getLogger(__name__)
 _failing: set[Path] = set()  # log dirs whose last append failed (already warned about)
-
-
-@dataclass(frozen=True)
-class Event:
-    """One decision. `time` is epoch seconds; `agent` is None for fleet-wide events."""
-
-    time: float
-    agent: str | None
-    event: str
-    reason: str
-
-    def to_json(self) -> str:
-        stamp = datetime.fromtimestamp(self.time, UTC).isoformat(timespec="milliseconds")
-        return json.dumps({"time": stamp.replace("+00:00", "Z"), "agent": _agent(self.agent),
-                           "event": self.event, "reason": redact(self.reason)},
-                          ensure_ascii=False)
-
-
-def _agent(name: str | None) -> str | None:
-    """`name` if it is a valid agent name (as the config checks them), else a valid name made
-    of it (never raises: the watchdog must be able to record whatever happens)."""
-    if name is None or NAME_RE.fullmatch(name):  # not match: `$` lets "a\n" through
-        return name
-    cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", redact(name))[:63]
-    return "x" + cleaned if not cleaned[:1].isalnum() else cleaned[:64]
 
 
 def events_file(log_dir: Path) -> Path:

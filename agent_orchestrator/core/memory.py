@@ -1,0 +1,68 @@
+"""What the watchdog remembers about each agent and the fleet between ticks (data only;
+doors/state.py stores it as JSON)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class AgentMemory:
+    """The watchdog's memory of one agent.
+
+    Durations are measured on the monotonic clock (`*_at` fields, seconds since boot), so a
+    wall-clock jump never makes every agent look stalled at once; `*_wall` fields are epoch
+    seconds, kept only for display and for comparing with file times.
+    """
+
+    started_at: float | None = None  # when the watchdog last started it
+    starts: int = 0  # how many times it was started or adopted
+    restarts: int = 0  # starts after the first
+    last_exit: int | None = None  # exit status of its last death, if tmux saw one
+    last_event: str | None = None
+    last_event_wall: float | None = None
+    # restarts and crash loops
+    deaths: tuple[float, ...] = ()  # deaths, fatal restarts and stall reboots in crash_window
+    failures: int = 0  # consecutive failures that came before a stable run (back-off exponent)
+    restart_due_at: float | None = None  # a failed agent is started again at this time
+    crash_looping_wall: float | None = None  # set: FATAL, no more restarts
+    # the screen
+    captured_wall: float | None = None  # when the screen was last read (epoch)
+    screen_hash: str | None = None
+    screen_changed_at: float | None = None
+    screen_state: str | None = None  # screen.ScreenView.state of the last capture
+    active_at: float | None = None  # last time it was seen working
+    waiting_until_wall: float | None = None  # a WAITING-UNTIL marker on screen
+    dialog_line: str | None = None  # waiting at a permission / trust dialog
+    # usage limits
+    limit_until: float | None = None  # inside a limit window until then
+    limit_reset_wall: float | None = None  # the reset time read from the banner, if any
+    limit_nudged: bool = False
+    woken_at: float | None = None
+
+
+@dataclass(frozen=True)
+class LoopMemory:
+    """What the loop rules remember: the phase the loop agents run, the last commit of
+    origin/main already relayed, verify outcomes per commit, and completion."""
+
+    phase: int | None = None  # the phase index the loop agents were started on
+    seen_sha: str | None = None  # origin/main's head when pings were last relayed
+    verify_failed_sha: str | None = None  # a DONE commit whose verify failed (told once)
+    sequence_complete: bool = False
+    done_note: str | None = None  # what the last DONE check found, for `agents status`
+
+
+@dataclass(frozen=True)
+class FleetMemory:
+    """Per-agent memory plus what the fleet-wide rules need."""
+
+    agents: dict[str, AgentMemory] = field(default_factory=dict)
+    fleet_starts: tuple[float, ...] = ()  # (re)starts in the last minute, for the fleet cap
+    throttled: bool = False  # the fleet cap held restarts back (reported once per burst)
+    server_up: bool = True  # the tmux server was running at the last look
+    loop: LoopMemory = field(default_factory=LoopMemory)
+    degraded: bool = False  # most of the fleet was failing at the last look (one alert each)
+
+    def agent(self, name: str) -> AgentMemory:
+        return self.agents.get(name, AgentMemory())

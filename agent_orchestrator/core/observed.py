@@ -1,0 +1,84 @@
+"""What the watchdog observed: the time of a look, the panes tmux showed, and what the loop saw."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
+
+from agent_orchestrator.core.handoff import Ping, VerifyResult
+
+
+@dataclass(frozen=True)
+class Pane:
+    """What one `list-panes -a` row says about a session's first pane.
+
+    `activity` is tmux's `window_activity`: epoch seconds (1 s resolution) of the last output.
+    `exit_status` is set only when `dead` (the pane's program exited and remain-on-exit kept it);
+    `exit_signal` instead when a signal killed it.
+    """
+
+    session: str
+    pane_id: str
+    pid: int
+    command: str
+    dead: bool
+    exit_status: int | None
+    activity: float
+    window_id: str
+    exit_signal: int | None = None
+    created: float = 0.0  # epoch seconds the session was created
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The fleet as tmux sees it at one moment.
+
+    `server_running` False means tmux answered "no server" (so no sessions exist), which is a
+    real state; a query that failed for any other reason raises TmuxError instead, so a
+    caller never mistakes a broken query for a dead fleet.
+    """
+
+    server_running: bool
+    panes: Mapping[str, Pane] = field(default_factory=dict)
+
+    def pane(self, session: str) -> Pane | None:
+        return self.panes.get(session)
+
+
+@dataclass(frozen=True)
+class Now:
+    """The time of a tick. `mono` (time.monotonic) measures every duration; `wall`
+    (time.time) stamps events and places reset times; `tz` is the host's zone, for reset
+    times printed without one."""
+
+    mono: float
+    wall: float
+    tz: tzinfo = UTC
+
+
+@dataclass(frozen=True)
+class LoopSeen:
+    """What the watchdog learnt about the loop this tick. `pings` and `head` are set on ticks
+    that polled the handoff repo; `done_sha` (the pushed commit whose status file says DONE
+    with real text) and `verify` on heavy ticks."""
+
+    phase_index: int
+    head: str | None = None
+    pings: tuple[Ping, ...] = ()
+    done_sha: str | None = None
+    verify: VerifyResult | None = None
+    done_checked: bool = False  # a heavy tick looked at the status file
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the watchdog saw this tick. `screens` holds only the panes it captured."""
+
+    server_running: bool
+    panes: Mapping[str, Pane]
+    screens: Mapping[str, str] = field(default_factory=dict)
+    stopped: frozenset[str] = frozenset()  # agents the operator stopped with `agents down`
+    operator_starts: Mapping[str, float] = field(default_factory=dict)  # name → epoch of `up`
+    log_written: Mapping[str, float] = field(default_factory=dict)  # session → log mtime
+    loop: LoopSeen | None = None

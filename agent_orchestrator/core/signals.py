@@ -1,0 +1,107 @@
+"""What an agent CLI's own signals say about it: hook and notify payloads → a state.
+
+Claude Code runs hooks with a JSON document on stdin (`hook_event_name` plus the event's
+fields); Codex runs its `notify` program with one JSON argument. Either is turned here into
+a `Signal`: the state it tells (active, idle, dialog, exited), whether a turn just finished,
+and token counts where the payload carries them. Pure: doors/signals.py stores the result,
+the watchdog reads it back as an observation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+SOURCES = ("claude", "codex")
+STATES = ("active", "idle", "dialog", "exited")
+
+# Claude Code hook events → the state the agent is in once the hook ran.
+_CLAUDE_STATES = {
+    "UserPromptSubmit": "active",
+    "PreToolUse": "active",
+    "PostToolUse": "active",
+    "SubagentStop": "active",  # a sub-agent ended; the main turn goes on
+    "PreCompact": "active",
+    "Stop": "idle",  # the turn finished
+    "SessionStart": "idle",
+    "SessionEnd": "exited",
+}
+# Notification hook: which `notification_type` (newer builds) or message (older builds)
+# means what. A permission request is a dialog; the idle reminder is plain idle.
+_DIALOG_TYPES = ("permission_prompt", "elicitation_dialog")
+_IDLE_TYPES = ("idle_prompt",)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One signal. `state` is None when the event tells nothing about the state (it is
+    still recorded: the signal source is alive). `turn_finished` marks the end of a turn."""
+
+    source: str
+    event: str
+    state: str | None
+    turn_finished: bool = False
+    detail: str = ""
+    session_id: str | None = None
+    transcript: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+
+
+def interpret(source: str, payload: Mapping[str, Any]) -> Signal:
+    """The signal a CLI's payload carries. Raises ValueError for an unknown source or a
+    payload that is not what that CLI sends (the hook entry point reports it and exits 0:
+    a broken signal must never break the agent's own turn)."""
+    if source == "claude":
+        return _claude(payload)
+    if source == "codex":
+        return _codex(payload)
+    raise ValueError(f"unknown signal source {source!r} (known: {', '.join(SOURCES)})")
+
+
+def _text(payload: Mapping[str, Any], key: str) -> str | None:
+    value = payload.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _claude(payload: Mapping[str, Any]) -> Signal:
+    event = _text(payload, "hook_event_name")
+    if not event:
+        raise ValueError("a Claude Code hook payload has a hook_event_name")
+    common = {"source": "claude", "event": event,
+              "session_id": _text(payload, "session_id"),
+              "transcript": _text(payload, "transcript_path")}
+    if event == "Notification":
+        kind = _text(payload, "notification_type") or ""
+        message = _text(payload, "message") or ""
+        if kind in _DIALOG_TYPES or (not kind and "permission" in message.lower()):
+            return Signal(state="dialog", detail=message, **common)
+        if kind in _IDLE_TYPES or (not kind and "waiting for your input" in message.lower()):
+            return Signal(state="idle", detail=message, **common)
+        return Signal(state=None, detail=message, **common)
+    detail = _text(payload, "tool_name") or ""
+    return Signal(state=_CLAUDE_STATES.get(event), turn_finished=event == "Stop",
+                  detail=detail, **common)
+
+
+def _codex(payload: Mapping[str, Any]) -> Signal:
+    kind = _text(payload, "type")
+    if not kind:
+        raise ValueError("a Codex notify payload has a type")
+    finished = kind == "agent-turn-complete"
+    last = _text(payload, "last-assistant-message") or ""
+    return Signal(source="codex", event=kind, state="idle" if finished else None,
+                  turn_finished=finished, detail=last[:200],
+                  session_id=_text(payload, "thread-id") or _text(payload, "turn-id"))
+
+
+@dataclass(frozen=True)
+class SignalRecord:
+    """A stored signal as the watchdog reads it back: the latest signal, when it was
+    written (epoch), and how many turns have finished so far (a counter, so two turns that
+    end between two looks are still two `turn-finished` events)."""
+
+    signal: Signal
+    wall: float
+    turns: int = 0

@@ -1,0 +1,123 @@
+"""The agents' own signals: hook / notify payloads → states (core/signals.py), and their
+files (doors/signals.py): atomic, private, turn counts that concurrent hooks never lose."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from agent_orchestrator.core.signals import Signal, interpret
+from agent_orchestrator.doors import signals
+
+
+class Case(NamedTuple):
+    source: str
+    payload: dict[str, Any]
+    state: str | None
+    finished: bool = False
+
+
+CASES = {
+    "claude prompt submitted": Case("claude", {"hook_event_name": "UserPromptSubmit",
+                                               "prompt": "go"}, "active"),
+    "claude tool about to run": Case("claude", {"hook_event_name": "PreToolUse",
+                                                "tool_name": "Bash"}, "active"),
+    "claude tool done": Case("claude", {"hook_event_name": "PostToolUse"}, "active"),
+    "claude turn finished": Case("claude", {"hook_event_name": "Stop"}, "idle", True),
+    "claude session ended": Case("claude", {"hook_event_name": "SessionEnd"}, "exited"),
+    "claude permission (typed)": Case("claude", {
+        "hook_event_name": "Notification", "notification_type": "permission_prompt",
+        "message": "Claude needs your permission to use Bash"}, "dialog"),
+    "claude permission (older, message only)": Case("claude", {
+        "hook_event_name": "Notification",
+        "message": "Claude needs your permission to use Bash"}, "dialog"),
+    "claude idle reminder": Case("claude", {
+        "hook_event_name": "Notification", "notification_type": "idle_prompt",
+        "message": "Claude is waiting for your input"}, "idle"),
+    "claude idle reminder (older)": Case("claude", {
+        "hook_event_name": "Notification",
+        "message": "Claude is waiting for your input"}, "idle"),
+    "claude other notification": Case("claude", {
+        "hook_event_name": "Notification", "message": "Auth succeeded"}, None),
+    "claude unknown event": Case("claude", {"hook_event_name": "SomethingNew"}, None),
+    "codex turn complete": Case("codex", {"type": "agent-turn-complete",
+                                          "last-assistant-message": "Done."}, "idle", True),
+    "codex other": Case("codex", {"type": "approval-requested"}, None),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_payload_tells_the_state(case: Case) -> None:
+    signal = interpret(case.source, case.payload)
+    assert (signal.state, signal.turn_finished) == (case.state, case.finished)
+    assert signal.source == case.source
+
+
+@pytest.mark.parametrize(("source", "payload"), [
+    ("claude", {}), ("claude", {"hook_event_name": 3}), ("codex", {"kind": "x"}),
+    ("gemini", {"hook_event_name": "Stop"})])
+def test_a_payload_that_is_not_the_clis_is_refused(source: str,
+                                                   payload: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        interpret(source, payload)
+
+
+def test_claude_payload_keeps_session_and_transcript() -> None:
+    signal = interpret("claude", {"hook_event_name": "Stop", "session_id": "s-1",
+                                  "transcript_path": "/t/s-1.jsonl"})
+    assert (signal.session_id, signal.transcript) == ("s-1", "/t/s-1.jsonl")
+
+
+def test_record_and_read_back(tmp_path: Path) -> None:
+    folder = signals.signals_dir(tmp_path)
+    stored = signals.record(folder, "a", Signal("claude", "Stop", "idle", True), wall=100.0)
+    assert (stored.turns, stored.wall) == (1, 100.0)
+    signals.record(folder, "a", Signal("claude", "UserPromptSubmit", "active"), wall=101.0)
+    back = signals.read(folder, "a")
+    assert back is not None and back.signal.state == "active" and back.turns == 1
+    assert back.wall == 101.0
+    assert stat.S_IMODE(signals.signal_file(folder, "a").stat().st_mode) == 0o600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert signals.read(folder, "b") is None
+
+
+@pytest.mark.parametrize("content", [b"", b"{", b"[]", b'{"wall": 1, "turns": 0}',
+                                     b'{"wall": "x", "turns": 0, "signal": {}}',
+                                     b'{"wall": 1, "turns": 0, "signal": {"source": 1}}',
+                                     b"x" * (signals.MAX_BYTES + 10)])
+def test_a_file_we_did_not_write_is_ignored(tmp_path: Path, content: bytes) -> None:
+    folder = signals.signals_dir(tmp_path)
+    folder.mkdir()
+    signals.signal_file(folder, "a").write_bytes(content)
+    assert signals.read(folder, "a") is None
+
+
+def test_hostile_agent_names_are_refused(tmp_path: Path) -> None:
+    for name in ("../x", "a/b", "", "a\n"):
+        with pytest.raises(ValueError):
+            signals.signal_file(tmp_path, name)
+
+
+def test_concurrent_hooks_never_lose_a_finished_turn(tmp_path: Path) -> None:
+    """FAULT: 12 processes each record 5 finished turns at the same time.
+    EXPECTED: the count is exactly 60 (the lock serialises read-modify-write)."""
+    folder = signals.signals_dir(tmp_path)
+    script = ("import sys\nfrom pathlib import Path\n"
+              "from agent_orchestrator.core.signals import Signal\n"
+              "from agent_orchestrator.doors import signals\n"
+              "for _ in range(5):\n"
+              "    signals.record(Path(sys.argv[1]), 'a',\n"
+              "                   Signal('claude', 'Stop', 'idle', True))\n")
+    root = Path(__file__).resolve().parent.parent
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(folder)], cwd=root)
+             for _ in range(12)]
+    assert all(p.wait(60) == 0 for p in procs)
+    back = signals.read(folder, "a")
+    assert back is not None and back.turns == 60
+    assert json.loads(signals.signal_file(folder, "a").read_text())["turns"] == 60

@@ -121,3 +121,36 @@ def test_concurrent_hooks_never_lose_a_finished_turn(tmp_path: Path) -> None:
     back = signals.read(folder, "a")
     assert back is not None and back.turns == 60
     assert json.loads(signals.signal_file(folder, "a").read_text())["turns"] == 60
+
+
+def test_hook_entry_point_stores_claude_and_codex_signals(tmp_path: Path) -> None:
+    """A real process, as the CLIs run it: Claude's payload on stdin, Codex's as argv."""
+    folder = tmp_path / "signals"
+    root = Path(__file__).resolve().parent.parent
+    hook = [sys.executable, "-m", "agent_orchestrator.cli.hook"]
+    done = subprocess.run([*hook, "claude", "--signals", str(folder), "--agent", "a"],
+                          input=json.dumps({"hook_event_name": "Stop", "session_id": "s"}),
+                          text=True, capture_output=True, cwd=root, timeout=30)
+    assert done.returncode == 0 and done.stderr == ""
+    back = signals.read(folder, "a")
+    assert back is not None and back.signal.state == "idle" and back.turns == 1
+    payload = json.dumps({"type": "agent-turn-complete", "last-assistant-message": "ok"})
+    done = subprocess.run([*hook, "codex", "--signals", str(folder), "--agent", "b", payload],
+                          text=True, capture_output=True, cwd=root, timeout=30)
+    assert done.returncode == 0
+    back = signals.read(folder, "b")
+    assert back is not None and back.signal.turn_finished and back.turns == 1
+
+
+def test_hook_never_fails_the_agents_turn(tmp_path: Path) -> None:
+    """FAULT: garbage on stdin, a hostile agent name. EXPECTED: exit 0, one stderr line,
+    nothing written."""
+    root = Path(__file__).resolve().parent.parent
+    for agent, stdin in (("a", "not json"), ("a", "[1]"), ("../x", "{}")):
+        done = subprocess.run([sys.executable, "-m", "agent_orchestrator.cli.hook", "claude",
+                               "--signals", str(tmp_path / "s"), "--agent", agent],
+                              input=stdin, text=True, capture_output=True, cwd=root,
+                              timeout=30)
+        assert done.returncode == 0
+        assert done.stderr.count("\n") == 1 and "signal not stored" in done.stderr
+    assert list(tmp_path.rglob("*.json")) == []

@@ -154,3 +154,47 @@ def test_hook_never_fails_the_agents_turn(tmp_path: Path) -> None:
         assert done.returncode == 0
         assert done.stderr.count("\n") == 1 and "signal not stored" in done.stderr
     assert list(tmp_path.rglob("*.json")) == []
+
+
+class Judged(NamedTuple):
+    screen: str | None
+    signal: str | None  # the stored signal's state; None: no signal file
+    age: float  # seconds since the signal was written
+    state: str
+    source: str
+    disagrees: bool = False
+    before_run: bool = False  # the signal was written before this run started
+
+
+RUN_START, NOW = 1000.0, 20_000.0
+VERDICTS = {
+    "no signal: the screen": Judged("active", None, 0, "active", "screen"),
+    "no signal, no screen": Judged(None, None, 0, "idle", "screen"),
+    "fresh idle beats an idle-looking screen": Judged("idle", "idle", 1, "idle", "signal"),
+    "fresh active beats a screen without regexes": Judged("idle", "active", 2, "active",
+                                                          "signal"),
+    "dialog from a hook": Judged("idle", "dialog", 1, "dialog", "signal"),
+    "limit on screen wins over an active signal": Judged("limited", "active", 1, "limited",
+                                                         "screen"),
+    "fatal on screen wins": Judged("fatal", "idle", 1, "fatal", "screen"),
+    "active goes stale: screen decides": Judged("idle", "active", 601, "idle", "screen"),
+    "idle never goes stale": Judged("idle", "idle", 10_000, "idle", "signal"),
+    "a signal of the previous run is ignored": Judged("active", "idle", 1, "active", "screen",
+                                                      before_run=True),
+    "settled disagreement is reported": Judged("active", "idle", 30, "idle", "signal",
+                                               disagrees=True),
+    "a fresh race is not a disagreement": Judged("active", "idle", 2, "idle", "signal"),
+    "exited reads as idle": Judged(None, "exited", 1, "idle", "signal"),
+}
+
+
+@pytest.mark.parametrize("case", VERDICTS.values(), ids=VERDICTS.keys())
+def test_signal_and_screen_combine(case: Judged) -> None:
+    from agent_orchestrator.core.signals import SignalRecord, verdict
+    record = None
+    if case.signal is not None:
+        wall = RUN_START - 5 if case.before_run else NOW - case.age
+        record = SignalRecord(Signal("claude", "X", case.signal), wall, 0)
+    judged = verdict(case.screen, record, RUN_START, NOW)
+    assert (judged.state, judged.source) == (case.state, case.source)
+    assert (judged.disagrees is not None) == case.disagrees

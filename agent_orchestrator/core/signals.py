@@ -105,3 +105,44 @@ class SignalRecord:
     signal: Signal
     wall: float
     turns: int = 0
+
+
+# A signal saying "working" is believed this long without a newer one: a tool may run for
+# minutes without a hook, and then the screen (a moving spinner) tells.
+ACTIVE_TTL = 600.0
+# Signals and screens race at every transition; only an older signal that still disagrees
+# with the screen is worth an event.
+DISAGREE_GRACE = 5.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """An agent's state as judged from one look: `source` is "signal" or "screen", and
+    `disagrees` is set when a settled signal and the screen tell different states."""
+
+    state: str  # a screen.STATES value
+    source: str
+    disagrees: str | None = None
+
+
+def verdict(screen_state: str | None, record: SignalRecord | None, run_start_wall: float,
+            now_wall: float) -> Verdict:
+    """Combine the screen's state (None: no screen this pass) with the agent's latest
+    signal. A fatal or limited screen always wins (the CLIs signal neither reliably, and a
+    limit seen at any time must hold the agent); otherwise a fresh signal of THIS run beats
+    the screen: "active" for ACTIVE_TTL, "idle" and "dialog" until the next signal. A
+    signal from before the run started, or none, leaves the screen to decide."""
+    if screen_state in ("fatal", "limited"):
+        return Verdict(screen_state, "screen")
+    fresh = (record is not None and record.wall >= run_start_wall
+             and record.signal.state in ("active", "idle", "dialog", "exited")
+             and (record.signal.state != "active" or now_wall - record.wall <= ACTIVE_TTL))
+    if not fresh or record is None:
+        return Verdict(screen_state or "idle", "screen")
+    state = "idle" if record.signal.state == "exited" else str(record.signal.state)
+    disagrees = None
+    if (screen_state in ("active", "idle", "dialog") and screen_state != state
+            and now_wall - record.wall > DISAGREE_GRACE):
+        disagrees = f"{record.signal.source} {record.signal.event} says {state}, " \
+                    f"the screen says {screen_state}"
+    return Verdict(state, "signal", disagrees)

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from conftest import git as sh  # `git` names gitrelay.Git objects here
 from agent_orchestrator.config import Handoff
 from agent_orchestrator.core.handoff import Commit, Ping, inbox_pings, relay
 from agent_orchestrator.doors import gitrelay
-from agent_orchestrator.doors.gitrelay import ORIGIN_MAIN, Git, GitError, poll
+from agent_orchestrator.doors.gitrelay import ORIGIN_MAIN, Git, GitCancelled, GitError, poll
 
 
 @dataclass
@@ -312,3 +313,29 @@ def test_env_drops_repo_redirects(monkeypatch: pytest.MonkeyPatch) -> None:
     env = gitrelay._env({"X": "1"})
     assert "GIT_WORK_TREE" not in env and env["GIT_SSH_COMMAND"] == "ssh -i key"
     assert env["X"] == "1" and env.get("PATH") == os.environ.get("PATH")
+
+
+# ----------------------------------------------------------------------------- cancel
+
+def test_cancel_kills_a_hung_fetch(repos: Repos) -> None:
+    """A fetch hanging on its remote ends when the watchdog cancels it (stop, config
+    change), long before its timeout, and says it was cancelled, not that it failed."""
+    sh(repos.watch, "config", "remote.slow.url", str(repos.origin))
+    sh(repos.watch, "config", "remote.slow.uploadpack", "sleep 30; git-upload-pack")
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    start = time.monotonic()
+    with pytest.raises(GitCancelled, match="cancelled"):
+        Git(repos.watch, timeout=60, cancel=cancel).fetch(remote="slow")
+    assert time.monotonic() - start < 4
+
+
+def test_cancel_kills_a_running_gate_and_still_removes_its_worktree(repos: Repos) -> None:
+    cancel = threading.Event()
+    git = Git(repos.watch, cancel=cancel)
+    threading.Timer(0.3, cancel.set).start()
+    start = time.monotonic()
+    with pytest.raises(GitCancelled):
+        git.run_at(ORIGIN_MAIN, ["sleep 30 & sleep 30"], timeout_each=60)
+    assert time.monotonic() - start < 4
+    assert Git(repos.watch).worktrees() == [str(repos.watch)]  # clean-up ran in full

@@ -25,6 +25,8 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -49,10 +51,15 @@ _GIT_LOCATION_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_D
                      "GIT_PREFIX", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT")
 _SHA = re.compile(r"[0-9a-fA-F]{4,64}")
 _KILL_GRACE = 5.0
+_CANCEL_POLL = 0.1  # seconds between looks at a cancel event
 
 
 class GitError(Exception):
     """A git command failed or timed out; the message names the subcommand and stderr tail."""
+
+
+class GitCancelled(GitError):
+    """The work was cancelled (the watchdog is stopping, or its config changed)."""
 
 
 def _env(extra: Mapping[str, str]) -> dict[str, str]:
@@ -62,27 +69,43 @@ def _env(extra: Mapping[str, str]) -> dict[str, str]:
 
 
 def _bounded(argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str], timeout: float,
-             stdout: int | IO[bytes], stderr: int | IO[bytes]
-             ) -> tuple[int | None, bytes, bytes]:
-    """Run argv in its own process group; on timeout kill the whole group (git's ssh or
-    upload-pack, a verify command's children) and return None as the exit status."""
+             stdout: int | IO[bytes], stderr: int | IO[bytes],
+             cancel: threading.Event | None = None) -> tuple[int | None, bytes, bytes]:
+    """Run argv in its own process group; on timeout, or when `cancel` is set (the watchdog
+    stopping or its config changing), kill the whole group (git's ssh or upload-pack, a
+    verify command's children) and return None as the exit status (GitCancelled is raised
+    for a cancel, so a cancelled gate is never reported as a failed one)."""
     proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
                             stdout=stdout, stderr=stderr, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while True:
+        step = max(min(_CANCEL_POLL, deadline - time.monotonic()), 0)
+        try:  # communicate again after a timeout loses no output
+            out, err = proc.communicate(timeout=step if cancel is not None else
+                                        max(deadline - time.monotonic(), 0))
+            return proc.returncode, out or b"", err or b""
+        except subprocess.TimeoutExpired:
+            cancelled = cancel is not None and cancel.is_set()
+            if not cancelled and time.monotonic() < deadline:
+                continue
+        out, err = _kill_group(proc)
+        if cancelled:
+            raise GitCancelled(f"{Path(argv[0]).name}: cancelled")
+        return None, out, err
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
     try:
-        out, err = proc.communicate(timeout=timeout)
-        return proc.returncode, out or b"", err or b""
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            out, err = proc.communicate(timeout=_KILL_GRACE)
-        except subprocess.TimeoutExpired:  # a child escaped the group and holds the pipe
-            proc.kill()
-            proc.wait()
-            out, err = b"", b""
-        return None, out or b"", err or b""
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        out, err = proc.communicate(timeout=_KILL_GRACE)
+    except subprocess.TimeoutExpired:  # a child escaped the group and holds the pipe
+        proc.kill()
+        proc.wait()
+        out, err = b"", b""
+    return out or b"", err or b""
 
 
 def _tail(text: str, limit: int = OUTPUT_TAIL) -> str:
@@ -102,24 +125,28 @@ def check_ref(ref: str) -> str:
 class Git:
     """One repository (normally the watchdog's clone of the handoff repo)."""
 
-    def __init__(self, repo: str | Path, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, repo: str | Path, timeout: float = DEFAULT_TIMEOUT,
+                 cancel: threading.Event | None = None) -> None:
         self.repo = Path(repo)
         self.timeout = timeout
+        self.cancel = cancel  # set: every running and later command is killed
 
     def _argv(self, args: Sequence[str]) -> list[str]:
         return ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
                 "-C", str(self.repo), *args]
 
-    def _run(self, args: Sequence[str], timeout: float | None = None, check: bool = True
-             ) -> subprocess.CompletedProcess[str]:
+    def _run(self, args: Sequence[str], timeout: float | None = None, check: bool = True,
+             cancellable: bool = True) -> subprocess.CompletedProcess[str]:
         """Run `git ARGS` (list, no shell). Raises GitError on timeout, and on a non-zero
-        exit when `check`."""
+        exit when `check`; GitCancelled once `cancel` is set (clean-up passes
+        `cancellable=False`: it must finish even then)."""
         limit = self.timeout if timeout is None else timeout
         env = _env({"GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0",
                     "GIT_LITERAL_PATHSPECS": "1", "LC_ALL": "C"})
         try:
             code, out, err = _bounded(self._argv(args), cwd=None, env=env, timeout=limit,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      cancel=self.cancel if cancellable else None)
         except OSError as exc:
             raise GitError(f"git {args[0]}: cannot run git: {exc}") from None
         stdout = out.decode("utf-8", errors="replace")
@@ -228,7 +255,7 @@ class Git:
             with log.open("w+b") as out:
                 code, _, _ = _bounded(["/bin/sh", "-c", command], cwd=tree, env=env,
                                       timeout=timeout_each, stdout=out,
-                                      stderr=subprocess.STDOUT)
+                                      stderr=subprocess.STDOUT, cancel=self.cancel)
                 out.seek(max(out.seek(0, os.SEEK_END) - 4 * OUTPUT_TAIL, 0))
                 text = _tail(out.read().decode("utf-8", errors="replace"))
             if code is None:
@@ -243,12 +270,12 @@ class Git:
     def _remove_worktree(self, tree: Path) -> None:
         try:
             self._run(["worktree", "remove", "--force", "--force", "--end-of-options",
-                       str(tree)], check=False)
+                       str(tree)], check=False, cancellable=False)
         except GitError:
             pass
         shutil.rmtree(tree, ignore_errors=True)  # e.g. it held a nested repo: remove refused
         try:
-            self._run(["worktree", "prune"], check=False)
+            self._run(["worktree", "prune"], check=False, cancellable=False)
         except GitError:
             pass
 

@@ -1,0 +1,127 @@
+"""Delivering a notification to a sink: an HTTP webhook (httpx) or a command (argv, the
+notification as JSON on stdin).
+
+Runs in a worker, never on the watchdog's loop. Each delivery retries with back-off
+(`ATTEMPTS`, doubling from `BACKOFF`) and stops early when cancelled; what it returns is a
+`Delivery` the loop records as an event (`notify-failed` names the sink by `shown`, a form
+with every secret of the URL removed: its path, query, user and password).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+
+from agent_orchestrator.core.notify import Notification
+from agent_orchestrator.core.redact import redact
+
+TIMEOUT = 10.0  # seconds one HTTP request or command may take
+ATTEMPTS = 3
+BACKOFF = 1.0
+FORMATS = ("json", "ntfy", "slack")
+
+
+@dataclass(frozen=True)
+class Sink:
+    """Where notifications go: `kind` "webhook" (`url`, `format`, extra `headers`) or
+    "command" (`argv`)."""
+
+    kind: str
+    url: str | None = None
+    format: str = "json"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    argv: tuple[str, ...] = ()
+
+    @property
+    def shown(self) -> str:
+        """The sink as it may appear in logs and events: no secrets."""
+        if self.kind == "command":
+            return f"command {self.argv[0] if self.argv else '?'}"
+        return f"webhook {shown_url(self.url or '')}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    sink: str  # Sink.shown
+    ok: bool
+    attempts: int
+    error: str | None = None
+
+
+def shown_url(url: str) -> str:
+    """`https://hooks.slack.com/services/T0/B0/XXX?token=y` → `https://hooks.slack.com/…`:
+    webhook URLs carry their secret in the path or query, so only scheme and host show."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    port = f":{parts.port}" if parts.port else ""
+    rest = "/…" if parts.path.strip("/") or parts.query else ""
+    return f"{parts.scheme or '?'}://{host}{port}{rest}"
+
+
+def body(sink: Sink, note: Notification) -> tuple[bytes, dict[str, str]]:
+    """The request body and headers for the sink's format."""
+    text = "\n".join(note.lines)
+    if sink.format == "ntfy":  # ntfy: the message is the body, the title a header
+        return text.encode(), {"Title": note.title, "Tags": note.kind,
+                               "Content-Type": "text/plain; charset=utf-8"}
+    if sink.format == "slack":
+        payload: object = {"text": f"*{note.title}*\n{text}"}
+    else:
+        payload = note.to_json()
+    return json.dumps(payload, ensure_ascii=False).encode(), {
+        "Content-Type": "application/json"}
+
+
+def deliver(sink: Sink, note: Notification, cancel: threading.Event,
+            attempts: int = ATTEMPTS, backoff: float = BACKOFF,
+            client: httpx.Client | None = None) -> Delivery:
+    """Send `note` to `sink`, retrying; never raises."""
+    error = None
+    for attempt in range(1, attempts + 1):
+        try:
+            if sink.kind == "command":
+                _run_command(sink.argv, note)
+            else:
+                _post(sink, note, client)
+            return Delivery(sink.shown, True, attempt)
+        except (httpx.HTTPError, OSError, subprocess.SubprocessError, ValueError) as exc:
+            error = redact(_describe(exc, sink))
+        if attempt < attempts and cancel.wait(backoff * 2 ** (attempt - 1)):
+            return Delivery(sink.shown, False, attempt, "cancelled")
+    return Delivery(sink.shown, False, attempts, error)
+
+
+def _post(sink: Sink, note: Notification, client: httpx.Client | None) -> None:
+    data, headers = body(sink, note)
+    own = client is None
+    http = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+    try:
+        response = http.post(sink.url or "", content=data, headers={**headers, **sink.headers})
+        if response.status_code >= 400:
+            raise ValueError(f"HTTP {response.status_code}")
+    finally:
+        if own:
+            http.close()
+
+
+def _run_command(argv: Sequence[str], note: Notification) -> None:
+    done = subprocess.run(list(argv), input=json.dumps(note.to_json()).encode(),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=TIMEOUT,
+                          check=False)
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace").strip()[-200:]
+        raise ValueError(f"exit {done.returncode}" + (f": {tail}" if tail else ""))
+
+
+def _describe(exc: Exception, sink: Sink) -> str:
+    """The error without the URL (httpx puts the full URL, secret and all, in messages)."""
+    text = str(exc) or type(exc).__name__
+    if sink.url:
+        text = text.replace(sink.url, shown_url(sink.url))
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, ValueError) else text

@@ -37,6 +37,8 @@ CASES = {
     "claude permission (older, message only)": Case("claude", {
         "hook_event_name": "Notification",
         "message": "Claude needs your permission to use Bash"}, "dialog"),
+    "claude permission request (newer)": Case("claude", {
+        "hook_event_name": "PermissionRequest", "tool_name": "Bash"}, "dialog"),
     "claude idle reminder": Case("claude", {
         "hook_event_name": "Notification", "notification_type": "idle_prompt",
         "message": "Claude is waiting for your input"}, "idle"),

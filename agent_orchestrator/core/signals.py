@@ -23,6 +23,7 @@ _CLAUDE_STATES = {
     "PostToolUse": "active",
     "SubagentStop": "active",  # a sub-agent ended; the main turn goes on
     "PreCompact": "active",
+    "PermissionRequest": "dialog",  # newer builds: a permission dialog is shown
     "Stop": "idle",  # the turn finished
     "SessionStart": "idle",
     "SessionEnd": "exited",

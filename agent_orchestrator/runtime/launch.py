@@ -44,7 +44,7 @@ class LaunchPlan:
     env: tuple[tuple[str, str], ...] = ()
     kickoff: str = ""
     boot_line: str | None = None
-    connect_delay: float = 0
+    connect_delay: float = 0  # read only with a boot_line: plan_agent sets the backend's
     submit_key: str = "Enter"
     new_resume_id: tuple[Path, str] | None = None  # (state file, id) pinned by this launch
 

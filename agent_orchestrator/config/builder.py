@@ -14,20 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agent_orchestrator.config import filetrust
-from agent_orchestrator.config.model import (
-    WATCHDOG_NAME,
-    Agent,
-    Backend,
-    Config,
-    Handoff,
-    Loop,
-    OnComplete,
-    Phase,
-    Service,
-    Wake,
-    WatchdogSettings,
-)
+from agent_orchestrator.config import filetrust, model
 from agent_orchestrator.config.presets import PRESETS, SKIP_PERMISSIONS
 from agent_orchestrator.config.schema import NAME_RE, Problems, check_table, dotted
 from agent_orchestrator.config.tables import (
@@ -57,7 +44,7 @@ class Builder:
         self.env = env
         self.root = self.path.parent
 
-    def build(self, raw: dict[str, Any]) -> Config | None:
+    def build(self, raw: dict[str, Any]) -> model.Config | None:
         top = check_table(raw, TOP, (), self.problems)
         raw_defaults = top.get("defaults") or {}
         defaults = check_table(raw_defaults, DEFAULTS, ("defaults",), self.problems)
@@ -73,8 +60,8 @@ class Builder:
                               "may hold only letters, digits, '-' and '_' (tmux rewrites "
                               "other characters in session names)")
             prefix = None
-        watchdog = WatchdogSettings(**check_table(top.get("watchdog", {}), WATCHDOG,
-                                                  ("watchdog",), self.problems))
+        watchdog = model.WatchdogSettings(**check_table(top.get("watchdog", {}), WATCHDOG,
+                                                        ("watchdog",), self.problems))
         backends = self._backends(top.get("backend", {}))
         agents = self._agents(top.get("agent", []), agent_defaults, prefix or "",
                               {b.name for b in backends})
@@ -83,7 +70,7 @@ class Builder:
         self._check_names(agents, services, prefix or "")
         if self.problems.items or prefix is None or not defaults.get("log_dir"):
             return None
-        return Config(
+        return model.Config(
             path=self.path, project_dir=self.root, session_prefix=prefix,
             log_dir=self._path(defaults["log_dir"]), tmux_socket=defaults.get("tmux_socket"),
             watchdog=watchdog, backends=backends, agents=agents, services=services,
@@ -109,7 +96,7 @@ class Builder:
 
     # -- backends
 
-    def _backends(self, raw: Any) -> tuple[Backend, ...]:
+    def _backends(self, raw: Any) -> tuple[model.Backend, ...]:
         if not isinstance(raw, dict):
             return ()
         out = []
@@ -125,7 +112,7 @@ class Builder:
             values = check_table(merged, BACKEND, ("backend", name), self.problems)
             self._check_templates(name, values)
             if "bin" in values:
-                out.append(Backend(name=name, **values))
+                out.append(model.Backend(name=name, **values))
         return tuple(out)
 
     def _check_templates(self, name: str, values: dict[str, Any]) -> None:
@@ -159,7 +146,7 @@ class Builder:
     # -- agents
 
     def _agents(self, raw: Any, defaults: dict[str, Any], prefix: str,
-                backends: set[str]) -> tuple[Agent, ...]:
+                backends: set[str]) -> tuple[model.Agent, ...]:
         if not isinstance(raw, list):
             return ()
         out = []
@@ -198,7 +185,7 @@ class Builder:
                 self.problems.add(where, "a loop agent needs a 'role'", label=f"agent.{name}")
             prompt_file = values.get("prompt_file")
             wake = self._wake(values.get("wake"), where + ("wake",), f"agent.{name}.wake")
-            out.append(Agent(
+            out.append(model.Agent(
                 name=name, session=values.get("session") or prefix + name,
                 backend=backend, kind=values["kind"], model=values.get("model"),
                 role=values.get("role"), prompt=values.get("prompt"),
@@ -208,31 +195,32 @@ class Builder:
                 watch=values["watch"], resume=values["resume"], wake=wake))
         return tuple(out)
 
-    def _wake(self, raw: Any, where: tuple[Any, ...], label: str) -> Wake | None:
+    def _wake(self, raw: Any, where: tuple[Any, ...], label: str) -> model.Wake | None:
         if raw is None:
             return None
         values = check_table(raw, WAKE, where, self.problems, label)
         if "interval" not in values or "prompt_file" not in values:
             return None
-        return Wake(values["interval"], self._file(values["prompt_file"],
-                                                   where + ("prompt_file",),
-                                                   f"{label}.prompt_file"))
+        return model.Wake(values["interval"], self._file(values["prompt_file"],
+                                                         where + ("prompt_file",),
+                                                         f"{label}.prompt_file"))
 
-    def _services(self, raw: Any, prefix: str) -> tuple[Service, ...]:
+    def _services(self, raw: Any, prefix: str) -> tuple[model.Service, ...]:
         if not isinstance(raw, list):
             return ()
         out = []
         for index, entry in enumerate(raw):
             values = check_table(entry, SERVICE, ("service", index), self.problems)
             if "name" in values and "command" in values:
-                out.append(Service(values["name"], values.get("session") or prefix +
-                                   values["name"], values["command"], self._path(values["dir"])))
+                out.append(model.Service(
+                    values["name"], values.get("session") or prefix + values["name"],
+                    values["command"], self._path(values["dir"])))
         return tuple(out)
 
-    def _check_names(self, agents: tuple[Agent, ...], services: tuple[Service, ...],
-                     prefix: str) -> None:
+    def _check_names(self, agents: tuple[model.Agent, ...],
+                     services: tuple[model.Service, ...], prefix: str) -> None:
         seen_names: dict[str, str] = {}
-        seen_sessions: dict[str, str] = {prefix + WATCHDOG_NAME: "the watchdog"}
+        seen_sessions: dict[str, str] = {prefix + model.WATCHDOG_NAME: "the watchdog"}
         entries = [(("agent", i), "agent", a.name, a.session) for i, a in enumerate(agents)]
         entries += [(("service", i), "service", s.name, s.session) for i, s in
                     enumerate(services)]
@@ -251,13 +239,13 @@ class Builder:
 
     # -- loop
 
-    def _loop(self, raw: Any, agents: tuple[Agent, ...]) -> Loop | None:
+    def _loop(self, raw: Any, agents: tuple[model.Agent, ...]) -> model.Loop | None:
         values = check_table(raw, LOOP, ("loop",), self.problems)
         phases = []
         for index, entry in enumerate(values["phases"]):
             pv = check_table(entry, PHASE, ("loop", "phases", index), self.problems)
             if "id" in pv and "status" in pv:
-                phases.append(Phase(**pv))
+                phases.append(model.Phase(**pv))
         ids = [p.id for p in phases]
         for dup in sorted({i for i in ids if ids.count(i) > 1}):
             self.problems.add(("loop", "phases"), f"duplicate phase id '{dup}'")
@@ -276,8 +264,8 @@ class Builder:
                 if not any(a.name == oc["run"] for a in agents):
                     self.problems.add(("loop", "on_complete", "run"),
                                       f"no agent named '{oc['run']}'")
-                on_complete = OnComplete(**oc)
-        return Loop(
+                on_complete = model.OnComplete(**oc)
+        return model.Loop(
             phases=tuple(phases), state_file=values["state_file"],
             done_marker=values["done_marker"],
             kickoff_template=self._file(kickoff, ("loop", "kickoff_template"))
@@ -286,7 +274,7 @@ class Builder:
             resume_phase=values["resume_phase"], handoff=handoff,
             on_complete=on_complete)
 
-    def _handoff(self, raw: Any, agents: tuple[Agent, ...]) -> Handoff | None:
+    def _handoff(self, raw: Any, agents: tuple[model.Agent, ...]) -> model.Handoff | None:
         if raw is None:
             return None
         where = ("loop", "handoff")
@@ -302,4 +290,4 @@ class Builder:
                                   f"role (expected one of {', '.join(sorted(known)) or 'none'})",
                                   label=dotted(where + (key,)))
         values["repo"] = self._path(values["repo"])
-        return Handoff(**values)
+        return model.Handoff(**values)

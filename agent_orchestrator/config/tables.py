@@ -1,8 +1,9 @@
 """Every agents.toml table as a dict of `Field`s: each key's kind, range and choices.
 
 A key that a dataclass of model.py also holds takes its default from that dataclass field
-(`modelled`), so no default is written twice. Only keys with no field of their own (the
-top-level tables, `[defaults]`' file settings without a default) state one here.
+(`modelled`), so no default is written twice; a key whose field has none (`tmux_socket`)
+loads as None when missing. Only the top-level tables, which no dataclass holds, state their
+defaults here.
 """
 
 from __future__ import annotations
@@ -10,42 +11,29 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from agent_orchestrator.config.model import (
-    DELIVERIES,
-    KINDS,
-    WATCH_MODES,
-    Agent,
-    Backend,
-    Config,
-    Handoff,
-    Loop,
-    OnComplete,
-    Phase,
-    Service,
-    Wake,
-    WatchdogSettings,
-)
+from agent_orchestrator.config import model
 from agent_orchestrator.config.schema import Field
 
 
-def modelled(model: type, table: Mapping[str, Field]) -> dict[str, Field]:
-    """`table` with each optional key's default taken from `model`'s field of that name.
+def modelled(cls: type, table: Mapping[str, Field]) -> dict[str, Field]:
+    """`table` with each optional key's default taken from the field of that name of `cls`,
+    a dataclass of model.py.
 
     Raises TypeError when the table states a default of its own for such a key: that would
     be the same fact written twice, free to drift."""
-    defaults = {f.name: f.default for f in dataclasses.fields(model)
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)
                 if f.default is not dataclasses.MISSING}
     out = {}
     for key, spec in table.items():
         if key in defaults and not spec.required:
             if spec.default is not None:
-                raise TypeError(f"{model.__name__}.{key}: default stated twice")
+                raise TypeError(f"{cls.__name__}.{key}: default stated twice")
             spec = dataclasses.replace(spec, default=defaults[key])
         out[key] = spec
     return out
 
 
-DEFAULTS_OWN = modelled(Config, {
+DEFAULTS_OWN = modelled(model.Config, {
     "session_prefix": Field("str", required=True),
     "log_dir": Field("nonempty", required=True),
     "project_dir": Field("nonempty"),
@@ -53,9 +41,9 @@ DEFAULTS_OWN = modelled(Config, {
     "log_max_bytes": Field("int", minimum=4096),
     "log_keep": Field("int", minimum=1),
 })
-AGENT = modelled(Agent, {
+AGENT = modelled(model.Agent, {
     "name": Field("name", required=True),
-    "kind": Field("choice", choices=KINDS),
+    "kind": Field("choice", choices=model.KINDS),
     "backend": Field("nonempty"),
     "model": Field("nonempty"),  # "" would silently mean "the CLI's default model"
     "role": Field("name"),
@@ -64,15 +52,15 @@ AGENT = modelled(Agent, {
     "dir": Field("nonempty"),
     "session": Field("name"),
     "enabled": Field("bool"),
-    "watch": Field("choice", choices=WATCH_MODES),
+    "watch": Field("choice", choices=model.WATCH_MODES),
     "resume": Field("bool"),
     "wake": Field("table"),
 })
 # Any agent key except its identity may be defaulted in [defaults].
 DEFAULTS = DEFAULTS_OWN | {k: v for k, v in AGENT.items() if k not in ("name", "session")}
-WAKE = modelled(Wake, {"interval": Field("number", required=True, minimum=1),
-                       "prompt_file": Field("nonempty", required=True)})
-WATCHDOG = modelled(WatchdogSettings, {
+WAKE = modelled(model.Wake, {"interval": Field("number", required=True, minimum=1),
+                             "prompt_file": Field("nonempty", required=True)})
+WATCHDOG = modelled(model.WatchdogSettings, {
     "signal_interval": Field("number", minimum=0.1),
     "heavy_interval": Field("number", minimum=0.1),
     "stall_grace": Field("number"),
@@ -85,9 +73,9 @@ WATCHDOG = modelled(WatchdogSettings, {
     "fleet_restart_limit": Field("int", minimum=1),
     "restart_stable": Field("number"),
 })
-BACKEND = modelled(Backend, {
+BACKEND = modelled(model.Backend, {
     "bin": Field("nonempty", required=True),
-    "prompt_delivery": Field("choice", choices=DELIVERIES),
+    "prompt_delivery": Field("choice", choices=model.DELIVERIES),
     "flags": Field("str"),
     "model_flag": Field("str"),
     "supports_resume": Field("bool"),
@@ -114,14 +102,20 @@ BACKEND = modelled(Backend, {
     "message_gutter": Field("str"),
     "boot_line": Field("nonempty"),
 })
-SERVICE = modelled(Service, {"name": Field("name", required=True),
-                             "command": Field("nonempty", required=True),
-                             "dir": Field("nonempty"), "session": Field("name")})
-PHASE = modelled(Phase, {"id": Field("nonempty", required=True),
-                         "status": Field("nonempty", required=True),
-                         "plan": Field("str"), "models": Field("strmap"),
-                         "verify": Field("strlist")})
-HANDOFF = modelled(Handoff, {
+SERVICE = modelled(model.Service, {
+    "name": Field("name", required=True),
+    "command": Field("nonempty", required=True),
+    "dir": Field("nonempty"),
+    "session": Field("name"),
+})
+PHASE = modelled(model.Phase, {
+    "id": Field("nonempty", required=True),
+    "status": Field("nonempty", required=True),
+    "plan": Field("str"),
+    "models": Field("strmap"),
+    "verify": Field("strlist"),
+})
+HANDOFF = modelled(model.Handoff, {
     "repo": Field("nonempty", required=True),
     "state_subdir": Field("str"),
     "claim_pattern": Field("regex"),
@@ -130,9 +124,9 @@ HANDOFF = modelled(Handoff, {
     "review_pings": Field("name"),
     "inboxes": Field("strlist"),
 })
-ON_COMPLETE = modelled(OnComplete, {"run": Field("name", required=True),
-                                    "trigger_file": Field("nonempty")})
-LOOP = modelled(Loop, {
+ON_COMPLETE = modelled(model.OnComplete, {"run": Field("name", required=True),
+                                          "trigger_file": Field("nonempty")})
+LOOP = modelled(model.Loop, {
     "phases": Field("list"),
     "state_file": Field("name"),
     "done_marker": Field("nonempty"),

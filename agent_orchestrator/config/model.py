@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent_orchestrator.config.schema import REGEX_FLAGS
+
 # ping delivery's default boot line (SPEC §3).
 BOOT_LINE = ("Your full kickoff prompt is in {kickoff_file} — read it now with: "
              "`cat '{kickoff_file}'` — then follow it exactly.")
@@ -133,8 +135,8 @@ class Handoff:
 
     repo: Path
     state_subdir: str = "machine-docs"
-    claim_pattern: re.Pattern[str] | None = re.compile("^claim", re.I | re.M)
-    review_pattern: re.Pattern[str] | None = re.compile("^review", re.I | re.M)
+    claim_pattern: re.Pattern[str] | None = re.compile("^claim", REGEX_FLAGS)
+    review_pattern: re.Pattern[str] | None = re.compile("^review", REGEX_FLAGS)
     claim_pings: str = "adversary"
     review_pings: str = "builder"
     inboxes: tuple[str, ...] = ("to_adversary", "to_builder")

@@ -33,9 +33,10 @@ from agent_orchestrator.config import (
     Wake,
     WatchdogSettings,
     load,
+    tables,
 )
 from agent_orchestrator.config.presets import PRESETS
-from agent_orchestrator.config.schema import NAME_RULE
+from agent_orchestrator.config.schema import NAME_RULE, Field
 
 HEAD = """\
 [defaults]
@@ -168,6 +169,42 @@ def test_watchdog_settings_given_and_defaulted(full: Config) -> None:
     assert full.watchdog.heavy_interval == 300
     assert full.watchdog.stall_grace == 180
     assert full.watchdog.fleet_restart_limit == 10
+
+
+# Each key table of tables.py against the dataclass holding its values.
+MODELLED = [(tables.DEFAULTS_OWN, Config), (tables.AGENT, Agent), (tables.WAKE, Wake),
+            (tables.WATCHDOG, WatchdogSettings), (tables.BACKEND, Backend),
+            (tables.SERVICE, Service), (tables.PHASE, Phase), (tables.HANDOFF, Handoff),
+            (tables.ON_COMPLETE, OnComplete), (tables.LOOP, Loop)]
+
+
+@pytest.mark.parametrize(("table", "model"), MODELLED, ids=[m.__name__ for _, m in MODELLED])
+def test_each_default_is_its_dataclass_fields(table: dict[str, Field], model: type) -> None:
+    """A default lives once: what a missing key loads to is the dataclass field's default."""
+    defaults = {f.name: f.default for f in dataclasses.fields(model)
+                if f.default is not dataclasses.MISSING}
+    names = {f.name for f in dataclasses.fields(model)}
+    for key, spec in table.items():
+        if not spec.required:
+            assert key in names, f"{key}: no field {model.__name__}.{key}"
+            # A field without a default (Config.tmux_socket) loads a missing key as None.
+            assert spec.default == defaults.get(key), f"{model.__name__}.{key}"
+
+
+def test_a_default_stated_twice_is_refused() -> None:
+    with pytest.raises(TypeError, match="Backend.connect_delay: default stated twice"):
+        tables.modelled(Backend, {"connect_delay": Field("number", 12)})
+
+
+def test_missing_keys_load_to_the_dataclass_defaults(tmp_path: Path) -> None:
+    config = load_ok(tmp_path, TOOL + '[[agent]]\nname = "a"\n'
+                     '[[service]]\nname = "s"\ncommand = "true"\n')
+    assert config.watchdog == WatchdogSettings()
+    assert config.backend("tool") == Backend(name="tool", bin="tool")
+    assert config.agents[0] == Agent(name="a", session="t-a", backend="demo",
+                                     dir=tmp_path.resolve())
+    assert config.services[0] == Service("s", "t-s", "true", tmp_path.resolve())
+    assert (config.log_max_bytes, config.log_keep) == (20_000_000, 1)
 
 
 def test_user_backend_gets_defaults(full: Config) -> None:
@@ -815,6 +852,18 @@ def test_loop_parses(tmp_path: Path) -> None:
 def test_loop_defaults(tmp_path: Path) -> None:
     config = load_ok(tmp_path, LOOP_AGENTS + '[loop]\nroles_dir = "prompts"\n', LOOP_FILES)
     assert config.loop == Loop(roles_dir=tmp_path.resolve() / "prompts")
+
+
+def test_handoff_defaults(tmp_path: Path) -> None:
+    config = load_ok(tmp_path, LOOP_AGENTS + '[loop]\nhandoff = { repo = "repo" }\n',
+                     LOOP_FILES)
+    assert config.loop is not None
+    handoff = config.loop.handoff
+    assert handoff == Handoff(repo=tmp_path.resolve() / "repo")
+    assert handoff.claim_pattern is not None and handoff.review_pattern is not None
+    assert handoff.claim_pattern.search("x\nCLAIM: p1")
+    assert handoff.review_pattern.search("x\nReview: p1")
+    assert not handoff.claim_pattern.search("unclaimed")
 
 
 def test_loop_phases_as_array_of_tables(tmp_path: Path) -> None:

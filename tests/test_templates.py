@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from agent_orchestrator.config.templates import (
     TemplateError,
     check_shell_template,
+    fill_python,
     render_shell,
     render_words,
     split_words,
@@ -186,3 +188,16 @@ def test_accepted_templates_really_keep_values_whole(template: str) -> None:
     line = render_shell(template, {n: HOSTILE for n in NAMES})
     expected = sum(template.count("{" + n + "}") for n in NAMES)
     assert sum(word.count(HOSTILE) for word in shlex.split(line)) == expected
+
+
+# ----------------------------------------------------------------------------- {python}
+
+def test_fill_python_names_this_interpreter() -> None:
+    assert fill_python("{python} -m agent_orchestrator.fakeagent --model '{model}'") == (
+        f"{sys.executable} -m agent_orchestrator.fakeagent --model '{{model}}'")
+    assert fill_python("claude") == "claude"
+
+
+def test_fill_python_output_runs_this_interpreter(tmp_path: Path) -> None:
+    words = split_words(fill_python("{python} -c 'import sys; print(sys.executable)'"))
+    assert run_sh(shlex.join(words), tmp_path).strip() == sys.executable

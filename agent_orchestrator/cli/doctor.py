@@ -13,13 +13,12 @@ import re
 import shutil
 import stat
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config.presets import PRESETS
-from agent_orchestrator.config.templates import TemplateError, split_words
+from agent_orchestrator.config.templates import PYTHON, TemplateError, fill_python, split_words
 from agent_orchestrator.doors import state
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
 
@@ -38,7 +37,7 @@ class Check:
 def program(bin_text: str) -> str | None:
     """The executable a backend's `bin` runs, resolved on PATH (None when it is not)."""
     try:
-        words = split_words(bin_text.replace("{python}", sys.executable))
+        words = split_words(fill_python(bin_text))
     except TemplateError:
         return None
     if not words:
@@ -82,7 +81,7 @@ def check_clis(used: set[str], backends: dict[str, str]) -> list[Check]:
             status = "fail" if needed else "info"
             why = "used by an enabled agent" if needed else "not configured"
             checks.append(Check(f"backend {name}", status, f"'{bin_text}' not found ({why})"))
-        elif name == "demo" or "{python}" in bin_text:
+        elif name == "demo" or PYTHON in bin_text:
             checks.append(Check(f"backend {name}", "ok", f"{path} (the bundled demo agent)"))
         else:
             checks.append(Check(f"backend {name}", "ok", f"{path}: {_version(path)}"))

@@ -2,10 +2,11 @@
 
 A preset is the raw `[backend.NAME]` table a user would otherwise write. `backend = "claude"`
 works with no table at all; a user table of the same name overrides preset keys one by one
-(the merge happens in config.py before validation, so presets are validated like user input).
+(the merge happens in builder.py before validation, so presets are validated like user input).
 
-`{python}` in `bin` is replaced at launch by the interpreter running agent-orchestrator, so
-the demo agent runs from the same environment whatever PATH the tmux server inherited.
+`{python}` in `bin` is replaced at launch by the interpreter running agent-orchestrator
+(templates.fill_python), so the demo agent runs from the same environment whatever PATH the
+tmux server inherited.
 
 Sources (all in shared/reference): `agent-cli-signals.md` (launch, resume and screen texts of
 each CLI, with their own sources: cited below as "signals §N"), `delivery.md` (submit keys,
@@ -43,7 +44,7 @@ from typing import Any
 _APOS = "[’']"
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # The bundled fake agent (agent_orchestrator/fakeagent.py). Its screens copy Claude Code's,
+    # The bundled fake agent (agent_orchestrator/fakeagent/). Its screens copy Claude Code's,
     # so these regexes have the same shape as the claude preset's.
     "demo": {
         "bin": "{python} -m agent_orchestrator.fakeagent",
@@ -339,6 +340,3 @@ SKIP_PERMISSIONS: dict[str, str] = {
     "aider": "--yes-always",
 }
 
-
-def preset_names() -> list[str]:
-    return sorted(PRESETS)

@@ -25,6 +25,8 @@ from agent_orchestrator.config.tomlpos import KeyLines, PathKey
 # session names, and a leading `-` reads as an option to tmux and to shells.
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # always fullmatch: `$` allows "a\n"
 NAME_RULE = "1-64 letters, digits, '-' or '_', starting with a letter or digit"
+# Every regex of the config is matched case-insensitive, one screen row or subject per line.
+REGEX_FLAGS = re.IGNORECASE | re.MULTILINE
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ def _model_env(value: Any, field: Field) -> Any:
 def _regex(value: Any, field: Field) -> Any:
     _require(isinstance(value, str), "a regular expression string")
     try:
-        compiled = re.compile(value, re.IGNORECASE | re.MULTILINE)
+        compiled = re.compile(value, REGEX_FLAGS)
     except re.error as exc:
         raise Invalid(f"invalid regular expression: {exc.msg} at position {exc.pos}",
                       full=True) from None
@@ -272,7 +274,7 @@ def nested_repeat(pattern: str) -> bool:
                     return True
         return False
 
-    return walk(sre_parse.parse(pattern, re.IGNORECASE | re.MULTILINE), False)
+    return walk(sre_parse.parse(pattern, REGEX_FLAGS), False)
 
 
 def _any_table(value: Any, field: Field) -> Any:

@@ -10,13 +10,18 @@ Two kinds of template:
 - the ping boot line (`render_boot_line`): prose typed to an agent, whose quoted
   `'{kickoff_file}'` must stay one word for the shell the agent runs it in.
 Only the names passed in are replaced; other braces (`${HOME}`, code in prompts) are left.
+`{python}` in a backend's `bin` is filled before all of these (`fill_python`).
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+import sys
 from collections.abc import Iterable, Mapping
+
+# In a backend's `bin`: the interpreter running agent-orchestrator (the demo preset's).
+PYTHON = "{python}"
 
 # A value built to break out of any quoting: used to prove a template keeps values whole.
 _SENTINEL = "v a'l\"u$(e)`;"
@@ -24,6 +29,13 @@ _SENTINEL = "v a'l\"u$(e)`;"
 
 class TemplateError(ValueError):
     """A template cannot be used; the message says why, for a config error."""
+
+
+def fill_python(bin_text: str) -> str:
+    """`bin_text` with `{python}` replaced by this interpreter's path, so the demo agent runs
+    from this environment whatever PATH the tmux server inherited. Inserted as is, like the
+    rest of the user's own `bin`."""
+    return bin_text.replace(PYTHON, sys.executable)
 
 
 def split_words(template: str) -> list[str]:

@@ -43,9 +43,8 @@ def main(argv: list[str]) -> int:
         return 1
     env = dict(os.environ)
     env.update(spec.get("env", {}))
-    if spec.get("boot_line"):
-        _fork_pinger(spec["boot_line"], float(spec.get("connect_delay", 12)),
-                     spec.get("submit_key", "Enter"))
+    if spec.get("boot_line"):  # the spec carries the backend's delay and key with it
+        _fork_pinger(spec["boot_line"], float(spec["connect_delay"]), spec["submit_key"])
     args = spec["argv"]
     try:
         os.execvpe(args[0], args, env)

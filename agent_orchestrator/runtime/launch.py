@@ -23,7 +23,12 @@ from pathlib import Path
 
 from agent_orchestrator.config import Agent, Backend, Config, Service, filetrust
 from agent_orchestrator.config.presets import SKIP_PERMISSIONS
-from agent_orchestrator.config.templates import render_boot_line, render_shell, render_words
+from agent_orchestrator.config.templates import (
+    fill_python,
+    render_boot_line,
+    render_shell,
+    render_words,
+)
 from agent_orchestrator.doors import logcap, proctree, state
 from agent_orchestrator.doors.files import private_dir, touch_private, write_atomic
 from agent_orchestrator.doors.tmux import Tmux
@@ -44,7 +49,7 @@ class LaunchPlan:
     env: tuple[tuple[str, str], ...] = ()
     kickoff: str = ""
     boot_line: str | None = None
-    connect_delay: float = 0
+    connect_delay: float = 0  # read only with a boot_line: plan_agent sets the backend's
     submit_key: str = "Enter"
     new_resume_id: tuple[Path, str] | None = None  # (state file, id) pinned by this launch
 
@@ -146,7 +151,7 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
     kickoff = kickoff_text(config, agent, phase_index)
     model = agent_model(config, agent, phase_index)
     env: list[tuple[str, str]] = []
-    bin_text = backend.bin.replace("{python}", sys.executable)
+    bin_text = fill_python(backend.bin)
     common = {"session": agent.session, "model": model or "", "dir": str(agent.dir)}
     boot_line = None
     resume_words, pinned = _resume_words(config, agent, backend, resume_id, new_id)

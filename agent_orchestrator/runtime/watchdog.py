@@ -216,9 +216,7 @@ class Watchdog:
                 launch.stop(self.tmux, self.config, session)
                 crash_point("restart-killed")  # test-only (crashpoints.py)
             if isinstance(action, Start | Restart) and agent is not None:
-                plan = launch.plan_agent(self.config, agent, state.phase_index(self.config),
-                                         state.resume_id(self.config, agent.name))
-                launch.start(self.tmux, self.config, plan,
+                launch.start(self.tmux, self.config, launch.plan_for(self.config, agent),
                              swept=isinstance(action, Restart))
                 crash_point("session-created")  # test-only (crashpoints.py)
             if isinstance(action, Type) and agent is not None:

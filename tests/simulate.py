@@ -1,5 +1,5 @@
-"""A fake fleet and a fake clock to replay watchdog histories through the real rules.decide()
-and the real applier."""
+"""A fake fleet and a fake clock to replay watchdog histories through the real rules.decide(),
+reload and applier."""
 
 from __future__ import annotations
 

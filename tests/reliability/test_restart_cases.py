@@ -1,8 +1,8 @@
 """Reliability cases T15–T20: restarts, back-off, crash loops, operator stops, mass failure.
 
-The time-heavy parts replay `rules.decide()` on a fake clock (tests/simulate.py `Sim`: ten
-minutes of watchdog history in milliseconds); where the case is about real processes, one
-end-to-end test runs the watchdog against a private tmux server.
+The time-heavy parts replay the watchdog's `rules.decide()` and applier on a fake clock
+(tests/simulate.py `Sim`: ten minutes of watchdog history in milliseconds); where the case
+is about real processes, one end-to-end test runs the watchdog against a private tmux server.
 
 - T15 crash-loop-immediate-exit: jittered exponential back-off with cap, one crash-loop
   event, no (re)start afterwards, a bounded number of (re)starts per minute.

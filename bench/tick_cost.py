@@ -189,7 +189,7 @@ def run_cell(box: Sandbox, workload: str, n: int, args: argparse.Namespace) -> l
 
         adopt, first = Row("light, 1st tick (adopts)"), Row("light, 2nd tick (1st read)")
         measure(adopt, light, srv, None)
-        control_pid = dog._control._proc.pid if dog._control is not None else None
+        control_pid = dog.wakeups.control._proc.pid if dog.wakeups.control is not None else None
         if workload == "date":
             time.sleep(DATE_SPACING)
         measure(first, light, srv, control_pid)
@@ -210,9 +210,9 @@ def run_cell(box: Sandbox, workload: str, n: int, args: argparse.Namespace) -> l
         return rows
     finally:
         if dog is not None:
-            if dog._control is not None:
-                dog._control.close()
-            for fd in dog._pidfds.values():
+            if dog.wakeups.control is not None:
+                dog.wakeups.control.close()
+            for fd in dog.wakeups.pidfds.values():
                 with contextlib.suppress(OSError):
                     os.close(fd)
         kill_server(socket)

@@ -1,4 +1,5 @@
-"""A fake fleet and a fake clock to replay watchdog histories through rules.decide()."""
+"""A fake fleet and a fake clock to replay watchdog histories through the real rules.decide(),
+reload and applier."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from pathlib import Path
 from conftest import write_config
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator.config import Config
-from agent_orchestrator.core import rules, screenrules
-from agent_orchestrator.core.decisions import Restart, Start, Stop, Type
+from agent_orchestrator.config import Backend, Config
+from agent_orchestrator.core import rules
+from agent_orchestrator.core.decisions import Action, Restart, Start, Type
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.memory import FleetMemory
 from agent_orchestrator.core.observed import Now, Observed, Pane
+from agent_orchestrator.runtime import apply, configwatch, observe
+from agent_orchestrator.runtime.delivery import Delivery
+from agent_orchestrator.runtime.launch import LaunchPlan
 
 WALL0 = 1_800_000_000.0  # 2027-01-15 08:00 UTC
 
@@ -44,7 +48,9 @@ def tool_fleet(tmp_path: Path, names: list[str], watchdog: str = WATCHDOG,
 
 @dataclass
 class Sim:
-    """Each `tick()` is one watchdog pass; actions are applied to the fake fleet at once."""
+    """Each `tick()` is one watchdog pass on a fake clock: the real `rules.decide()` on what
+    the fake fleet shows, its actions carried out by the real applier (runtime/apply.py) at
+    once. The Sim is the applier's door: starting, stopping and typing act on its panes."""
 
     config: Config
     mono: float = 1_000.0
@@ -56,8 +62,8 @@ class Sim:
     operator_starts: dict[str, float] = field(default_factory=dict)
     server: bool = True
     events: list[Event] = field(default_factory=list)
-    actions: list[object] = field(default_factory=list)
-    typed: list[tuple[str, str]] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    typed: list[tuple[str, str]] = field(default_factory=list)  # (agent, text or wake file)
     _pid: int = 100
 
     def session(self, name: str) -> str:
@@ -66,8 +72,10 @@ class Sim:
         return agent.session
 
     def run(self, name: str, command: str = "tool", screen: str = "") -> None:
+        self._spawn(self.session(name), command, screen)
+
+    def _spawn(self, session: str, command: str = "tool", screen: str = "") -> None:
         self._pid += 1
-        session = self.session(name)
         self.panes[session] = Pane(session, f"%{self._pid}", self._pid, command, False, None,
                                    self.wall, "@1")
         self.screens[session] = screen
@@ -93,32 +101,53 @@ class Sim:
         self.wall += seconds
 
     def tick(self, light: bool = True) -> rules.Decisions:
-        screens = {}
+        observed = self._observed({})
         if light:
-            wanted = screenrules.screens_wanted(
-                self.config, self._observed({}), self.memory,
-                rules.watched(self.config, frozenset(self.stopped)))
-            screens = {s: self.screens.get(s, "") for s in wanted}
-        decisions = rules.decide(self.config, self._observed(screens), self.memory,
-                                 Now(self.mono, self.wall, UTC))
-        self.memory = decisions.memory
-        self.events += decisions.events
-        for action in decisions.actions:
-            self.actions.append(action)
-            self._apply(action)
+            observed = observe.with_screens(self.config, observed, self.memory,
+                                            self.capture_many)
+        decisions = rules.decide(self.config, observed, self.memory, self._now())
+        self.actions += decisions.actions
+        self._commit(decisions)
         return decisions
+
+    def reload(self, new: Config) -> tuple[Action, ...]:
+        """Apply an edited config the way the watchdog does (configwatch.apply_edit: the
+        stops under the old config, the rest under the new one); returns its actions."""
+        edit = configwatch.apply_edit(self, self.config, new, self._observed({}), self.memory,
+                                      self._now(), self.events.extend)
+        self.config = new
+        self.actions += edit.actions
+        self._commit(configwatch.rest(edit))
+        return edit.actions
+
+    def _commit(self, decisions: rules.Decisions) -> None:
+        apply.apply_all(self, self.config, decisions, self.events.extend)
+        self.memory = decisions.memory
+        self.typed += [(a.agent, a.text or str(a.file)) for a in decisions.actions
+                       if isinstance(a, Type)]
+
+    def _now(self) -> Now:
+        return Now(self.mono, self.wall, UTC)
 
     def _observed(self, screens: dict[str, str]) -> Observed:
         return Observed(self.server, dict(self.panes) if self.server else {}, screens,
                         frozenset(self.stopped), dict(self.operator_starts))
 
-    def _apply(self, action: object) -> None:
-        if isinstance(action, Stop | Restart):
-            self.kill(action.agent)
-        if isinstance(action, Start | Restart):
-            self.run(action.agent)
-        if isinstance(action, Type):
-            self.typed.append((action.agent, action.text or str(action.file)))
+    # ---------------------------------------------------------------- the applier's door
+
+    def start(self, config: Config, plan: LaunchPlan, swept: bool) -> None:
+        self._spawn(plan.session)
+
+    def stop(self, config: Config, session: str) -> None:
+        self.panes.pop(session, None)
+
+    def deliver(self, session: str, text: str, backend: Backend) -> Delivery:
+        return Delivery(True, "typed")
+
+    def capture_many(self, sessions: list[str]) -> dict[str, str]:
+        return {s: self.screens.get(s, "") for s in sessions}
+
+    # ---------------------------------------------------------------- what happened
 
     def kinds(self, agent: str | None = None) -> list[str]:
         return [e.event for e in self.events if agent is None or e.agent == agent]

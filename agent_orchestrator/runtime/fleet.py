@@ -59,7 +59,6 @@ def up(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]:
     outcomes = []
     if config.loop is not None and not config.loop.resume_phase and not names:
         state.write_phase_index(config, 0)  # `resume_phase = false`: every `up` starts over
-    phase = state.phase_index(config)
     for agent in config.agents:
         if names and agent.name not in names:
             continue
@@ -68,8 +67,7 @@ def up(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]:
             continue
         state.clear_stopped(config, agent.name)
         state.mark_started(config, agent.name)
-        plan = launch.plan_agent(config, agent, phase, state.resume_id(config, agent.name))
-        outcomes.append(_ensure(config, tmux, snap, agent.name, plan))
+        outcomes.append(_ensure(config, tmux, snap, agent.name, launch.plan_for(config, agent)))
     for service in config.services:
         if names and service.name not in names:
             continue

@@ -1,6 +1,7 @@
 """How an agent or service is started (SPEC §3): kickoff text, command, files, tmux session.
 
-`plan_agent` is pure: it turns config (+ phase index and resume id) into a `LaunchPlan`.
+`plan_agent` is pure: it turns config (+ phase index and resume id) into a `LaunchPlan`;
+`plan_for` is the plan of an agent starting now (both `agents up` and the watchdog use it).
 `start` does the I/O: kickoff file `state/kickoff-<session>.txt`, session log
 `<log_dir>/<session>.log`, a launch spec read by boot.py, and the tmux session itself.
 
@@ -182,6 +183,13 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
     return LaunchPlan(session=agent.session, argv=tuple(argv), cwd=agent.dir, env=tuple(env),
                       kickoff=kickoff, boot_line=boot_line, connect_delay=backend.connect_delay,
                       submit_key=backend.submit_key, new_resume_id=pinned)
+
+
+def plan_for(config: Config, agent: Agent) -> LaunchPlan:
+    """The plan of `agent` starting now: at the loop's saved phase, resuming its stored
+    conversation (`resume = true`)."""
+    return plan_agent(config, agent, state.phase_index(config),
+                      state.resume_id(config, agent.name))
 
 
 def _model_env(backend: Backend, model: str | None) -> list[tuple[str, str]]:

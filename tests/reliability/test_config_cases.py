@@ -44,7 +44,7 @@ from agent_orchestrator.core.screen import classify
 from agent_orchestrator.doors import eventlog as events_mod
 from agent_orchestrator.doors import state
 from agent_orchestrator.doors.tmux import PANE_HEIGHT, PANE_WIDTH, Tmux
-from agent_orchestrator.runtime import launch
+from agent_orchestrator.runtime import apply, delivery, launch
 from agent_orchestrator.runtime import watchdog as watchdog_mod
 
 HEAD = '[defaults]\nsession_prefix = "t-"\nlog_dir = "logs"\nbackend = "demo"\n'
@@ -794,11 +794,11 @@ def test_t08_wake_file_is_judged_when_typed(tmp_path: Path, monkeypatch) -> None
     path = write(tmp_path, text, ("w.md",))
     config = config_mod.load(path)
     os.chmod(tmp_path / "w.md", 0o666)
-    monkeypatch.setattr(watchdog_mod.delivery, "deliver", lambda *a, **k: pytest.fail("typed"))
+    monkeypatch.setattr(delivery, "deliver", lambda *a, **k: pytest.fail("typed"))
     dog = watchdog_mod.Watchdog(config=config, tmux=Tmux(None))
     wake = config.agents[0].wake
     assert wake is not None
-    dog._type(config.agents[0], "t-a", Type("a", "wake", file=wake.prompt_file))
+    apply.apply_one(dog.door, config, Type("a", "wake", file=wake.prompt_file), dog.record)
     failed = [e for e in events_mod.read(config.log_dir) if e["event"] == "delivery-failed"]
     assert len(failed) == 1 and failed[0]["agent"] == "a"
     assert f"{tmp_path / 'w.md'} is world-writable (mode 0666)" in failed[0]["reason"]

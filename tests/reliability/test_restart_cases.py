@@ -1,8 +1,8 @@
 """Reliability cases T15–T20: restarts, back-off, crash loops, operator stops, mass failure.
 
-The time-heavy parts replay `rules.decide()` on a fake clock (tests/simulate.py `Sim`: ten
-minutes of watchdog history in milliseconds); where the case is about real processes, one
-end-to-end test runs the watchdog against a private tmux server.
+The time-heavy parts replay the watchdog's `rules.decide()` and applier on a fake clock
+(tests/simulate.py `Sim`: ten minutes of watchdog history in milliseconds); where the case
+is about real processes, one end-to-end test runs the watchdog against a private tmux server.
 
 - T15 crash-loop-immediate-exit: jittered exponential back-off with cap, one crash-loop
   event, no (re)start afterwards, a bounded number of (re)starts per minute.
@@ -31,10 +31,8 @@ from simulate import tool_fleet as fleet
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.cli import status
-from agent_orchestrator.config import Config
-from agent_orchestrator.core import reload, rules
+from agent_orchestrator.core import rules
 from agent_orchestrator.core.decisions import Restart, Start
-from agent_orchestrator.core.observed import Now, Observed
 from agent_orchestrator.core.restarts import JITTER, backoff
 from agent_orchestrator.doors.tmux import Tmux
 
@@ -208,25 +206,13 @@ def crash_looping(tmp_path: Path) -> Sim:
     return sim
 
 
-def reconfigure(sim: Sim, new: Config) -> tuple[object, ...]:
-    """Apply an edited config the way the watchdog does (reload.diff, then its actions)."""
-    observed = Observed(sim.server, dict(sim.panes), stopped=frozenset(sim.stopped))
-    decisions = reload.diff(sim.config, new, observed, sim.memory, Now(sim.mono, sim.wall))
-    sim.config, sim.memory = new, decisions.memory
-    sim.events += decisions.events
-    for action in decisions.actions:
-        sim.actions.append(action)
-        sim._apply(action)
-    return decisions.actions
-
-
 def test_t18_unrelated_edit_leaves_quarantine_alone(tmp_path: Path) -> None:
     """FAULT: a crash-looping agent x; the operator edits another agent (y). EXPECTED: y is
     restarted for its change; x stays crash-looping with its counters, is not started, and
     stays down for the next 10 minutes."""
     sim = crash_looping(tmp_path)
     before = sim.memory.agent("x")
-    actions = reconfigure(sim, fleet(tmp_path, ["x", "y"], y='prompt = "new"\n'))
+    actions = sim.reload(fleet(tmp_path, ["x", "y"], y='prompt = "new"\n'))
     assert [(type(a).__name__, a.agent) for a in actions] == [("Restart", "y")]
     assert sim.memory.agent("x") == before
     starts = sim.starts("x")
@@ -241,7 +227,7 @@ def test_t18_own_edit_restarts_once_with_fresh_counters(tmp_path: Path) -> None:
     sim = crash_looping(tmp_path)
     starts = sim.starts("x")
     fixed = fleet(tmp_path, ["x", "y"], x='prompt = "fixed"\n')
-    actions = reconfigure(sim, fixed)
+    actions = sim.reload(fixed)
     assert [(type(a).__name__, a.agent) for a in actions] == [("Start", "x")]
     assert [e.event for e in sim.events[-1:]] == ["changed"]
     sim.advance(1)
@@ -336,7 +322,7 @@ def test_t19_disabled_in_config_beats_pending_backoff(tmp_path: Path) -> None:
     killed from outside, and the old deadline passes. EXPECTED: the edit stops nothing
     that is not running, starts nothing, and x is never restarted over 10 minutes."""
     sim = in_backoff(tmp_path)
-    actions = reconfigure(sim, fleet(tmp_path, ["x"], x="enabled = false\n"))
+    actions = sim.reload(fleet(tmp_path, ["x"], x="enabled = false\n"))
     assert not any(isinstance(a, Start | Restart) for a in actions)
     sim.kill("x")
     before = sim.starts("x")

@@ -1,8 +1,9 @@
 """Reliability cases T21–T23: stalls.
 
-Pure parts replay `rules.decide()` on a fake clock (tests/simulate.py `Sim`) with screens
-shaped like the demo agent's (which copy Claude Code's); the real parts run the watchdog and
-the demo agent (`agent_orchestrator/fakeagent.py`) on a private tmux server.
+Pure parts replay the watchdog's `rules.decide()` and applier on a fake clock
+(tests/simulate.py `Sim`) with screens shaped like the demo agent's (which copy Claude
+Code's); the real parts run the watchdog and the demo agent (`agent_orchestrator/fakeagent/`)
+on a private tmux server.
 
 - T21 stall-detected-and-escalated: an agent idle for `stall_idle` is rebooted once per
   stall (one `stall-reboot` event; the reboot counts toward the crash window). Our ladder

@@ -1,0 +1,135 @@
+"""Carrying out decisions: start, restart, stop, type, set the phase, complete the sequence.
+
+Sessions and typing go through a `Door`: tmux in the daemon (`TmuxDoor`), an in-memory
+fleet in tests (tests/simulate.py), so the simulator replays this very code. A failure is
+recorded (`action-failed`, `delivery-failed`) and never raised: the next pass retries.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from agent_orchestrator.config import Agent, Backend, Config, filetrust
+from agent_orchestrator.core.decisions import (
+    Action,
+    CompleteSequence,
+    Decisions,
+    Restart,
+    SetPhase,
+    Start,
+    Stop,
+    Type,
+)
+from agent_orchestrator.core.events import Event
+from agent_orchestrator.doors import state
+from agent_orchestrator.doors.crashpoints import crash_point
+from agent_orchestrator.doors.files import write_atomic
+from agent_orchestrator.doors.tmux import Tmux, TmuxError
+from agent_orchestrator.runtime import delivery, launch
+from agent_orchestrator.runtime.delivery import Delivery
+from agent_orchestrator.runtime.launch import LaunchPlan
+
+Record = Callable[[Sequence[Event]], None]  # where the events of a failure go
+
+
+class Door(Protocol):
+    """The outside operations an action needs."""
+
+    def start(self, config: Config, plan: LaunchPlan, swept: bool) -> None:
+        """Start the plan's session (`launch.start`); raise TmuxError or OSError."""
+
+    def stop(self, config: Config, session: str) -> None:
+        """Kill a session and every process it started (`launch.stop`)."""
+
+    def deliver(self, session: str, text: str, backend: Backend) -> Delivery:
+        """Type `text` into the session's agent and submit it (`delivery.deliver`)."""
+
+
+@dataclass(frozen=True)
+class TmuxDoor:
+    """The real door: sessions on the config's tmux server."""
+
+    tmux: Tmux
+
+    def start(self, config: Config, plan: LaunchPlan, swept: bool) -> None:
+        launch.start(self.tmux, config, plan, swept=swept)
+
+    def stop(self, config: Config, session: str) -> None:
+        launch.stop(self.tmux, config, session)
+
+    def deliver(self, session: str, text: str, backend: Backend) -> Delivery:
+        return delivery.deliver(self.tmux, session, text, backend.submit_key,
+                                dialog_re=backend.prompt_re, active_re=backend.active_re)
+
+
+def apply_all(door: Door, config: Config, decisions: Decisions, record: Record) -> bool:
+    """Record the decisions' events, then carry out their actions in order (the decision
+    first, then any failure to carry it out). Returns whether a session was started."""
+    record(decisions.events)
+    started = False
+    for action in decisions.actions:
+        apply_one(door, config, action, record)
+        started |= isinstance(action, Start | Restart)
+    return started
+
+
+def apply_one(door: Door, config: Config, action: Action, record: Record) -> None:
+    if isinstance(action, SetPhase | CompleteSequence):
+        _apply_loop(config, action, record)
+        return
+    agent = config.agent(action.agent)
+    session = action.session if isinstance(action, Stop) and action.session else \
+        (agent.session if agent else None)
+    if session is None:
+        return
+    try:
+        if isinstance(action, Stop | Restart):
+            door.stop(config, session)
+            crash_point("restart-killed")  # test-only (crashpoints.py)
+        if isinstance(action, Start | Restart) and agent is not None:
+            door.start(config, launch.plan_for(config, agent),
+                       swept=isinstance(action, Restart))
+            crash_point("session-created")  # test-only (crashpoints.py)
+        if isinstance(action, Type) and agent is not None:
+            _type(door, config, agent, session, action, record)
+    except (TmuxError, OSError, filetrust.Untrusted) as exc:
+        record([Event(time.time(), action.agent, "action-failed",
+                      f"{type(action).__name__.lower()}: {exc}")])
+
+
+def _apply_loop(config: Config, action: SetPhase | CompleteSequence, record: Record) -> None:
+    try:
+        if isinstance(action, SetPhase):
+            state.write_phase_index(config, action.index)
+            return
+        marker = config.log_dir / "SEQUENCE-COMPLETE"
+        if not marker.exists():
+            write_atomic(marker, f"{action.reason}\n".encode())
+        loop = config.loop
+        if loop is not None and loop.on_complete is not None:  # paths: project root
+            (config.project_dir / loop.on_complete.trigger_file).unlink(missing_ok=True)
+    except OSError as exc:
+        record([Event(time.time(), None, "action-failed", f"{action.reason}: {exc}")])
+
+
+def _type(door: Door, config: Config, agent: Agent, session: str, action: Type,
+          record: Record) -> None:
+    if action.text is not None:
+        text = action.text
+    elif action.file is not None:  # a wake file: whitespace collapsed to one line
+        # Judged again as it is read: it may have changed hands since the config loaded.
+        try:
+            text = " ".join(filetrust.read_text(action.file).split())
+        except filetrust.Untrusted as exc:
+            record([Event(time.time(), agent.name, "delivery-failed",
+                          f"{action.reason}: not typed: {exc}")])
+            return
+    else:
+        return
+    result = door.deliver(session, text, config.backend(agent.backend))
+    if not result.delivered:
+        record([Event(time.time(), agent.name, "delivery-failed",
+                      f"{action.reason}: {result.detail}")])

@@ -278,7 +278,7 @@ def test_transcript_renders_a_file(tmp_path: Path) -> None:
 def test_transcript_of_an_agent_uses_its_resume_id(make_config: Callable[..., Path]) -> None:
     import os
 
-    from agent_orchestrator.doors.transcript import claude_slug
+    from agent_orchestrator.doors.transcript.locate import claude_slug
 
     path = make_config('[[agent]]\nname = "c"\nbackend = "claude"\nresume = true\n')
     workdir = path.parent.resolve()

@@ -384,7 +384,9 @@ def _cmd_transcript(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from agent_orchestrator.cli import render
-    from agent_orchestrator.doors import state, transcript
+    from agent_orchestrator.doors import state
+    from agent_orchestrator.doors.transcript import locate, read
+    from agent_orchestrator.doors.transcript.turns import Turn
     from agent_orchestrator.runtime.launch import CONTINUE_LAST
 
     if args.file is not None:
@@ -407,7 +409,7 @@ def _cmd_transcript(args: argparse.Namespace) -> int:
         notes: list[str] = []
         stored = state.resume_id(config, agent.name)
         session_id = None if stored == CONTINUE_LAST else stored
-        path = transcript.locate(Path.home(), agent.dir, session_id,
+        path = locate.locate(Path.home(), agent.dir, session_id,
                                  f"{backend.name} {Path(backend.bin).name}", notes)
         for note in notes:
             print(f"agents: note: {note}", file=sys.stderr)
@@ -417,9 +419,9 @@ def _cmd_transcript(args: argparse.Namespace) -> int:
                             f"~/.codex/sessions/ (give one with --file PATH)")
     assert path is not None
     if args.follow:
-        turns: Iterable[transcript.Turn] = transcript.follow(path, from_start=True)
+        turns: Iterable[Turn] = read.follow(path, from_start=True)
     else:
-        turns = parsed = transcript.parse(path)
+        turns = parsed = read.parse(path)
         if parsed.format is None:
             raise UserError(f"{path} is neither a Claude Code transcript nor a Codex rollout")
     print(f"agents: {path}", file=sys.stderr)

@@ -15,7 +15,7 @@ from agent_orchestrator.cli.doctor import Check
 from agent_orchestrator.cli.status import FleetStatus
 from agent_orchestrator.config import Config
 from agent_orchestrator.core.explain import Explanation
-from agent_orchestrator.doors.transcript import Turn
+from agent_orchestrator.doors.transcript.turns import Turn
 from agent_orchestrator.runtime.fleet import Outcome
 
 _STATE_STYLE = {"running": "green", "active": "green", "down (restarting)": "yellow",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -198,6 +200,33 @@ def test_logs_prints_the_session_log(make_config: Callable[..., Path], tmux_sock
     agents("down", "--config", str(path))
 
 
+def test_logs_follows_through_rotation_and_truncation(make_config: Callable[..., Path]) -> None:
+    """The session log's writer renames it away at log_max_bytes and starts a new one; a
+    follower must go on with the new file (it used to stay on the renamed one, silent)."""
+    path = make_config('[[agent]]\nname = "a"\nbackend = "demo"\n')
+    log = path.parent / "logs" / "t-a.log"
+    log.parent.mkdir()
+    log.write_bytes(b"old line\nhistory line\n")
+    follower = subprocess.Popen([sys.executable, "-m", "agent_orchestrator", "logs", "a",
+                                 "-n", "1", "--config", str(path)],
+                                stdout=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in follower.stdout or ()],
+                     daemon=True).start()
+    try:
+        assert lines.get(timeout=15) == "history line\n"  # it has the file open
+        log.rename(log.with_name("t-a.log.1"))
+        log.write_bytes(b"after rotation\n")
+        assert lines.get(timeout=15) == "after rotation\n"
+        os.truncate(log, 0)  # then a shorter file: it shrank
+        with open(log, "ab") as handle:
+            handle.write(b"cut\n")
+        assert lines.get(timeout=15) == "cut\n"
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)
+
+
 SCREENS = Path(__file__).resolve().parent / "fixtures" / "screens"
 
 
@@ -278,7 +307,7 @@ def test_transcript_renders_a_file(tmp_path: Path) -> None:
 def test_transcript_of_an_agent_uses_its_resume_id(make_config: Callable[..., Path]) -> None:
     import os
 
-    from agent_orchestrator.doors.transcript import claude_slug
+    from agent_orchestrator.doors.transcript.locate import claude_slug
 
     path = make_config('[[agent]]\nname = "c"\nbackend = "claude"\nresume = true\n')
     workdir = path.parent.resolve()

@@ -1,22 +1,27 @@
-"""Everything the user sees as a table or styled line. The only module importing rich."""
+"""Everything the user sees: tables, styled lines, JSON, plain text and messages on stderr.
+The only module importing rich, and the only one in cli/ that writes to stdout or stderr."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
 
-from agent_orchestrator.cli.doctor import Check
-from agent_orchestrator.cli.status import FleetStatus
-from agent_orchestrator.config import Config
-from agent_orchestrator.core.explain import Explanation
-from agent_orchestrator.doors.transcript import Turn
-from agent_orchestrator.runtime.fleet import Outcome
+if TYPE_CHECKING:
+    from agent_orchestrator.cli.doctor import Check
+    from agent_orchestrator.cli.status import FleetStatus
+    from agent_orchestrator.config import Config, Phase
+    from agent_orchestrator.core.explain import Explanation
+    from agent_orchestrator.doors.transcript.turns import Turn
+    from agent_orchestrator.runtime.fleet import Outcome
 
 _STATE_STYLE = {"running": "green", "active": "green", "down (restarting)": "yellow",
                 "disabled": "dim", "stopped": "dim", "crash-looping": "bold red",
@@ -82,6 +87,17 @@ def status_table(fleet: FleetStatus, config: Config) -> Group:
 
 def status(out: Console, fleet: FleetStatus, config: Config) -> None:
     out.print(status_table(fleet, config))
+
+
+def status_live(out: Console, fetch: Callable[[], FleetStatus], config: Config,
+                every: float = 1.0) -> None:
+    """The status table redrawn every `every` seconds until Ctrl-C (KeyboardInterrupt)."""
+    from rich.live import Live  # noqa: PLC0415 - only the live view needs it
+
+    with Live(status_table(fetch(), config), console=out, auto_refresh=False) as live:
+        while True:
+            time.sleep(every)
+            live.update(status_table(fetch(), config), refresh=True)
 
 
 def outcomes(out: Console, results: Sequence[Outcome]) -> None:
@@ -201,3 +217,59 @@ def event(out: Console, record: dict[str, object]) -> None:
     style = _EVENT_STYLE.get(kind, "white")
     out.print(f"[dim]{when}[/dim] {escape(str(record.get('agent') or '-')):<12} "
               f"[{style}]{escape(kind):<16}[/{style}] {escape(str(record.get('reason') or ''))}")
+
+
+# ---------------------------------------------------------------------------- plain output
+# Printed as they are, not through rich: names, paths and JSON may hold `[...]`, which rich
+# would read as markup, and scripts read these bytes.
+
+
+def notice(text: str) -> None:
+    """A message on stderr: errors, notes, which file a verb read."""
+    print(f"agents: {text}", file=sys.stderr)
+
+
+def json_document(data: object, ensure_ascii: bool = False) -> None:
+    """One indented JSON document (`status --json` keeps its ASCII escapes, as ever)."""
+    print(json.dumps(data, indent=2, ensure_ascii=ensure_ascii))
+
+
+def json_line(data: object) -> None:
+    """One JSON Lines record, flushed at once: a reader may be following us."""
+    print(json.dumps(data, ensure_ascii=False), flush=True)
+
+
+def log_bytes(data: bytes, raw: bool) -> None:
+    """Session log output: the bytes as written, or (not `raw`) readable text, TUI redraws
+    reduced to their characters."""
+    if raw:
+        sys.stdout.buffer.write(data)
+    else:
+        from agent_orchestrator.core.screen import strip_ansi
+
+        sys.stdout.write(strip_ansi(data.decode("utf-8", "replace")))
+    sys.stdout.flush()
+
+
+def phases(loop_phases: Sequence[Phase], current: int) -> None:
+    """`agents phase show`: each phase, an arrow at the current one."""
+    for number, phase in enumerate(loop_phases):
+        mark = "→" if number == current else " "
+        models = ", ".join(f"{r}={m}" for r, m in phase.models) or "agents' own models"
+        print(f"{mark} {number}  {phase.id:<20} status {phase.status}  ({models})")
+
+
+def sequence_complete() -> None:
+    print("the sequence is complete (SEQUENCE-COMPLETE written)")
+
+
+def phase_moved(target: int, phase: Phase) -> None:
+    print(f"phase {target}: {phase.id} (the watchdog restarts the loop agents on it)")
+
+
+def scaffolded(written: Iterable[Path], folder: str, loop_demo: bool) -> None:
+    """`agents init`: the files written and what to run next."""
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: cd {folder} && agents up" + (
+        "   (then watch: agents status --watch, agents events -f)" if loop_demo else ""))

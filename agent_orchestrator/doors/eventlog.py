@@ -32,6 +32,8 @@ from pathlib import Path
 
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.doors.files import private_dir
+from agent_orchestrator.doors.follow import Lines
+from agent_orchestrator.doors.follow import follow as follow_file
 
 MAX_BYTES = 5_000_000
 KEEP = 5
@@ -171,59 +173,16 @@ def _parse(line: str | bytes) -> dict[str, object] | None:
 
 def follow(log_dir: Path, poll: float = 0.2, stop: Callable[[], bool] | None = None,
            from_start: bool = False) -> Iterator[dict[str, object]]:
-    """Yield events as they are appended to `events.jsonl`, like `tail -F`: those already in
-    the file are skipped unless `from_start`. Survives rotation (the old file is read to its
-    end, then the new one from its start) and truncation. Ends when `stop()` returns true,
-    checked at least every `poll` seconds."""
-    path = events_file(log_dir)
-    handle = None
-    identity: tuple[int, int] | None = None
-    pending = b""
-    skip_existing = not from_start
-    try:
-        while stop is None or not stop():
-            if handle is None:
-                try:
-                    handle = open(path, "rb")
-                except FileNotFoundError:
-                    pass
-                else:
-                    info = os.fstat(handle.fileno())
-                    identity = (info.st_dev, info.st_ino)
-                    pending = b""
-                    if skip_existing:
-                        handle.seek(0, os.SEEK_END)
-                skip_existing = False  # a file created later holds only new events
-            if handle is not None:
-                data = handle.read()
-                if data:
-                    pending += data
-                    *lines, pending = pending.split(b"\n")
-                    for line in lines:
-                        record = _parse(line)
-                        if record is not None:
-                            yield record
-                    continue
-                try:
-                    now = os.stat(path)
-                except FileNotFoundError:
-                    now = None
-                if now is None or (now.st_dev, now.st_ino) != identity:
-                    # Rotated (or deleted): finish the old file, then switch to the new one.
-                    for line in (pending + handle.read()).split(b"\n"):
-                        record = _parse(line)
-                        if record is not None:
-                            yield record
-                    handle.close()
-                    handle = None
-                    continue
-                if now.st_size < handle.tell():  # truncated: start over
-                    handle.seek(0)
-                    pending = b""
-            time.sleep(poll)
-    finally:
-        if handle is not None:
-            handle.close()
+    """Yield events as they are appended to `events.jsonl`, like `tail -F` (doors/follow):
+    those already in the file are skipped unless `from_start`. Survives rotation (the old
+    file is read to its end, then the new one from its start) and truncation. Ends when
+    `stop()` returns true, checked at least every `poll` seconds."""
+    lines = Lines()
+    for piece in follow_file(events_file(log_dir), poll, stop, at_end=not from_start):
+        for line in lines.feed(piece):
+            record = _parse(line)
+            if record is not None:
+                yield record
 
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", re.IGNORECASE)

@@ -1,0 +1,73 @@
+"""What a verb of `agents` is (description, parser builder, runner), and what runners share.
+
+Runners return an exit status and raise UserError (or a library's own error type) for a
+message; the error boundary in main.py prints it. Imports of the layers below stay inside
+the functions: `agents --help` must stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent_orchestrator.config import Agent, Config
+    from agent_orchestrator.doors.tmux import Tmux
+
+
+class UserError(Exception):
+    """A message for the user, exit status 1."""
+
+
+@dataclass(frozen=True)
+class Verb:
+    """One verb: `purpose` is its help line, `example` its epilog, `build` adds its
+    arguments to its parser, `run` does it and returns the exit status. `starts_fleet`:
+    when an invalid config stops it, the error also says that the last good copy is kept
+    but nothing is started from it."""
+
+    name: str
+    purpose: str
+    example: str
+    build: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    starts_fleet: bool = False
+
+
+def no_arguments(parser: argparse.ArgumentParser) -> None:
+    """The parser builder of a verb that takes only --config."""
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    return Path(getattr(args, "config", None) or "agents.toml")
+
+
+def load(args: argparse.Namespace, env: bool = True) -> Config:
+    """The config named by --config; `env`: with the environment's overrides."""
+    from agent_orchestrator import config as config_mod
+
+    path = config_path(args)
+    if not path.exists():
+        raise UserError(f"no config file at {path} (use --config PATH, or 'agents init')")
+    return config_mod.load(path, os.environ if env else None)
+
+
+def tmux(config: Config) -> Tmux:
+    from agent_orchestrator.doors.tmux import Tmux
+
+    return Tmux(config.tmux_socket)
+
+
+def agent_named(config: Config, name: str) -> Agent:
+    """The agent `name`; an unknown name or a service's is a UserError (or UnknownNames)."""
+    agent = config.agent(name)
+    if agent is None:
+        from agent_orchestrator.runtime.fleet import check_names
+
+        check_names(config, [name])
+        raise UserError(f"'{name}' is a service, not an agent")
+    return agent

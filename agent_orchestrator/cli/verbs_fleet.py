@@ -1,0 +1,52 @@
+"""The verbs that start and stop things: `agents up`, `agents down`, `agents watchdog`."""
+
+from __future__ import annotations
+
+import argparse
+
+from agent_orchestrator.cli.verb import Verb, load, no_arguments, tmux
+
+
+def _names(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", metavar="NAME", help="agents or services")
+
+
+def run_up(args: argparse.Namespace) -> int:
+    from agent_orchestrator.cli import render
+    from agent_orchestrator.runtime import fleet
+
+    config = load(args)
+    render.outcomes(render.console(), fleet.up(config, tmux(config), args.names))
+    return 0
+
+
+def run_down(args: argparse.Namespace) -> int:
+    from agent_orchestrator.cli import render
+    from agent_orchestrator.runtime import fleet
+
+    config = load(args, env=False)
+    render.outcomes(render.console(), fleet.down(config, tmux(config), args.names))
+    return 0
+
+
+def run_watchdog(args: argparse.Namespace) -> int:
+    from agent_orchestrator.runtime import watchdog
+
+    watchdog.run(load(args, env=False))
+    return 0
+
+
+UP = Verb(
+    "up", "start agents, services and the watchdog (running sessions are left alone)",
+    "agents up                 # every enabled agent, services and the watchdog\n"
+    "  agents up builder         # just one agent (and the watchdog)",
+    _names, run_up, starts_fleet=True)
+DOWN = Verb(
+    "down", "stop agents and services (all of them and the watchdog when none are named)",
+    "agents down               # everything, the watchdog included\n"
+    "  agents down builder       # stop one agent; the watchdog will not heal it",
+    _names, run_down)
+WATCHDOG = Verb(
+    "watchdog", "run the supervisor loop in the foreground",
+    "agents watchdog           # normally started by `agents up` in its own session",
+    no_arguments, run_watchdog, starts_fleet=True)

@@ -1,0 +1,138 @@
+"""The verbs that show the fleet and the watchdog's view of it: `agents status`,
+`agents events`, `agents explain`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from agent_orchestrator.cli.verb import UserError, Verb, agent_named, config_path, load, tmux
+
+
+def _build_status(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON document (shape documented in README)")
+    parser.add_argument("--watch", action="store_true", help="refresh every second until Ctrl-C")
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from agent_orchestrator.cli import render, status
+    from agent_orchestrator.config import ConfigError
+    from agent_orchestrator.doors import state
+
+    try:
+        config = load(args)
+    except ConfigError as exc:
+        # The watchdog keeps running the last good config: show that fleet, and say why.
+        fallback = state.last_good_config(config_path(args))
+        if fallback is None:
+            raise
+        render.notice(f"the config has errors; showing the last good one the watchdog "
+                      f"runs:\n{exc}")
+        config = fallback
+    door = tmux(config)
+    if args.json:
+        render.json_document(status.status(config, door).to_json(), ensure_ascii=True)
+    elif args.watch:
+        render.status_live(render.console(), lambda: status.status(config, door), config)
+    else:
+        render.status(render.console(), status.status(config, door), config)
+    return 0
+
+
+def _build_events(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-f", "--follow", action="store_true", help="keep printing new ones")
+    parser.add_argument("--agent", metavar="NAME", help="only this agent's")
+    parser.add_argument("--since", metavar="WHEN",
+                        help="only newer ones: 30m, 8h, 2d or an ISO time")
+    parser.add_argument("--json", action="store_true", help="the JSON lines as recorded")
+
+
+def run_events(args: argparse.Namespace) -> int:
+    from agent_orchestrator.cli import render
+    from agent_orchestrator.doors import eventlog
+
+    config = load(args, env=False)
+    try:
+        since = eventlog.parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    out = render.console()
+    records = eventlog.follow(config.log_dir, from_start=True) if args.follow else \
+        eventlog.read(config.log_dir)
+    for record in records:
+        if not eventlog.matches(record, agent=args.agent, since=since):
+            continue
+        if args.json:
+            render.json_line(record)
+        else:
+            render.event(out, record)
+    return 0
+
+
+def _build_explain(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", metavar="NAME", help="a running agent")
+    parser.add_argument("--backend", metavar="B", help="judge a saved screen as backend B")
+    parser.add_argument("--screen", metavar="FILE", type=Path,
+                        help="a saved screen (e.g. `tmux capture-pane -p > FILE`)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    import time
+    from datetime import datetime
+
+    from agent_orchestrator import config as config_mod
+    from agent_orchestrator.cli import render
+    from agent_orchestrator.core import explain
+    from agent_orchestrator.doors import state
+
+    now = datetime.now().astimezone()
+    if args.screen is not None or args.backend is not None:
+        if args.screen is None or args.backend is None or args.name:
+            raise UserError("give either NAME, or both --backend B and --screen FILE")
+        path = config_path(args)
+        backends = {}
+        if path.exists():  # the user's overrides of presets count
+            backends = {b.name: b for b in config_mod.load(path).backends}
+        try:
+            backend = backends.get(args.backend) or config_mod.builtin_backend(args.backend)
+        except KeyError:
+            known = sorted(set(backends) | set(config_mod.PRESETS))
+            raise UserError(f"unknown backend '{args.backend}' "
+                            f"(known: {', '.join(known)})") from None
+        screen = args.screen.read_text(encoding="utf-8", errors="replace")
+        result = explain.explain_screen(screen, backend, now)
+    else:
+        if not args.name:
+            raise UserError("give an agent NAME, or --backend B --screen FILE")
+        config = load(args, env=False)
+        agent = agent_named(config, args.name)
+        screen = tmux(config).capture(agent.session)
+        memory, _ = state.load_memory(config, quarantine=False)
+        active_at = memory.agent(agent.name).active_at
+        idle = max(time.monotonic() - active_at, 0.0) if active_at is not None else None
+        result = explain.explain_screen(screen, config.backend(agent.backend), now,
+                                        agent.name, idle)
+    if args.json:
+        render.json_document(result.to_json())
+    else:
+        render.explanation(render.console(), result)
+    return 0
+
+
+STATUS = Verb(
+    "status", "show every agent: kind, backend, model, watch mode, state",
+    "agents status --config ~/proj/agents.toml\n"
+    "  agents status --json | jq '.agents[] | select(.state == \"crash-looping\")'",
+    _build_status, run_status)
+EVENTS = Verb(
+    "events", "the watchdog's decisions (time, agent, event, reason), optionally followed",
+    "agents events --since 8h          # what happened overnight\n"
+    "  agents events -f --agent builder   # follow one agent's decisions live",
+    _build_events, run_events)
+EXPLAIN = Verb(
+    "explain", "show which state the watchdog sees on an agent's screen, and why",
+    "agents explain builder --json\n"
+    "  agents explain --backend codex --screen saved-screen.txt",
+    _build_explain, run_explain)

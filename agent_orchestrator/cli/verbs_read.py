@@ -1,0 +1,130 @@
+"""The verbs that read what an agent wrote, and follow it: `agents logs`, `agents transcript`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent_orchestrator.cli.verb import UserError, Verb, agent_named, load
+
+if TYPE_CHECKING:
+    from agent_orchestrator.doors.transcript.turns import Turn
+
+LOG_POLL = 0.25  # seconds between looks at a quiet session log
+LOG_TAIL_BYTES = 256 * 1024  # the history's last lines are looked for in this much
+
+
+def _build_logs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="agent or service")
+    parser.add_argument("-n", "--lines", type=int, default=40, help="lines of history (40)")
+    parser.add_argument("--no-follow", action="store_true", help="print and exit")
+    parser.add_argument("--raw", action="store_true",
+                        help="the bytes as written (terminal control sequences included)")
+
+
+def run_logs(args: argparse.Namespace) -> int:
+    from agent_orchestrator.cli import render
+    from agent_orchestrator.doors.follow import follow
+    from agent_orchestrator.runtime import launch
+    from agent_orchestrator.runtime.fleet import check_names
+
+    config = load(args, env=False)
+    check_names(config, [args.name])
+    target = config.agent(args.name) or config.service(args.name)
+    assert target is not None
+    path = launch.log_file(config, target.session)
+    if not path.exists():
+        raise UserError(f"no log yet for {args.name} ({path})")
+    # Followed through rotation: the session log's writer renames it away at log_max_bytes.
+    pieces = follow(path, LOG_POLL)
+    try:
+        history = next(pieces).data[-LOG_TAIL_BYTES:]
+        render.log_bytes(b"".join(history.splitlines(keepends=True)[-args.lines:]), args.raw)
+        if not args.no_follow:
+            for piece in pieces:
+                if piece.data:
+                    render.log_bytes(piece.data, args.raw)
+    finally:
+        pieces.close()
+    return 0
+
+
+def _build_transcript(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", metavar="NAME", help="an agent")
+    parser.add_argument("--follow", "-f", action="store_true",
+                        help="keep printing what the agent says next")
+    parser.add_argument("--file", metavar="PATH", type=Path,
+                        help="read this .jsonl (Claude Code or Codex) instead")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object a turn (JSON Lines)")
+
+
+def _agent_transcript(args: argparse.Namespace) -> Path:
+    """The transcript file of the agent NAME, found through its stored session id."""
+    from agent_orchestrator.cli import render
+    from agent_orchestrator.doors import state
+    from agent_orchestrator.doors.transcript import locate
+    from agent_orchestrator.runtime.launch import CONTINUE_LAST
+
+    config = load(args)
+    agent = agent_named(config, args.name)
+    backend = config.backend(agent.backend)
+    notes: list[str] = []
+    stored = state.resume_id(config, agent.name)
+    session_id = None if stored == CONTINUE_LAST else stored
+    path = locate.locate(Path.home(), agent.dir, session_id,
+                         f"{backend.name} {Path(backend.bin).name}", notes)
+    for note in notes:
+        render.notice(f"note: {note}")
+    if path is None:
+        raise UserError(f"no transcript found for {args.name}: no Claude Code session for "
+                        f"{agent.dir} under ~/.claude/projects/ and no Codex rollout under "
+                        f"~/.codex/sessions/ (give one with --file PATH)")
+    return path
+
+
+def run_transcript(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from agent_orchestrator.cli import render
+    from agent_orchestrator.doors.transcript import read
+
+    if args.file is not None:
+        if args.name:
+            raise UserError("give either NAME or --file PATH, not both")
+        path: Path = args.file
+        if not args.file.is_file():
+            raise UserError(f"no such file: {args.file}")
+    else:
+        if not args.name:
+            raise UserError("give an agent NAME, or --file PATH")
+        path = _agent_transcript(args)
+    if args.follow:
+        turns: Iterable[Turn] = read.follow(path, from_start=True)
+    else:
+        turns = parsed = read.parse(path)
+        if parsed.format is None:
+            raise UserError(f"{path} is neither a Claude Code transcript nor a Codex rollout")
+    render.notice(str(path))
+    if args.json:  # one JSON object a line, also while following
+        for turn in turns:
+            render.json_line(asdict(turn))
+    else:
+        render.transcript(render.console(), turns)
+    skipped = getattr(turns, "skipped", 0)
+    if skipped:
+        render.notice(f"{skipped} unreadable line(s) skipped")
+    return 0
+
+
+LOGS = Verb(
+    "logs", "print and follow an agent's session log", "agents logs builder -n 100",
+    _build_logs, run_logs)
+TRANSCRIPT = Verb(
+    "transcript", "show an agent's conversation from its Claude Code or Codex session file",
+    "agents transcript builder            # the agent's conversation so far\n"
+    "  agents transcript builder --follow   # ... and as it goes on\n"
+    "  agents transcript --file ~/.codex/sessions/2025/10/29/rollout-....jsonl",
+    _build_transcript, run_transcript)

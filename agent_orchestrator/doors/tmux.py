@@ -326,21 +326,30 @@ class Tmux:
         other client's command runs: a human's plain `paste-buffer` (which takes the newest
         buffer, named or not) can never catch it. A longer one is loaded through stdin
         first (a tmux client's command line is limited to 16 KB), which leaves that short
-        window. `target` is a session name or a pane id (`%N`).
+        window. `target` is a session name or a pane id (`%N`). The named buffer never
+        outlives the call, also when the paste fails.
         """
         data = text.encode("utf-8", "surrogateescape")
         paste = ["paste-buffer", "-p", "-d", "-b", buffer, "-t", _pane_target(target)]
-        if len(data) <= ATOMIC_PASTE and "\0" not in text:
-            # tmux ends a command at an argument ending in `;`; `\;` there stands for `;`.
-            word = text[:-1] + "\\;" if text.endswith(";") else text
-            try:
-                self._run(["set-buffer", "-b", buffer, "--", word, ";", *paste])
-            except TmuxError as exc:  # the paste is what fails (e.g. the pane is gone)
-                raise TmuxError(str(exc).replace("set-buffer", "set-buffer/paste-buffer", 1)
-                                ) from None
-            return
-        self._run(["load-buffer", "-b", buffer, "-"], stdin=data)
-        self._run(paste)
+        try:
+            if len(data) <= ATOMIC_PASTE and "\0" not in text:
+                # tmux ends a command at an argument ending in `;`; `\;` there stands for `;`.
+                word = text[:-1] + "\\;" if text.endswith(";") else text
+                try:
+                    self._run(["set-buffer", "-b", buffer, "--", word, ";", *paste])
+                except TmuxError as exc:  # the paste is what fails (e.g. the pane is gone)
+                    raise TmuxError(str(exc).replace("set-buffer", "set-buffer/paste-buffer",
+                                                     1)) from None
+                return
+            self._run(["load-buffer", "-b", buffer, "-"], stdin=data)
+            self._run(paste)
+        except TmuxError:
+            # paste-buffer -d deletes the buffer only when the paste ran: don't leave the
+            # text (a prompt may hold secrets) lying in the server (the pane vanished, the
+            # server is hung).
+            with contextlib.suppress(TmuxError):
+                self._run(["delete-buffer", "-b", buffer], check=False)
+            raise
 
     def send_keys(self, target: str, *keys: str) -> None:
         """Press named keys (`Enter`, `C-m`, `Escape`) in `target` (session name or `%N`)."""

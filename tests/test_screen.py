@@ -21,7 +21,6 @@ from agent_orchestrator.core.screen import (
     screen_lines,
     strip_ansi,
     submitted,
-    waiting_until,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "screens"
@@ -540,13 +539,16 @@ WAITING_CASES = [
 
 @pytest.mark.parametrize("case", WAITING_CASES, ids=[c.id for c in WAITING_CASES])
 def test_waiting_until(case: Waiting) -> None:
-    assert waiting_until(case.screen, case.footer_ui) == case.expected
+    view = classify(case.screen, backend("plain", footer_ui=case.footer_ui), NOW)
+    assert view.waiting_until == case.expected
 
 
-def test_waiting_until_naive_is_local() -> None:
-    got = waiting_until("WAITING-UNTIL: 2026-11-21T15:00:00\n", False)
-    assert got is not None and got.tzinfo is not None
-    assert got == datetime(2026, 11, 21, 15, 0).astimezone()
+def test_waiting_until_naive_is_in_nows_zone() -> None:
+    tokyo = ZoneInfo("Asia/Tokyo")
+    got = classify("WAITING-UNTIL: 2026-11-21T15:00:00\n", backend("plain"),
+                   NOW.astimezone(tokyo)).waiting_until
+    assert got is not None and got.tzinfo is tokyo
+    assert got == datetime(2026, 11, 21, 15, 0, tzinfo=tokyo)
 
 
 def test_classify_waiting_marker() -> None:

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agent_orchestrator.config import Backend
-from agent_orchestrator.core import resets
+from agent_orchestrator.core import resets, timetext
 
 SCAN_LINES = 15  # non-empty lines at the bottom searched for limit / fatal / dialog text
 FOOTER_ROWS = 10  # bottom rows searched for active_re on footer_ui backends
@@ -215,38 +215,21 @@ def _last_gutter_block(lines: list[str], rows: list[int], composer: set[int],
     return [i for i in rows if i in last]
 
 
-def waiting_until(screen: str, footer_ui: bool) -> datetime | None:
-    """The time of the last `WAITING-UNTIL: <ISO time>` marker, aware, or None.
-
-    For `footer_ui` backends only the last non-empty line counts; otherwise the last
-    marker anywhere on the screen. An unparseable last marker gives None. A time without a
-    zone is taken as the local time of the machine running this code.
+def _waiting_until(lines: list[str], footer_ui: bool, now: datetime) -> datetime | None:
+    """The time of the last `WAITING-UNTIL: <ISO time>` marker, aware (a time without a zone
+    is in `now`'s), or None. For `footer_ui` backends only the last non-empty line counts;
+    otherwise the last marker anywhere on the screen. An unparseable last marker gives None.
     """
-    return _waiting_until(screen_lines(screen), footer_ui, None)
-
-
-def _waiting_until(lines: list[str], footer_ui: bool, now: datetime | None) -> datetime | None:
     rows = lines[-1:] if footer_ui else lines
     for line in reversed(rows):
         found = list(_WAITING_RE.finditer(line))
         if found:
-            return _parse_iso(found[-1].group("iso"), now)
+            iso = found[-1].group("iso")  # `2026-11-21 15:00:00+01:00`, or a word after it
+            for candidate in (iso, iso.split(" ")[0]):
+                if when := timetext.parse_iso(candidate.strip().rstrip(".,;:"), now.tzinfo):
+                    return when
+            return None
     return None
-
-
-def _parse_iso(text: str, now: datetime | None) -> datetime | None:
-    found = None
-    for candidate in (text, text.split(" ")[0]):
-        try:
-            found = datetime.fromisoformat(candidate.strip().rstrip(".,;:"))
-            break
-        except ValueError:
-            continue
-    if found is None:
-        return None
-    if found.tzinfo is not None:
-        return found
-    return found.replace(tzinfo=now.tzinfo) if now is not None else found.astimezone()
 
 
 def _clean(line: str) -> str:

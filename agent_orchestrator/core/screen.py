@@ -109,7 +109,7 @@ def is_echo(line: str) -> bool:
 def classify(screen: str, backend: Backend, now: datetime) -> ScreenView:
     """Classify `screen` (a pane capture) for `backend`; `now` is aware, agent-host local."""
     lines = screen_lines(screen)
-    filled = [i for i, line in enumerate(lines) if line.strip()]
+    filled = _filled(lines)
     bottom = filled[-SCAN_LINES:]
     composer = set(filled[-COMPOSER_LINES:])
     turn_start = max(
@@ -166,7 +166,7 @@ def dialog_line(screen: str, prompt_re: re.Pattern[str] | None) -> str | None:
     """The line `prompt_re` matches where `classify` looks for a dialog, cleaned; None when
     no dialog is up."""
     lines = screen_lines(screen)
-    bottom = [i for i, line in enumerate(lines) if line.strip()][-SCAN_LINES:]
+    bottom = _filled(lines)[-SCAN_LINES:]
     return _last_match(prompt_re, lines, _dialog_rows(lines, bottom))
 
 
@@ -175,11 +175,16 @@ def submitted(screen: str, text: str, active_re: re.Pattern[str] | None) -> bool
     text left the input box: the agent went busy, or the text is no longer in the input
     lines. A text with nothing visible in it counts as sent."""
     lines = screen_lines(screen)
-    rows = [i for i, line in enumerate(lines) if line.strip()][-COMPOSER_LINES:]
+    rows = _filled(lines)[-COMPOSER_LINES:]
     if _last_match(active_re, lines, rows) is not None:
         return True
     probe = _probe(text)
     return not probe or not any(probe in lines[i] for i in rows)
+
+
+def _filled(lines: list[str]) -> list[int]:
+    """The indexes of the non-empty rows."""
+    return [i for i, line in enumerate(lines) if line.strip()]
 
 
 def _probe(text: str) -> str:

@@ -20,7 +20,20 @@ from typing import Any, TypeVar
 import pytest
 from conftest import holds_for, wait_until
 
-from agent_orchestrator import fakeagent as fa
+from agent_orchestrator.fakeagent.agent import AgentExit, FakeAgent
+from agent_orchestrator.fakeagent.files import CONTROL_INTERVAL, Recorder
+from agent_orchestrator.fakeagent.keys import Key, KeyKind, KeyParser
+from agent_orchestrator.fakeagent.options import Options, parse_args
+from agent_orchestrator.fakeagent.screens import FOOTER_BUSY, SPINNER_GLYPHS, paint, render
+from agent_orchestrator.fakeagent.text import (
+    first_line,
+    fit,
+    fit_tail,
+    format_duration,
+    sanitize,
+    text_width,
+    wrap,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,52 +77,52 @@ class FakeClock:
         return self.now
 
 
-def make_agent(tmp_path: Path, prompt: str | None = None, **kw: Any) -> fa.FakeAgent:
-    opts = fa.Options(busy=2.0, prompt=prompt, cwd="/proj", **kw)
-    return fa.FakeAgent(opts, fa.Recorder(str(tmp_path / "rec.jsonl")), 1000.0)
+def make_agent(tmp_path: Path, prompt: str | None = None, **kw: Any) -> FakeAgent:
+    opts = Options(busy=2.0, prompt=prompt, cwd="/proj", **kw)
+    return FakeAgent(opts, Recorder(str(tmp_path / "rec.jsonl")), 1000.0)
 
 
-def screen_of(agent: fa.FakeAgent, now: float, width: int = 120, height: int = 40) -> list[str]:
-    return fa.render(agent.view(now), width, height).rows
+def screen_of(agent: FakeAgent, now: float, width: int = 120, height: int = 40) -> list[str]:
+    return render(agent.view(now), width, height).rows
 
 
-def type_text(agent: fa.FakeAgent, text: str, now: float, enter: bool = True) -> None:
-    agent.on_key(fa.Key(fa.KeyKind.TEXT, text), now)
+def type_text(agent: FakeAgent, text: str, now: float, enter: bool = True) -> None:
+    agent.on_key(Key(KeyKind.TEXT, text), now)
     if enter:
-        agent.on_key(fa.Key(fa.KeyKind.ENTER), now)
+        agent.on_key(Key(KeyKind.ENTER), now)
 
 
 # --- text helpers ---------------------------------------------------------------------------
 
 
 def test_fit_and_wrap_respect_cell_widths() -> None:
-    assert fa.fit("abcdef", 3) == "abc"
-    assert fa.fit("日本語", 5) == "日本"
-    assert fa.fit_tail("abcdef", 2) == "ef"
-    assert fa.fit_tail("日本語", 3) == "語"
-    lines = fa.wrap("alpha beta gamma " + "x" * 30, 12, indent=2)
+    assert fit("abcdef", 3) == "abc"
+    assert fit("日本語", 5) == "日本"
+    assert fit_tail("abcdef", 2) == "ef"
+    assert fit_tail("日本語", 3) == "語"
+    lines = wrap("alpha beta gamma " + "x" * 30, 12, indent=2)
     assert lines[:2] == ["alpha beta", "  gamma"]
-    assert all(fa.text_width(line) <= 12 for line in lines)
+    assert all(text_width(line) <= 12 for line in lines)
     assert "".join(line.strip() for line in lines[2:]) == "x" * 30
-    assert fa.wrap("", 10) == [""]
-    assert fa.wrap("a" + NBSP + "b c", 3) == ["a" + NBSP + "b", "c"]  # NBSP holds
+    assert wrap("", 10) == [""]
+    assert wrap("a" + NBSP + "b c", 3) == ["a" + NBSP + "b", "c"]  # NBSP holds
 
 
 def test_sanitize_and_durations() -> None:
-    assert fa.sanitize("a\x1b[2Jb\tc\nd\x9b") == "a?[2Jb c d?"
-    assert fa.first_line("one\r\ntwo") == "one"
-    assert [fa.format_duration(s) for s in (0, 3.9, 65, 3725)] == ["0s", "3s", "1m 5s", "1h 2m 5s"]
+    assert sanitize("a\x1b[2Jb\tc\nd\x9b") == "a?[2Jb c d?"
+    assert first_line("one\r\ntwo") == "one"
+    assert [format_duration(s) for s in (0, 3.9, 65, 3725)] == ["0s", "3s", "1m 5s", "1h 2m 5s"]
 
 
 # --- keyboard parsing -----------------------------------------------------------------------
 
 
-def kinds(keys: list[fa.Key]) -> list[tuple[str, str]]:
+def kinds(keys: list[Key]) -> list[tuple[str, str]]:
     return [(k.kind.value, k.text) for k in keys]
 
 
 def test_key_parser_basic_keys_and_ignored_sequences() -> None:
-    p = fa.KeyParser()
+    p = KeyParser()
     keys = p.feed("hé\x7fllo\x1b[A\x1bOP\x1b[1;5C!\r\x03\n")
     assert kinds(keys) == [
         ("text", "hé"),
@@ -125,7 +138,7 @@ def test_key_parser_basic_keys_and_ignored_sequences() -> None:
 
 
 def test_key_parser_bracketed_paste_split_across_reads() -> None:
-    p = fa.KeyParser()
+    p = KeyParser()
     assert kinds(p.feed("a\x1b[200~line1\rli")) == [("text", "a")]
     assert p.feed("ne2\r\n\x1b[20") == []
     assert kinds(p.feed("1~b\r")) == [
@@ -136,7 +149,7 @@ def test_key_parser_bracketed_paste_split_across_reads() -> None:
 
 
 def test_key_parser_lone_escape_needs_flush() -> None:
-    p = fa.KeyParser()
+    p = KeyParser()
     assert p.feed("\x1b") == []
     assert p.pending_escape
     assert kinds(p.flush()) == [("escape", "")]
@@ -148,16 +161,16 @@ def test_key_parser_lone_escape_needs_flush() -> None:
 
 def test_parse_args_ignores_unknown_flags_and_takes_last_positional() -> None:
     hostile = "$(touch x) `y` \"q\" 'z' ;\nline2"
-    opts = fa.parse_args(
+    opts = parse_args(
         ["--dangerously-skip-permissions", "--model", "m1", "--busy", "0.5", hostile]
     )
     assert (opts.model, opts.busy, opts.prompt) == ("m1", 0.5, hostile)
-    opts = fa.parse_args(["--permission-mode", "plan", "the prompt", "--verbose"])
+    opts = parse_args(["--permission-mode", "plan", "the prompt", "--verbose"])
     assert opts.prompt == "the prompt"
-    opts = fa.parse_args(["--name", "w1", "--", "-starts with dash"])
+    opts = parse_args(["--name", "w1", "--", "-starts with dash"])
     assert (opts.name, opts.prompt) == ("w1", "-starts with dash")
-    assert fa.parse_args([]).prompt is None
-    assert fa.parse_args(["--busy", "-3"]).busy == 0.0
+    assert parse_args([]).prompt is None
+    assert parse_args(["--busy", "-3"]).busy == 0.0
 
 
 # --- state machine --------------------------------------------------------------------------
@@ -169,7 +182,7 @@ def test_initial_prompt_busy_then_answer(tmp_path: Path) -> None:
     rows = screen_of(agent, clock.advance(0.5))
     assert "❯ fix the bug" in rows
     assert any(r.startswith("✳ Warping… (0s · esc to interrupt)") for r in rows)
-    assert rows[-1] == fa.FOOTER_BUSY
+    assert rows[-1] == FOOTER_BUSY
     agent.tick(clock.advance(1.0))
     assert agent.busy
     agent.tick(clock.advance(1.0))
@@ -186,11 +199,11 @@ def test_submit_queue_and_interrupt(tmp_path: Path) -> None:
     type_text(agent, "first", clock.now)
     type_text(agent, "second", clock.now)
     assert agent.busy and list(agent.queue) == ["second"]
-    agent.on_key(fa.Key(fa.KeyKind.ESCAPE), clock.advance(0.5))
+    agent.on_key(Key(KeyKind.ESCAPE), clock.advance(0.5))
     assert not agent.busy
     assert agent.buffer == "second"  # queued text goes back into the input
     assert "  ⎿ " + NBSP + "Interrupted by user" in screen_of(agent, clock.now)
-    agent.on_key(fa.Key(fa.KeyKind.INTERRUPT), clock.now)  # idle Ctrl-C clears the input
+    agent.on_key(Key(KeyKind.INTERRUPT), clock.now)  # idle Ctrl-C clears the input
     assert agent.buffer == ""
     assert inputs(tmp_path / "rec.jsonl") == ["first", "second"]
 
@@ -229,7 +242,7 @@ def test_busy_idle_crash_hang(tmp_path: Path) -> None:
     assert agent.work is not None and agent.work.deadline == clock.now + 1
     agent.run_command("idle", clock.advance(0.5))
     assert not agent.busy and "✻ Worked for 3s" in screen_of(agent, clock.now)
-    with pytest.raises(fa.AgentExit) as exc:
+    with pytest.raises(AgentExit) as exc:
         agent.run_command("crash 3", clock.now)
     assert exc.value.code == 3
     agent.run_command("hang", clock.now)
@@ -242,7 +255,7 @@ def test_swallow_first_enter(tmp_path: Path) -> None:
     agent = make_agent(tmp_path, swallow_first_enter=True)
     type_text(agent, "go", 1000.0)
     assert agent.buffer == "go" and not agent.busy
-    agent.on_key(fa.Key(fa.KeyKind.ENTER), 1000.0)
+    agent.on_key(Key(KeyKind.ENTER), 1000.0)
     assert agent.busy and inputs(tmp_path / "rec.jsonl") == ["go"]
 
 
@@ -253,23 +266,23 @@ def test_render_fits_small_screens_and_long_input(tmp_path: Path) -> None:
     agent = make_agent(tmp_path, prompt="p" * 300)
     for n in range(30):
         agent.run_command(f"say message {n} " + "word " * 40, 1000.0)
-    agent.on_key(fa.Key(fa.KeyKind.PASTE, "one\ntwo\n" + "z" * 200), 1000.0)
-    frame = fa.render(agent.view(1000.5), 50, 12)
+    agent.on_key(Key(KeyKind.PASTE, "one\ntwo\n" + "z" * 200), 1000.0)
+    frame = render(agent.view(1000.5), 50, 12)
     assert len(frame.rows) == 12
-    assert all(fa.text_width(r) <= 50 for r in frame.rows)
+    assert all(text_width(r) <= 50 for r in frame.rows)
     assert frame.rows[-5:-2] == ["❯" + NBSP + "one", "  two", "  " + "z" * 48]
     assert frame.cursor == (9, 49)
-    assert frame.rows[-1] == fa.FOOTER_BUSY
+    assert frame.rows[-1] == FOOTER_BUSY
 
 
 def test_paint_writes_nothing_when_unchanged(tmp_path: Path) -> None:
     agent = make_agent(tmp_path)
-    frame = fa.render(agent.view(1000.0), 120, 40)
-    first = fa.paint(frame, 120, 40)
+    frame = render(agent.view(1000.0), 120, 40)
+    first = paint(frame, 120, 40)
     assert first.startswith("\x1b[?25l\x1b[1;1H")
-    assert fa.paint(frame, 120, 40, previous=frame) == ""
+    assert paint(frame, 120, 40, previous=frame) == ""
     type_text(agent, "x", 1000.0, enter=False)
-    changed = fa.paint(fa.render(agent.view(1000.0), 120, 40), 120, 40, previous=frame)
+    changed = paint(render(agent.view(1000.0), 120, 40), 120, 40, previous=frame)
     assert "❯" + NBSP + "x" in changed and "Demo Agent" not in changed
 
 
@@ -366,7 +379,7 @@ def is_idle(lines: list[str]) -> bool:
 
 
 def is_busy(lines: list[str]) -> bool:
-    spinner = any(line[:1] in fa.SPINNER_GLYPHS and " Warping… (" in line for line in lines)
+    spinner = any(line[:1] in SPINNER_GLYPHS and " Warping… (" in line for line in lines)
     return spinner and "  esc to interrupt" in lines
 
 
@@ -491,7 +504,7 @@ def test_tmux_hang_then_sigterm(tmux: Tmux, tmp_path: Path) -> None:
     write_control(ctl, "say still alive")
     tmux.send_text("e", "typed")
     # A hung agent reads nothing: the file stays and the screen does not change.
-    holds_for(lambda: ctl.exists() and tmux.screen("e") == before, 10 * fa.CONTROL_INTERVAL,
+    holds_for(lambda: ctl.exists() and tmux.screen("e") == before, 10 * CONTROL_INTERVAL,
               what="a hung agent ignoring its control file and its keys")
     pid = int(tmux.run("list-panes", "-t", "=e:", "-F", "#{pane_pid}").stdout)
     os.kill(pid, signal.SIGTERM)

@@ -1,4 +1,4 @@
-"""screen.classify / waiting_until against real captures (tests/fixtures/screens, copied
+"""screen.classify, dialog_line and submitted against real captures (tests/fixtures/screens, copied
 byte-identical from the shared reference) and fakeagent-shaped screens for the demo preset."""
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from agent_orchestrator.config import Backend
 from agent_orchestrator.core.screen import (
     ScreenView,
     classify,
+    dialog_line,
     is_echo,
     screen_lines,
     strip_ansi,
-    waiting_until,
+    submitted,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "screens"
@@ -328,6 +329,80 @@ def test_demo_waiting_marker(demo: Backend) -> None:
     assert view.waiting_until == datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
+# ------------------------------------------------------- typing: dialog up? text submitted?
+
+DEMO_ACTIVE = re.compile(r"esc to interrupt", FLAGS)
+PROCEED = re.compile(r"Do you want to proceed\?", FLAGS)
+HELLO = "Please say hello (working-state test)"
+LONG = "word " * 60 + "the very end of the text"  # wider than the box: only its tail shows
+
+
+class Sent(NamedTuple):
+    id: str
+    screen: str
+    text: str
+    active_re: re.Pattern[str] | None
+    expected: bool
+
+
+SENT_CASES = [
+    Sent("demo-text-in-the-box", fake_screen("", "✻ Worked for 3s", typed="please go on"),
+         "please go on", DEMO_ACTIVE, False),
+    Sent("demo-box-empty-echo-above", fake_screen("", "❯ please go on", "", "● Done: ok"),
+         "please go on", DEMO_ACTIVE, True),
+    Sent("demo-busy-with-text-in-the-box", fake_screen("", "❯ a", busy=True, typed="next one"),
+         "next one", DEMO_ACTIVE, True),
+    Sent("demo-busy-unknown-without-active-re",
+         fake_screen("", "❯ a", busy=True, typed="next one"), "next one", None, False),
+    Sent("multi-line-last-line-probed", fake_screen(typed="second line"),
+         "first line\nsecond line\n\n", DEMO_ACTIVE, False),
+    Sent("long-text-tail-in-the-box", fake_screen(typed=LONG[-70:]), LONG, DEMO_ACTIVE, False),
+    Sent("nothing-visible", fake_screen(typed=""), " \n\t\n", DEMO_ACTIVE, True),
+    Sent("codex-enter-swallowed", fixture("codex", "enter_swallowed_at_startup"), HELLO,
+         BACKENDS["codex"].active_re, False),
+    Sent("codex-working", fixture("codex", "working"), HELLO, BACKENDS["codex"].active_re,
+         True),
+    Sent("codex-answered", fixture("codex", "answered_after_2nd_enter"), HELLO,
+         BACKENDS["codex"].active_re, True),
+    Sent("claude-working", fixture("claude", "working"), HELLO, BACKENDS["claude"].active_re,
+         True),
+]
+
+
+@pytest.mark.parametrize("case", SENT_CASES, ids=[c.id for c in SENT_CASES])
+def test_submitted(case: Sent) -> None:
+    assert submitted(case.screen, case.text, case.active_re) is case.expected
+
+
+class Dialog(NamedTuple):
+    id: str
+    screen: str
+    expected: str | None
+
+
+DIALOG_CASES = [
+    Dialog("dialog-up", fake_screen("", " Bash command", "", " Do you want to proceed?",
+                                    " ❯ 1. Yes", "   2. No"), "Do you want to proceed?"),
+    Dialog("echoed-prompt-is-no-dialog", fake_screen("", "❯ Do you want to proceed? say yes"),
+           None),
+    Dialog("scrolled-past-the-scan-lines",
+           fake_screen("", " Do you want to proceed?", *[f"● line {n}" for n in range(15)]),
+           None),
+    Dialog("none", fake_screen("", "● Done: ok"), None),
+]
+
+
+@pytest.mark.parametrize("case", DIALOG_CASES, ids=[c.id for c in DIALOG_CASES])
+def test_dialog_line(case: Dialog) -> None:
+    assert dialog_line(case.screen, PROCEED) == case.expected
+    assert classify(case.screen, backend("d", prompt=PROCEED.pattern), NOW).dialog_line \
+        == case.expected  # the rule classify uses
+
+
+def test_dialog_line_without_a_pattern() -> None:
+    assert dialog_line(fake_screen("", " Do you want to proceed?"), None) is None
+
+
 # ------------------------------------------------------------ current turn / bottom of screen
 
 def claude_screen(*history: str) -> str:
@@ -464,13 +539,16 @@ WAITING_CASES = [
 
 @pytest.mark.parametrize("case", WAITING_CASES, ids=[c.id for c in WAITING_CASES])
 def test_waiting_until(case: Waiting) -> None:
-    assert waiting_until(case.screen, case.footer_ui) == case.expected
+    view = classify(case.screen, backend("plain", footer_ui=case.footer_ui), NOW)
+    assert view.waiting_until == case.expected
 
 
-def test_waiting_until_naive_is_local() -> None:
-    got = waiting_until("WAITING-UNTIL: 2026-11-21T15:00:00\n", False)
-    assert got is not None and got.tzinfo is not None
-    assert got == datetime(2026, 11, 21, 15, 0).astimezone()
+def test_waiting_until_naive_is_in_nows_zone() -> None:
+    tokyo = ZoneInfo("Asia/Tokyo")
+    got = classify("WAITING-UNTIL: 2026-11-21T15:00:00\n", backend("plain"),
+                   NOW.astimezone(tokyo)).waiting_until
+    assert got is not None and got.tzinfo is tokyo
+    assert got == datetime(2026, 11, 21, 15, 0, tzinfo=tokyo)
 
 
 def test_classify_waiting_marker() -> None:

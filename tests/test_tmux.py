@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from conftest import tmux_cmd, wait_until
 
-from agent_orchestrator.doors.tmux import ControlClient, Tmux, TmuxError, parse_snapshot
+from agent_orchestrator.doors.tmux import Tmux, TmuxError
+from agent_orchestrator.doors.tmuxcontrol import ControlClient
+from agent_orchestrator.doors.tmuxparse import (
+    no_server,
+    parse_captures,
+    parse_snapshot,
+    parse_version,
+)
 
 pytestmark = pytest.mark.tmux
 
@@ -109,6 +116,35 @@ def test_capture_many_in_one_client_skips_vanished_sessions(tmux_socket: str,
 
 def test_version_is_read() -> None:
     assert wait_until(lambda: Tmux().version()[0].isdigit(), timeout=2, what="a version")
+
+
+@pytest.mark.parametrize(("printed", "expected"), [
+    ("tmux 3.3a\n", "3.3a"), ("tmux next-3.5\n", "next-3.5"),
+    ("tmux openbsd-7.4\n", "openbsd-7.4"), ("tmux 3.4-rc\n", "3.4-rc"),
+    ("tmux master\n", "master"), ("", None), ("usage: tmux [-2CDlNuVv]\n", None),
+    ("tmux: unknown option -- V\n", None),
+])
+def test_parse_version(printed: str, expected: str | None) -> None:
+    assert parse_version(printed) == expected
+
+
+def test_version_without_tmux_is_an_error(monkeypatch: pytest.MonkeyPatch,
+                                          tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(TmuxError, match="cannot read the tmux version: tmux is not installed"):
+        Tmux().version()
+
+
+def test_no_server_is_told_from_other_errors() -> None:
+    assert no_server("no server running on /tmp/tmux-1000/x")
+    assert no_server("error connecting to /tmp/tmux-1000/x (No such file or directory)")
+    assert not no_server("can't find session: =x")
+
+
+def test_parse_captures_splits_a_chain_by_its_markers() -> None:
+    out = "noise\n@@n@@ a\nscreen a\n\n\n@@n@@ b c\nscreen b\nline 2\n@@n@@ gone\n"
+    assert parse_captures(out, "@@n@@") == {"a": "screen a", "b c": "screen b\nline 2",
+                                            "gone": ""}
 
 
 @pytest.mark.slow

@@ -14,8 +14,7 @@ Forms read (agent-cli-signals.md §1.3, §2.3, §3, §4, §8, §9):
   `07:48`), a month-name date with optional year and time (`Oct 24`, `Jul 31, 2am`,
   `Jul 27 at 4:30am`, `Sep 15th, 2026 11:51 AM`, `Aug 18`), a `9/23/2026` date (month first,
   as Cursor prints it), an ISO date, Codex's Spanish date (`10 de jul. de 2026, 11:52`);
-  each optionally followed by a zone: `(Europe/Berlin)`, `(UTC)`, `(Etc/GMT+5)`, a bare IANA
-  name, a short name (`PST`, `CEST`, ...) or `UTC+5:30` / `GMT-3`;
+  each optionally followed by a zone (the names core/timetext.py reads);
 - a relative duration after `in` (`resets in 6d`, `try again in 5 days 22 hours 11 minutes`,
   `retrying in 7m 56s`, `retry in 39.0068s`), or a bare compact one (`in 45m`, `in 2h 13m`);
 - `Claude AI usage limit reached|1762952400` (epoch seconds);
@@ -25,9 +24,6 @@ Forms read (agent-cli-signals.md §1.3, §2.3, §3, §4, §8, §9):
 Zones: a time printed without a zone is in `now`'s zone (the agent host's local zone). An
 unknown zone name is treated as that local zone too: the time is still returned, since a
 reset off by a few hours is better than no reset, and `suspicious` catches wild results.
-Short names are fixed offsets (`PST` = UTC-8, `PDT` = UTC-7, `IST` = India, `BST` = British
-Summer Time), which is what `Intl` short names mean; `Etc/GMT+5` is POSIX-inverted (UTC-5)
-and goes through zoneinfo, while a bare `GMT+5` / `UTC+5` means UTC+5.
 
 Dates: a time of day without a date that is already past means tomorrow (midnight rollover),
 unless it passed less than `past_grace` ago (default 1 hour): then it is a banner still on
@@ -40,8 +36,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+from agent_orchestrator.core import timetext
 
 SUSPICIOUS_AHEAD = timedelta(days=7)
 PAST_GRACE = timedelta(hours=1)
@@ -57,29 +54,12 @@ _MONTHS_ES = {
     "jul": 7, "ago": 8, "sep": 9, "set": 9, "oct": 10, "nov": 11, "dic": 12,
 }
 
-# Short zone names as `Intl.DateTimeFormat(..., {timeZoneName: "short"})` and people print them.
-_SHORT_ZONES: dict[str, float] = {
-    "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1,
-    "BST": 1, "CET": 1, "CEST": 2, "EET": 2, "EEST": 3, "MSK": 3,
-    "IST": 5.5, "SGT": 8, "HKT": 8, "JST": 9, "KST": 9,
-    "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
-    "HST": -10, "AKST": -9, "AKDT": -8, "PST": -8, "PDT": -7,
-    "MST": -7, "MDT": -6, "CST": -6, "CDT": -5, "EST": -5, "EDT": -4,
-}
-
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?"
           r"|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
 # A time of day: with am/pm (`3pm`, `10:30 pm`, `7:48 AM`, `4 a.m.`) or 24-hour `07:48`.
 _TIME = (r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?\s*(?P<ampm>[ap])\.?m\b\.?"
          r"|(?P<hour24>\d{1,2}):(?P<minute24>\d{2})(?![\d:])")
 _TIME_RE = re.compile(_TIME, re.I)
-_SHORT_NAMES = "|".join(sorted(_SHORT_ZONES, key=len, reverse=True))
-_ZONE_RE = re.compile(
-    r"[ \t]*(?:\((?P<paren>[^()\n]{1,40})\)"
-    rf"|(?P<offset>(?:UTC|GMT)[+-]\d{{1,2}}(?::?\d{{2}})?)(?![\w/])"
-    r"|(?P<iana>[A-Z][A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)+)"
-    rf"|(?P<short>{_SHORT_NAMES})\b)"
-)
 
 # The keyword a reset time follows, with the preposition that says how it is given.
 _KEYWORD_RE = re.compile(
@@ -197,13 +177,10 @@ def _epoch(text: str, now: datetime, grace: timedelta) -> Iterator[tuple[int, da
 def _iso(text: str, now: datetime, grace: timedelta) -> Iterator[tuple[int, datetime]]:
     for m in _ISO_RE.finditer(text):
         zone = m.group("zone") or ""
-        if zone == "UTC":
-            zone = "+00:00"
-        try:
-            found = datetime.fromisoformat(f"{m.group('date')}T{m.group('time')}{zone}")
-        except ValueError:
-            continue
-        yield m.start(), found if found.tzinfo else found.replace(tzinfo=now.tzinfo)
+        found = timetext.parse_iso(f"{m.group('date')}T{m.group('time')}"
+                                   f"{'+00:00' if zone == 'UTC' else zone}", now.tzinfo)
+        if found is not None:
+            yield m.start(), found
 
 
 def _kiro(text: str, now: datetime, grace: timedelta) -> Iterator[tuple[int, datetime]]:
@@ -256,7 +233,7 @@ def _absolute(text: str, pos: int, now: datetime, grace: timedelta) -> datetime 
         pos = t.end()
     elif day is None:
         return None
-    zone = _zone(text, pos, now.tzinfo)
+    zone = timetext.zone_at(text, pos, now.tzinfo)
     if day is None:
         assert clock is not None
         return _next_time_of_day(clock, zone, now, grace)
@@ -293,34 +270,6 @@ def _clock(m: re.Match[str]) -> time | None:
     if m.group("ampm").lower() == "p":
         hour += 12
     return time(hour, minute)
-
-
-def _zone(text: str, pos: int, local: tzinfo | None) -> tzinfo | None:
-    """The zone written right after a time (or `local` when none, or unknown)."""
-    m = _ZONE_RE.match(text, pos)
-    if m is None:
-        return local
-    name = (m.group("paren") or m.group("offset") or m.group("iana") or m.group("short")).strip()
-    return _zone_named(name) or local
-
-
-def _zone_named(name: str) -> tzinfo | None:
-    upper = name.upper()
-    if upper in _SHORT_ZONES:
-        return timezone(timedelta(hours=_SHORT_ZONES[upper]), upper)
-    offset = re.fullmatch(r"(?:UTC|GMT)([+-])(\d{1,2})(?::?(\d{2}))?", upper)
-    if offset:
-        sign = -1 if offset.group(1) == "-" else 1
-        delta = timedelta(hours=int(offset.group(2)), minutes=int(offset.group(3) or 0))
-        if delta <= timedelta(hours=14):
-            return timezone(sign * delta, name)
-        return None
-    if "/" in name or name.isalpha():
-        try:
-            return ZoneInfo(name)
-        except (ValueError, OSError, KeyError):  # ZoneInfoNotFoundError is a KeyError
-            return None
-    return None
 
 
 def _at(day: date, clock: time, zone: tzinfo | None) -> datetime:

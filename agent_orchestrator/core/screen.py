@@ -1,9 +1,11 @@
 """Classifying one captured agent screen (SPEC §4; agent-cli-signals.md §0).
 
 `classify(screen, backend, now)` says what a pane shows: `fatal`, `active`, `dialog`,
-`limited` or `idle` (that precedence), with the lines that decided it and the reset time a
-limit banner announces. `waiting_until(screen, footer_ui)` reads the `WAITING-UNTIL: <ISO>`
-marker an agent prints when it sleeps on purpose. Pure: no tmux, no clock.
+`limited` or `idle` (that precedence), with the lines that decided it, the reset time a
+limit banner announces and the time of a `WAITING-UNTIL: <ISO>` marker (an agent sleeping on
+purpose). `dialog_line` and `submitted` answer, by the same rules, what typing into a pane
+asks (runtime/delivery.py): is a dialog up, did the typed text leave the input box. Pure: no
+tmux, no clock.
 
 How the screen is read:
 
@@ -27,6 +29,9 @@ How the screen is read:
 - `prompt_re` (dialogs): the last 15 non-empty lines, echoed prompts skipped.
 - The reset time is read from the limit line and the 2 non-empty lines after it (banners
   wrap: `... Your limit will reset` / `at 3pm (America/Santiago).`).
+- The input lines (`submitted`): the bottom 4 non-empty rows, a TUI's input box and footer.
+  Typed text counts as sent once `active_re` matches one of them (the agent went busy) or
+  the last 30 characters of its last line are in none of them any more.
 """
 
 from __future__ import annotations
@@ -36,11 +41,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agent_orchestrator.config import Backend
-from agent_orchestrator.core import resets
+from agent_orchestrator.core import resets, timetext
 
 SCAN_LINES = 15  # non-empty lines at the bottom searched for limit / fatal / dialog text
 FOOTER_ROWS = 10  # bottom rows searched for active_re on footer_ui backends
-COMPOSER_LINES = 4  # bottom non-empty lines that may be the input line, never an echo
+COMPOSER_LINES = 4  # bottom non-empty lines: the input box and footer, never an echo
+PROBE_CHARS = 30  # characters of typed text looked for in the input lines
 RESET_CONTEXT = 2  # non-empty lines after a limit line searched for its reset time
 # Caps on what any regex sees, so a user's slow (but accepted) regex on a huge or hostile
 # capture still costs a bounded time: a pane is ~50 rows of ~200 columns; only rows joined by
@@ -63,8 +69,6 @@ _AIDER_MODES = ("ask|code|architect|context|help|multi|whole|diff|diff-fenced|ud
 _ECHO_RE = re.compile(r"^ ?(?:[❯›>]|(?:" + _AIDER_MODES + r")>) (?=\S)(?!\d{1,2}[.)] )")
 _SLASH_ECHO_RE = re.compile(r"^ ?[❯›>] /\w")
 _WAITING_RE = re.compile(r"WAITING-UNTIL:[ \t]*(?P<iso>[^\s\]\)\"'`]+(?: [0-9][^\s\]\)\"'`]*)?)")
-
-STATES = ("fatal", "active", "dialog", "limited", "idle")
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ def is_echo(line: str) -> bool:
 def classify(screen: str, backend: Backend, now: datetime) -> ScreenView:
     """Classify `screen` (a pane capture) for `backend`; `now` is aware, agent-host local."""
     lines = screen_lines(screen)
-    filled = [i for i, line in enumerate(lines) if line.strip()]
+    filled = _filled(lines)
     bottom = filled[-SCAN_LINES:]
     composer = set(filled[-COMPOSER_LINES:])
     turn_start = max(
@@ -125,8 +129,7 @@ def classify(screen: str, backend: Backend, now: datetime) -> ScreenView:
                    else range(len(lines)))
     active_line = _last_match(backend.active_re, lines, active_rows)
 
-    dialog_rows = [i for i in bottom if not is_echo(lines[i])]
-    dialog_line = _last_match(backend.prompt_re, lines, dialog_rows)
+    dialog_line = _last_match(backend.prompt_re, lines, _dialog_rows(lines, bottom))
 
     limit_line = None
     reset_at = None
@@ -159,6 +162,43 @@ def classify(screen: str, backend: Backend, now: datetime) -> ScreenView:
     )
 
 
+def dialog_line(screen: str, prompt_re: re.Pattern[str] | None) -> str | None:
+    """The line `prompt_re` matches where `classify` looks for a dialog, cleaned; None when
+    no dialog is up."""
+    lines = screen_lines(screen)
+    bottom = _filled(lines)[-SCAN_LINES:]
+    return _last_match(prompt_re, lines, _dialog_rows(lines, bottom))
+
+
+def submitted(screen: str, text: str, active_re: re.Pattern[str] | None) -> bool:
+    """True when `screen`, captured after pressing submit on typed `text`, shows that the
+    text left the input box: the agent went busy, or the text is no longer in the input
+    lines. A text with nothing visible in it counts as sent."""
+    lines = screen_lines(screen)
+    rows = _filled(lines)[-COMPOSER_LINES:]
+    if _last_match(active_re, lines, rows) is not None:
+        return True
+    probe = _probe(text)
+    return not probe or not any(probe in lines[i] for i in rows)
+
+
+def _filled(lines: list[str]) -> list[int]:
+    """The indexes of the non-empty rows."""
+    return [i for i, line in enumerate(lines) if line.strip()]
+
+
+def _probe(text: str) -> str:
+    """A piece of `text` that a TUI shows in its input box while the text is unsent: the end
+    of its last non-empty line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][-PROBE_CHARS:] if lines else ""
+
+
+def _dialog_rows(lines: list[str], bottom: list[int]) -> list[int]:
+    """The rows of `bottom` a dialog may be on: echoed prompts are what was typed."""
+    return [i for i in bottom if not is_echo(lines[i])]
+
+
 def _last_gutter_block(lines: list[str], rows: list[int], composer: set[int],
                        gutter: str) -> list[int]:
     """The rows of `rows` in the last block of text drawn in `gutter` above the input box.
@@ -180,38 +220,21 @@ def _last_gutter_block(lines: list[str], rows: list[int], composer: set[int],
     return [i for i in rows if i in last]
 
 
-def waiting_until(screen: str, footer_ui: bool) -> datetime | None:
-    """The time of the last `WAITING-UNTIL: <ISO time>` marker, aware, or None.
-
-    For `footer_ui` backends only the last non-empty line counts; otherwise the last
-    marker anywhere on the screen. An unparseable last marker gives None. A time without a
-    zone is taken as the local time of the machine running this code.
+def _waiting_until(lines: list[str], footer_ui: bool, now: datetime) -> datetime | None:
+    """The time of the last `WAITING-UNTIL: <ISO time>` marker, aware (a time without a zone
+    is in `now`'s), or None. For `footer_ui` backends only the last non-empty line counts;
+    otherwise the last marker anywhere on the screen. An unparseable last marker gives None.
     """
-    return _waiting_until(screen_lines(screen), footer_ui, None)
-
-
-def _waiting_until(lines: list[str], footer_ui: bool, now: datetime | None) -> datetime | None:
     rows = lines[-1:] if footer_ui else lines
     for line in reversed(rows):
         found = list(_WAITING_RE.finditer(line))
         if found:
-            return _parse_iso(found[-1].group("iso"), now)
+            iso = found[-1].group("iso")  # `2026-11-21 15:00:00+01:00`, or a word after it
+            for candidate in (iso, iso.split(" ")[0]):
+                if when := timetext.parse_iso(candidate.strip().rstrip(".,;:"), now.tzinfo):
+                    return when
+            return None
     return None
-
-
-def _parse_iso(text: str, now: datetime | None) -> datetime | None:
-    found = None
-    for candidate in (text, text.split(" ")[0]):
-        try:
-            found = datetime.fromisoformat(candidate.strip().rstrip(".,;:"))
-            break
-        except ValueError:
-            continue
-    if found is None:
-        return None
-    if found.tzinfo is not None:
-        return found
-    return found.replace(tzinfo=now.tzinfo) if now is not None else found.astimezone()
 
 
 def _clean(line: str) -> str:

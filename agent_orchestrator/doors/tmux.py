@@ -1,16 +1,18 @@
 """The only door to tmux.
 
-Every tmux call in the project goes through `Tmux._run`: an argument list (never a shell
-string), a timeout (a hung server must not hang the watchdog), and an error that names the
-tmux subcommand that failed. Sessions are always addressed exactly: `=NAME` for session
-commands and `=NAME:` for pane commands (tmux 3.3a does not resolve `=NAME` for panes), so
-`proj-a` never matches `proj-ab`.
+Every tmux process of the project is started here, and every tmux command goes through
+`Tmux._run`: an argument list (never a shell string), a timeout (a hung server must not hang
+the watchdog), and an error that names the tmux subcommand that failed. Sessions are always
+addressed exactly: `=NAME` for session commands and `=NAME:` for pane commands (tmux 3.3a
+does not resolve `=NAME` for panes), so `proj-a` never matches `proj-ab`.
 
-Why raw `tmux` processes and not libtmux objects: libtmux runs every call without a timeout
-and an idiomatic per-session tick costs ~3 processes per agent (see
+Why raw `tmux` processes and no libtmux: libtmux runs every call without a timeout and an
+idiomatic per-session tick costs ~3 processes per agent (see
 shared/reference/tmux-performance.md). Here a whole tick's view of the fleet is ONE
-`list-panes -a`. libtmux is still used for what it does well and cheaply: reading the tmux
-version, whose formats vary across distributions.
+`list-panes -a`. The last thing libtmux did here, reading the version, is one regex over
+`tmux -V` (doors/tmuxparse.py); that is not worth a dependency pinned to a minor release
+(its API breaks between 0.x releases), nor its 65 ms of import. What tmux prints is read by
+doors/tmuxparse.py; control-mode clients, which this door starts, by doors/tmuxcontrol.py.
 
 Failure modes handled here (tests/reliability/test_tmux_cases.py):
 - a hung server (SIGSTOPped, wedged): every call has a timeout, and after one timed out the
@@ -29,19 +31,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
-import stat
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Sequence
 
-from agent_orchestrator.core.observed import Pane, Snapshot
-from agent_orchestrator.doors import proctree
+from agent_orchestrator.core.observed import Snapshot
+from agent_orchestrator.doors import proctree, tmuxparse, tmuxsocket
 
 DEFAULT_TIMEOUT = 5.0
-CONTROL_ATTACH_WAIT = 2.0  # seconds a closing control client waits for its attach answer
 REAP_PAUSES = (0.02, 0.05, 0.15)  # waits after nudging the server to reap a dead pane
 CHAIN_BYTES = 12_000  # argv bytes per chained client; tmux refuses commands over ~16 KB
 PANE_WIDTH, PANE_HEIGHT = 120, 40
@@ -54,18 +52,6 @@ HISTORY_LIMIT = 2000
 # agent's window is created after `history-limit` is set on its session (see `start`).
 _PLACEHOLDER = ("cat",)
 
-# Output of `tmux list-panes -a -F SNAPSHOT_FORMAT`, tab separated; the session name comes
-# last so that a foreign session on a shared server may hold any character.
-_FIELDS = ("pane_id", "pane_pid", "pane_current_command", "pane_dead", "pane_dead_status",
-           "pane_dead_signal", "window_activity", "session_created", "window_id",
-           "session_name")
-SNAPSHOT_FORMAT = "\t".join("#{" + f + "}" for f in _FIELDS)
-
-# What tmux clients print when there is no server to talk to (socket missing, stale socket,
-# server exiting). Any other failure is an error, never "no sessions".
-_NO_SERVER = re.compile(r"no server running|error connecting to|server exited unexpectedly"
-                        r"|failed to connect to server", re.IGNORECASE)
-
 
 class TmuxError(RuntimeError):
     """A tmux command failed or timed out. The message names the subcommand."""
@@ -73,36 +59,6 @@ class TmuxError(RuntimeError):
 
 class SessionExists(TmuxError):
     """`start` found a session of that name already there (someone started it first)."""
-
-
-def socket_dir() -> Path:
-    """The folder tmux keeps `-L` sockets in: `$TMUX_TMPDIR/tmux-UID`, or /tmp/tmux-UID when
-    TMUX_TMPDIR is unset or missing (what tmux 3.x does)."""
-    root = os.environ.get("TMUX_TMPDIR") or ""
-    if not root or not os.path.isdir(root):
-        root = "/tmp"
-    return Path(os.path.realpath(root)) / f"tmux-{os.getuid()}"
-
-
-def unsafe_socket_dir(path: Path) -> str | None:
-    """Why tmux would refuse `path` as its socket folder, or None when it is fine (or absent:
-    tmux then creates it 0700). tmux's own rule: a directory, not a symlink, owned by us,
-    with no permission for others."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        return f"it cannot be inspected ({exc.strerror})"
-    if stat.S_ISLNK(info.st_mode):
-        return f"it is a symlink (to {os.readlink(path)})"
-    if not stat.S_ISDIR(info.st_mode):
-        return "it is not a directory"
-    if info.st_uid != os.getuid():
-        return f"it is owned by uid {info.st_uid}"
-    if info.st_mode & 0o007:
-        return f"its mode is {stat.S_IMODE(info.st_mode):04o}"
-    return None
 
 
 class Tmux:
@@ -119,15 +75,9 @@ class Tmux:
     def check_socket_dir(self) -> None:
         """Raise TmuxError, naming the folder and what it must be, when tmux would refuse
         its socket folder. Costs one lstat; spawns nothing."""
-        if self.socket_path or (self.socket_name is None and os.environ.get("TMUX")):
-            return  # tmux checks no folder for an explicit path (nor for $TMUX's socket)
-        path = socket_dir()
-        why = unsafe_socket_dir(path)
-        if why is not None:
-            raise TmuxError(
-                f"unsafe tmux socket directory {path}: {why}. It must be a directory owned "
-                f"by you (uid {os.getuid()}) with mode 0700; tmux refuses to use it. Remove "
-                f"it (tmux creates it again, safely) or fix it with: chmod 0700 {path}")
+        refused = tmuxsocket.refusal(self.socket_name, self.socket_path)
+        if refused is not None:
+            raise TmuxError(refused)
 
     def checked(self) -> Tmux:
         """This handle, after `check_socket_dir` (for callers that refuse to start)."""
@@ -149,12 +99,7 @@ class Tmux:
         self.check_socket_dir()  # before every spawn: a loop never retries a refused folder
         limit = timeout or self.timeout
         try:
-            result = subprocess.run(argv, input=stdin.decode("utf-8", "surrogateescape")
-                                    if stdin is not None else None, capture_output=True,
-                                    text=True, errors="replace", timeout=limit, check=False,
-                                    env=proctree.untagged(os.environ))
-        except FileNotFoundError:
-            raise TmuxError("tmux is not installed (no 'tmux' on PATH)") from None
+            result = _spawn(argv, stdin, limit)
         except subprocess.TimeoutExpired:
             self._hung_error = (f"tmux {args[0]} timed out after {limit:g}s "
                                 "(is the tmux server hung?)")
@@ -182,13 +127,13 @@ class Tmux:
         return snap
 
     def _snapshot(self) -> Snapshot:
-        result = self._run(["list-panes", "-a", "-F", SNAPSHOT_FORMAT], check=False)
+        result = self._run(["list-panes", "-a", "-F", tmuxparse.SNAPSHOT_FORMAT], check=False)
         if result.returncode != 0:
             # "no current target": a server whose last session just closed, about to exit.
-            if _NO_SERVER.search(result.stderr) or "no current target" in result.stderr:
+            if tmuxparse.no_server(result.stderr) or "no current target" in result.stderr:
                 return Snapshot(server_running=False)
             raise TmuxError(f"tmux list-panes failed: {result.stderr.strip()}")
-        return Snapshot(server_running=True, panes=parse_snapshot(result.stdout))
+        return Snapshot(server_running=True, panes=tmuxparse.parse_snapshot(result.stdout))
 
     def _nudge_reaper(self, pause: float) -> None:
         """Make the server reap a dead pane's process so its exit status shows.
@@ -238,35 +183,30 @@ class Tmux:
             result = self._run(args[:-1], check=False)
         except TmuxError:  # hung: screens are best effort, the next snapshot reports it
             return len(batch)
-        current: str | None = None
-        lines: dict[str, list[str]] = {}
-        for line in result.stdout.split("\n"):
-            if line.startswith(nonce + " "):
-                current = line[len(nonce) + 1:]
-                lines[current] = []
-            elif current is not None:
-                lines[current].append(line)
+        found = tmuxparse.parse_captures(result.stdout, nonce)
         if result.returncode == 0:
-            for session, text in lines.items():
-                screens[session] = "\n".join(text).rstrip("\n")
+            screens.update(found)
             return len(batch)
-        if _NO_SERVER.search(result.stderr):
+        if tmuxparse.no_server(result.stderr):
             return len(batch)  # nothing left to capture
         # A `;` chain stops at the first failing command: the last marker printed is the
         # session that vanished; everything before it was captured.
-        started = list(lines)
-        for session in started[:-1]:
-            screens[session] = "\n".join(lines[session]).rstrip("\n")
+        started = list(found)
+        screens.update((session, found[session]) for session in started[:-1])
         return len(started)
 
     def version(self) -> str:
-        """tmux's version string (e.g. `3.3a`); raises TmuxError when tmux is missing."""
-        from libtmux import common, exc  # lazy: 65 ms of import for a rarely needed fact
-
+        """tmux's version as `tmux -V` prints it (`3.3a`, `next-3.5`, `openbsd-7.4`); raises
+        TmuxError when tmux is missing or answers something else. Asks no server, so no
+        socket folder is checked."""
         try:
-            return str(common.get_version())
-        except (exc.LibTmuxException, FileNotFoundError) as error:
-            raise TmuxError(f"cannot read the tmux version: {error}") from None
+            result = _spawn(["tmux", "-V"], None, self.timeout)
+        except (TmuxError, subprocess.TimeoutExpired) as exc:
+            raise TmuxError(f"cannot read the tmux version: {exc}") from None
+        if (version := tmuxparse.parse_version(result.stdout)) is None:
+            said = (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
+            raise TmuxError(f"cannot read the tmux version: {said}")
+        return version
 
     # ------------------------------------------------------------------ acting
 
@@ -312,7 +252,7 @@ class Tmux:
         result = self._run(["kill-session", "-t", f"={session}"], check=False)
         if result.returncode == 0:
             return True
-        if _NO_SERVER.search(result.stderr) or "can't find session" in result.stderr:
+        if tmuxparse.no_server(result.stderr) or "can't find session" in result.stderr:
             return False
         raise TmuxError(f"tmux kill-session failed: {result.stderr.strip()}")
 
@@ -326,30 +266,62 @@ class Tmux:
         other client's command runs: a human's plain `paste-buffer` (which takes the newest
         buffer, named or not) can never catch it. A longer one is loaded through stdin
         first (a tmux client's command line is limited to 16 KB), which leaves that short
-        window. `target` is a session name or a pane id (`%N`).
+        window. `target` is a session name or a pane id (`%N`). The named buffer never
+        outlives the call, also when the paste fails.
         """
         data = text.encode("utf-8", "surrogateescape")
         paste = ["paste-buffer", "-p", "-d", "-b", buffer, "-t", _pane_target(target)]
-        if len(data) <= ATOMIC_PASTE and "\0" not in text:
-            # tmux ends a command at an argument ending in `;`; `\;` there stands for `;`.
-            word = text[:-1] + "\\;" if text.endswith(";") else text
-            try:
-                self._run(["set-buffer", "-b", buffer, "--", word, ";", *paste])
-            except TmuxError as exc:  # the paste is what fails (e.g. the pane is gone)
-                raise TmuxError(str(exc).replace("set-buffer", "set-buffer/paste-buffer", 1)
-                                ) from None
-            return
-        self._run(["load-buffer", "-b", buffer, "-"], stdin=data)
-        self._run(paste)
+        try:
+            if len(data) <= ATOMIC_PASTE and "\0" not in text:
+                # tmux ends a command at an argument ending in `;`; `\;` there stands for `;`.
+                word = text[:-1] + "\\;" if text.endswith(";") else text
+                try:
+                    self._run(["set-buffer", "-b", buffer, "--", word, ";", *paste])
+                except TmuxError as exc:  # the paste is what fails (e.g. the pane is gone)
+                    raise TmuxError(str(exc).replace("set-buffer", "set-buffer/paste-buffer",
+                                                     1)) from None
+                return
+            self._run(["load-buffer", "-b", buffer, "-"], stdin=data)
+            self._run(paste)
+        except TmuxError:
+            # paste-buffer -d deletes the buffer only when the paste ran: don't leave the
+            # text (a prompt may hold secrets) lying in the server (the pane vanished, the
+            # server is hung).
+            with contextlib.suppress(TmuxError):
+                self._run(["delete-buffer", "-b", buffer], check=False)
+            raise
 
     def send_keys(self, target: str, *keys: str) -> None:
         """Press named keys (`Enter`, `C-m`, `Escape`) in `target` (session name or `%N`)."""
         self._run(["send-keys", "-t", _pane_target(target), *keys])
 
+    def attach_control(self, session: str) -> subprocess.Popen[bytes]:
+        """Start a control-mode client attached to `session`, its stdin and stdout piped
+        (doors/tmuxcontrol.py reads it; closing its stdin detaches it). It attaches with
+        `ignore-size,no-output`: it never resizes the agent's window and receives none of
+        its output, only notifications."""
+        return subprocess.Popen(
+            self._base() + ["-C", "attach-session", "-t", f"={session}",
+                            "-f", "ignore-size,no-output"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=proctree.untagged(os.environ))
+
 
 # Bytes of text pasted by one atomic tmux command list (set-buffer + paste-buffer); the
 # client's whole command line must stay under tmux's 16 KB message size.
 ATOMIC_PASTE = 8 * 1024
+
+
+def _spawn(argv: list[str], stdin: bytes | None,
+           timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run one tmux client to its end; raises TmuxError when there is no tmux to run."""
+    try:
+        return subprocess.run(argv, input=stdin.decode("utf-8", "surrogateescape")
+                              if stdin is not None else None, capture_output=True, text=True,
+                              errors="replace", timeout=timeout, check=False,
+                              env=proctree.untagged(os.environ))
+    except FileNotFoundError:
+        raise TmuxError("tmux is not installed (no 'tmux' on PATH)") from None
 
 
 def _fit(sessions: list[str], budget: int) -> list[str]:
@@ -367,94 +339,3 @@ def _fit(sessions: list[str], budget: int) -> list[str]:
 def _pane_target(target: str) -> str:
     return target if target.startswith("%") else f"={target}:"
 
-
-def parse_snapshot(text: str) -> dict[str, Pane]:
-    """Parse `list-panes -a -F SNAPSHOT_FORMAT` output; first pane of each session wins."""
-    panes: dict[str, Pane] = {}
-    for row in text.splitlines():
-        parts = row.split("\t", len(_FIELDS) - 1)
-        if len(parts) != len(_FIELDS):
-            continue
-        (pane_id, pid, command, dead, status, signum, activity, created, window_id,
-         session) = parts
-        if session in panes:
-            continue
-        is_dead = dead == "1"
-        panes[session] = Pane(
-            session=session, pane_id=pane_id, pid=_int(pid), command=command, dead=is_dead,
-            exit_status=_int(status) if is_dead and status else None,
-            activity=float(_int(activity)), window_id=window_id,
-            exit_signal=_int(signum) if is_dead and signum else None,
-            created=float(_int(created)))
-    return panes
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        return 0
-
-
-# Control-mode notifications that mean "some session or window went away (or came)".
-_CONTROL_WAKE = ("%sessions-changed", "%unlinked-window-close", "%window-close", "%exit",
-                 "%session-closed")
-
-
-class ControlClient:
-    """A `tmux -C` client attached to one session, calling `on_change()` from its reader
-    thread whenever tmux reports that a session or window closed, and once more when the
-    client ends (its session died, or the server did).
-
-    tmux sends these notifications about EVERY session of the server to any control client,
-    which is how a death is seen within milliseconds instead of at the next poll. The client
-    attaches with `ignore-size,no-output`: it never resizes the agent's window and receives
-    none of its output.
-
-    The constructor returns, and `close` detaches, only once the attach command has
-    answered (`%end`/`%error`, a few milliseconds): tmux 3.3a's server can crash (SIGSEGV
-    writing that answer to a freed client) when a session closes or the client leaves while
-    the attach is in flight, taking every agent's session with it (seen in dmesg,
-    reproduced ~1 time in 8); the watchdog's own kills then never overlap an attach.
-    """
-
-    def __init__(self, tmux: Tmux, session: str, on_change: Callable[[], None]) -> None:
-        import threading
-
-        self._proc = subprocess.Popen(
-            tmux._base() + ["-C", "attach-session", "-t", f"={session}",
-                            "-f", "ignore-size,no-output"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=proctree.untagged(os.environ))
-        self._on_change = on_change
-        self._answered = threading.Event()  # the attach command's %end/%error has come
-        self._thread = threading.Thread(target=self._read, name="tmux-control", daemon=True)
-        self._thread.start()
-        self._answered.wait(timeout=CONTROL_ATTACH_WAIT)  # see the class docstring
-
-    def _read(self) -> None:
-        assert self._proc.stdout is not None
-        for raw in self._proc.stdout:
-            if raw.startswith((b"%end", b"%error")):
-                self._answered.set()
-            if raw.startswith(tuple(w.encode() for w in _CONTROL_WAKE)):
-                self._on_change()
-        self._answered.set()  # the client is gone: nothing left to wait for
-        self._on_change()
-
-    @property
-    def alive(self) -> bool:
-        return self._proc.poll() is None
-
-    def close(self) -> None:
-        """Detach (closing stdin ends a control client), once attached (see the class
-        docstring), and reap the process."""
-        self._answered.wait(timeout=CONTROL_ATTACH_WAIT)
-        if self._proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()

@@ -7,27 +7,28 @@ Enter submitted it; dialogs take the next Enter as a choice. So:
 2. paste the text (named buffer, bracketed paste: byte-exact, see Tmux.paste);
 3. wait a settle time that grows with the text (≈1 s per 1,000 characters for Codex);
 4. press the submit key, then confirm: the screen went busy, or the text left the input
-   line (the bottom rows); if not, press again, a bounded number of times.
+   box; if not, press again, a bounded number of times.
+The screen is read by core/screen.py's rules (`dialog_line`, `submitted`), the ones the
+watchdog classifies panes by: echoed prompts are never taken for a dialog.
 
 What is typed is `sanitize(text)`: line ends become `\n` (CRLF and a lone CR alike) and every
 other control character — C0 but tab and newline, DEL, C1 — is dropped; everything else
 arrives byte for byte. A control byte is a key to a TUI, and an ESC can end the bracketed
 paste early: `ESC[201~` followed by text would type that text as keystrokes (a CR in it
 submits it), so prompt text could drive the agent. The named paste buffer never outlives
-the call, also when the paste fails.
+the call, also when the paste fails (Tmux.paste sees to it).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import time
 from dataclasses import dataclass
 
-from agent_orchestrator.doors.tmux import Tmux, TmuxError
+from agent_orchestrator.core import screen
+from agent_orchestrator.doors.tmux import Tmux
 
-INPUT_ROWS = 4  # non-empty bottom rows that hold a TUI's input box and footer
 # C0 controls but tab and newline, DEL and C1 controls (after CR was turned into newline).
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -48,17 +49,6 @@ def settle_time(text: str) -> float:
     return min(0.3 + len(text) / 1000, 3.0)
 
 
-def _bottom(screen: str, rows: int = INPUT_ROWS) -> str:
-    lines = [line for line in screen.splitlines() if line.strip()]
-    return "\n".join(lines[-rows:])
-
-
-def _probe(text: str) -> str:
-    """A piece of the text that a TUI shows in its input line while it is unsent."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1][-30:] if lines else ""
-
-
 def deliver(tmux: Tmux, target: str, text: str, submit_key: str = "Enter",
             dialog_re: re.Pattern[str] | None = None, active_re: re.Pattern[str] | None = None,
             presses: int = 3, wait: float = 0.5) -> Delivery:
@@ -66,26 +56,16 @@ def deliver(tmux: Tmux, target: str, text: str, submit_key: str = "Enter",
 
     Raises TmuxError when the pane is gone.
     """
-    if dialog_re is not None and (match := dialog_re.search(_bottom(tmux.capture(target),
-                                                                    rows=15))):
-        return Delivery(False, f"not typed: a dialog is on screen ({match.group(0)!r})")
+    if dialog_re is not None and (dialog := screen.dialog_line(tmux.capture(target),
+                                                               dialog_re)):
+        return Delivery(False, f"not typed: a dialog is on screen ({dialog!r})")
     text = sanitize(text)
     buffer = f"agents-{os.getpid()}-{time.monotonic_ns()}"
-    try:
-        tmux.paste(target, text, buffer=buffer)
-    except TmuxError:
-        # paste-buffer -d deletes the buffer only when the paste ran: don't leave the
-        # prompt text lying in the server (the pane vanished, the server is hung).
-        with contextlib.suppress(TmuxError):
-            tmux._run(["delete-buffer", "-b", buffer], check=False)
-        raise
+    tmux.paste(target, text, buffer=buffer)
     time.sleep(settle_time(text))
-    probe = _probe(text)
     for press in range(1, presses + 1):
         tmux.send_keys(target, submit_key)
         time.sleep(wait)
-        bottom = _bottom(tmux.capture(target))
-        busy = active_re is not None and active_re.search(bottom) is not None
-        if busy or not probe or probe not in bottom:
+        if screen.submitted(tmux.capture(target), text, active_re):
             return Delivery(True, f"submitted ({press} press{'es' if press > 1 else ''})")
     return Delivery(False, f"text still in the input line after {presses} presses")

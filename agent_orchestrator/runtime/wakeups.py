@@ -3,7 +3,7 @@
 - a watched agent's process exited: a pidfd per live pane (the pane's pid is the agent,
   boot.py execs it) — well under a millisecond;
 - a session or window closed, or the tmux server went away: a tmux control-mode client
-  (`tmux.ControlClient`) — a few milliseconds;
+  (`tmuxcontrol.ControlClient`) — a few milliseconds;
 - the config file changed: watchfiles, watching the config's FOLDER (editors save by rename);
 - a deadline the loop passes in (the light-tick timer, a back-off, a held config edit).
 Without a control client (no session to attach to yet) the loop also polls every second.
@@ -25,7 +25,8 @@ import watchfiles
 from agent_orchestrator.config import Config
 from agent_orchestrator.core import rules
 from agent_orchestrator.core.observed import Observed
-from agent_orchestrator.doors.tmux import ControlClient, Tmux
+from agent_orchestrator.doors.tmux import Tmux
+from agent_orchestrator.doors.tmuxcontrol import ControlClient
 
 log = logging.getLogger(__name__)
 

@@ -38,14 +38,8 @@ from agent_orchestrator import config as config_mod
 from agent_orchestrator.config import Config
 from agent_orchestrator.core.observed import Pane
 from agent_orchestrator.doors import proctree, state
-from agent_orchestrator.doors.tmux import (
-    HISTORY_LIMIT,
-    PANE_HEIGHT,
-    PANE_WIDTH,
-    Tmux,
-    TmuxError,
-    socket_dir,
-)
+from agent_orchestrator.doors.tmux import HISTORY_LIMIT, PANE_HEIGHT, PANE_WIDTH, Tmux, TmuxError
+from agent_orchestrator.doors.tmuxsocket import socket_dir
 from agent_orchestrator.runtime import launch
 from agent_orchestrator.runtime.watchdog import Watchdog
 

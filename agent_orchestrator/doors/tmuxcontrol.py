@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # doors/tmux.py re-exports ControlClient: no import back at run time
+if TYPE_CHECKING:  # the type only: doors/tmux.py needs nothing from here
     from agent_orchestrator.doors.tmux import Tmux
 
 CONTROL_ATTACH_WAIT = 2.0  # seconds a closing control client waits for its attach answer

@@ -1,5 +1,5 @@
 """What the watchdog remembers about each agent and the fleet between ticks (data only;
-doors/state.py stores it as JSON)."""
+doors/memorystore.py stores it as JSON)."""
 
 from __future__ import annotations
 

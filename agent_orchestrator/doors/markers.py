@@ -3,7 +3,8 @@
 - `stopped/<agent>`: `agents down NAME` leaves this so the watchdog never heals an agent the
   operator stopped; `agents up NAME` removes it.
 - `started/<agent>`: `agents up NAME` leaves this (its time clears a crash loop).
-- `<loop.state_file>` (`phase-idx`): the loop's current phase index.
+- `<loop.state_file>` (`phase-idx`): the loop's current phase index, its one source
+  (`read_phase`: a corrupt file is reported, never read as some phase).
 - `<agent>.id`: an agent's conversation id (`resume = true`).
 - `config-health.json` and `last-good.toml`: the watchdog's word on the config file.
 - On taking the lock the watchdog calls `tidy`: temp files of writers killed mid-write are
@@ -17,10 +18,13 @@ import json
 import os
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config import Config
+from agent_orchestrator.core import phases
+from agent_orchestrator.doors import memorystore
 from agent_orchestrator.doors.files import (
     private_dir,
     remove_stray_temps,
@@ -28,6 +32,9 @@ from agent_orchestrator.doors.files import (
     touch_private,
     write_atomic,
 )
+
+# A phase index is a few digits; anything longer is reported, never read whole.
+MAX_PHASE_BYTES = 64
 
 
 def _stopped_dir(config: Config) -> Path:
@@ -73,17 +80,48 @@ def phase_file(config: Config) -> Path | None:
     return config.state_dir / config.loop.state_file if config.loop is not None else None
 
 
-def phase_index(config: Config) -> int:
-    """The loop's current phase index (0 when none is saved or it is unreadable), never past
-    the last phase."""
+@dataclass(frozen=True)
+class PhaseRead:
+    """The phase to act on, and why the phase file could not give it (`problem`: the file's
+    content shortened and redacted, or the read error), None when it did."""
+
+    index: int
+    problem: str | None = None
+
+
+def read_phase(config: Config, known: int | None = None) -> PhaseRead:
+    """The loop's current phase: the phase file is its one source. No file yet (or no loop)
+    is phase 0; an index past the last phase is the last phase.
+
+    A file that is not a whole number (empty, truncated, edited by hand) or cannot be read is
+    never taken for a phase: the index is then the phase the watchdog last knew — `known`
+    (the caller's `LoopMemory.phase`), else the one in its saved memory, else 0 — with the
+    `problem` set, which the watchdog reports (`phase-file-corrupt`) and `agents status`
+    shows until the file is fixed or `agents phase set N` rewrites it."""
     path = phase_file(config)
     if path is None or config.loop is None:
-        return 0
+        return PhaseRead(0)
+    last = max(len(config.loop.phases) - 1, 0)
     try:
-        saved = max(int(path.read_text().strip()), 0)
-    except (OSError, ValueError):
-        return 0
-    return min(saved, max(len(config.loop.phases) - 1, 0))
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_PHASE_BYTES + 1)  # never more: the file is a number
+        if len(data) > MAX_PHASE_BYTES:
+            raise ValueError(f"phase index file is larger than {MAX_PHASE_BYTES} bytes")
+        return PhaseRead(min(phases.parse_index(data.decode("utf-8", "replace")), last))
+    except FileNotFoundError:
+        return PhaseRead(0)
+    except (OSError, ValueError) as exc:
+        problem = str(exc) if isinstance(exc, ValueError) else \
+            f"phase index file cannot be read ({exc.strerror or exc})"
+    if known is None:
+        known = memorystore.load_memory(config, quarantine=False)[0].loop.phase
+    return PhaseRead(min(max(known or 0, 0), last), problem)
+
+
+def phase_index(config: Config) -> int:
+    """The phase to start loop agents on now (`read_phase`'s index: the watchdog reports a
+    corrupt file, this only keeps the phase it last knew)."""
+    return read_phase(config).index
 
 
 def write_phase_index(config: Config, index: int) -> None:

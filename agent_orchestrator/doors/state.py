@@ -30,6 +30,7 @@ from agent_orchestrator.doors.markers import (
     operator_starts,
     phase_index,
     read_health,
+    read_phase,
     resume_id,
     resume_id_file,
     stopped_agents,
@@ -49,7 +50,7 @@ __all__ = [
     "AlreadyRunning", "acquire_lock", "clear_stopped",
     "ensure_dirs", "health_file", "last_good_config", "last_good_file", "load_memory",
     "lock_file", "mark_started", "mark_stopped", "memory_from_json", "memory_to_json",
-    "operator_starts", "phase_index", "read_health", "read_lock_pid",
+    "operator_starts", "phase_index", "read_health", "read_lock_pid", "read_phase",
     "recovered", "resume_id", "resume_id_file", "save_memory", "state_file", "stopped_agents",
     "tidy", "watchdog_pid", "write_phase_index",
 ]

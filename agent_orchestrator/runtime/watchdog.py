@@ -249,7 +249,8 @@ class Watchdog:
         loop = self.config.loop
         if loop is None or not loop.phases:
             return None
-        seen = LoopSeen(state.phase_index(self.config))
+        read = state.read_phase(self.config, self.memory.loop.phase)
+        seen = LoopSeen(read.index, phase_problem=read.problem)
         handoff = loop.handoff
         if handoff is None:
             if heavy:

@@ -1,6 +1,8 @@
 """Reliability cases: the watchdog's state and its single instance (T09–T14), file modes (T35).
 
 - T09 corrupt state file: quarantined, reported once, rebuilt; running agents adopted.
+  A corrupt phase file: reported once per content, shown by `agents status`, nothing moves
+  (no phase change or advance; a healed loop agent keeps its phase) until it is rewritten.
 - T10 ENOSPC on the state write: old file intact, reported once, supervision goes on, the
   next successful write is reported as a recovery.
 - T11 kill -9 at crash points (agent_orchestrator/doors/crashpoints.py): the next watchdog finds
@@ -253,6 +255,91 @@ def test_t09_corrupt_state_file_fleet_adopted_not_restarted(make_fleet, tmp_path
     assert len(quarantined) == 6
     assert count(fleet, "a", "restart") == 0 and count(fleet, "a", "start") == 1
     assert [r["event"] for r in fleet.records("a")].count("start") == 1
+
+
+LOOP = """
+[watchdog]
+signal_interval = 0.3
+heavy_interval = 0.3
+restart_stable = 0.5
+restart_backoff = 0.2
+crash_limit = 10
+
+[[agent]]
+name = "b"
+kind = "loop"
+role = "builder"
+backend = "demob"
+watch = "heal"
+
+[backend.demob]
+bin = "{{python}} -m agent_orchestrator.fakeagent"
+flags = "--busy 0.3 --record {folder}/rec-b"
+process_name = "python"
+
+[loop]
+roles_dir = "."
+kickoff_template = "kickoff.md"
+
+[[loop.phases]]
+id = "one"
+status = "S1.md"
+
+[[loop.phases]]
+id = "two"
+status = "S2.md"
+"""
+
+
+def test_t09_corrupt_phase_file_is_reported_and_changes_nothing(make_fleet, tmp_path) -> None:
+    """FAULT: while the loop runs, the phase file is overwritten with garbage, then emptied;
+    meanwhile the phase's status says DONE and the loop agent is killed. EXPECTED: one
+    `phase-file-corrupt` per distinct content (the content shown), `agents status` shows
+    it, the file is left as it is, no phase change or advance, the killed agent is healed on
+    the phase it had; once `agents phase set 0` rewrites the file, `phase-file-recovered`
+    and the DONE phase advances as usual."""
+    (tmp_path / "builder.md").write_text("Build.\n")
+    (tmp_path / "kickoff.md").write_text("Phase {phase_id} as {role}.\n")
+    fleet = make_fleet(LOOP.format(folder=tmp_path))
+    index = state_dir(fleet) / "phase-idx"
+
+    def kickoffs() -> list[str]:  # the first line: "Phase <id> as builder."
+        return [r["argv"][-1].split("\n")[0] for r in fleet.records("b")
+                if r["event"] == "start"]
+
+    def status_phase() -> str:
+        shown = fleet.agents("status", "--json")
+        assert shown.returncode == 0, shown.stderr
+        return json.loads(shown.stdout)["phase"]
+
+    assert fleet.agents("up").returncode == 0
+    wait_until(lambda: kickoffs() == ["Phase one as builder."], what="b on phase one")
+    wait_until(lambda: state_path(fleet).exists() and saved(fleet).loop.phase == 0,
+               what="the watchdog to know phase one")
+    index.write_text("two\n")
+    corrupt = fleet.wait_event(None, "phase-file-corrupt")
+    assert "holds 'two'" in corrupt["reason"] and "stays on phase 1/2 one" in corrupt["reason"]
+    assert "holds 'two'" in status_phase() and status_phase().startswith("1/2 one (kept: ")
+    (tmp_path / "S1.md").write_text("# one\n## DONE\nAll gates pass.\n")  # would advance
+    old = fleet.pane_pid("e-b")
+    tmux_cmd(fleet.socket, "kill-session", "-t", "=e-b")
+    wait_until(lambda: fleet.pane_pid("e-b") not in (None, old), what="b to be healed")
+    wait_until(lambda: len(kickoffs()) == 2, what="b's second start")
+    assert kickoffs()[1] == kickoffs()[0]  # healed on the phase it had
+    holds_for(lambda: index.read_text() == "two\n" and len(kickoffs()) == 2
+              and count(fleet, None, "phase-file-corrupt") == 1
+              and not fleet.events(None, "phase-advance")
+              and not fleet.events(None, "phase-changed"), 1.5,
+              what="nothing moving while the phase file is corrupt")
+    index.write_text("")
+    emptied = next_event(fleet, None, "phase-file-corrupt", 1)
+    assert "holds ''" in emptied["reason"]
+    assert fleet.agents("phase", "set", "0").returncode == 0
+    fleet.wait_event(None, "phase-file-recovered")
+    fleet.wait_event(None, "phase-advance")
+    wait_until(lambda: index.read_text() == "1\n", what="the advance to be saved")
+    wait_until(lambda: kickoffs()[2:] == ["Phase two as builder."], what="b on phase two")
+    assert count(fleet, None, "phase-file-corrupt") == 2
 
 
 # ----------------------------------------------------------------------------- T10

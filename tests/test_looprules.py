@@ -86,3 +86,49 @@ def test_done_needs_auto_advance(tmp_path: Path) -> None:
     decisions = run(config, memory, LoopSeen(0, head="abc", done_sha="abc",
                                              done_checked=True))
     assert decisions.actions == () and decisions.memory.loop.done_note == "DONE"
+
+
+def test_corrupt_phase_file_is_reported_once_per_content_and_moves_nothing(
+        tmp_path: Path) -> None:
+    """The observed index is then the phase the watchdog last knew (doors/markers.read_phase);
+    no phase change, advance or resume happens on it, pings still go."""
+    config = load(tmp_path, ["one", "two", "three"])
+    memory = FleetMemory({"b": AgentMemory(starts=1)}, loop=LoopMemory(phase=1))
+    problem = "phase index file holds 'x', expected a whole number >= 0"
+    seen = LoopSeen(1, phase_problem=problem, head="abc", done_sha="abc", done_checked=True)
+    first = run(config, memory, seen)
+    assert first.actions == ()
+    [event] = first.events
+    assert event.event == "phase-file-corrupt" and event.reason.startswith(problem)
+    assert "stays on phase 2/3 two" in event.reason
+    assert first.memory.loop == replace(memory.loop, phase_problem=problem, seen_sha="abc")
+    again = run(config, first.memory, seen)
+    assert again.actions == () and again.events == ()  # the same content: told once
+    other = run(config, again.memory, replace(seen, phase_problem="holds ''"))
+    assert [e.event for e in other.events] == ["phase-file-corrupt"] and other.actions == ()
+    done = replace(first.memory, loop=replace(first.memory.loop, sequence_complete=True))
+    more = run(load(tmp_path, ["one", "two", "three", "four"]), done,
+               LoopSeen(2, phase_problem=problem))
+    assert more.actions == ()  # no resume on an appended phase either
+
+
+def test_a_corrupt_phase_file_does_not_become_the_known_phase_unless_none_was(
+        tmp_path: Path) -> None:
+    config = load(tmp_path, ["one", "two"])
+    fresh = run(config, FleetMemory({"b": AgentMemory(starts=1)}),
+                LoopSeen(0, phase_problem="holds 'x'"))
+    assert fresh.memory.loop.phase == 0  # what `agents up` started the loops on
+    assert fresh.actions == ()
+
+
+def test_a_fixed_phase_file_is_reported_and_then_acts(tmp_path: Path) -> None:
+    config = load(tmp_path, ["one", "two", "three"])
+    memory = FleetMemory({"b": AgentMemory(starts=1)},
+                         loop=LoopMemory(phase=0, phase_problem="holds 'x'"))
+    same = run(config, memory, LoopSeen(0))
+    assert [e.event for e in same.events] == ["phase-file-recovered"] and same.actions == ()
+    assert same.memory.loop.phase_problem is None
+    moved = run(config, memory, LoopSeen(2))  # `agents phase set 2` rewrote it
+    assert [e.event for e in moved.events] == ["phase-file-recovered", "phase-changed",
+                                               "restart"]
+    assert summary(moved) == [("Restart", "b")] and moved.memory.loop.phase == 2

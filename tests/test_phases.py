@@ -1,15 +1,19 @@
-"""phases: DONE detection (table), the pushed status file, phase index checks."""
+"""phases: DONE detection (table), the pushed status file, phase index checks, and the phase
+file's reader (doors/markers.read_phase: the one source of the current phase)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import clone_repo
+from conftest import clone_repo, write_config
 from conftest import git as sh  # `git` names gitrelay.Git objects here
 
+from agent_orchestrator import config as config_mod
 from agent_orchestrator.config import Handoff
+from agent_orchestrator.core.memory import FleetMemory, LoopMemory
 from agent_orchestrator.core.phases import (
     PLACEHOLDERS,
     is_done,
@@ -17,6 +21,7 @@ from agent_orchestrator.core.phases import (
     status_paths,
     validate_target,
 )
+from agent_orchestrator.doors import markers, memorystore
 from agent_orchestrator.doors.gitrelay import Git, phase_done, status_text
 
 DONE_CASES = [
@@ -167,3 +172,69 @@ def test_validate_target_rejects(value: str, phases: int, message: str) -> None:
     with pytest.raises(ValueError) as info:
         validate_target(value, phases)
     assert str(info.value).startswith(message)
+
+
+def test_parse_index_shows_the_content_shortened_and_redacted() -> None:
+    secret = "sk-ant-" + "api03-" + "A1b2C3d4" * 6
+    with pytest.raises(ValueError) as caught:
+        parse_index(f"ANTHROPIC_API_KEY={secret}")
+    assert secret[:12] not in str(caught.value) and "[REDACTED:" in str(caught.value)
+    with pytest.raises(ValueError) as caught:
+        parse_index("7" * 30 + "x" * 100)
+    assert "'" + "7" * 30 + "x" * 10 + "...'" in str(caught.value)
+
+
+# ----------------------------------------------------------------------------- the reader
+
+def loop_config(tmp_path: Path, phases: int = 3) -> config_mod.Config:
+    (tmp_path / "builder.md").write_text("build")
+    body = '[[agent]]\nname = "b"\nkind = "loop"\nrole = "builder"\nbackend = "demo"\n' \
+        '[loop]\nroles_dir = "."\n' + "".join(
+            f'[[loop.phases]]\nid = "p{i}"\nstatus = "S{i}.md"\n' for i in range(phases))
+    return config_mod.load(write_config(tmp_path, body))
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (None, 0),  # no file yet: the first phase
+    (b"0\n", 0), (b"2\n", 2), (b" 1 ", 1),
+    (b"9\n", 2),  # phases removed from the config since: the last one
+])
+def test_read_phase_reads_a_good_file(tmp_path: Path, content: bytes | None,
+                                      expected: int) -> None:
+    config = loop_config(tmp_path)
+    markers.ensure_dirs(config)
+    if content is not None:
+        (config.state_dir / "phase-idx").write_bytes(content)
+    assert markers.read_phase(config, known=1) == markers.PhaseRead(expected)
+    assert markers.phase_index(config) == expected
+
+
+@pytest.mark.parametrize(("content", "shown"), [
+    (b"", "holds ''"), (b"\n", "holds ''"), (b"abc", "holds 'abc'"), (b"-1", "holds '-1'"),
+    (b"1\x00", "holds '1\\x00'"), (b"\xff\xfe", "holds '\ufffd\ufffd'"),
+    (b"1" * 65, "larger than 64 bytes"),
+])
+def test_read_phase_reports_a_corrupt_file_and_keeps_the_known_phase(
+        tmp_path: Path, content: bytes, shown: str) -> None:
+    """Never phase 0 by accident: the phase the caller knew, else the saved memory's."""
+    config = loop_config(tmp_path)
+    markers.ensure_dirs(config)
+    (config.state_dir / "phase-idx").write_bytes(content)
+    read = markers.read_phase(config, known=2)
+    assert read.index == 2 and read.problem is not None and shown in read.problem
+    assert markers.read_phase(config).index == 0  # nobody knows one
+    memorystore.save_memory(config, FleetMemory(loop=LoopMemory(phase=1)))
+    assert markers.read_phase(config) == markers.PhaseRead(1, read.problem)
+    assert markers.phase_index(config) == 1
+    assert markers.read_phase(config, known=7).index == 2  # clamped like a good file
+
+
+def test_read_phase_reports_an_unreadable_file(tmp_path: Path) -> None:
+    config = loop_config(tmp_path)
+    markers.ensure_dirs(config)
+    (config.state_dir / "phase-idx").mkdir()  # EISDIR; a 0000 file is readable by root
+    read = markers.read_phase(config, known=1)
+    assert read.index == 1 and read.problem is not None and "cannot be read" in read.problem
+    os.rmdir(config.state_dir / "phase-idx")
+    markers.write_phase_index(config, 2)  # what `agents phase set 2` does
+    assert markers.read_phase(config, known=1) == markers.PhaseRead(2)

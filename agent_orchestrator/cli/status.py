@@ -108,7 +108,8 @@ def status(config: Config, tmux: Tmux) -> FleetStatus:
     snap = tmux.snapshot()
     memory, _ = state.load_memory(config, quarantine=False)
     stopped = state.stopped_agents(config)
-    phase_idx = state.phase_index(config)
+    read = state.read_phase(config, memory.loop.phase)
+    phase_idx = read.index
     mono_now, wall_now = time.monotonic(), time.time()
     rows = []
     for agent in config.agents:
@@ -134,7 +135,9 @@ def status(config: Config, tmux: Tmux) -> FleetStatus:
     if config.loop and config.loop.phases:
         current = min(phase_idx, len(config.loop.phases) - 1)
         phase = f"{current + 1}/{len(config.loop.phases)} {config.loop.phases[current].id}"
-        if memory.loop.sequence_complete:
+        if read.problem is not None:  # the watchdog keeps this phase (looprules)
+            phase += f" (kept: {read.problem}; `agents phase set N` rewrites it)"
+        elif memory.loop.sequence_complete:
             phase += ", sequence complete"
         elif memory.loop.done_note and memory.loop.phase == phase_idx:
             phase += f", {memory.loop.done_note}"

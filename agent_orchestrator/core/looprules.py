@@ -1,6 +1,7 @@
 """The loop rules (SPEC §4 handoff and phase advance), pure like rules.decide.
 
 - phase changed by the operator (`agents phase set/next`) → the loop agents restart on it;
+- phase file corrupt → reported once per content; no phase change or advance until fixed;
 - handoff: each ping the shell relayed from origin/main (claim → reviewer, review → builder,
   inbox → its target) is typed into its target agent, naming the commit;
 - DONE: the current phase's pushed status file says DONE with real text; if the phase has
@@ -18,6 +19,7 @@ from dataclasses import replace
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.core.decisions import CompleteSequence, SetPhase, Stop, Tick, Type
 from agent_orchestrator.core.memory import AgentMemory
+from agent_orchestrator.core.observed import LoopSeen
 from agent_orchestrator.core.restarts import start
 
 
@@ -37,9 +39,13 @@ def apply(tick: Tick) -> None:
     if loop is None or not loop.phases or seen is None:
         return
     index = seen.phase_index
-    if tick.loop.phase is None:
+    if tick.loop.phase is None:  # the phase `agents up` started them on (the file's)
         tick.loop = replace(tick.loop, phase=index)
-    elif tick.loop.phase != index and not tick.loop.sequence_complete:
+    if _phase_file_corrupt(tick, seen):
+        if seen.head is not None:  # pings name commits, not phases: they still go
+            _relay(tick)
+        return
+    if tick.loop.phase != index and not tick.loop.sequence_complete:
         _start_loops(tick, index, f"phase set to {index + 1}/{len(loop.phases)} "
                      f"{loop.phases[index].id}")
     if seen.head is not None:
@@ -55,6 +61,29 @@ def apply(tick: Tick) -> None:
         tick.loop = replace(tick.loop, done_note=_done_note(tick, seen.done_sha))
     if seen.done_sha is not None and loop.auto_advance:
         _maybe_advance(tick, index, seen.done_sha)
+
+
+def _phase_file_corrupt(tick: Tick, seen: LoopSeen) -> bool:
+    """True while the phase file gives no index: reported once per distinct content, and
+    nothing that depends on the phase moves (no phase change, advance or resume) — the loops
+    keep the phase they were started on until the file is fixed or `agents phase set N`
+    rewrites it. The fix is reported too."""
+    loop = tick.config.loop
+    assert loop is not None
+    if seen.phase_problem is None:
+        if tick.loop.phase_problem is not None:
+            tick.loop = replace(tick.loop, phase_problem=None)
+            tick.event(None, "phase-file-recovered", f"the phase file reads phase "
+                       f"{seen.phase_index + 1}/{len(loop.phases)} "
+                       f"{loop.phases[seen.phase_index].id} again")
+        return False
+    if tick.loop.phase_problem != seen.phase_problem:
+        tick.loop = replace(tick.loop, phase_problem=seen.phase_problem)
+        kept = loop.phases[seen.phase_index].id
+        tick.event(None, "phase-file-corrupt", f"{seen.phase_problem}; the loop stays on "
+                   f"phase {seen.phase_index + 1}/{len(loop.phases)} {kept} (no phase change "
+                   "or advance) until it is fixed or `agents phase set N` rewrites it")
+    return True
 
 
 def _done_note(tick: Tick, done_sha: str | None) -> str:

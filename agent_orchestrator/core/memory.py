@@ -1,5 +1,5 @@
 """What the watchdog remembers about each agent and the fleet between ticks (data only;
-doors/state.py stores it as JSON)."""
+doors/memorystore.py stores it as JSON)."""
 
 from __future__ import annotations
 
@@ -44,13 +44,19 @@ class AgentMemory:
 @dataclass(frozen=True)
 class LoopMemory:
     """What the loop rules remember: the phase the loop agents run, the last commit of
-    origin/main already relayed, verify outcomes per commit, and completion."""
+    origin/main already relayed, verify outcomes per commit, and completion.
+
+    The current phase lives in the phase file alone (doors/markers.read_phase); `phase` is
+    the phase the loop agents were STARTED on: a file that says otherwise means the operator
+    moved it (the loops restart on it), and while the file is corrupt the watchdog keeps to
+    this one."""
 
     phase: int | None = None  # the phase index the loop agents were started on
     seen_sha: str | None = None  # origin/main's head when pings were last relayed
     verify_failed_sha: str | None = None  # a DONE commit whose verify failed (told once)
     sequence_complete: bool = False
     done_note: str | None = None  # what the last DONE check found, for `agents status`
+    phase_problem: str | None = None  # the corrupt phase file last reported (once per content)
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,8 @@ class Now:
 class LoopSeen:
     """What the watchdog learnt about the loop this tick. `pings` and `head` are set on ticks
     that polled the handoff repo; `done_sha` (the pushed commit whose status file says DONE
-    with real text) and `verify` on heavy ticks."""
+    with real text) and `verify` on heavy ticks. `phase_index` is the phase file's, or while
+    `phase_problem` says the file is corrupt, the phase the watchdog last knew."""
 
     phase_index: int
     head: str | None = None
@@ -69,6 +70,7 @@ class LoopSeen:
     done_sha: str | None = None
     verify: VerifyResult | None = None
     done_checked: bool = False  # a heavy tick looked at the status file
+    phase_problem: str | None = None  # doors/markers.read_phase: why the file gave no index
 
 
 @dataclass(frozen=True)

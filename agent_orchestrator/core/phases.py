@@ -1,7 +1,8 @@
 """Phase advance (SPEC §4): is the status file's `## DONE` section really filled in, read from
 what was pushed to origin/main; and checks on phase indexes.
 
-Pure: doors/gitrelay.py reads the pushed file (`phase_done`).
+Pure: doors/gitrelay.py reads the pushed file (`phase_done`), doors/markers.py the phase
+file (`parse_index`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 
 from agent_orchestrator.config import Handoff
+from agent_orchestrator.core.redact import redact
 
 # Text that only holds the DONE section's place. The first group counts anywhere in the line
 # (fragments of template sentences like "_written here only when all gates pass_"); the
@@ -101,12 +103,15 @@ def status_paths(handoff: Handoff, status_path: str) -> list[str]:
 # ----------------------------------------------------------------------------- indexes
 
 def parse_index(text: str) -> int:
-    """The phase index saved in the state file: a non-negative whole number, surrounding
-    whitespace allowed. Raises ValueError for anything else (empty, truncated, `-1`, `abc`),
-    so the caller can report the corrupt file and rebuild it. It may be ≥ the number of
-    phases: that means the sequence is complete (appending a phase resumes on it)."""
+    """The phase index saved in the phase file: a non-negative whole number, surrounding
+    whitespace allowed. Raises ValueError for anything else (empty, truncated, `-1`, `abc`)
+    with the content shown shortened and redacted, so the watchdog can report the corrupt file
+    (`phase-file-corrupt`) instead of reading it as some phase. It may be >= the number of
+    phases (phases removed from the config since): the reader, doors/markers.read_phase,
+    takes the last phase then."""
     value = text.strip()
     if not re.fullmatch(r"[0-9]+", value):
+        value = redact(value)  # before shortening: a cut secret would no longer match
         shown = value if len(value) <= 40 else value[:40] + "..."
         raise ValueError(f"phase index file holds {shown!r}, expected a whole number >= 0")
     return int(value)

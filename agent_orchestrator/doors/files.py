@@ -39,16 +39,6 @@ def touch_private(path: Path) -> Path:
     return path
 
 
-def append_private(path: Path, data: bytes) -> None:
-    """Append `data` to a private file in one write (O_APPEND keeps lines whole)."""
-    touch_private(path)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-
-
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` atomically and durably, mode 0600."""
     private_dir(path.parent)

@@ -88,7 +88,8 @@ class Observer:
         loop = config.loop
         if loop is None or not loop.phases:
             return None
-        seen = LoopSeen(state.phase_index(config))
+        read = state.read_phase(config, memory.loop.phase)
+        seen = LoopSeen(read.index, phase_problem=read.problem)
         handoff = loop.handoff
         if handoff is None:
             if heavy:

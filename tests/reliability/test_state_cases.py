@@ -1,6 +1,8 @@
 """Reliability cases: the watchdog's state and its single instance (T09–T14), file modes (T35).
 
 - T09 corrupt state file: quarantined, reported once, rebuilt; running agents adopted.
+  A corrupt phase file: reported once per content, shown by `agents status`, nothing moves
+  (no phase change or advance; a healed loop agent keeps its phase) until it is rewritten.
 - T10 ENOSPC on the state write: old file intact, reported once, supervision goes on, the
   next successful write is reported as a recovery.
 - T11 kill -9 at crash points (agent_orchestrator/doors/crashpoints.py): the next watchdog finds
@@ -38,7 +40,7 @@ from harness import Fleet, demo_agent
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.core.memory import AgentMemory, FleetMemory, LoopMemory
-from agent_orchestrator.doors import files, proctree, state
+from agent_orchestrator.doors import files, lock, markers, memorystore, proctree
 from agent_orchestrator.doors.crashpoints import ENV_VAR as CRASH_VAR
 from agent_orchestrator.runtime import watchdog
 
@@ -66,7 +68,7 @@ def state_path(fleet: Fleet) -> Path:
 
 
 def saved(fleet: Fleet) -> FleetMemory:
-    return state.memory_from_json(state_path(fleet).read_bytes())
+    return memorystore.memory_from_json(state_path(fleet).read_bytes())
 
 
 def temps(folder: Path) -> list[str]:
@@ -170,10 +172,10 @@ def test_t09_corrupt_state_is_quarantined_by_load(make_config, variant: str) -> 
     one warning naming the quarantined copy, moves the file aside byte for byte (0600), and
     a 100 MB file is not read into memory (fast, small peak)."""
     config = config_mod.load(make_config('[[agent]]\nname = "a"\nbackend = "demo"\n'))
-    state.ensure_dirs(config)
-    good = state.memory_to_json(FleetMemory({"a": AgentMemory(starts=3, restarts=2,
+    markers.ensure_dirs(config)
+    good = memorystore.memory_to_json(FleetMemory({"a": AgentMemory(starts=3, restarts=2,
                                                               deaths=(1.0, 2.0))}))
-    path = state.state_file(config)
+    path = memorystore.state_file(config)
     if variant == "huge":
         _write_huge(path)
     else:
@@ -183,7 +185,7 @@ def test_t09_corrupt_state_is_quarantined_by_load(make_config, variant: str) -> 
     tracemalloc.start()
     began = time.monotonic()
     try:
-        memory, warning = state.load_memory(config)
+        memory, warning = memorystore.load_memory(config)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -197,7 +199,7 @@ def test_t09_corrupt_state_is_quarantined_by_load(make_config, variant: str) -> 
     assert stat.S_IMODE(aside.stat().st_mode) == 0o600
     # `agents status` reads without quarantining: nothing is moved, still no exception.
     aside.rename(path)
-    assert state.load_memory(config, quarantine=False)[0] == FleetMemory()
+    assert memorystore.load_memory(config, quarantine=False)[0] == FleetMemory()
     assert path.exists()
 
 
@@ -211,11 +213,11 @@ def test_t09_good_state_round_trips_and_tolerates_missing_fields(make_config) ->
                                 deaths=(1.0, 2.5), screen_hash="x", limit_nudged=True)},
         fleet_starts=(4.0,), throttled=True, server_up=False,
         loop=LoopMemory(phase=2, seen_sha="abc", sequence_complete=True))
-    state.save_memory(config, memory)
-    assert state.load_memory(config) == (memory, None)
-    state.state_file(config).write_text('{"version": 1, "agents": {"a": {"starts": 4, '
+    memorystore.save_memory(config, memory)
+    assert memorystore.load_memory(config) == (memory, None)
+    memorystore.state_file(config).write_text('{"version": 1, "agents": {"a": {"starts": 4, '
                                         '"started_at": 7, "from_the_future": [1]}}}')
-    loaded, warning = state.load_memory(config)
+    loaded, warning = memorystore.load_memory(config)
     assert warning is None
     assert loaded.agent("a") == AgentMemory(starts=4, started_at=7.0)
 
@@ -255,6 +257,91 @@ def test_t09_corrupt_state_file_fleet_adopted_not_restarted(make_fleet, tmp_path
     assert [r["event"] for r in fleet.records("a")].count("start") == 1
 
 
+LOOP = """
+[watchdog]
+signal_interval = 0.3
+heavy_interval = 0.3
+restart_stable = 0.5
+restart_backoff = 0.2
+crash_limit = 10
+
+[[agent]]
+name = "b"
+kind = "loop"
+role = "builder"
+backend = "demob"
+watch = "heal"
+
+[backend.demob]
+bin = "{{python}} -m agent_orchestrator.fakeagent"
+flags = "--busy 0.3 --record {folder}/rec-b"
+process_name = "python"
+
+[loop]
+roles_dir = "."
+kickoff_template = "kickoff.md"
+
+[[loop.phases]]
+id = "one"
+status = "S1.md"
+
+[[loop.phases]]
+id = "two"
+status = "S2.md"
+"""
+
+
+def test_t09_corrupt_phase_file_is_reported_and_changes_nothing(make_fleet, tmp_path) -> None:
+    """FAULT: while the loop runs, the phase file is overwritten with garbage, then emptied;
+    meanwhile the phase's status says DONE and the loop agent is killed. EXPECTED: one
+    `phase-file-corrupt` per distinct content (the content shown), `agents status` shows
+    it, the file is left as it is, no phase change or advance, the killed agent is healed on
+    the phase it had; once `agents phase set 0` rewrites the file, `phase-file-recovered`
+    and the DONE phase advances as usual."""
+    (tmp_path / "builder.md").write_text("Build.\n")
+    (tmp_path / "kickoff.md").write_text("Phase {phase_id} as {role}.\n")
+    fleet = make_fleet(LOOP.format(folder=tmp_path))
+    index = state_dir(fleet) / "phase-idx"
+
+    def kickoffs() -> list[str]:  # the first line: "Phase <id> as builder."
+        return [r["argv"][-1].split("\n")[0] for r in fleet.records("b")
+                if r["event"] == "start"]
+
+    def status_phase() -> str:
+        shown = fleet.agents("status", "--json")
+        assert shown.returncode == 0, shown.stderr
+        return json.loads(shown.stdout)["phase"]
+
+    assert fleet.agents("up").returncode == 0
+    wait_until(lambda: kickoffs() == ["Phase one as builder."], what="b on phase one")
+    wait_until(lambda: state_path(fleet).exists() and saved(fleet).loop.phase == 0,
+               what="the watchdog to know phase one")
+    index.write_text("two\n")
+    corrupt = fleet.wait_event(None, "phase-file-corrupt")
+    assert "holds 'two'" in corrupt["reason"] and "stays on phase 1/2 one" in corrupt["reason"]
+    assert "holds 'two'" in status_phase() and status_phase().startswith("1/2 one (kept: ")
+    (tmp_path / "S1.md").write_text("# one\n## DONE\nAll gates pass.\n")  # would advance
+    old = fleet.pane_pid("e-b")
+    tmux_cmd(fleet.socket, "kill-session", "-t", "=e-b")
+    wait_until(lambda: fleet.pane_pid("e-b") not in (None, old), what="b to be healed")
+    wait_until(lambda: len(kickoffs()) == 2, what="b's second start")
+    assert kickoffs()[1] == kickoffs()[0]  # healed on the phase it had
+    holds_for(lambda: index.read_text() == "two\n" and len(kickoffs()) == 2
+              and count(fleet, None, "phase-file-corrupt") == 1
+              and not fleet.events(None, "phase-advance")
+              and not fleet.events(None, "phase-changed"), 1.5,
+              what="nothing moving while the phase file is corrupt")
+    index.write_text("")
+    emptied = next_event(fleet, None, "phase-file-corrupt", 1)
+    assert "holds ''" in emptied["reason"]
+    assert fleet.agents("phase", "set", "0").returncode == 0
+    fleet.wait_event(None, "phase-file-recovered")
+    fleet.wait_event(None, "phase-advance")
+    wait_until(lambda: index.read_text() == "1\n", what="the advance to be saved")
+    wait_until(lambda: kickoffs()[2:] == ["Phase two as builder."], what="b on phase two")
+    assert count(fleet, None, "phase-file-corrupt") == 2
+
+
 # ----------------------------------------------------------------------------- T10
 
 @pytest.mark.parametrize("where", ["rename", "temp-fsync"])
@@ -267,7 +354,7 @@ def test_t10_enospc_on_state_write(make_fleet, tmp_path, where: str) -> None:
     the current memory."""
     fleet = make_fleet(FAST + demo_agent("a", tmp_path))
     config = config_mod.load(fleet.path)
-    state.ensure_dirs(config)
+    markers.ensure_dirs(config)
     dog = watchdog.Watchdog.open(config)
     failed = []
     real_replace, real_fsync = os.replace, os.fsync
@@ -305,7 +392,7 @@ def test_t10_enospc_on_state_write(make_fleet, tmp_path, where: str) -> None:
                        f"a to be restarted ({round_})")
         assert len(failed) >= 3
         assert state_path(fleet).read_bytes() == good
-        assert state.memory_from_json(good).agent("a").restarts == 0
+        assert memorystore.memory_from_json(good).agent("a").restarts == 0
         assert [p for p in state_dir(fleet).iterdir() if p.name.endswith(".tmp")] == []
         [report] = fleet.events(None, "state-write-failed")
         assert "No space left on device" in report["reason"]
@@ -360,7 +447,7 @@ def test_t11_kill_9_at_crash_points(make_fleet, tmp_path) -> None:
     def healthy(point: str, proc: subprocess.Popen[bytes] | None = None) -> None:
         """What must hold once another watchdog (`proc`, if it still runs) started."""
         if proc is not None:
-            assert state.watchdog_pid(config) == proc.pid, point  # the lock is its
+            assert lock.watchdog_pid(config) == proc.pid, point  # the lock is its
         assert temps(state_dir(fleet)) == [], point
         assert saved(fleet).agent("a").restarts >= 1, point
         for session, (_, pid) in panes(fleet.socket).items():
@@ -370,7 +457,7 @@ def test_t11_kill_9_at_crash_points(make_fleet, tmp_path) -> None:
         starts = count(fleet, None, "watchdog-start")
         proc = start_dog(fleet)
         next_event(fleet, None, "watchdog-start", starts)
-        wait_until(lambda: state.read_lock_pid(config) == proc.pid, what=f"lock ({point})")
+        wait_until(lambda: lock.read_lock_pid(config) == proc.pid, what=f"lock ({point})")
         return proc
 
     # 1. temp written, not renamed: the old file stays, the stray temp file is removed.
@@ -380,8 +467,8 @@ def test_t11_kill_9_at_crash_points(make_fleet, tmp_path) -> None:
     assert len(temps(state_dir(fleet))) == 1  # the point was reached
     # 2. renamed, folder not fsynced: the new file is whole.
     crashed("state-renamed:watchdog.json", lambda: fleet.control("a", "say again"))
-    assert state.memory_from_json(state_path(fleet).read_bytes()) != \
-        state.memory_from_json(before)
+    assert memorystore.memory_from_json(state_path(fleet).read_bytes()) != \
+        memorystore.memory_from_json(before)
     healthy("state-renamed")  # the second watchdog removed the first one's temp file
     # 3. mid-restart: a's old session killed, the new one not started.
     restarts = count(fleet, "a", "restart")
@@ -401,7 +488,7 @@ def test_t11_kill_9_at_crash_points(make_fleet, tmp_path) -> None:
     starts = count(fleet, None, "watchdog-start")
     proc = start_dog(fleet, crash_at="config-applied")
     next_event(fleet, None, "watchdog-start", starts)
-    wait_until(lambda: state.read_lock_pid(config) == proc.pid, what="the crash watchdog")
+    wait_until(lambda: lock.read_lock_pid(config) == proc.pid, what="the crash watchdog")
     fleet.write(FAST + demo_agent("a", tmp_path) + demo_agent("c", tmp_path))
     assert proc.wait(timeout=15) == -signal.SIGKILL
     assert "e-b" not in sessions(fleet.socket) and "e-c" not in sessions(fleet.socket)
@@ -486,9 +573,9 @@ def test_t13_stale_lock_naming_a_live_process(make_fleet, tmp_path) -> None:
     fleet = make_fleet(FAST + demo_agent("a", tmp_path))
     bystander = subprocess.Popen(["sleep", "600"])
     try:
-        lock = state_dir(fleet) / "watchdog.lock"
-        lock.parent.mkdir(parents=True)
-        lock.write_text(f"{bystander.pid}\n")
+        stale = state_dir(fleet) / "watchdog.lock"
+        stale.parent.mkdir(parents=True)
+        stale.write_text(f"{bystander.pid}\n")
         status = fleet.agents("status")
         assert status.returncode == 0 and str(bystander.pid) not in status.stdout
         up = fleet.agents("up")
@@ -496,7 +583,7 @@ def test_t13_stale_lock_naming_a_live_process(make_fleet, tmp_path) -> None:
         started = fleet.wait_event(None, "watchdog-start")
         pid = int(started["reason"].split(",")[0].removeprefix("pid "))
         assert pid != bystander.pid
-        assert state.read_lock_pid(config_mod.load(fleet.path)) == pid
+        assert lock.read_lock_pid(config_mod.load(fleet.path)) == pid
         assert f"running (pid {pid})" in fleet.agents("status").stdout
         fleet.wait_event("a", "adopt")
         assert fleet.agents("down").returncode == 0
@@ -571,7 +658,7 @@ def test_t14_concurrent_start(make_fleet, tmp_path) -> None:
         holds_for(lambda winner=winner, pane=pane: winner.poll() is None and
                   set(panes(fleet.socket)) == {"e-a"} and panes(fleet.socket)["e-a"] == pane,
                   0.5, what="one watchdog, one a")
-        assert state.read_lock_pid(config_mod.load(fleet.path)) == winner.pid
+        assert lock.read_lock_pid(config_mod.load(fleet.path)) == winner.pid
         assert [e["reason"].split(",")[0] for e in fleet.events(None, "watchdog-start")
                 [starts:]] == [f"pid {winner.pid}"]
         after = _files(fleet.folder / "logs")
@@ -588,18 +675,18 @@ def test_t14_lock_names_holder_even_before_it_writes_its_pid(make_fleet, tmp_pat
     names the real holder, read from the kernel (/proc/locks), not the stale pid."""
     fleet = make_fleet(FAST + demo_agent("a", tmp_path))
     config = config_mod.load(fleet.path)
-    state.ensure_dirs(config)
-    state.lock_file(config).write_text("999999999\n")  # a dead watchdog's
+    markers.ensure_dirs(config)
+    lock.lock_file(config).write_text("999999999\n")  # a dead watchdog's
     holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time\n"
-                               f"f = open({str(state.lock_file(config))!r})\n"
+                               f"f = open({str(lock.lock_file(config))!r})\n"
                                "fcntl.flock(f, fcntl.LOCK_EX)\nprint('held', flush=True)\n"
                                "time.sleep(600)"], stdout=subprocess.PIPE)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
-        with pytest.raises(state.AlreadyRunning) as refused:
-            state.acquire_lock(config)
+        with pytest.raises(lock.AlreadyRunning) as refused:
+            lock.acquire_lock(config)
         assert refused.value.pid == holder.pid
-        assert state.lock_file(config).read_text() == "999999999\n"  # untouched
+        assert lock.lock_file(config).read_text() == "999999999\n"  # untouched
     finally:
         holder.kill()
         holder.wait()
@@ -672,7 +759,7 @@ def test_t35_files_are_private_whatever_the_umask(make_fleet, tmp_path) -> None:
     wait_until(lambda: not list(logs.rglob("launch-*.json")) and not list(logs.rglob("*.tmp")),
                what="launch specs and temp files to be gone")
     # Loosen what an older version or a hand copy could have left, then restart.
-    dog_pid = state.read_lock_pid(config_mod.load(fleet.path))
+    dog_pid = lock.read_lock_pid(config_mod.load(fleet.path))
     assert dog_pid is not None
     os.kill(dog_pid, signal.SIGTERM)
     wait_until(lambda: not alive(dog_pid), what="the watchdog to stop")

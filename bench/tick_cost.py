@@ -135,7 +135,7 @@ def naive_tick(socket: str, sessions: list[str]) -> None:
 
 def run_cell(box: Sandbox, workload: str, n: int, args: argparse.Namespace) -> list[Row]:
     from agent_orchestrator import config as config_mod
-    from agent_orchestrator.doors import state
+    from agent_orchestrator.doors import markers
     from agent_orchestrator.doors.tmux import Tmux
     from agent_orchestrator.runtime import launch
     from agent_orchestrator.runtime.watchdog import Watchdog
@@ -147,7 +147,7 @@ def run_cell(box: Sandbox, workload: str, n: int, args: argparse.Namespace) -> l
                         bin_text=bin_text, process_name=process,
                         watchdog={"signal_interval": 30}, fatal_re=NEVER_MATCHES)
     config = config_mod.load(path)
-    state.ensure_dirs(config)
+    markers.ensure_dirs(config)
     dog = None
     try:
         handle = Tmux(config.tmux_socket)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator.doors import state
+from agent_orchestrator.doors import markers
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import launch
 
@@ -35,7 +35,7 @@ def test_resume_pins_a_new_id_then_resumes_it(make_config: Callable[..., Path],
     assert first.argv[first.argv.index("--session-id") + 1] == "11111111-2222"
     assert "--resume" not in first.argv  # claude rejects the two together
     launch.start(Tmux(tmux_socket), config, first)
-    stored = state.resume_id_file(config, agent.name)
+    stored = markers.resume_id_file(config, agent.name)
     assert stored.read_text() == "11111111-2222" and (stored.stat().st_mode & 0o777) == 0o600
     again = launch.plan_agent(config, agent, resume_id=stored.read_text(),
                               new_id=lambda: "unused")

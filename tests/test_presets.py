@@ -34,7 +34,7 @@ from agent_orchestrator import config as config_mod
 from agent_orchestrator.config import Backend, Config
 from agent_orchestrator.config.presets import PRESETS, SKIP_PERMISSIONS
 from agent_orchestrator.core.screen import ScreenView, classify
-from agent_orchestrator.doors import state
+from agent_orchestrator.doors import markers
 from agent_orchestrator.runtime import launch
 
 SCREENS = Path(__file__).parent / "fixtures" / "screens"
@@ -535,7 +535,7 @@ def test_clis_without_pinned_ids_continue_their_latest_conversation(
     first = launch.plan_agent(config, agent)
     # Nothing to continue on the very first start; the plan stores the marker for later.
     assert not set(words) & set(first.argv)
-    assert first.new_resume_id == (state.resume_id_file(config, "a"), launch.CONTINUE_LAST)
+    assert first.new_resume_id == (markers.resume_id_file(config, "a"), launch.CONTINUE_LAST)
     again = launch.plan_agent(config, agent, resume_id=launch.CONTINUE_LAST)
     assert again.argv[1:1 + len(words)] == words and again.new_resume_id is None
     stored = launch.plan_agent(config, agent, resume_id="abc-123")  # an id the user stored

@@ -12,7 +12,7 @@ from agent_orchestrator import config as config_mod
 from agent_orchestrator.cli import render, status
 from agent_orchestrator.core.memory import AgentMemory, FleetMemory
 from agent_orchestrator.core.observed import Pane, Snapshot
-from agent_orchestrator.doors import state
+from agent_orchestrator.doors import markers, memorystore
 
 NAMES = ["working", "resting", "limited", "asking", "looping", "halted", "off", "crashed",
          "gone", "plain"]
@@ -53,8 +53,8 @@ def test_every_state_is_shown(tmp_path: Path) -> None:
                                crash_looping_wall=wall - 5, last_event="crash-loop",
                                last_event_wall=wall - 5),
     })
-    state.save_memory(config, memory)
-    state.mark_stopped(config, "halted")
+    memorystore.save_memory(config, memory)
+    markers.mark_stopped(config, "halted")
     panes = {f"t-{n}": pane(f"t-{n}") for n in ("resting", "limited", "asking", "plain")}
     panes["t-working"] = pane("t-working", created=wall - 7200)
     panes["t-crashed"] = pane("t-crashed", dead=True, status_=3)

@@ -19,7 +19,7 @@ from pathlib import Path
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config.presets import PRESETS
 from agent_orchestrator.config.templates import PYTHON, TemplateError, fill_python, split_words
-from agent_orchestrator.doors import state
+from agent_orchestrator.doors import lock
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
 
 MIN_TMUX = (3, 2)  # control clients' `attach -f ignore-size,no-output`; argv new-session
@@ -125,7 +125,7 @@ def run(config_path: Path) -> list[Check]:
     used = {a.backend for a in config.agents if a.enabled}
     checks += check_clis(used, {b.name: b.bin for b in config.backends if b.name in used})
     checks += check_folders(config)
-    pid = state.watchdog_pid(config)
+    pid = lock.watchdog_pid(config)
     checks.append(Check("watchdog", "ok" if pid else "info",
                         f"running (pid {pid})" if pid else "not running (`agents up`)"))
     return checks

@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verb = VERBS[args.verb]
     from agent_orchestrator.config import ConfigError
     from agent_orchestrator.config.filetrust import Untrusted
-    from agent_orchestrator.doors.state import AlreadyRunning
+    from agent_orchestrator.doors.lock import AlreadyRunning
     from agent_orchestrator.doors.tmux import TmuxError
     from agent_orchestrator.runtime.fleet import UnknownNames
 
@@ -83,10 +83,10 @@ def _say(text: str) -> None:
 def _name_the_snapshot(args: argparse.Namespace) -> None:
     """After an invalid config stopped `up`/`watchdog`: say that an older fleet was not
     started from the last good copy on purpose (it may no longer be what the user wants)."""
-    from agent_orchestrator.doors import state
+    from agent_orchestrator.doors import markers
 
-    fallback = state.last_good_config(config_path(args))
+    fallback = markers.last_good_config(config_path(args))
     if fallback is not None:
         _say(f"the last good config is kept in "
-                      f"{state.last_good_file(fallback.state_dir)}; nothing is started from "
+                      f"{markers.last_good_file(fallback.state_dir)}; nothing is started from "
                       "it: fix the file (`agents check`) and run this again")

@@ -14,7 +14,7 @@ from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.core import rules
 from agent_orchestrator.core.memory import AgentMemory
 from agent_orchestrator.core.observed import Pane
-from agent_orchestrator.doors import state
+from agent_orchestrator.doors import lock, markers, memorystore
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import launch
 
@@ -106,9 +106,9 @@ def agent_state(agent: Agent, pane: Pane | None, mem: AgentMemory, stopped: bool
 def status(config: Config, tmux: Tmux) -> FleetStatus:
     """The fleet as one table's worth of data: one tmux call, no per-agent queries."""
     snap = tmux.snapshot()
-    memory, _ = state.load_memory(config, quarantine=False)
-    stopped = state.stopped_agents(config)
-    read = state.read_phase(config, memory.loop.phase)
+    memory, _ = memorystore.load_memory(config, quarantine=False)
+    stopped = markers.stopped_agents(config)
+    read = markers.read_phase(config, memory.loop.phase)
     phase_idx = read.index
     mono_now, wall_now = time.monotonic(), time.time()
     rows = []
@@ -141,12 +141,12 @@ def status(config: Config, tmux: Tmux) -> FleetStatus:
             phase += ", sequence complete"
         elif memory.loop.done_note and memory.loop.phase == phase_idx:
             phase += f", {memory.loop.done_note}"
-    health = state.read_health(config)
+    health = markers.read_health(config)
     stale = health.get("since") if health and not health.get("ok") else None
     digest = health.get("digest") if health and stale is not None else None
     failing, supervised = rules.fleet_health(config, rules.supervised(config, stopped, memory),
                                              memory.agents, mono_now)
-    return FleetStatus(tuple(rows), state.watchdog_pid(config), snap.server_running, phase,
+    return FleetStatus(tuple(rows), lock.watchdog_pid(config), snap.server_running, phase,
                        str(config.path),
                        float(stale) if isinstance(stale, int | float) else None,
                        failing, supervised,

@@ -18,13 +18,13 @@ def _build_status(parser: argparse.ArgumentParser) -> None:
 def run_status(args: argparse.Namespace) -> int:
     from agent_orchestrator.cli import render, status
     from agent_orchestrator.config import ConfigError
-    from agent_orchestrator.doors import state
+    from agent_orchestrator.doors import markers
 
     try:
         config = load(args)
     except ConfigError as exc:
         # The watchdog keeps running the last good config: show that fleet, and say why.
-        fallback = state.last_good_config(config_path(args))
+        fallback = markers.last_good_config(config_path(args))
         if fallback is None:
             raise
         render.notice(f"the config has errors; showing the last good one the watchdog "
@@ -85,7 +85,7 @@ def run_explain(args: argparse.Namespace) -> int:
     from agent_orchestrator import config as config_mod
     from agent_orchestrator.cli import render
     from agent_orchestrator.core import explain
-    from agent_orchestrator.doors import state
+    from agent_orchestrator.doors import memorystore
 
     now = datetime.now().astimezone()
     if args.screen is not None or args.backend is not None:
@@ -109,7 +109,7 @@ def run_explain(args: argparse.Namespace) -> int:
         config = load(args, env=False)
         agent = agent_named(config, args.name)
         screen = tmux(config).capture(agent.session)
-        memory, _ = state.load_memory(config, quarantine=False)
+        memory, _ = memorystore.load_memory(config, quarantine=False)
         active_at = memory.agent(agent.name).active_at
         idle = max(time.monotonic() - active_at, 0.0) if active_at is not None else None
         result = explain.explain_screen(screen, config.backend(agent.backend), now,

@@ -15,18 +15,18 @@ def _build_phase(parser: argparse.ArgumentParser) -> None:
 def run_phase(args: argparse.Namespace) -> int:
     from agent_orchestrator.cli import render
     from agent_orchestrator.core import phases
-    from agent_orchestrator.doors import state
+    from agent_orchestrator.doors import markers, memorystore
 
     config = load(args, env=False)
     loop = config.loop
     if loop is None or not loop.phases:
         raise UserError("the config has no [loop] phases")
-    current = state.phase_index(config)
+    current = markers.phase_index(config)
     if args.action == "show":
         if args.index is not None:
             raise UserError("`phase show` takes no N")
         render.phases(loop.phases, current)
-        memory, _ = state.load_memory(config, quarantine=False)
+        memory, _ = memorystore.load_memory(config, quarantine=False)
         if memory.loop.sequence_complete:
             render.sequence_complete()
         return 0
@@ -43,8 +43,8 @@ def run_phase(args: argparse.Namespace) -> int:
         if current + 1 >= len(loop.phases):
             raise UserError(f"already at the last phase ({current}: {loop.phases[current].id})")
         target = current + 1
-    state.ensure_dirs(config)
-    state.write_phase_index(config, target)
+    markers.ensure_dirs(config)
+    markers.write_phase_index(config, target)
     render.phase_moved(target, loop.phases[target])
     return 0
 

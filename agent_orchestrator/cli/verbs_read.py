@@ -64,7 +64,7 @@ def _build_transcript(parser: argparse.ArgumentParser) -> None:
 def _agent_transcript(args: argparse.Namespace) -> Path:
     """The transcript file of the agent NAME, found through its stored session id."""
     from agent_orchestrator.cli import render
-    from agent_orchestrator.doors import state
+    from agent_orchestrator.doors import markers
     from agent_orchestrator.doors.transcript import locate
     from agent_orchestrator.runtime.launch import CONTINUE_LAST
 
@@ -72,7 +72,7 @@ def _agent_transcript(args: argparse.Namespace) -> Path:
     agent = agent_named(config, args.name)
     backend = config.backend(agent.backend)
     notes: list[str] = []
-    stored = state.resume_id(config, agent.name)
+    stored = markers.resume_id(config, agent.name)
     session_id = None if stored == CONTINUE_LAST else stored
     path = locate.locate(Path.home(), agent.dir, session_id,
                          f"{backend.name} {Path(backend.bin).name}", notes)

@@ -24,7 +24,7 @@ from agent_orchestrator.core.decisions import (
     Type,
 )
 from agent_orchestrator.core.events import Event
-from agent_orchestrator.doors import state
+from agent_orchestrator.doors import markers
 from agent_orchestrator.doors.crashpoints import crash_point
 from agent_orchestrator.doors.files import write_atomic
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
@@ -103,7 +103,7 @@ def apply_one(door: Door, config: Config, action: Action, record: Record) -> Non
 def _apply_loop(config: Config, action: SetPhase | CompleteSequence, record: Record) -> None:
     try:
         if isinstance(action, SetPhase):
-            state.write_phase_index(config, action.index)
+            markers.write_phase_index(config, action.index)
             return
         marker = config.log_dir / "SEQUENCE-COMPLETE"
         if not marker.exists():

@@ -26,7 +26,7 @@ from agent_orchestrator.core.decisions import Decisions, Stop
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.memory import FleetMemory
 from agent_orchestrator.core.observed import Now, Observed
-from agent_orchestrator.doors import state
+from agent_orchestrator.doors import markers
 from agent_orchestrator.doors.crashpoints import crash_point
 from agent_orchestrator.doors.files import write_atomic
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
@@ -139,7 +139,7 @@ class ConfigWatch:
             return
         self.held = None
         observed = Observed(snap.server_running, snap.panes,
-                            stopped=state.stopped_agents(fresh))
+                            stopped=markers.stopped_agents(fresh))
         decisions = apply_edit(host.door, host.config, fresh, observed, host.memory,
                                observe.clock(), host.record)
         host.config = fresh
@@ -161,9 +161,9 @@ def write_health(config: Config, error: str | None) -> None:
     body = {"ok": error is None, "since": time.time(), "error": error,
             "digest": config.digest}
     with contextlib.suppress(OSError):
-        write_atomic(state.health_file(config), json.dumps(body).encode())
+        write_atomic(markers.health_file(config), json.dumps(body).encode())
         if error is None:  # the bytes in force, not whatever the file holds by now
-            write_atomic(state.last_good_file(config.state_dir),
+            write_atomic(markers.last_good_file(config.state_dir),
                          config.source or config.path.read_bytes())
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from agent_orchestrator.config import Config
 from agent_orchestrator.core.observed import Snapshot
-from agent_orchestrator.doors import state
+from agent_orchestrator.doors import lock, markers
 from agent_orchestrator.doors.tmux import SessionExists, Tmux, TmuxError
 from agent_orchestrator.runtime import launch
 from agent_orchestrator.runtime.launch import LaunchPlan
@@ -54,26 +54,26 @@ def up(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]:
     """Start the named agents/services (all enabled ones when none are named) and the
     watchdog. A running session is left alone; a dead pane is replaced."""
     check_names(config, names)
-    state.ensure_dirs(config)
+    markers.ensure_dirs(config)
     snap = tmux.snapshot()
     outcomes = []
     if config.loop is not None and not config.loop.resume_phase and not names:
-        state.write_phase_index(config, 0)  # `resume_phase = false`: every `up` starts over
+        markers.write_phase_index(config, 0)  # `resume_phase = false`: every `up` starts over
     for agent in config.agents:
         if names and agent.name not in names:
             continue
         if not agent.enabled:
             outcomes.append(Outcome(agent.name, agent.session, "skipped", "disabled"))
             continue
-        state.clear_stopped(config, agent.name)
-        state.mark_started(config, agent.name)
+        markers.clear_stopped(config, agent.name)
+        markers.mark_started(config, agent.name)
         outcomes.append(_ensure(config, tmux, snap, agent.name, launch.plan_for(config, agent)))
     for service in config.services:
         if names and service.name not in names:
             continue
         outcomes.append(_ensure(config, tmux, snap, service.name,
                                 launch.plan_service(config, service)))
-    running = state.watchdog_pid(config)
+    running = lock.watchdog_pid(config)
     if running is not None:  # e.g. it outlived a killed tmux server: don't start a second
         outcomes.append(Outcome("watchdog", config.watchdog_session, "running",
                                 f"pid {running}"))
@@ -115,7 +115,7 @@ def down(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]
     for agent in config.agents:
         if not names or agent.name in names:
             if names:
-                state.mark_stopped(config, agent.name)
+                markers.mark_stopped(config, agent.name)
             targets.append((agent.name, agent.session))
     for service in config.services:
         if not names or service.name in names:

@@ -30,7 +30,7 @@ from agent_orchestrator.config.templates import (
     render_shell,
     render_words,
 )
-from agent_orchestrator.doors import logcap, proctree, state
+from agent_orchestrator.doors import logcap, markers, proctree
 from agent_orchestrator.doors.files import private_dir, touch_private, write_atomic
 from agent_orchestrator.doors.tmux import Tmux
 
@@ -119,9 +119,9 @@ def _resume_words(config: Config, agent: Agent, backend: Backend,
     if backend.session_id_flag:
         pinned = new_id()
         return (render_words(backend.session_id_flag, {"id": pinned}),
-                (state.resume_id_file(config, agent.name), pinned))
+                (markers.resume_id_file(config, agent.name), pinned))
     if backend.continue_flag:
-        return [], (state.resume_id_file(config, agent.name), CONTINUE_LAST)
+        return [], (markers.resume_id_file(config, agent.name), CONTINUE_LAST)
     return [], None
 
 
@@ -188,8 +188,8 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
 def plan_for(config: Config, agent: Agent) -> LaunchPlan:
     """The plan of `agent` starting now: at the loop's saved phase, resuming its stored
     conversation (`resume = true`)."""
-    return plan_agent(config, agent, state.phase_index(config),
-                      state.resume_id(config, agent.name))
+    return plan_agent(config, agent, markers.phase_index(config),
+                      markers.resume_id(config, agent.name))
 
 
 def _model_env(backend: Backend, model: str | None) -> list[tuple[str, str]]:

@@ -22,7 +22,7 @@ from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.handoff import VerifyResult
 from agent_orchestrator.core.memory import FleetMemory
 from agent_orchestrator.core.observed import LoopSeen, Now, Observed, Pane
-from agent_orchestrator.doors import gitrelay, state
+from agent_orchestrator.doors import gitrelay, markers
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
 from agent_orchestrator.runtime import launch
 
@@ -73,8 +73,8 @@ class Observer:
             return None
         report.resolved("tmux")
         observed = Observed(snap.server_running, snap.panes,
-                            stopped=state.stopped_agents(config),
-                            operator_starts=state.operator_starts(config),
+                            stopped=markers.stopped_agents(config),
+                            operator_starts=markers.operator_starts(config),
                             log_written=log_times(config, snap.panes),
                             loop=self._loop(config, memory, light, heavy, report))
         return with_screens(config, observed, memory, tmux.capture_many) if light \
@@ -88,7 +88,7 @@ class Observer:
         loop = config.loop
         if loop is None or not loop.phases:
             return None
-        read = state.read_phase(config, memory.loop.phase)
+        read = markers.read_phase(config, memory.loop.phase)
         seen = LoopSeen(read.index, phase_problem=read.problem)
         handoff = loop.handoff
         if handoff is None:

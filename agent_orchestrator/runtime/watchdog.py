@@ -22,7 +22,7 @@ from agent_orchestrator.core import rules
 from agent_orchestrator.core.decisions import Decisions
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.memory import FleetMemory
-from agent_orchestrator.doors import eventlog, state
+from agent_orchestrator.doors import eventlog, lock, markers, memorystore
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import apply, observe
 from agent_orchestrator.runtime.configwatch import ConfigWatch, file_stamp, write_health
@@ -51,7 +51,7 @@ class Watchdog:
     def open(cls, config: Config) -> Watchdog:
         dog = cls(config=config, tmux=Tmux(config.tmux_socket).checked())  # refuse unsafe dir
         dog.config_watch.stamp = file_stamp(config.path)
-        dog.memory, warning = state.load_memory(config)
+        dog.memory, warning = memorystore.load_memory(config)
         if warning:
             dog.record([Event(time.time(), None, "state-rebuilt", warning)])
         dog.config_watch.warn(config, dog)
@@ -117,8 +117,8 @@ class Watchdog:
         if decisions.memory != self.memory or "state" in self._reported:  # retry failed
             self.memory = decisions.memory
             try:
-                state.save_memory(self.config, self.memory)
-                self.record(state.recovered(self.resolved("state")))
+                memorystore.save_memory(self.config, self.memory)
+                self.record(memorystore.recovered(self.resolved("state")))
             except OSError as exc:  # e.g. disk full: keep supervising, say so once
                 self.report_once("state", "state-write-failed", str(exc))
 
@@ -154,11 +154,11 @@ def run(config: Config) -> None:
 
     SIGHUP is ignored: when the tmux server is killed the pane holding the watchdog goes
     with it, and the watchdog must live on to bring the fleet back. Raises
-    state.AlreadyRunning when another watchdog holds this config's lock.
+    lock.AlreadyRunning when another watchdog holds this config's lock.
     """
-    state.ensure_dirs(config)
-    lock = state.acquire_lock(config)
-    state.tidy(config)  # the lock holder alone: stray temp files, loose modes
+    markers.ensure_dirs(config)
+    held = lock.acquire_lock(config)
+    markers.tidy(config)  # the lock holder alone: stray temp files, loose modes
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     dog = Watchdog.open(config)
     signal.signal(signal.SIGTERM, dog.stop)
@@ -167,4 +167,4 @@ def run(config: Config) -> None:
     try:
         dog.run()
     finally:
-        lock.close()
+        held.close()

@@ -42,7 +42,7 @@ from agent_orchestrator.core.memory import AgentMemory, FleetMemory
 from agent_orchestrator.core.observed import Now, Observed
 from agent_orchestrator.core.screen import classify
 from agent_orchestrator.doors import eventlog as events_mod
-from agent_orchestrator.doors import state
+from agent_orchestrator.doors import markers, memorystore
 from agent_orchestrator.doors.tmux import PANE_HEIGHT, PANE_WIDTH, Tmux
 from agent_orchestrator.runtime import apply, delivery, launch
 from agent_orchestrator.runtime import watchdog as watchdog_mod
@@ -117,7 +117,7 @@ def write_in_place(path: Path, text: str) -> None:
 
 def counters(config: Config, name: str) -> tuple[object, ...]:
     """An agent's start time and counters in the watchdog's saved memory."""
-    mem = state.load_memory(config, quarantine=False)[0].agent(name)
+    mem = memorystore.load_memory(config, quarantine=False)[0].agent(name)
     return mem.started_at, mem.starts, mem.restarts, mem.deaths, mem.failures
 
 
@@ -145,7 +145,7 @@ def test_t01_config_typo_keeps_last_good(make_fleet, tmp_path) -> None:
         demo_agent(n, tmp_path) for n in "abc")
     fleet = make_fleet(body)
     pids = up(fleet, "a", "b", "c")
-    good = state.read_health(config_mod.load(fleet.path))
+    good = markers.read_health(config_mod.load(fleet.path))
     assert good is not None and good["ok"]
 
     broken = fleet.head + textwrap.dedent(body) + "\n[[agent]\nname = 'd'\n"
@@ -174,7 +174,7 @@ def test_t01_config_typo_keeps_last_good(make_fleet, tmp_path) -> None:
     fleet.wait_event("d", "added")
     wait_until(lambda: "e-d" in sessions(fleet.socket), what="the added agent's session")
     assert {n: fleet.pane_pid(f"e-{n}") for n in "abc"} == pids  # unchanged: not restarted
-    health = state.read_health(config_mod.load(fleet.path))  # what status shows: not stale
+    health = markers.read_health(config_mod.load(fleet.path))  # what status shows: not stale
     assert health is not None and health["ok"]
     assert not [e for e in fleet.events() if e["event"] in ("restart", "stop", "removed")]
 
@@ -185,9 +185,9 @@ def test_t01_status_names_the_last_good_digest(tmux_socket, tmp_path) -> None:
     EXPECTED: `agents status` says `config: stale (last good <digest>, since <t>)`."""
     fleet = Fleet(tmp_path, tmux_socket, demo_agent("a", tmp_path))  # never up: no teardown
     config = config_mod.load(fleet.path)
-    state.ensure_dirs(config)
+    markers.ensure_dirs(config)
     health = {"ok": False, "since": time.time(), "error": "x", "digest": "0123456789ab"}
-    state.health_file(config).write_text(json.dumps(health))
+    markers.health_file(config).write_text(json.dumps(health))
     assert "0123456789ab" in fleet.agents("status").stdout
 
 
@@ -232,7 +232,7 @@ def test_t02_invalid_config_with_snapshot_exits_and_leaves_the_fleet(make_fleet,
     fleet = make_fleet(body)
     pids = up(fleet, "a")
     config = config_mod.load(fleet.path)
-    snapshot = state.last_good_file(config.state_dir)
+    snapshot = markers.last_good_file(config.state_dir)
     assert snapshot.read_bytes() == fleet.path.read_bytes()
     dog = int((config.state_dir / "watchdog.lock").read_text())
     os.kill(dog, signal.SIGTERM)
@@ -256,8 +256,8 @@ def test_t02_cold_start_error_names_the_snapshot(tmux_socket, tmp_path) -> None:
     body = demo_agent("a", tmp_path)
     fleet = Fleet(tmp_path, tmux_socket, body)
     config = config_mod.load(fleet.path)
-    state.ensure_dirs(config)
-    snapshot = state.last_good_file(config.state_dir)
+    markers.ensure_dirs(config)
+    snapshot = markers.last_good_file(config.state_dir)
     snapshot.write_bytes(config.source)
     fleet.write(body + "\n[[agent]\n")
     result = fleet.agents("watchdog")
@@ -564,7 +564,7 @@ def test_t06_half_written_config_stops_nobody(make_fleet, tmp_path) -> None:
     holds_for(untouched, reload.REMOVAL_SETTLE + 0.5, what="a, b and c on their pids")
     kinds = {e["event"] for e in fleet.events()}
     assert not kinds & {"removed", "stop", "restart", "changed", "config-reloaded"}
-    health = state.read_health(config_mod.load(fleet.path))
+    health = markers.read_health(config_mod.load(fleet.path))
     assert health is not None and health["ok"] and health["digest"] == digest
 
 
@@ -842,7 +842,7 @@ def test_t08_config_trust_on_a_running_fleet(make_fleet, tmp_path) -> None:
     event = fleet.wait_event(None, "config-rejected", timeout=5)
     assert (f"{fleet.path}: agents.toml is world-writable (mode 0666): anyone can change "
             f"what your agents run; chmod o-w {fleet.path}") in event["reason"]
-    health = state.read_health(config)  # what `agents status` shows as stale
+    health = markers.read_health(config)  # what `agents status` shows as stale
     assert health is not None and not health["ok"]
     os.chmod(fleet.path, 0o644)
     fleet.wait_event(None, "config-recovered", timeout=5)

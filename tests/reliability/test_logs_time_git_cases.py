@@ -50,7 +50,7 @@ from agent_orchestrator.core.memory import AgentMemory, FleetMemory
 from agent_orchestrator.doors import eventlog
 from agent_orchestrator.doors.gitrelay import ORIGIN_MAIN, Git, poll
 from agent_orchestrator.doors.logcap import Capture, RotatingLog
-from agent_orchestrator.doors.state import memory_from_json
+from agent_orchestrator.doors.memorystore import memory_from_json
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "agent_orchestrator"

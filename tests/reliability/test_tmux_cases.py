@@ -37,7 +37,7 @@ from harness import Fleet, demo_agent
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config import Config
 from agent_orchestrator.core.observed import Pane
-from agent_orchestrator.doors import proctree, state
+from agent_orchestrator.doors import markers, proctree
 from agent_orchestrator.doors.tmux import HISTORY_LIMIT, PANE_HEIGHT, PANE_WIDTH, Tmux, TmuxError
 from agent_orchestrator.doors.tmuxsocket import socket_dir
 from agent_orchestrator.runtime import launch
@@ -158,7 +158,7 @@ def launch_all(config: Config) -> None:
     """Start every agent's session the way `agents up` does, without a daemon watchdog."""
     tmux = Tmux(config.tmux_socket)
     for agent in config.agents:
-        state.mark_started(config, agent.name)
+        markers.mark_started(config, agent.name)
         launch.start(tmux, config, launch.plan_agent(config, agent))
 
 

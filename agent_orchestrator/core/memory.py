@@ -26,7 +26,9 @@ class AgentMemory:
     failures: int = 0  # consecutive failures that came before a stable run (back-off exponent)
     restart_due_at: float | None = None  # a failed agent is started again at this time
     crash_looping_wall: float | None = None  # set: FATAL, no more restarts
+    pane_pid: int | None = None  # the pid of the run we know (None: just started by us)
     # the screen
+    looked_at: float | None = None  # the last pass that saw its screen (monotonic)
     captured_wall: float | None = None  # when the screen was last read (epoch)
     screen_hash: str | None = None
     screen_changed_at: float | None = None

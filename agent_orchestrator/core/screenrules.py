@@ -34,6 +34,7 @@ from agent_orchestrator.core.redact import redact
 from agent_orchestrator.core.restarts import fail
 from agent_orchestrator.core.screen import ScreenView, classify
 
+LOOK_SLACK = 30.0  # seconds a light tick may come late before its look leaves a hole
 NUDGE = "Your usage limit should have reset now. Please continue where you left off."
 
 
@@ -62,7 +63,15 @@ def _reads_screen(config: Config, agent: Agent) -> bool:
                                            backend.prompt_re)))
 
 
+def look_gap(config: Config) -> float:
+    """Looks further apart than this leave a hole in what we saw (the watchdog was down or
+    held up): the idle clock starts again at the next look instead of counting the hole."""
+    return 2 * config.watchdog.signal_interval + LOOK_SLACK
+
+
 def apply(tick: Tick, agent: Agent, pane: Pane) -> None:
+    if not tick.observed.looked(agent.session):
+        return  # nothing seen of it in this pass: no verdict (memory stands until a look)
     view = _read(tick, agent, pane)
     if view is not None and view.state == "fatal":
         fail(tick, agent, f"fatal: {short(view.fatal_line or '')}", live=True)
@@ -83,6 +92,11 @@ def _read(tick: Tick, agent: Agent, pane: Pane) -> ScreenView | None:
     now, name = tick.now, agent.name
     backend = tick.config.backend(agent.backend)
     mem = tick.agents[name]
+    if mem.looked_at is None or now.mono - mem.looked_at > look_gap(tick.config):
+        # The first look of a run, or the first after a hole: idle time starts here, since
+        # nobody saw what the agent did before (a verdict needs a look, not a guess).
+        mem = replace(mem, active_at=now.mono, screen_changed_at=now.mono)
+    mem = replace(mem, looked_at=now.mono)
     view = None
     screen = tick.observed.screens.get(agent.session)
     if screen is not None:

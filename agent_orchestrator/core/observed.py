@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 
 from agent_orchestrator.core.handoff import Ping, VerifyResult
+from agent_orchestrator.core.signals import SignalRecord
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Observed:
     log_written: Mapping[str, float] = field(default_factory=dict)  # session → log mtime
     loop: LoopSeen | None = None
     unchanged: frozenset[str] = frozenset()
+    signals: Mapping[str, SignalRecord] = field(default_factory=dict)  # agent → its latest
 
     def looked(self, session: str) -> bool:
         """Whether this pass saw the session's screen (captured, or known unchanged)."""

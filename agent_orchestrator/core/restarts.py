@@ -84,7 +84,7 @@ def start(tick: Tick, agent: Agent, kind: str, reason: str, restart: bool) -> No
     mem, now = tick.agents[agent.name], tick.now
     tick.fleet_starts.append(now.mono)
     tick.agents[agent.name] = replace(
-        new_run(mem, now.mono), starts=mem.starts + 1,
+        new_run(mem, now.mono), starts=mem.starts + 1, signal_turns=0,
         restarts=mem.restarts + (mem.starts > 0), restart_due_at=None, pane_pid=None,
         limit_until=None, limit_reset_wall=None, limit_nudged=False)
     tick.actions.append((Restart if restart else Start)(agent.name, reason))
@@ -92,10 +92,11 @@ def start(tick: Tick, agent: Agent, kind: str, reason: str, restart: bool) -> No
 
 
 def new_run(mem: AgentMemory, mono: float) -> AgentMemory:
-    """Memory of an agent whose process (re)started at `mono`: its clocks start now and
-    nothing seen of the previous run's screen carries over."""
+    """Memory of an agent whose process (re)started at `mono`: its clocks start now (as if
+    looked at then) and nothing seen of the previous run's screen carries over."""
     return replace(mem, started_at=mono, screen_changed_at=mono, active_at=mono,
-                   looked_at=None, captured_wall=None, screen_hash=None, screen_state=None,
+                   looked_at=mono, captured_wall=None, screen_hash=None, screen_state=None,
+                   state=None, state_source=None, signal_turns=None, disagreed_wall=None,
                    waiting_until_wall=None, dialog_line=None, woken_at=None)
 
 

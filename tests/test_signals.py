@@ -186,6 +186,9 @@ VERDICTS = {
     "settled disagreement is reported": Judged("active", "idle", 30, "idle", "signal",
                                                disagrees=True),
     "a fresh race is not a disagreement": Judged("active", "idle", 2, "idle", "signal"),
+    "an idle screen never contradicts": Judged("idle", "active", 30, "active", "signal"),
+    "a dialog on screen contradicts work": Judged("dialog", "active", 30, "active", "signal",
+                                                  disagrees=True),
     "exited reads as idle": Judged(None, "exited", 1, "idle", "signal"),
 }
 

@@ -26,11 +26,18 @@ class AgentMemory:
     failures: int = 0  # consecutive failures that came before a stable run (back-off exponent)
     restart_due_at: float | None = None  # a failed agent is started again at this time
     crash_looping_wall: float | None = None  # set: FATAL, no more restarts
+    pane_pid: int | None = None  # the pid of the run we know (None: just started by us)
     # the screen
+    looked_at: float | None = None  # the last look at its screen, or its (re)start
     captured_wall: float | None = None  # when the screen was last read (epoch)
     screen_hash: str | None = None
     screen_changed_at: float | None = None
     screen_state: str | None = None  # screen.ScreenView.state of the last capture
+    # the state judged at the last look, from the screen or the agent's own signals
+    state: str | None = None
+    state_source: str | None = None  # "signal" or "screen"
+    signal_turns: int | None = None  # finished turns already reported (None: not counted yet)
+    disagreed_wall: float | None = None  # the signal whose disagreement was reported
     active_at: float | None = None  # last time it was seen working
     waiting_until_wall: float | None = None  # a WAITING-UNTIL marker on screen
     dialog_line: str | None = None  # waiting at a permission / trust dialog

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 
 from agent_orchestrator.core.handoff import Ping, VerifyResult
+from agent_orchestrator.core.signals import SignalRecord
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,12 @@ class LoopSeen:
 
 @dataclass(frozen=True)
 class Observed:
-    """What the watchdog saw this tick. `screens` holds only the panes it captured."""
+    """What the watchdog saw this pass. `screens` holds only the panes it captured;
+    `unchanged` the sessions it looked at and found unchanged since their last capture
+    (tmux saw no output from them), so their last screen still holds. Screen rules (stall,
+    limit, dialog, wake, fatal) judge an agent only on such a look of THIS pass: a pass
+    woken by another agent's death, a reload or an operator command looks at no screen and
+    so judges none."""
 
     server_running: bool
     panes: Mapping[str, Pane]
@@ -84,3 +90,9 @@ class Observed:
     operator_starts: Mapping[str, float] = field(default_factory=dict)  # name → epoch of `up`
     log_written: Mapping[str, float] = field(default_factory=dict)  # session → log mtime
     loop: LoopSeen | None = None
+    unchanged: frozenset[str] = frozenset()
+    signals: Mapping[str, SignalRecord] = field(default_factory=dict)  # agent → its latest
+
+    def looked(self, session: str) -> bool:
+        """Whether this pass saw the session's screen (captured, or known unchanged)."""
+        return session in self.screens or session in self.unchanged

@@ -84,13 +84,20 @@ def start(tick: Tick, agent: Agent, kind: str, reason: str, restart: bool) -> No
     mem, now = tick.agents[agent.name], tick.now
     tick.fleet_starts.append(now.mono)
     tick.agents[agent.name] = replace(
-        mem, started_at=now.mono, starts=mem.starts + 1,
-        restarts=mem.restarts + (mem.starts > 0), restart_due_at=None,
-        captured_wall=None, screen_hash=None, screen_changed_at=now.mono, screen_state=None,
-        active_at=now.mono, waiting_until_wall=None, dialog_line=None, limit_until=None,
-        limit_reset_wall=None, limit_nudged=False, woken_at=None)
+        new_run(mem, now.mono), starts=mem.starts + 1, signal_turns=0,
+        restarts=mem.restarts + (mem.starts > 0), restart_due_at=None, pane_pid=None,
+        limit_until=None, limit_reset_wall=None, limit_nudged=False)
     tick.actions.append((Restart if restart else Start)(agent.name, reason))
     tick.event(agent.name, kind, reason)
+
+
+def new_run(mem: AgentMemory, mono: float) -> AgentMemory:
+    """Memory of an agent whose process (re)started at `mono`: its clocks start now (as if
+    looked at then) and nothing seen of the previous run's screen carries over."""
+    return replace(mem, started_at=mono, screen_changed_at=mono, active_at=mono,
+                   looked_at=mono, captured_wall=None, screen_hash=None, screen_state=None,
+                   state=None, state_source=None, signal_turns=None, disagreed_wall=None,
+                   waiting_until_wall=None, dialog_line=None, woken_at=None)
 
 
 def clamp(mem: AgentMemory, now: Now, backoff_max: float) -> tuple[AgentMemory, bool]:
@@ -102,7 +109,8 @@ def clamp(mem: AgentMemory, now: Now, backoff_max: float) -> tuple[AgentMemory, 
     would stop every screen read and let a working agent look stalled."""
     mono = now.mono
     changes: dict[str, object] = {
-        f: mono for f in ("started_at", "screen_changed_at", "active_at", "woken_at")
+        f: mono for f in ("started_at", "screen_changed_at", "active_at", "woken_at",
+                          "looked_at")
         if (v := getattr(mem, f)) is not None and v > mono}
     caps = {"restart_due_at": backoff_max, "limit_until": LONGEST_LIMIT}
     for name, cap in caps.items():

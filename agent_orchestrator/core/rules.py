@@ -30,7 +30,7 @@ from agent_orchestrator.core import looprules, screenrules
 from agent_orchestrator.core.decisions import Decisions, Tick
 from agent_orchestrator.core.memory import AgentMemory, FleetMemory
 from agent_orchestrator.core.observed import Now, Observed, Pane
-from agent_orchestrator.core.restarts import FLEET_WINDOW, clamp, fail, start
+from agent_orchestrator.core.restarts import FLEET_WINDOW, clamp, fail, new_run, start
 
 # A freshly started pane first runs boot.py (python), then execs the agent: don't judge its
 # process name until it had time to get there.
@@ -129,9 +129,11 @@ def _one_agent(tick: Tick, agent: Agent) -> None:
         tick.event(name, "crash-loop-cleared", "the operator started it again")
     if pane is not None and not pane.dead and mem.starts == 0:
         # Running before we knew it (started by `up`, or state was lost): adopt, don't restart.
-        mem = tick.agents[name] = replace(mem, starts=1, active_at=now.mono,
-                                          screen_changed_at=now.mono)
+        mem = tick.agents[name] = replace(new_run(mem, now.mono), starts=1,
+                                          pane_pid=pane.pid)
         tick.event(name, "adopt", f"already running (pid {pane.pid})")
+    elif pane is not None and not pane.dead and mem.pane_pid != pane.pid:
+        mem = tick.agents[name] = _track_run(tick, agent, pane, mem)
     if pane is not None and not pane.dead and mem.restart_due_at is not None \
             and _operator_started_since_failure(tick, name, mem):
         # `agents down` then `agents up` during a back-off: the operator's fresh session is
@@ -151,6 +153,18 @@ def _one_agent(tick: Tick, agent: Agent) -> None:
              live=True)
         return
     screenrules.apply(tick, agent, pane)
+
+
+def _track_run(tick: Tick, agent: Agent, pane: Pane, mem: AgentMemory) -> AgentMemory:
+    """Note the pid of the run we look after. After our own start it is simply recorded;
+    a pid that replaced one we knew is a run we did not start (`agents up` after `down`, a
+    respawn by hand): a new run whose clocks start now, so the old run's idle time is never
+    held against it."""
+    if mem.pane_pid is None:
+        return replace(mem, pane_pid=pane.pid)
+    tick.event(agent.name, "adopt", f"a new process (pid {pane.pid}, was {mem.pane_pid}) "
+               "started outside the watchdog: its clocks start now")
+    return replace(new_run(mem, tick.now.mono), pane_pid=pane.pid)
 
 
 def _operator_started_since_failure(tick: Tick, name: str, mem: AgentMemory) -> bool:

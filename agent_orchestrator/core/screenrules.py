@@ -26,7 +26,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from agent_orchestrator.config import Agent, Config
-from agent_orchestrator.core import resets
+from agent_orchestrator.core import resets, signalrules
 from agent_orchestrator.core.decisions import Tick, Type, short
 from agent_orchestrator.core.memory import FleetMemory
 from agent_orchestrator.core.observed import Observed, Pane
@@ -34,24 +34,31 @@ from agent_orchestrator.core.redact import redact
 from agent_orchestrator.core.restarts import fail
 from agent_orchestrator.core.screen import ScreenView, classify
 
+LOOK_SLACK = 30.0  # seconds a light tick may come late before its look leaves a hole
 NUDGE = "Your usage limit should have reset now. Please continue where you left off."
+
+
+def screens_read(config: Config, observed: Observed, agents: list[Agent]) -> list[str]:
+    """Sessions whose screen a rule reads: live panes of agents with a screen rule. On a
+    light tick each is either captured or known unchanged: all of them are looked at."""
+    return [agent.session for agent in agents
+            if (pane := observed.panes.get(agent.session)) is not None and not pane.dead
+            and _reads_screen(config, agent)]
 
 
 def screens_wanted(config: Config, observed: Observed, memory: FleetMemory,
                    agents: list[Agent]) -> list[str]:
-    """Sessions to capture on this light tick: live panes whose screen a rule reads and
-    that printed since their last capture, plus every agent in a limit window."""
+    """Sessions to capture on this light tick: those read that printed since their last
+    capture, plus every agent in a limit window."""
     wanted = []
-    for agent in agents:
-        pane = observed.panes.get(agent.session)
-        if pane is None or pane.dead or not _reads_screen(config, agent):
-            continue
-        mem = memory.agent(agent.name)
+    by_session = {a.session: a for a in agents}
+    for session in screens_read(config, observed, agents):
+        pane, mem = observed.panes[session], memory.agent(by_session[session].name)
         # window_activity has 1 s resolution: output in the same second as the last
         # capture may be newer than it, so such a pane is read again.
         if (mem.limit_until is not None or mem.captured_wall is None
                 or pane.activity >= math.floor(mem.captured_wall)):
-            wanted.append(agent.session)
+            wanted.append(session)
     return wanted
 
 
@@ -62,15 +69,23 @@ def _reads_screen(config: Config, agent: Agent) -> bool:
                                            backend.prompt_re)))
 
 
+def look_gap(config: Config) -> float:
+    """Looks further apart than this leave a hole in what we saw (the watchdog was down or
+    held up): the idle clock starts again at the next look instead of counting the hole."""
+    return 2 * config.watchdog.signal_interval + LOOK_SLACK
+
+
 def apply(tick: Tick, agent: Agent, pane: Pane) -> None:
+    if not tick.observed.looked(agent.session):
+        return  # nothing seen of it in this pass: no verdict (memory stands until a look)
     view = _read(tick, agent, pane)
+    judged = signalrules.judge(tick, agent, view)
     if view is not None and view.state == "fatal":
         fail(tick, agent, f"fatal: {short(view.fatal_line or '')}", live=True)
         return
-    if _limit(tick, agent, view):
+    if _limit(tick, agent, view, judged.state):
         return
-    mem = tick.agents[agent.name]
-    if mem.screen_state == "dialog":
+    if judged.state == "dialog":
         return
     if _wake(tick, agent):
         return
@@ -83,6 +98,12 @@ def _read(tick: Tick, agent: Agent, pane: Pane) -> ScreenView | None:
     now, name = tick.now, agent.name
     backend = tick.config.backend(agent.backend)
     mem = tick.agents[name]
+    if mem.looked_at is None or now.mono - mem.looked_at > look_gap(tick.config):
+        # The first look after a hole (the watchdog was down or held up, or adopted the
+        # agent from an older memory): idle time starts here, since nobody saw what the
+        # agent did in the hole (a verdict needs a look, not a guess).
+        mem = replace(mem, active_at=now.mono, screen_changed_at=now.mono)
+    mem = replace(mem, looked_at=now.mono)
     view = None
     screen = tick.observed.screens.get(agent.session)
     if screen is not None:
@@ -111,18 +132,20 @@ def _read(tick: Tick, agent: Agent, pane: Pane) -> ScreenView | None:
     return view
 
 
-def _limit(tick: Tick, agent: Agent, view: ScreenView | None) -> bool:
-    """The limit window; True while it holds the agent (no other screen rule applies)."""
+def _limit(tick: Tick, agent: Agent, view: ScreenView | None, state: str) -> bool:
+    """The limit window; True while it holds the agent (no other screen rule applies).
+    `state` is the judged state: a fresh signal of work ends the window too."""
     mem, now, name = tick.agents[agent.name], tick.now, agent.name
     if mem.limit_until is None:
         if view is not None and view.state == "limited":
             _enter_limit(tick, agent, view)
             return True
         return False
-    if view is not None and (view.state == "active" or view.limit_line is None):
+    working = state == "active"
+    if working or (view is not None and view.limit_line is None):
         tick.agents[name] = replace(mem, limit_until=None, limit_reset_wall=None,
                                     limit_nudged=False, active_at=now.mono)
-        tick.event(name, "limit-over", "working again" if view.state == "active"
+        tick.event(name, "limit-over", "working again" if working
                    else "the limit banner is gone")
         return False
     if now.mono < mem.limit_until:
@@ -157,7 +180,7 @@ def _enter_limit(tick: Tick, agent: Agent, view: ScreenView) -> None:
 
 def _wake(tick: Tick, agent: Agent) -> bool:
     mem, now = tick.agents[agent.name], tick.now
-    if agent.wake is None or mem.screen_state != "idle":
+    if agent.wake is None or mem.state != "idle":
         return False
     last = mem.woken_at or mem.active_at or mem.started_at or now.mono
     if now.mono - last < agent.wake.interval:

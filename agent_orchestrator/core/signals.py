@@ -119,7 +119,8 @@ DISAGREE_GRACE = 5.0
 @dataclass(frozen=True)
 class Verdict:
     """An agent's state as judged from one look: `source` is "signal" or "screen", and
-    `disagrees` is set when a settled signal and the screen tell different states."""
+    `disagrees` is set when a settled signal says otherwise than a screen that shows work
+    or a dialog."""
 
     state: str  # a screen.STATES value
     source: str
@@ -142,7 +143,9 @@ def verdict(screen_state: str | None, record: SignalRecord | None, run_start_wal
         return Verdict(screen_state or "idle", "screen")
     state = "idle" if record.signal.state == "exited" else str(record.signal.state)
     disagrees = None
-    if (screen_state in ("active", "idle", "dialog") and screen_state != state
+    # "idle" on a screen is the absence of evidence (a screen without regexes says it
+    # always); only a screen that positively shows work or a dialog can contradict.
+    if (screen_state in ("active", "dialog") and screen_state != state
             and now_wall - record.wall > DISAGREE_GRACE):
         disagrees = f"{record.signal.source} {record.signal.event} says {state}, " \
                     f"the screen says {screen_state}"

@@ -51,10 +51,12 @@ def clock() -> Now:
 def with_screens(config: Config, observed: Observed, memory: FleetMemory,
                  capture: Callable[[list[str]], Mapping[str, str]]) -> Observed:
     """`observed` with the screens the rules want this pass, and only those (a quiet pane
-    whose screen was judged already is not read again)."""
+    whose screen was judged already is not read again: it is `unchanged`, a look too)."""
     agents = rules.watched(config, observed.stopped)
     wanted = screenrules.screens_wanted(config, observed, memory, agents)
-    return replace(observed, screens=capture(wanted))
+    screens = capture(wanted)
+    unchanged = frozenset(screenrules.screens_read(config, observed, agents)) - set(wanted)
+    return replace(observed, screens=screens, unchanged=unchanged)
 
 
 @dataclass

@@ -1,0 +1,65 @@
+"""The rules that read an agent's own signals (hooks, notify programs) next to its screen.
+
+Called by screenrules on every look: the state judged for the agent comes from
+`signals.verdict` (a fresh signal of this run beats the screen, a limit or fatal screen
+beats any signal). A signal saying "active" is work for the stall rule as a moving screen
+is; a dialog a hook reported is a dialog; each finished turn is a `turn-finished` event
+(distinct from idle: "done" is news, idle is a state); a settled disagreement between
+signal and screen is reported once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from agent_orchestrator.config import Agent
+from agent_orchestrator.core.decisions import Tick, short
+from agent_orchestrator.core.memory import AgentMemory
+from agent_orchestrator.core.redact import redact
+from agent_orchestrator.core.screen import ScreenView
+from agent_orchestrator.core.signals import SignalRecord, Verdict, verdict
+
+
+def judge(tick: Tick, agent: Agent, view: ScreenView | None) -> Verdict:
+    """Judge the agent's state at this look and note it in memory (`state`, its source)."""
+    now, name = tick.now, agent.name
+    mem = tick.agents[name]
+    record = tick.observed.signals.get(name)
+    started = mem.started_at if mem.started_at is not None else now.mono
+    run_start_wall = now.wall - (now.mono - started)
+    screen_state = view.state if view is not None else mem.screen_state
+    judged = verdict(screen_state, record, run_start_wall, now.wall)
+    mem = replace(mem, state=judged.state, state_source=judged.source)
+    if judged.source == "signal" and record is not None:
+        if judged.state == "active":
+            mem = replace(mem, active_at=now.mono)  # the CLI says it works: that is work
+        line = record.signal.detail or f"{record.signal.source} {record.signal.event}"
+        if judged.state == "dialog" and redact(line) != mem.dialog_line:
+            tick.agents[name] = mem
+            tick.event(name, "dialog", f"waiting at a dialog: {short(line)} (from its "
+                       f"{record.signal.source} hook; not typing into it)")
+            mem = tick.agents[name]
+        mem = replace(mem, dialog_line=redact(line) if judged.state == "dialog" else None)
+        if judged.disagrees and mem.disagreed_wall != record.wall:
+            tick.agents[name] = mem = replace(mem, disagreed_wall=record.wall)
+            tick.event(name, "signal-disagrees", judged.disagrees)
+            mem = tick.agents[name]
+    tick.agents[name] = _count_turns(tick, name, mem, record, run_start_wall)
+    return judged
+
+
+def _count_turns(tick: Tick, name: str, mem: AgentMemory, record: SignalRecord | None,
+                 run_start_wall: float) -> AgentMemory:
+    """One `turn-finished` event per turn the signal counted since the last look."""
+    if record is None or record.wall < run_start_wall:
+        return mem
+    if mem.signal_turns is None:  # adopted: its past turns are history, not news
+        return replace(mem, signal_turns=record.turns)
+    new = record.turns - mem.signal_turns
+    if new <= 0:
+        return replace(mem, signal_turns=record.turns) if new < 0 else mem
+    tick.agents[name] = mem
+    what = "a turn" if new == 1 else f"{new} turns"
+    tick.event(name, "turn-finished", f"{what} finished ({record.signal.source} "
+               f"{record.signal.event})")
+    return replace(tick.agents[name], signal_turns=record.turns)

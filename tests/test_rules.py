@@ -67,8 +67,9 @@ def pane(session: str, command: str = "tool", dead: bool = False,
                 exit_status=status, activity=WALL - 5, window_id="@1")
 
 
-KNOWN = AgentMemory(started_at=MONO - 600, starts=1, active_at=MONO - 1)
-FRESH = AgentMemory(started_at=MONO - 5, starts=1, active_at=MONO - 1)
+# Agents whose running pane (pid 4242) the watchdog knows.
+KNOWN = AgentMemory(started_at=MONO - 600, starts=1, active_at=MONO - 1, pane_pid=4242)
+FRESH = AgentMemory(started_at=MONO - 5, starts=1, active_at=MONO - 1, pane_pid=4242)
 
 
 class Case(NamedTuple):

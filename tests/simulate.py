@@ -144,7 +144,8 @@ class Sim:
     def stop(self, config: Config, session: str) -> None:
         self.panes.pop(session, None)
 
-    def deliver(self, session: str, text: str, backend: Backend) -> Delivery:
+    def deliver(self, session: str, text: str, backend: Backend, agent: str,
+                reason: str) -> Delivery:
         return Delivery(True, "typed")
 
     def capture_many(self, sessions: list[str]) -> dict[str, str]:

@@ -20,6 +20,8 @@ BOOT_LINE = ("Your full kickoff prompt is in {kickoff_file} — read it now with
 KINDS = ("persistent", "loop", "task", "orchestrator")
 WATCH_MODES = ("none", "heal", "heal+stall")
 DELIVERIES = ("arg", "ping", "exec")
+# CLIs whose own signals (hooks, notify programs) the launcher can wire (core/signals.py).
+SIGNAL_SOURCES = ("claude", "codex")
 WATCHDOG_NAME = "watchdog"  # the watchdog's own session is <prefix>watchdog
 
 
@@ -76,6 +78,8 @@ class Backend:
     message_gutter: str = ""
     # ping delivery: the line typed once the CLI is up; `{kickoff_file}` is the prompt's path.
     boot_line: str = BOOT_LINE
+    # Wire the CLI's own signals at launch (a SIGNAL_SOURCES name; "" = the screen only).
+    signals: str = ""
 
 
 @dataclass(frozen=True)

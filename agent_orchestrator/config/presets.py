@@ -68,6 +68,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # as "unknown option" but takes anything after `--` as the prompt (checked). A user
     # table that sets `flags` should keep `--` last.
     "claude": {
+        "signals": "claude",
         "bin": "claude",
         "prompt_delivery": "arg",
         "flags": "--",
@@ -128,6 +129,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Ids can't be pinned at launch: later starts continue the latest conversation in the
     # working dir (`resume --last`, cwd-filtered since openai/codex#9352).
     "codex": {
+        "signals": "codex",
         "bin": "codex",
         "prompt_delivery": "arg",
         "flags": "--",

@@ -101,6 +101,7 @@ BACKEND = modelled(model.Backend, {
     "stall_idle": Field("number", minimum=1),
     "message_gutter": Field("str"),
     "boot_line": Field("nonempty"),
+    "signals": Field("choice", choices=("", *model.SIGNAL_SOURCES)),
 })
 SERVICE = modelled(model.Service, {
     "name": Field("name", required=True),

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-SOURCES = ("claude", "codex")
+from agent_orchestrator.config.model import SIGNAL_SOURCES
+
+SOURCES = SIGNAL_SOURCES
 STATES = ("active", "idle", "dialog", "exited")
 
 # Claude Code hook events → the state the agent is in once the hook ran.

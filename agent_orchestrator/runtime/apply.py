@@ -3,10 +3,16 @@
 Sessions and typing go through a `Door`: tmux in the daemon (`TmuxDoor`), an in-memory
 fleet in tests (tests/simulate.py), so the simulator replays this very code. A failure is
 recorded (`action-failed`, `delivery-failed`) and never raised: the next pass retries.
+
+Typing takes seconds (settle waits, re-presses), so the daemon's door hands it to a worker
+(one delivery in flight per agent, in order) and its outcome comes back later as a
+`Delivered` result (`delivered_events` turns a failed one into its event); stopping an
+agent cancels what was still to be typed into it.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +37,7 @@ from agent_orchestrator.doors.tmux import Tmux, TmuxError
 from agent_orchestrator.runtime import delivery, launch
 from agent_orchestrator.runtime.delivery import Delivery
 from agent_orchestrator.runtime.launch import LaunchPlan
+from agent_orchestrator.runtime.workers import Done, Workers
 
 Record = Callable[[Sequence[Event]], None]  # where the events of a failure go
 
@@ -44,25 +51,61 @@ class Door(Protocol):
     def stop(self, config: Config, session: str) -> None:
         """Kill a session and every process it started (`launch.stop`)."""
 
-    def deliver(self, session: str, text: str, backend: Backend) -> Delivery:
-        """Type `text` into the session's agent and submit it (`delivery.deliver`)."""
+    def deliver(self, session: str, text: str, backend: Backend, agent: str,
+                reason: str) -> Delivery | None:
+        """Type `text` into the session's agent and submit it (`delivery.deliver`); None
+        when the typing was handed to a worker (its `Delivered` comes back later)."""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A delivery's outcome, as a worker hands it back."""
+
+    agent: str
+    reason: str
+    result: Delivery
 
 
 @dataclass(frozen=True)
 class TmuxDoor:
-    """The real door: sessions on the config's tmux server."""
+    """The real door: sessions on the config's tmux server; typing in `workers`."""
 
     tmux: Tmux
+    workers: Workers
 
     def start(self, config: Config, plan: LaunchPlan, swept: bool) -> None:
         launch.start(self.tmux, config, plan, swept=swept)
 
     def stop(self, config: Config, session: str) -> None:
+        self.workers.cancel("deliver", session)  # nothing more is typed into it
         launch.stop(self.tmux, config, session)
 
-    def deliver(self, session: str, text: str, backend: Backend) -> Delivery:
-        return delivery.deliver(self.tmux, session, text, backend.submit_key,
-                                dialog_re=backend.prompt_re, active_re=backend.active_re)
+    def deliver(self, session: str, text: str, backend: Backend, agent: str,
+                reason: str) -> Delivery | None:
+        def job(cancel: threading.Event) -> Delivered:
+            try:
+                result = delivery.deliver(self.tmux, session, text, backend.submit_key,
+                                          dialog_re=backend.prompt_re,
+                                          active_re=backend.active_re, cancel=cancel)
+            except TmuxError as exc:
+                result = Delivery(False, str(exc))
+            return Delivered(agent, reason, result)
+        self.workers.submit("deliver", session, job)
+        return None
+
+
+def delivered_events(results: Sequence[Done], now: float) -> list[Event]:
+    """The events of finished deliveries: a failure says why (a success is not news)."""
+    events = []
+    for done in results:
+        if done.kind != "deliver":
+            continue
+        if isinstance(done.result, Delivered) and not done.result.result.delivered:
+            events.append(Event(now, done.result.agent, "delivery-failed",
+                                f"{done.result.reason}: {done.result.result.detail}"))
+        elif done.error is not None:
+            events.append(Event(now, None, "delivery-failed", f"{done.key}: {done.error}"))
+    return events
 
 
 def apply_all(door: Door, config: Config, decisions: Decisions, record: Record) -> bool:
@@ -129,7 +172,8 @@ def _type(door: Door, config: Config, agent: Agent, session: str, action: Type,
             return
     else:
         return
-    result = door.deliver(session, text, config.backend(agent.backend))
-    if not result.delivered:
+    result = door.deliver(session, text, config.backend(agent.backend), agent.name,
+                          action.reason)
+    if result is not None and not result.delivered:
         record([Event(time.time(), agent.name, "delivery-failed",
                       f"{action.reason}: {result.detail}")])

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass
 
@@ -51,21 +52,27 @@ def settle_time(text: str) -> float:
 
 def deliver(tmux: Tmux, target: str, text: str, submit_key: str = "Enter",
             dialog_re: re.Pattern[str] | None = None, active_re: re.Pattern[str] | None = None,
-            presses: int = 3, wait: float = 0.5) -> Delivery:
-    """Type `text` into `target` and submit it; say whether it was seen to land.
+            presses: int = 3, wait: float = 0.5,
+            cancel: threading.Event | None = None) -> Delivery:
+    """Type `text` into `target` and submit it; say whether it was seen to land. It takes
+    seconds (settle waits, re-presses): the watchdog runs it in a worker, and `cancel`
+    (the agent is being stopped, the watchdog exits) ends it at its next wait.
 
     Raises TmuxError when the pane is gone.
     """
+    pause = (cancel or threading.Event()).wait  # True once cancelled
     if dialog_re is not None and (dialog := screen.dialog_line(tmux.capture(target),
                                                                dialog_re)):
         return Delivery(False, f"not typed: a dialog is on screen ({dialog!r})")
     text = sanitize(text)
     buffer = f"agents-{os.getpid()}-{time.monotonic_ns()}"
     tmux.paste(target, text, buffer=buffer)
-    time.sleep(settle_time(text))
+    if pause(settle_time(text)):
+        return Delivery(False, "cancelled before submitting")
     for press in range(1, presses + 1):
         tmux.send_keys(target, submit_key)
-        time.sleep(wait)
+        if pause(wait):
+            return Delivery(False, "cancelled")
         if screen.submitted(tmux.capture(target), text, active_re):
             return Delivery(True, f"submitted ({press} press{'es' if press > 1 else ''})")
     return Delivery(False, f"text still in the input line after {presses} presses")

@@ -30,9 +30,10 @@ from agent_orchestrator.config.templates import (
     render_shell,
     render_words,
 )
-from agent_orchestrator.doors import logcap, markers, proctree
+from agent_orchestrator.doors import logcap, markers, proctree, signals
 from agent_orchestrator.doors.files import private_dir, touch_private, write_atomic
 from agent_orchestrator.doors.tmux import Tmux
+from agent_orchestrator.runtime import signalwiring
 
 # Linux's MAX_ARG_STRLEN (32 pages) less the terminating NUL: the longest single argument.
 MAX_ARGUMENT = 128 * 1024 - 1
@@ -53,6 +54,8 @@ class LaunchPlan:
     connect_delay: float = 0  # read only with a boot_line: plan_agent sets the backend's
     submit_key: str = "Enter"
     new_resume_id: tuple[Path, str] | None = None  # (state file, id) pinned by this launch
+    files: tuple[tuple[Path, bytes], ...] = ()  # written (private) before the start
+    forget: tuple[Path, ...] = ()  # removed before the start: the previous run's signals
 
 
 def kickoff_file(config: Config, session: str) -> Path:
@@ -158,8 +161,9 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
     resume_words, pinned = _resume_words(config, agent, backend, resume_id, new_id)
     if backend.skip_permissions:  # the user's documented opt-in (config checks the name)
         bin_text = f"{bin_text} {SKIP_PERMISSIONS[backend.name]}"
+    wired = signalwiring.wiring(config, agent, backend)
     if backend.prompt_delivery == "arg":
-        argv = render_words(bin_text, {}) + resume_words
+        argv = render_words(bin_text, {}) + list(wired.words) + resume_words
         if backend.remote_control:
             argv += render_words(backend.remote_control_flag, common)
         if model:
@@ -182,7 +186,10 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
     _check_argument_sizes(agent, argv)
     return LaunchPlan(session=agent.session, argv=tuple(argv), cwd=agent.dir, env=tuple(env),
                       kickoff=kickoff, boot_line=boot_line, connect_delay=backend.connect_delay,
-                      submit_key=backend.submit_key, new_resume_id=pinned)
+                      submit_key=backend.submit_key, new_resume_id=pinned,
+                      files=wired.files,
+                      forget=(signals.signal_file(signals.signals_dir(config.state_dir),
+                                                  agent.name),))
 
 
 def plan_for(config: Config, agent: Agent) -> LaunchPlan:
@@ -219,6 +226,10 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan, swept: bool = False) -> 
     if plan.new_resume_id is not None:
         id_file, pinned = plan.new_resume_id
         write_atomic(id_file, pinned.encode())
+    for path, data in plan.files:
+        write_atomic(path, data)
+    for path in plan.forget:
+        path.unlink(missing_ok=True)
     if plan.kickoff:
         write_atomic(kickoff_file(config, plan.session), plan.kickoff.encode("utf-8"))
     else:  # no kickoff: don't leave a previous configuration's prompt lying around

@@ -1,15 +1,16 @@
 """What one pass sees: the tmux snapshot, the screens a rule needs, and the loop's progress.
 
 Every pass: one `list-panes -a`, the operator's stop and start markers, the session-log
-times of `footer_ui` agents, the loop's phase. Light passes (`signal_interval`) also read
-the screens the rules ask for and the pings relayed through the handoff repo; heavy passes
-(`heavy_interval`) also check whether the phase is DONE and run its verify gates, once per
-commit (they may take minutes).
+times of `footer_ui` agents, the agents' own signals, the loop's phase and what the loop's
+workers found. Light passes (`signal_interval`) also read the screens the rules ask for
+and start a fetch of the handoff repo; heavy passes (`heavy_interval`) start the DONE
+check and its verify gates. Nothing here waits on git: that runs in workers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -19,12 +20,14 @@ from typing import Protocol
 from agent_orchestrator.config import Config
 from agent_orchestrator.core import phases, rules, screenrules
 from agent_orchestrator.core.events import Event
-from agent_orchestrator.core.handoff import VerifyResult
+from agent_orchestrator.core.handoff import Relay, VerifyResult
 from agent_orchestrator.core.memory import FleetMemory
 from agent_orchestrator.core.observed import LoopSeen, Now, Observed, Pane
-from agent_orchestrator.doors import gitrelay, markers
+from agent_orchestrator.core.signals import SignalRecord
+from agent_orchestrator.doors import gitrelay, markers, signals
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
 from agent_orchestrator.runtime import launch
+from agent_orchestrator.runtime.workers import Workers
 
 VERIFY_TIMEOUT = 600.0  # seconds each verify command may run
 
@@ -59,10 +62,24 @@ def with_screens(config: Config, observed: Observed, memory: FleetMemory,
     return replace(observed, screens=screens, unchanged=unchanged)
 
 
+@dataclass(frozen=True)
+class DoneCheck:
+    """What a heavy pass's worker found: whether the phase's status file at `head` says
+    DONE, and if so the verify gates' result there."""
+
+    phase_index: int
+    head: str | None
+    done: bool
+    verify: VerifyResult | None
+
+
 @dataclass
 class Observer:
-    """Builds each pass's `Observed`; remembers the verify gates' result per commit."""
+    """Builds each pass's `Observed`. The handoff repo's fetch and the DONE check with its
+    verify gates run in `workers` (they may take seconds to minutes); a pass only submits
+    them and takes in what finished since the last pass. Gates run once per commit."""
 
+    workers: Workers
     _verified: dict[tuple[str, tuple[str, ...]], VerifyResult] = field(default_factory=dict)
 
     def observe(self, config: Config, tmux: Tmux, memory: FleetMemory, light: bool,
@@ -78,15 +95,21 @@ class Observer:
                             stopped=markers.stopped_agents(config),
                             operator_starts=markers.operator_starts(config),
                             log_written=log_times(config, snap.panes),
-                            loop=self._loop(config, memory, light, heavy, report))
+                            loop=self._loop(config, memory, light, heavy, report),
+                            signals=read_signals(config))
         return with_screens(config, observed, memory, tmux.capture_many) if light \
             else observed
 
+    def cancel(self) -> None:
+        """Drop the loop's work in flight (its config changed, or the watchdog exits)."""
+        self.workers.cancel("git")
+        self.workers.cancel("verify")
+
     def _loop(self, config: Config, memory: FleetMemory, light: bool, heavy: bool,
               report: Reporter) -> LoopSeen | None:
-        """The loop's phase every pass; on light passes the pings relayed from origin/main;
-        on heavy passes whether the phase is DONE and, if it has gates, their result at
-        that commit."""
+        """The loop's phase every pass, plus what its workers found since the last pass:
+        the pings relayed from origin/main, and whether the phase is DONE (with its gates'
+        result). Light passes start a fetch, heavy ones a DONE check, unless one runs."""
         loop = config.loop
         if loop is None or not loop.phases:
             return None
@@ -101,35 +124,71 @@ class Observer:
                     if phases.is_done(status.read_text(encoding="utf-8"), loop.done_marker):
                         seen = replace(seen, done_sha="working-tree")
             return seen
-        git = gitrelay.Git(handoff.repo)
-        try:
-            if light or heavy:
-                relayed = gitrelay.poll(git, handoff, memory.loop.seen_sha)
-                seen = replace(seen, head=relayed.last_seen, pings=tuple(relayed.pings))
-            if heavy and seen.head:
-                seen = replace(seen, done_checked=True)
-                if gitrelay.phase_done(git, handoff, loop.phases[seen.phase_index].status,
-                                       loop.done_marker):
-                    seen = replace(seen, done_sha=seen.head,
-                                   verify=self._verify(config, git, seen, report))
+        polled = False
+        for done in self.workers.results(("git", "verify")):
+            if isinstance(done.error, gitrelay.GitCancelled) or done.cancelled:
+                continue
+            if isinstance(done.error, gitrelay.GitError):
+                report.report_once("git", "git-error", str(done.error))
+                continue
+            if done.error is not None:
+                report.report_once("git", "git-error", f"{done.kind}: {done.error!r}")
+                continue
             report.resolved("git")
-        except gitrelay.GitError as exc:
-            report.report_once("git", "git-error", str(exc))
+            if isinstance(done.result, Relay):
+                polled = True
+                seen = replace(seen, head=done.result.last_seen,
+                               pings=tuple(done.result.pings))
+            elif isinstance(done.result, DoneCheck) and \
+                    done.result.phase_index == seen.phase_index and done.result.head:
+                seen = replace(seen, done_checked=True,
+                               done_sha=done.result.head if done.result.done else None,
+                               verify=done.result.verify)
+        # A new fetch only once the memory holds the last one's head (else it would ping
+        # the same commits twice): not in the pass that took a result in.
+        if (light or heavy) and not polled:
+            since = memory.loop.seen_sha
+            self.workers.submit("git", "poll", lambda cancel: gitrelay.poll(
+                gitrelay.Git(handoff.repo, cancel=cancel), handoff, since), coalesce=True)
+        if heavy and not self.workers.busy("verify", "done"):
+            self.workers.submit("verify", "done", self._check_job(
+                config, seen.phase_index, report), coalesce=True)
         return seen
 
-    def _verify(self, config: Config, git: gitrelay.Git, seen: LoopSeen,
-                report: Reporter) -> VerifyResult | None:
+    def _check_job(self, config: Config, phase_index: int,
+                   report: Reporter) -> Callable[[threading.Event], DoneCheck]:
+        """The DONE check of `phase_index` at origin/main's head, and its gates there."""
         loop = config.loop
-        assert loop is not None and seen.head is not None
-        commands = loop.phases[seen.phase_index].verify
-        if not commands:
-            return None
-        key = (seen.head, commands)
-        if key not in self._verified:
-            report.record([Event(time.time(), None, "verify", f"running {len(commands)} "
-                                 f"gate(s) at {seen.head[:12]}")])
-            self._verified = {key: git.run_at(seen.head, commands, VERIFY_TIMEOUT)}
-        return self._verified[key]
+        assert loop is not None and loop.handoff is not None
+        handoff, phase = loop.handoff, loop.phases[phase_index]
+
+        def job(cancel: threading.Event) -> DoneCheck:
+            git = gitrelay.Git(handoff.repo, cancel=cancel)
+            head = git.head()
+            if head is None or not gitrelay.phase_done(git, handoff, phase.status,
+                                                       loop.done_marker, ref=head):
+                return DoneCheck(phase_index, head, False, None)
+            if not phase.verify:
+                return DoneCheck(phase_index, head, True, None)
+            key = (head, phase.verify)
+            if key not in self._verified:
+                report.record([Event(time.time(), None, "verify", f"running "
+                                     f"{len(phase.verify)} gate(s) at {head[:12]}")])
+                self._verified = {key: git.run_at(head, phase.verify, VERIFY_TIMEOUT)}
+            return DoneCheck(phase_index, head, True, self._verified[key])
+        return job
+
+
+def read_signals(config: Config) -> dict[str, SignalRecord]:
+    """The latest own signal of each agent whose backend sends them."""
+    folder = signals.signals_dir(config.state_dir)
+    out = {}
+    for agent in config.agents:
+        if config.backend(agent.backend).signals:
+            record = signals.read(folder, agent.name)
+            if record is not None:
+                out[agent.name] = record
+    return out
 
 
 def log_times(config: Config, panes: Mapping[str, Pane]) -> dict[str, float]:

@@ -99,11 +99,15 @@ class WakeUps:
         self.waker.wait(min(timeouts), list(self.pidfds.values()))
 
     @contextlib.contextmanager
-    def watching(self, path: Path) -> Iterator[None]:
-        """Wake the loop whenever the file at `path` is written, replaced or removed."""
+    def watching(self, path: Path, folder: Path | None = None) -> Iterator[None]:
+        """Wake the loop whenever the file at `path` is written, replaced or removed, and
+        when anything in `folder` changes (the agents' signal files)."""
         stop = threading.Event()
         threading.Thread(target=_watch_file, args=(path, self.waker.wake, stop),
                          name="config-watch", daemon=True).start()
+        if folder is not None:
+            threading.Thread(target=_watch_folder, args=(folder, self.waker.wake, stop),
+                             name="signal-watch", daemon=True).start()
         try:
             yield
         finally:
@@ -128,3 +132,15 @@ def _watch_file(path: Path, wake: Callable[[], None], stop: threading.Event) -> 
             wake()
     except Exception as exc:  # noqa: BLE001 - the loop still re-reads on every tick
         log.warning("config watcher stopped: %s", exc)
+
+
+def _watch_folder(folder: Path, wake: Callable[[], None], stop: threading.Event) -> None:
+    # Signal files are replaced atomically (a rename into the folder): no debounce wait
+    # beyond watchfiles' own, so a hook's state is seen within a few tens of ms.
+    try:
+        for _ in watchfiles.watch(folder, debounce=50, step=10, recursive=False,
+                                  stop_event=stop,
+                                  watch_filter=lambda _c, p: p.endswith(".json")):
+            wake()
+    except Exception as exc:  # noqa: BLE001 - signals are then read on each pass only
+        log.warning("signal watcher stopped: %s", exc)

@@ -22,12 +22,14 @@ from agent_orchestrator.core import rules
 from agent_orchestrator.core.decisions import Decisions
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.memory import FleetMemory
-from agent_orchestrator.doors import eventlog, lock, markers, memorystore
+from agent_orchestrator.doors import eventlog, lock, markers, memorystore, signals
+from agent_orchestrator.doors.files import private_dir
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import apply, observe
 from agent_orchestrator.runtime.configwatch import ConfigWatch, file_stamp, write_health
 from agent_orchestrator.runtime.observe import Observer
 from agent_orchestrator.runtime.wakeups import WakeUps
+from agent_orchestrator.runtime.workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +43,18 @@ class Watchdog:
     memory: FleetMemory = field(default_factory=FleetMemory)
     stopping: bool = False
     wakeups: WakeUps = field(default_factory=WakeUps)
-    observer: Observer = field(default_factory=Observer)
+    workers: Workers | None = None  # made with the waker, in __post_init__
+    observer: Observer | None = None
     config_watch: ConfigWatch = field(default_factory=ConfigWatch)
     _last_light: float = float("-inf")
     _last_heavy: float = float("-inf")
     _reported: dict[str, str] = field(default_factory=dict)  # trouble key → its last reason
+
+    def __post_init__(self) -> None:
+        if self.workers is None:
+            self.workers = Workers(self.wakeups.waker.wake)
+        if self.observer is None:
+            self.observer = Observer(self.workers)
 
     @classmethod
     def open(cls, config: Config) -> Watchdog:
@@ -61,7 +70,8 @@ class Watchdog:
     @property
     def door(self) -> apply.Door:
         """Sessions on this watchdog's tmux server (`tmux` may be replaced: tests do)."""
-        return apply.TmuxDoor(self.tmux)
+        assert self.workers is not None
+        return apply.TmuxDoor(self.tmux, self.workers)
 
     # ------------------------------------------------------------------ the loop
 
@@ -69,7 +79,8 @@ class Watchdog:
         self.record([Event(time.time(), None, "watchdog-start",
                            f"pid {os.getpid()}, watching {len(self.config.agents)} agents")])
         try:
-            with self.wakeups.watching(self.config.path):
+            folder = private_dir(signals.signals_dir(self.config.state_dir))
+            with self.wakeups.watching(self.config.path, folder):
                 while not self.stopping:
                     self.tick()
                     self._wait()
@@ -78,12 +89,18 @@ class Watchdog:
             self.record([Event(time.time(), None, "watchdog-stop", "stopped")])
 
     def close(self) -> None:
-        """Let go of the control client and the agents' pidfds (the lock stays held)."""
+        """Cancel the work in flight and let go of the control client and the agents'
+        pidfds (the lock stays held)."""
+        assert self.workers is not None
+        self.workers.close()
         self.wakeups.close()
 
     def _wait(self) -> None:
         now = time.monotonic()
-        timeouts = [self._last_light + self.config.watchdog.signal_interval - now]
+        # Each interval has its own timer: a heavy pass is due on time even when
+        # `heavy_interval` is shorter than `signal_interval`.
+        timeouts = [self._last_light + self.config.watchdog.signal_interval - now,
+                    self._last_heavy + self.config.watchdog.heavy_interval - now]
         if (due := rules.next_deadline(self.memory)) is not None:
             timeouts.append(due - now)
         if (held := self.config_watch.due()) is not None:  # a held removal may apply then
@@ -92,8 +109,13 @@ class Watchdog:
 
     def tick(self) -> Decisions | None:
         """One pass. Never raises for tmux trouble: it is reported and the next tick retries."""
+        assert self.observer is not None and self.workers is not None
+        before = self.config
         self.config_watch.reload(self)
+        if self.config != before:  # the loop's work in flight was for the old config
+            self.observer.cancel()
         now = observe.clock()
+        self.record(apply.delivered_events(self.workers.results(("deliver",)), time.time()))
         light = now.mono - self._last_light >= self.config.watchdog.signal_interval
         heavy = now.mono - self._last_heavy >= self.config.watchdog.heavy_interval
         observed = self.observer.observe(self.config, self.tmux, self.memory, light, heavy,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,10 +81,13 @@ class Workers:
         with self._lock:
             return self._pending(kind, key)
 
-    def results(self) -> list[Done]:
-        """The jobs that ended since the last call, in the order they ended."""
+    def results(self, kinds: Iterable[str] | None = None) -> list[Done]:
+        """The jobs (of `kinds`, else all) that ended since the last call, in the order
+        they ended; each is handed out once."""
+        wanted = None if kinds is None else frozenset(kinds)
         with self._lock:
-            done, self._done = self._done, []
+            done = [d for d in self._done if wanted is None or d.kind in wanted]
+            self._done = [d for d in self._done if wanted is not None and d.kind not in wanted]
         return done
 
     def cancel(self, kind: str | None = None, key: str | None = None) -> None:

@@ -1,0 +1,60 @@
+"""Telling an agent's CLI to send its own signals to us, per agent, at launch.
+
+Never through the user's own settings files: Claude Code gets a private settings file of
+its own (`--settings FILE`, which it merges over the user's) whose hooks run
+`agents hook claude`; Codex gets its `notify` program as a `-c notify=[...]` override on
+the command line. Either way the hook writes `state/signals/<agent>.json`, which the
+watchdog watches. Only `arg` delivery is wired (the words go after the program); a
+backend without `signals` is judged by its screen alone.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_orchestrator.config import Agent, Backend, Config
+from agent_orchestrator.doors import signals
+
+# The Claude Code hook events that tell a state (core/signals.py maps them).
+CLAUDE_EVENTS = ("UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop", "SubagentStop",
+                 "Notification", "SessionEnd")
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """Words for the CLI's command line, and files to write before it starts."""
+
+    words: tuple[str, ...] = ()
+    files: tuple[tuple[Path, bytes], ...] = ()
+
+
+def hook_argv(config: Config, agent: Agent, source: str) -> list[str]:
+    """The command a CLI runs to hand us a signal."""
+    return [sys.executable, "-m", "agent_orchestrator.cli.hook", source, "--signals",
+            str(signals.signals_dir(config.state_dir)), "--agent", agent.name]
+
+
+def settings_file(config: Config, session: str) -> Path:
+    return config.state_dir / f"hooks-{session}.json"
+
+
+def wiring(config: Config, agent: Agent, backend: Backend) -> Wiring:
+    if backend.prompt_delivery != "arg" or not backend.signals:
+        return Wiring()
+    argv = hook_argv(config, agent, backend.signals)
+    if backend.signals == "claude":
+        # Hooks run through a shell: the command is quoted word by word.
+        hook = {"type": "command", "command": shlex.join(argv), "timeout": 10}
+        body = {"hooks": {event: [{"matcher": "", "hooks": [hook]}]
+                          for event in CLAUDE_EVENTS}}
+        path = settings_file(config, agent.session)
+        return Wiring(("--settings", str(path)),
+                      ((path, json.dumps(body, indent=1).encode()),))
+    if backend.signals == "codex":
+        # A JSON array of strings is a TOML array: `-c` parses the value as TOML.
+        return Wiring(("-c", "notify=" + json.dumps(argv)))
+    return Wiring()

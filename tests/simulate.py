@@ -17,7 +17,7 @@ from agent_orchestrator.core.decisions import Action, Restart, Start, Type
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.memory import FleetMemory
 from agent_orchestrator.core.observed import Now, Observed, Pane
-from agent_orchestrator.core.signals import SignalRecord
+from agent_orchestrator.core.signals import ApiError, SignalRecord
 from agent_orchestrator.runtime import apply, configwatch, observe
 from agent_orchestrator.runtime.delivery import Delivery
 from agent_orchestrator.runtime.launch import LaunchPlan
@@ -66,6 +66,7 @@ class Sim:
     actions: list[Action] = field(default_factory=list)
     typed: list[tuple[str, str]] = field(default_factory=list)  # (agent, text or wake file)
     signals: dict[str, SignalRecord] = field(default_factory=dict)  # agent → latest signal
+    api_errors: dict[str, ApiError] = field(default_factory=dict)  # agent → transcript's
     _pid: int = 100
 
     def session(self, name: str) -> str:
@@ -134,7 +135,7 @@ class Sim:
     def _observed(self, screens: dict[str, str]) -> Observed:
         return Observed(self.server, dict(self.panes) if self.server else {}, screens,
                         frozenset(self.stopped), dict(self.operator_starts),
-                        signals=dict(self.signals))
+                        signals=dict(self.signals), api_errors=dict(self.api_errors))
 
     # ---------------------------------------------------------------- the applier's door
 

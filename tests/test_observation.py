@@ -13,7 +13,7 @@ from conftest import write_config
 from simulate import Sim
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator.core.signals import Signal, SignalRecord
+from agent_orchestrator.core.signals import ApiError, Signal, SignalRecord
 
 RULE = "─" * 60
 IDLE = f"❯ do it\n● Done: do it\n✻ Worked for 3s\n{RULE}\n❯\xa0\n{RULE}\n  ? for shortcuts"
@@ -46,6 +46,11 @@ watch = "heal"
 [[agent]]
 name = "q"
 backend = "quiet"
+watch = "heal+stall"
+
+[[agent]]
+name = "c"
+backend = "claude"
 watch = "heal+stall"
 """
 
@@ -231,3 +236,43 @@ def test_a_limit_on_screen_beats_a_signal_of_work(sim: Sim) -> None:
     sim.signals["s"] = SignalRecord(Signal("claude", "PostToolUse", "active"), sim.wall, 0)
     sim.tick()
     assert "limit" in sim.kinds("s")
+
+
+# --------------------------------------------------------------------- the transcript
+# `c` runs the claude preset; its screen shows nothing, its transcript's last record tells.
+
+def test_a_usage_limit_in_the_transcript_holds_with_its_reset_time(sim: Sim) -> None:
+    reset = datetime.fromtimestamp(sim.wall + 7200, UTC)
+    sim.run("c", "claude", "nothing on screen")
+    sim.tick()
+    text = f"You've hit your session limit · resets {reset.strftime('%-I:%M%p').lower()} (UTC)"
+    sim.api_errors["c"] = ApiError(sim.wall, 429, "rate_limit", text)
+    sim.signals["c"] = SignalRecord(Signal("claude", "Stop", "idle", True), sim.wall, 1)
+    sim.tick(light=False)  # the Stop hook's wake-up: judged on the agent's own word
+    held = [e for e in sim.events if e.agent == "c" and e.event == "limit"]
+    assert held and "from its transcript" in held[0].reason
+    assert sim.memory.agent("c").limit_reset_wall == pytest.approx(
+        reset.replace(second=0, microsecond=0).timestamp())
+    for _ in range(70):  # over an hour of looks: held, never rebooted, never typed into
+        sim.advance(60)
+        sim.tick()
+    assert "stall-reboot" not in sim.kinds("c") and sim.typed == []
+    sim.advance(3600)
+    sim.tick()
+    assert sim.kinds("c")[-1] == "limit-nudge"
+    sim.signals["c"] = SignalRecord(Signal("claude", "UserPromptSubmit", "active"), sim.wall, 1)
+    sim.advance(10)
+    sim.tick()
+    assert sim.kinds("c")[-1] == "limit-over"
+
+
+def test_an_overload_in_the_transcript_counts_as_retrying(sim: Sim) -> None:
+    sim.run("c", "claude", "nothing on screen")
+    sim.tick()
+    for _ in range(45):  # it keeps retrying by itself: 450 s of a still screen
+        sim.api_errors["c"] = ApiError(sim.wall, 529, "overloaded_error",
+                                       "API Error: 529 Overloaded · retrying")
+        sim.advance(10)
+        sim.tick()
+    assert "stall-reboot" not in sim.kinds("c")
+    assert sim.memory.agent("c").state_source == "transcript"

@@ -38,6 +38,8 @@ class AgentMemory:
     state_source: str | None = None  # "signal" or "screen"
     signal_turns: int | None = None  # finished turns already reported (None: not counted yet)
     disagreed_wall: float | None = None  # the signal whose disagreement was reported
+    signal_wall: float | None = None  # the newest signal (or transcript error) judged
+    limit_source: str | None = None  # what showed the limit: "screen" or "transcript"
     active_at: float | None = None  # last time it was seen working
     waiting_until_wall: float | None = None  # a WAITING-UNTIL marker on screen
     dialog_line: str | None = None  # waiting at a permission / trust dialog

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 
 from agent_orchestrator.core.handoff import Ping, VerifyResult
-from agent_orchestrator.core.signals import SignalRecord
+from agent_orchestrator.core.signals import ApiError, SignalRecord
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,7 @@ class Observed:
     loop: LoopSeen | None = None
     unchanged: frozenset[str] = frozenset()
     signals: Mapping[str, SignalRecord] = field(default_factory=dict)  # agent → its latest
+    api_errors: Mapping[str, ApiError] = field(default_factory=dict)  # agent → transcript's
 
     def looked(self, session: str) -> bool:
         """Whether this pass saw the session's screen (captured, or known unchanged)."""

@@ -86,7 +86,7 @@ def start(tick: Tick, agent: Agent, kind: str, reason: str, restart: bool) -> No
     tick.agents[agent.name] = replace(
         new_run(mem, now.mono), starts=mem.starts + 1, signal_turns=0,
         restarts=mem.restarts + (mem.starts > 0), restart_due_at=None, pane_pid=None,
-        limit_until=None, limit_reset_wall=None, limit_nudged=False)
+        limit_until=None, limit_reset_wall=None, limit_nudged=False, limit_source=None)
     tick.actions.append((Restart if restart else Start)(agent.name, reason))
     tick.event(agent.name, kind, reason)
 
@@ -97,6 +97,7 @@ def new_run(mem: AgentMemory, mono: float) -> AgentMemory:
     return replace(mem, started_at=mono, screen_changed_at=mono, active_at=mono,
                    looked_at=mono, captured_wall=None, screen_hash=None, screen_state=None,
                    state=None, state_source=None, signal_turns=None, disagreed_wall=None,
+                   signal_wall=None,
                    waiting_until_wall=None, dialog_line=None, woken_at=None)
 
 

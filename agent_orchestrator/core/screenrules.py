@@ -33,6 +33,7 @@ from agent_orchestrator.core.observed import Observed, Pane
 from agent_orchestrator.core.redact import redact
 from agent_orchestrator.core.restarts import fail
 from agent_orchestrator.core.screen import ScreenView, classify
+from agent_orchestrator.core.signals import Verdict
 
 LOOK_SLACK = 30.0  # seconds a light tick may come late before its look leaves a hole
 NUDGE = "Your usage limit should have reset now. Please continue where you left off."
@@ -76,14 +77,14 @@ def look_gap(config: Config) -> float:
 
 
 def apply(tick: Tick, agent: Agent, pane: Pane) -> None:
-    if not tick.observed.looked(agent.session):
+    if not tick.observed.looked(agent.session) and not signalrules.news(tick, agent):
         return  # nothing seen of it in this pass: no verdict (memory stands until a look)
     view = _read(tick, agent, pane)
     judged = signalrules.judge(tick, agent, view)
     if view is not None and view.state == "fatal":
         fail(tick, agent, f"fatal: {short(view.fatal_line or '')}", live=True)
         return
-    if _limit(tick, agent, view, judged.state):
+    if _limit(tick, agent, view, judged):
         return
     if judged.state == "dialog":
         return
@@ -132,21 +133,25 @@ def _read(tick: Tick, agent: Agent, pane: Pane) -> ScreenView | None:
     return view
 
 
-def _limit(tick: Tick, agent: Agent, view: ScreenView | None, state: str) -> bool:
+def _limit(tick: Tick, agent: Agent, view: ScreenView | None, judged: Verdict) -> bool:
     """The limit window; True while it holds the agent (no other screen rule applies).
-    `state` is the judged state: a fresh signal of work ends the window too."""
+    Entered on a limit banner, or an API error in the agent's transcript; left when the
+    judged state is work, or whatever showed the limit no longer does."""
     mem, now, name = tick.agents[agent.name], tick.now, agent.name
     if mem.limit_until is None:
-        if view is not None and view.state == "limited":
-            _enter_limit(tick, agent, view)
+        if judged.state == "limited":
+            _enter_limit(tick, agent, view, judged.source)
             return True
         return False
-    working = state == "active"
-    if working or (view is not None and view.limit_line is None):
+    working = judged.state == "active"
+    gone = (judged.state != "limited" and mem.limit_source == "transcript") or (
+        mem.limit_source != "transcript" and view is not None and view.limit_line is None)
+    if working or gone:
         tick.agents[name] = replace(mem, limit_until=None, limit_reset_wall=None,
-                                    limit_nudged=False, active_at=now.mono)
+                                    limit_nudged=False, limit_source=None, active_at=now.mono)
         tick.event(name, "limit-over", "working again" if working
-                   else "the limit banner is gone")
+                   else "the limit banner is gone" if mem.limit_source != "transcript"
+                   else "the transcript's limit error is past")
         return False
     if now.mono < mem.limit_until:
         return True
@@ -154,27 +159,36 @@ def _limit(tick: Tick, agent: Agent, view: ScreenView | None, state: str) -> boo
         tick.agents[name] = replace(mem, limit_nudged=True)
         tick.actions.append(Type(name, "limit window over", text=NUDGE))
         tick.event(name, "limit-nudge", "limit window over: typed a resume nudge")
-    elif view is not None and view.state == "limited":
-        _enter_limit(tick, agent, view)  # still limited after the nudge: a new window
+    elif judged.state == "limited":  # still limited after the nudge: a new window
+        _enter_limit(tick, agent, view, judged.source)
     return True
 
 
-def _enter_limit(tick: Tick, agent: Agent, view: ScreenView) -> None:
+def _enter_limit(tick: Tick, agent: Agent, view: ScreenView | None, source: str) -> None:
     wd, now = tick.config.watchdog, tick.now
-    line = short(view.limit_line or "")
-    if view.reset_at is not None:
-        wait = max(view.reset_at.timestamp() - now.wall, 0.0) + wd.limit_reset_slack
-        reset_wall: float | None = view.reset_at.timestamp()
-        when = view.reset_at.astimezone(now.tz).strftime("%Y-%m-%d %H:%M %Z")
+    if source == "transcript":
+        error = tick.observed.api_errors[agent.name]
+        line = short(error.text)
+        reset_at = resets.parse_reset(error.text, datetime.fromtimestamp(now.wall, now.tz))
+    else:
+        assert view is not None
+        line, reset_at = short(view.limit_line or ""), view.reset_at
+    if reset_at is not None:
+        wait = max(reset_at.timestamp() - now.wall, 0.0) + wd.limit_reset_slack
+        reset_wall: float | None = reset_at.timestamp()
+        when = reset_at.astimezone(now.tz).strftime("%Y-%m-%d %H:%M %Z")
         reason = f"{line}; holding until {when} + {wd.limit_reset_slack:g}s"
-        if resets.suspicious(view.reset_at, datetime.fromtimestamp(now.wall, now.tz)):
+        if resets.suspicious(reset_at, datetime.fromtimestamp(now.wall, now.tz)):
             tick.event(agent.name, "limit-suspicious", f"reset time {when} is more than "
                        "a week away or in the past; holding anyway")
     else:
         wait, reset_wall = wd.limit_probe_fallback, None
         reason = f"{line}; reset time unreadable, probing in {wait:g}s"
+    if source == "transcript":
+        reason += " (from its transcript)"
     tick.agents[agent.name] = replace(tick.agents[agent.name], limit_until=now.mono + wait,
-                                      limit_reset_wall=reset_wall, limit_nudged=False)
+                                      limit_reset_wall=reset_wall, limit_nudged=False,
+                                      limit_source=source)
     tick.event(agent.name, "limit", reason)
 
 

@@ -17,19 +17,45 @@ from agent_orchestrator.core.decisions import Tick, short
 from agent_orchestrator.core.memory import AgentMemory
 from agent_orchestrator.core.redact import redact
 from agent_orchestrator.core.screen import ScreenView
-from agent_orchestrator.core.signals import SignalRecord, Verdict, verdict
+from agent_orchestrator.core.signals import SignalRecord, Verdict, from_transcript, verdict
+
+
+def news(tick: Tick, agent: Agent) -> bool:
+    """Whether the agent's own signal or transcript says something not judged yet: a pass
+    that read no screen may still judge the agent on that (it is a look of its own)."""
+    newest = _newest(tick, agent.name)
+    seen = tick.agents[agent.name].signal_wall
+    return newest is not None and (seen is None or newest > seen)
+
+
+def _newest(tick: Tick, name: str) -> float | None:
+    walls = [x.wall for x in (tick.observed.signals.get(name),
+                              tick.observed.api_errors.get(name)) if x is not None]
+    return max(walls, default=None)
 
 
 def judge(tick: Tick, agent: Agent, view: ScreenView | None) -> Verdict:
-    """Judge the agent's state at this look and note it in memory (`state`, its source)."""
+    """Judge the agent's state at this look and note it in memory (`state`, its source).
+    The transcript's last API error comes first (a usage limit there holds the agent
+    like a banner would), then the signal, then the screen (`signals.verdict`)."""
     now, name = tick.now, agent.name
     mem = tick.agents[name]
     record = tick.observed.signals.get(name)
     started = mem.started_at if mem.started_at is not None else now.mono
     run_start_wall = now.wall - (now.mono - started)
     screen_state = view.state if view is not None else mem.screen_state
+    error = tick.observed.api_errors.get(name)
+    limit_re = tick.config.backend(agent.backend).limit_re
+    from_error = from_transcript(error, record, run_start_wall, now.wall,
+                                 error is not None and limit_re is not None
+                                 and limit_re.search(error.text) is not None)
     judged = verdict(screen_state, record, run_start_wall, now.wall)
-    mem = replace(mem, state=judged.state, state_source=judged.source)
+    if from_error is not None and judged.state not in ("fatal", "limited"):
+        judged = from_error
+    mem = replace(mem, state=judged.state, state_source=judged.source,
+                  signal_wall=_newest(tick, name) or mem.signal_wall)
+    if judged.source == "transcript" and judged.state == "active":
+        mem = replace(mem, active_at=now.mono)  # the CLI retries by itself: that is work
     if judged.source == "signal" and record is not None:
         if judged.state == "active":
             mem = replace(mem, active_at=now.mono)  # the CLI says it works: that is work

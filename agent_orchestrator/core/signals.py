@@ -152,3 +152,37 @@ def verdict(screen_state: str | None, record: SignalRecord | None, run_start_wal
         disagrees = f"{record.signal.source} {record.signal.event} says {state}, " \
                     f"the screen says {screen_state}"
     return Verdict(state, "signal", disagrees)
+
+
+# An API error the CLI wrote (rate limit, overload) keeps the agent "retrying" this long:
+# the CLI backs off and tries again by itself, so the quiet that follows is not a stall.
+RETRY_TTL = 300.0
+
+
+@dataclass(frozen=True)
+class ApiError:
+    """The last record of an agent's conversation transcript, when it is an API error the
+    CLI wrote (Claude Code: `isApiErrorMessage`): when, the HTTP status and error kind
+    (`rate_limit`, `server_error`, ...) and the text it showed, which for a usage limit
+    carries the reset time ("You've hit your session limit · resets 7:14pm (UTC)")."""
+
+    wall: float
+    status: int | None
+    kind: str
+    text: str
+
+
+def from_transcript(error: ApiError | None, record: SignalRecord | None,
+                    run_start_wall: float, now_wall: float, is_limit: bool) -> Verdict | None:
+    """What the transcript's last API error says, if it still holds: `limited` for a usage
+    limit (`is_limit`: the backend's limit_re found it in the text), else `active`
+    (retrying) for RETRY_TTL. It holds while no signal of work came after it in this run."""
+    if error is None or error.wall < run_start_wall:
+        return None
+    if record is not None and record.signal.state == "active" and record.wall > error.wall:
+        return None  # a new prompt or tool since: the agent got past it
+    if is_limit:
+        return Verdict("limited", "transcript")
+    if now_wall - error.wall <= RETRY_TTL:
+        return Verdict("active", "transcript")
+    return None

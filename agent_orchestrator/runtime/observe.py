@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from agent_orchestrator.config import Config
@@ -24,7 +25,7 @@ from agent_orchestrator.core.handoff import Relay, VerifyResult
 from agent_orchestrator.core.memory import FleetMemory
 from agent_orchestrator.core.observed import LoopSeen, Now, Observed, Pane
 from agent_orchestrator.core.signals import SignalRecord
-from agent_orchestrator.doors import gitrelay, markers, signals
+from agent_orchestrator.doors import gitrelay, markers, signals, transcripttail
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
 from agent_orchestrator.runtime import launch
 from agent_orchestrator.runtime.workers import Workers
@@ -80,6 +81,7 @@ class Observer:
     them and takes in what finished since the last pass. Gates run once per commit."""
 
     workers: Workers
+    tail: transcripttail.Tail = field(default_factory=transcripttail.Tail)
     _verified: dict[tuple[str, tuple[str, ...]], VerifyResult] = field(default_factory=dict)
 
     def observe(self, config: Config, tmux: Tmux, memory: FleetMemory, light: bool,
@@ -95,8 +97,13 @@ class Observer:
                             stopped=markers.stopped_agents(config),
                             operator_starts=markers.operator_starts(config),
                             log_written=log_times(config, snap.panes),
-                            loop=self._loop(config, memory, light, heavy, report),
-                            signals=read_signals(config))
+                            loop=self._loop(config, memory, light, heavy, report))
+        # The agents' own word, every pass (a stat and a small read each; a transcript's
+        # tail only when it changed): a hook's news is judged within the pass it wakes.
+        records = read_signals(config)
+        observed = replace(observed, signals=records, api_errors=self.tail.read_all(
+            {name: Path(r.signal.transcript) for name, r in records.items()
+             if r.signal.transcript}))
         return with_screens(config, observed, memory, tmux.capture_many) if light \
             else observed
 

@@ -183,7 +183,7 @@ def test_signal_of_work_keeps_a_frozen_screen_alive(sim: Sim) -> None:
         sim.tick()
     assert "stall-reboot" not in sim.kinds("q")
     assert sim.memory.agent("q").state == "active"
-    assert sim.memory.agent("q").state_source == "signal"
+    assert sim.memory.agent("q").state_source == "hook"
 
 
 def test_finished_turns_are_events_and_then_idle_counts(sim: Sim) -> None:

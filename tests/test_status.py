@@ -40,15 +40,15 @@ def test_every_state_is_shown(tmp_path: Path) -> None:
     mono, wall = time.monotonic(), time.time()
     reset = wall + 3600
     memory = FleetMemory({
-        "working": AgentMemory(started_at=mono - 7200, starts=1, screen_state="active",
+        "working": AgentMemory(started_at=mono - 7200, starts=1, state="active",
                                active_at=mono, last_event="adopt",
                                last_event_wall=wall - 120),
         "resting": AgentMemory(started_at=mono - 600, starts=2, restarts=1,
-                               deaths=(mono - 60,), screen_state="idle",
+                               deaths=(mono - 60,), state="idle",
                                active_at=mono - 300, last_event="restart",
                                last_event_wall=wall - 60),
         "limited": AgentMemory(starts=1, limit_until=mono + 3600, limit_reset_wall=reset),
-        "asking": AgentMemory(starts=1, screen_state="dialog", dialog_line="Do you want"),
+        "asking": AgentMemory(starts=1, state="dialog", dialog_line="Do you want"),
         "looping": AgentMemory(starts=5, restarts=4, deaths=(mono - 5,) * 5,
                                crash_looping_wall=wall - 5, last_event="crash-loop",
                                last_event_wall=wall - 5),
@@ -87,7 +87,8 @@ def test_json_has_the_documented_shape(tmp_path: Path) -> None:
     assert doc["watchdog"] == {"running": False, "pid": None}
     assert doc["tmux"] == {"server_running": True} and doc["phase"] is None
     keys = {"agent", "kind", "backend", "model", "watch", "state", "session", "uptime_s",
-            "restarts_1h", "restarts_total", "last_event", "last_event_age_s"}
+            "restarts_1h", "restarts_total", "last_event", "last_event_age_s", "source",
+            "seen_age_s"}
     assert [set(a) for a in doc["agents"]] == [keys, keys]
     assert [(a["agent"], a["kind"], a["state"]) for a in doc["agents"]] == [
         ("a", "persistent", "running"), ("web", "service", "stopped")]

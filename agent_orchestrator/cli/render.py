@@ -138,6 +138,11 @@ def explanation(out: Console, result: Explanation) -> None:
         out.print(f"WAITING-UNTIL marker: {result.waiting_until}")
     if result.idle_seconds is not None:
         out.print(f"no work seen for {result.idle_seconds:.0f}s")
+    if result.judged is not None:
+        age = result.judged.get("age_s")
+        out.print(f"the watchdog's verdict: {result.judged['state']} (from its "
+                  f"{result.judged['source']}" + (f", {age:.0f}s ago)" if isinstance(
+                      age, int | float) else ")"))
     for note in result.notes:
         out.print(f"[dim]note: {escape(note)}[/dim]")
 

@@ -38,6 +38,10 @@ class StatusRow:
     restarts_total: int
     last_event: str | None
     last_event_age_s: float | None
+    # where the watchdog's last judgement of the state came from ("hook", "notify",
+    # "transcript", "screen") and how old that look is
+    source: str | None = None
+    seen_age_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -96,9 +100,9 @@ def agent_state(agent: Agent, pane: Pane | None, mem: AgentMemory, stopped: bool
         return "limited (probing)"
     if mem.dialog_line is not None:
         return "waiting at dialog"
-    if mem.screen_state == "active":
+    if mem.state == "active":
         return "active"
-    if mem.screen_state == "idle" and mem.active_at is not None:
+    if mem.state == "idle" and mem.active_at is not None:
         return f"idle {max(mono_now - mem.active_at, 0) / 60:.0f}m"
     return "running"
 
@@ -125,7 +129,9 @@ def status(config: Config, tmux: Tmux) -> FleetStatus:
             uptime_s=wall_now - pane.created if alive and pane and pane.created else None,
             restarts_1h=sum(1 for t in mem.deaths if mono_now - t < HOUR),
             restarts_total=mem.restarts, last_event=mem.last_event,
-            last_event_age_s=wall_now - mem.last_event_wall if mem.last_event_wall else None))
+            last_event_age_s=wall_now - mem.last_event_wall if mem.last_event_wall else None,
+            source=mem.state_source if alive else None,
+            seen_age_s=wall_now - mem.judged_wall if alive and mem.judged_wall else None))
     for service in config.services:
         pane = snap.pane(service.session)
         shown = "stopped" if pane is None else ("exited" if pane.dead else "running")

@@ -110,10 +110,14 @@ def run_explain(args: argparse.Namespace) -> int:
         agent = agent_named(config, args.name)
         screen = tmux(config).capture(agent.session)
         memory, _ = memorystore.load_memory(config, quarantine=False)
-        active_at = memory.agent(agent.name).active_at
-        idle = max(time.monotonic() - active_at, 0.0) if active_at is not None else None
+        mem = memory.agent(agent.name)
+        idle = max(time.monotonic() - mem.active_at, 0.0) if mem.active_at is not None \
+            else None
+        judged = None if mem.state is None else {
+            "state": mem.state, "source": mem.state_source,
+            "age_s": round(time.time() - mem.judged_wall, 1) if mem.judged_wall else None}
         result = explain.explain_screen(screen, config.backend(agent.backend), now,
-                                        agent.name, idle)
+                                        agent.name, idle, judged)
     if args.json:
         render.json_document(result.to_json())
     else:

@@ -39,13 +39,17 @@ class Explanation:
     agent: str | None = None
     idle_seconds: float | None = None
     notes: list[str] = field(default_factory=list)
+    # A live agent: the state the watchdog judged at its last look, where it came from
+    # ("hook", "notify", "transcript", "screen") and that look's age in seconds.
+    judged: dict[str, object] | None = None
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
 
 
 def explain_screen(screen: str, backend: Backend, now: datetime, agent: str | None = None,
-                   idle_seconds: float | None = None) -> Explanation:
+                   idle_seconds: float | None = None,
+                   judged: dict[str, object] | None = None) -> Explanation:
     view = classify(screen, backend, now)
     regexes = {"active_re": backend.active_re, "limit_re": backend.limit_re,
                "fatal_re": backend.fatal_re, "prompt_re": backend.prompt_re}
@@ -63,4 +67,4 @@ def explain_screen(screen: str, backend: Backend, now: datetime, agent: str | No
         patterns={k: r.pattern if r is not None else None for k, r in regexes.items()},
         reset_at=view.reset_at.isoformat() if view.reset_at else None,
         waiting_until=view.waiting_until.isoformat() if view.waiting_until else None,
-        agent=agent, idle_seconds=idle_seconds, notes=notes)
+        agent=agent, idle_seconds=idle_seconds, notes=notes, judged=judged)

@@ -35,7 +35,8 @@ class AgentMemory:
     screen_state: str | None = None  # screen.ScreenView.state of the last capture
     # the state judged at the last look, from the screen or the agent's own signals
     state: str | None = None
-    state_source: str | None = None  # "signal" or "screen"
+    state_source: str | None = None  # "hook", "notify", "transcript" or "screen"
+    judged_wall: float | None = None  # when that state was judged (epoch)
     signal_turns: int | None = None  # finished turns already reported (None: not counted yet)
     disagreed_wall: float | None = None  # the signal whose disagreement was reported
     signal_wall: float | None = None  # the newest signal (or transcript error) judged

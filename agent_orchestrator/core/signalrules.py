@@ -17,7 +17,13 @@ from agent_orchestrator.core.decisions import Tick, short
 from agent_orchestrator.core.memory import AgentMemory
 from agent_orchestrator.core.redact import redact
 from agent_orchestrator.core.screen import ScreenView
-from agent_orchestrator.core.signals import SignalRecord, Verdict, from_transcript, verdict
+from agent_orchestrator.core.signals import (
+    SOURCE_NAMES,
+    SignalRecord,
+    Verdict,
+    from_transcript,
+    verdict,
+)
 
 
 def news(tick: Tick, agent: Agent) -> bool:
@@ -52,11 +58,11 @@ def judge(tick: Tick, agent: Agent, view: ScreenView | None) -> Verdict:
     judged = verdict(screen_state, record, run_start_wall, now.wall)
     if from_error is not None and judged.state not in ("fatal", "limited"):
         judged = from_error
-    mem = replace(mem, state=judged.state, state_source=judged.source,
+    mem = replace(mem, state=judged.state, state_source=judged.source, judged_wall=now.wall,
                   signal_wall=_newest(tick, name) or mem.signal_wall)
     if judged.source == "transcript" and judged.state == "active":
         mem = replace(mem, active_at=now.mono)  # the CLI retries by itself: that is work
-    if judged.source == "signal" and record is not None:
+    if judged.source in SOURCE_NAMES.values() and record is not None:
         if judged.state == "active":
             mem = replace(mem, active_at=now.mono)  # the CLI says it works: that is work
         line = record.signal.detail or f"{record.signal.source} {record.signal.event}"

@@ -16,6 +16,8 @@ from typing import Any
 from agent_orchestrator.config.model import SIGNAL_SOURCES
 
 SOURCES = SIGNAL_SOURCES
+# How status and explain name where a state came from, per source of signals.
+SOURCE_NAMES = {"claude": "hook", "codex": "notify"}
 STATES = ("active", "idle", "dialog", "exited")
 
 # Claude Code hook events → the state the agent is in once the hook ran.
@@ -120,9 +122,9 @@ DISAGREE_GRACE = 5.0
 
 @dataclass(frozen=True)
 class Verdict:
-    """An agent's state as judged from one look: `source` is "signal" or "screen", and
-    `disagrees` is set when a settled signal says otherwise than a screen that shows work
-    or a dialog."""
+    """An agent's state as judged from one look: `source` is "hook" or "notify" (the
+    CLI's own signal, SOURCE_NAMES), "transcript" or "screen"; `disagrees` is set
+    when a settled signal says otherwise than a screen that shows work or a dialog."""
 
     state: str  # a screen.STATES value
     source: str
@@ -151,7 +153,8 @@ def verdict(screen_state: str | None, record: SignalRecord | None, run_start_wal
             and now_wall - record.wall > DISAGREE_GRACE):
         disagrees = f"{record.signal.source} {record.signal.event} says {state}, " \
                     f"the screen says {screen_state}"
-    return Verdict(state, "signal", disagrees)
+    return Verdict(state, SOURCE_NAMES.get(record.signal.source, record.signal.source),
+                   disagrees)
 
 
 # An API error the CLI wrote (rate limit, overload) keeps the agent "retrying" this long:

@@ -35,7 +35,7 @@ from agent_orchestrator.config import Backend, Config
 from agent_orchestrator.config.presets import PRESETS, SKIP_PERMISSIONS
 from agent_orchestrator.core.screen import ScreenView, classify
 from agent_orchestrator.doors import markers
-from agent_orchestrator.runtime import launch
+from agent_orchestrator.runtime import launch, signalwiring
 
 SCREENS = Path(__file__).parent / "fixtures" / "screens"
 OWN = Path(__file__).parent / "fixtures" / "presets"
@@ -405,11 +405,14 @@ ARGV = [
 def test_launch_argv(config: Config, case: Argv) -> None:
     agent = config.agent(case.cli)
     assert agent is not None
+    # The CLI's own signals are wired right after the program (signalwiring.py).
+    wired = signalwiring.wiring(config, agent, config.backend(agent.backend)).words
+    assert bool(wired) == (case.cli in ("claude", "codex"))
     plan = launch.plan_agent(config, agent, new_id=lambda: "new-id")
-    assert plan.argv == (*case.plain, case.glue + PROMPT)  # the kickoff whole, in ONE word
-    assert plan.boot_line is None and plan.env == ()
+    assert plan.argv == (case.plain[0], *wired, *case.plain[1:], case.glue + PROMPT)
+    assert plan.boot_line is None and plan.env == ()  # the kickoff whole, in ONE word
     resumed = launch.plan_agent(config, agent, resume_id="abc-123")
-    assert resumed.argv == (*case.resumed, case.glue + PROMPT)
+    assert resumed.argv == (case.resumed[0], *wired, *case.resumed[1:], case.glue + PROMPT)
 
 
 @pytest.mark.parametrize("cli", ["gemini", "opencode"])
@@ -537,7 +540,8 @@ def test_clis_without_pinned_ids_continue_their_latest_conversation(
     assert not set(words) & set(first.argv)
     assert first.new_resume_id == (markers.resume_id_file(config, "a"), launch.CONTINUE_LAST)
     again = launch.plan_agent(config, agent, resume_id=launch.CONTINUE_LAST)
-    assert again.argv[1:1 + len(words)] == words and again.new_resume_id is None
+    skip = 1 + len(signalwiring.wiring(config, agent, config.backend(cli)).words)
+    assert again.argv[skip:skip + len(words)] == words and again.new_resume_id is None
     stored = launch.plan_agent(config, agent, resume_id="abc-123")  # an id the user stored
     assert "abc-123" in stored.argv
     assert not {"--last", "latest", "--continue"} & set(stored.argv)

@@ -1093,3 +1093,12 @@ def test_preset_backend_given_a_non_table_is_an_error(tmp_path: Path) -> None:
     exc = errors(write(tmp_path, text))
     assert [(p.line, p.key) for p in exc.problems] == [(line_of(text, 'demo = "x"'),
                                                         "backend.demo")]
+
+
+def test_an_empty_regex_switches_a_presets_regex_off(tmp_path: Path) -> None:
+    config = load(write(tmp_path, '[defaults]\nsession_prefix = "t-"\nlog_dir = "logs"\n'
+                              '[backend.claude]\nactive_re = ""\nprompt_re = ""\n'
+                              '[[agent]]\nname = "a"\nbackend = "claude"\n'))
+    backend = config.backend("claude")
+    assert backend.active_re is None and backend.prompt_re is None
+    assert backend.limit_re is not None  # the others stay the preset's

@@ -276,3 +276,39 @@ def test_an_overload_in_the_transcript_counts_as_retrying(sim: Sim) -> None:
         sim.tick()
     assert "stall-reboot" not in sim.kinds("c")
     assert sim.memory.agent("c").state_source == "transcript"
+
+
+CAPTURED = Path(__file__).parent / "fixtures" / "screens-captured" / "claude-2.1.332"
+
+
+def test_a_cli_that_continues_by_itself_is_held_untouched_then_checked(sim: Sim) -> None:
+    """Claude Code 2.1.332 offers to continue by itself at the reset: the window is held
+    without a nudge; once it is over the CLI gets AUTO_RESUME_GRACE to resume on its own;
+    only if it did not is it nudged (once)."""
+    from agent_orchestrator.core.screenrules import AUTO_RESUME_GRACE
+    limited = (CAPTURED / "usage_limit.txt").read_text()
+    sim.run("c", "claude", limited)
+    sim.tick()
+    assert sim.kinds("c")[-1] == "limit"
+    assert "continues by itself" in [e.reason for e in sim.events if e.agent == "c"][-1]
+    window = sim.memory.agent("c").limit_until - sim.mono
+    sim.advance(window + 1)
+    sim.tick()
+    assert sim.kinds("c")[-1] == "limit-waiting" and sim.typed == []
+    sim.advance(AUTO_RESUME_GRACE - 10)
+    sim.tick()
+    assert sim.typed == []
+    sim.advance(20)
+    sim.tick()  # it did not resume: now the one nudge
+    assert sim.kinds("c")[-1] == "limit-nudge" and len(sim.typed) == 1
+
+
+def test_a_cli_that_did_continue_by_itself_is_never_typed_into(sim: Sim) -> None:
+    sim.run("c", "claude", (CAPTURED / "usage_limit.txt").read_text())
+    sim.tick()
+    sim.advance(sim.memory.agent("c").limit_until - sim.mono + 1)
+    sim.tick()
+    sim.advance(30)
+    sim.show("c", (CAPTURED / "busy.txt").read_text())  # it resumed on its own
+    sim.tick()
+    assert sim.kinds("c")[-1] == "limit-over" and sim.typed == []

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator.config.presets import PRESETS
+from agent_orchestrator.config.presets import CHECKED_VERSIONS, PRESETS
 from agent_orchestrator.config.templates import PYTHON, TemplateError, fill_python, split_words
 from agent_orchestrator.doors import lock
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
@@ -84,8 +84,26 @@ def check_clis(used: set[str], backends: dict[str, str]) -> list[Check]:
         elif name == "demo" or PYTHON in bin_text:
             checks.append(Check(f"backend {name}", "ok", f"{path} (the bundled demo agent)"))
         else:
-            checks.append(Check(f"backend {name}", "ok", f"{path}: {_version(path)}"))
+            checks.append(_version_check(name, path, _version(path)))
     return checks
+
+
+def _version_check(name: str, path: str, version: str) -> Check:
+    """A CLI newer than the newest release its preset was checked against is a warning:
+    its screens may have changed (`agents explain NAME` shows what the regexes see)."""
+    checked = CHECKED_VERSIONS.get(name)
+    found = re.search(r"\d+(?:\.\d+)+", version)
+    if checked and found and _newer(found.group(0), checked):
+        return Check(f"backend {name}", "warn", f"{path}: {version}; the preset was checked "
+                     f"against {checked}: if its screens changed, `agents explain NAME` shows "
+                     "what the regexes see, and [backend.NAME] overrides them")
+    return Check(f"backend {name}", "ok", f"{path}: {version}")
+
+
+def _newer(version: str, than: str) -> bool:
+    def parts(text: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in text.split("."))
+    return parts(version) > parts(than)
 
 
 def check_folders(config: config_mod.Config) -> list[Check]:

@@ -78,6 +78,9 @@ class Backend:
     message_gutter: str = ""
     # ping delivery: the line typed once the CLI is up; `{kickoff_file}` is the prompt's path.
     boot_line: str = BOOT_LINE
+    # The CLI says it continues by itself at the reset (on its limit screen): no nudge
+    # until it had that chance.
+    auto_resume_re: re.Pattern[str] | None = None
     # Wire the CLI's own signals at launch (a SIGNAL_SOURCES name; "" = the screen only).
     signals: str = ""
 

@@ -43,6 +43,12 @@ from typing import Any
 # Shared spellings. Codex writes a curly apostrophe (`You’ve`), Claude a straight one.
 _APOS = "[’']"
 
+# The newest release of each CLI whose real screens these presets were checked against
+# (tests/test_presets_captured.py; tests/realcli/versions.toml installs them). `agents
+# doctor` warns about an installed CLI newer than this.
+CHECKED_VERSIONS = {"claude": "2.1.332", "codex": "0.171.0", "gemini": "0.61.0",
+                    "opencode": "1.18.33"}
+
 PRESETS: dict[str, dict[str, Any]] = {
     # The bundled fake agent (agent_orchestrator/fakeagent/). Its screens copy Claude Code's,
     # so these regexes have the same shape as the claude preset's.
@@ -92,12 +98,20 @@ PRESETS: dict[str, dict[str, Any]] = {
         # reached ∙ ...`, `Session limit reached ∙ resets 8pm`, a bare `Usage limit reached`.
         # Not `API Error: Server is temporarily limiting requests (not your usage limit)`
         # (screens/claude/ratelimit_final.txt) nor `Approaching usage limit` (a warning).
+        # 2.1.332 (tests/fixtures/screens-captured/claude-2.1.332/usage_limit.txt): `⎿  You've
+        # hit your 5-hour limit · resets 7:20pm (UTC)` and a footer `⚠ Usage limit reached ·
+        # limit resets 7:20pm`; an API-key login gets `API Error: Request rejected (429) ·
+        # Rate limited` once its retries are spent (.../usage_limit_api_billing.txt).
         "limit_re": (
-            r"^[\s⎿●⏺]*+(?:You" + _APOS + r"ve hit your (?:\w+ )?limit"
+            r"^[\s⎿●⏺⚠]*+(?:You" + _APOS + r"ve hit your (?:[\w-]+ )?limit"
             r"|Claude (?:AI )?usage limit reached"
             r"|(?:5-hour|session|weekly|Opus(?: weekly)?) limit reached"
-            r"|Usage limit reached\s*$)"
+            r"|Usage limit reached(?:\s*$|\s*·)"
+            r"|API Error: Request rejected \(429\))"
         ),
+        # 2.1.332 offers to continue by itself at the reset: `Continuing automatically at
+        # 7:20pm · Esc to cancel` (held without a nudge until it had the chance to).
+        "auto_resume_re": r"continu(?:e|ing) automatically at",
         # signals §1.2 FATAL (auth): `⏺ Please run /login · API Error: 401 {... authentication_
         # error ...}`, `● Invalid API key · Please run /login`, `Credit balance is too low`.
         # A restart cannot fix these, but a fatal screen counts toward the crash loop that
@@ -247,7 +261,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # Your prompts and its errors are alike `┃` blocks; only the last is the current turn
         # (screens/opencode/overloaded_final.txt: an older "usage limit" block above).
         "message_gutter": "┃",
-        "active_re": r"\besc interrupt\b|^\s*+[■⬝]{8}\s",
+        # Retrying by itself is work: `[retrying in 7s #1]` after a rate limit (tests/
+        # fixtures/screens-captured/opencode-1.18.33/ratelimit_retrying.txt).
+        "active_re": r"\besc interrupt\b|^\s*+[■⬝]{8}\s|\[retrying in \d",
         # `┃  The usage limit has been reached` (screens/opencode/usage_limit_final.txt),
         # `Free usage exceeded, subscribe to Go`, `(Usage|Free|Go) limit reached`, `This
         # request requires more credits` (signals §4.2). Not `Rate limit reached for

@@ -221,6 +221,8 @@ def _model_env(value: Any, field: Field) -> Any:
 
 def _regex(value: Any, field: Field) -> Any:
     _require(isinstance(value, str), "a regular expression string")
+    if value == "":  # switches a preset's regex off (an empty pattern would match anything)
+        return None
     try:
         compiled = re.compile(value, REGEX_FLAGS)
     except re.error as exc:

@@ -96,6 +96,7 @@ BACKEND = modelled(model.Backend, {
     "limit_re": Field("regex"),
     "fatal_re": Field("regex"),
     "prompt_re": Field("regex"),
+    "auto_resume_re": Field("regex"),
     "footer_ui": Field("bool"),
     "log_grace": Field("number"),
     "stall_idle": Field("number", minimum=1),

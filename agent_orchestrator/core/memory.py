@@ -41,6 +41,7 @@ class AgentMemory:
     disagreed_wall: float | None = None  # the signal whose disagreement was reported
     signal_wall: float | None = None  # the newest signal (or transcript error) judged
     limit_source: str | None = None  # what showed the limit: "screen" or "transcript"
+    limit_auto: bool = False  # the CLI said it continues by itself at the reset
     active_at: float | None = None  # last time it was seen working
     waiting_until_wall: float | None = None  # a WAITING-UNTIL marker on screen
     dialog_line: str | None = None  # waiting at a permission / trust dialog

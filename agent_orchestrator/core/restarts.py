@@ -86,7 +86,8 @@ def start(tick: Tick, agent: Agent, kind: str, reason: str, restart: bool) -> No
     tick.agents[agent.name] = replace(
         new_run(mem, now.mono), starts=mem.starts + 1, signal_turns=0,
         restarts=mem.restarts + (mem.starts > 0), restart_due_at=None, pane_pid=None,
-        limit_until=None, limit_reset_wall=None, limit_nudged=False, limit_source=None)
+        limit_until=None, limit_reset_wall=None, limit_nudged=False, limit_source=None,
+        limit_auto=False)
     tick.actions.append((Restart if restart else Start)(agent.name, reason))
     tick.event(agent.name, kind, reason)
 

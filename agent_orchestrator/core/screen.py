@@ -85,6 +85,8 @@ class ScreenView:
     fatal_line: str | None
     dialog_line: str | None  # prompt_re match: permission / trust / first-run dialog
     waiting_until: datetime | None  # from a `WAITING-UNTIL: <ISO>` marker
+    # With a limit: the CLI says it continues by itself at the reset (auto_resume_re).
+    auto_resume: bool = False
 
 
 def strip_ansi(text: str) -> str:
@@ -159,6 +161,8 @@ def classify(screen: str, backend: Backend, now: datetime) -> ScreenView:
         fatal_line=fatal_line,
         dialog_line=dialog_line,
         waiting_until=_waiting_until(lines, backend.footer_ui, now),
+        auto_resume=limit_line is not None and _last_match(
+            backend.auto_resume_re, lines, range(len(lines))) is not None,
     )
 
 

@@ -35,6 +35,7 @@ from agent_orchestrator.core.restarts import fail
 from agent_orchestrator.core.screen import ScreenView, classify
 from agent_orchestrator.core.signals import Verdict
 
+AUTO_RESUME_GRACE = 120.0  # seconds a CLI that resumes by itself gets past the window
 LOOK_SLACK = 30.0  # seconds a light tick may come late before its look leaves a hole
 NUDGE = "Your usage limit should have reset now. Please continue where you left off."
 
@@ -148,12 +149,20 @@ def _limit(tick: Tick, agent: Agent, view: ScreenView | None, judged: Verdict) -
         mem.limit_source != "transcript" and view is not None and view.limit_line is None)
     if working or gone:
         tick.agents[name] = replace(mem, limit_until=None, limit_reset_wall=None,
-                                    limit_nudged=False, limit_source=None, active_at=now.mono)
+                                    limit_nudged=False, limit_source=None, limit_auto=False,
+                                    active_at=now.mono)
         tick.event(name, "limit-over", "working again" if working
                    else "the limit banner is gone" if mem.limit_source != "transcript"
                    else "the transcript's limit error is past")
         return False
     if now.mono < mem.limit_until:
+        return True
+    if mem.limit_auto:
+        # It said it continues by itself at the reset: give it the chance, untouched.
+        tick.agents[name] = replace(mem, limit_auto=False,
+                                    limit_until=now.mono + AUTO_RESUME_GRACE)
+        tick.event(name, "limit-waiting", f"limit window over; the CLI said it continues "
+                   f"by itself: waiting {AUTO_RESUME_GRACE:g}s for it before a nudge")
         return True
     if not mem.limit_nudged:
         tick.agents[name] = replace(mem, limit_nudged=True)
@@ -186,9 +195,12 @@ def _enter_limit(tick: Tick, agent: Agent, view: ScreenView | None, source: str)
         reason = f"{line}; reset time unreadable, probing in {wait:g}s"
     if source == "transcript":
         reason += " (from its transcript)"
+    auto = source == "screen" and view is not None and view.auto_resume
+    if auto:
+        reason += "; it continues by itself at the reset"
     tick.agents[agent.name] = replace(tick.agents[agent.name], limit_until=now.mono + wait,
                                       limit_reset_wall=reset_wall, limit_nudged=False,
-                                      limit_source=source)
+                                      limit_source=source, limit_auto=auto)
     tick.event(agent.name, "limit", reason)
 
 

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _fleet import Sandbox, pct, python, write_config  # noqa: E402
 
 from agent_orchestrator import config as config_mod  # noqa: E402
-from agent_orchestrator import launch  # noqa: E402
 from agent_orchestrator.doors.tmux import Tmux  # noqa: E402
+from agent_orchestrator.runtime import launch  # noqa: E402
 
 
 def timed(argv: list[str], runs: int) -> list[float]:

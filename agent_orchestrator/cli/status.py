@@ -131,7 +131,8 @@ def status(config: Config, tmux: Tmux) -> FleetStatus:
             restarts_total=mem.restarts, last_event=mem.last_event,
             last_event_age_s=wall_now - mem.last_event_wall if mem.last_event_wall else None,
             source=mem.state_source if alive else None,
-            seen_age_s=wall_now - mem.judged_wall if alive and mem.judged_wall else None))
+            seen_age_s=max(mono_now - mem.looked_at, 0.0) if alive and mem.looked_at is not None
+            else None))
     for service in config.services:
         pane = snap.pane(service.session)
         shown = "stopped" if pane is None else ("exited" if pane.dead else "running")

@@ -115,7 +115,8 @@ def run_explain(args: argparse.Namespace) -> int:
             else None
         judged = None if mem.state is None else {
             "state": mem.state, "source": mem.state_source,
-            "age_s": round(time.time() - mem.judged_wall, 1) if mem.judged_wall else None}
+            "age_s": round(max(time.monotonic() - mem.looked_at, 0.0), 1)
+            if mem.looked_at is not None else None}
         result = explain.explain_screen(screen, config.backend(agent.backend), now,
                                         agent.name, idle, judged)
     if args.json:

@@ -3,7 +3,10 @@ doors/memorystore.py stores it as JSON)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+
+# Stamps every look rewrites: a change of these alone is not worth a state write each pass.
+LOOK_STAMPS = ("looked_at",)
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,6 @@ class AgentMemory:
     # the state judged at the last look, from the screen or the agent's own signals
     state: str | None = None
     state_source: str | None = None  # "hook", "notify", "transcript" or "screen"
-    judged_wall: float | None = None  # when that state was judged (epoch)
     signal_turns: int | None = None  # finished turns already reported (None: not counted yet)
     disagreed_wall: float | None = None  # the signal whose disagreement was reported
     signal_wall: float | None = None  # the newest signal (or transcript error) judged
@@ -83,3 +85,17 @@ class FleetMemory:
 
     def agent(self, name: str) -> AgentMemory:
         return self.agents.get(name, AgentMemory())
+
+
+def only_look_stamps_differ(old: FleetMemory, new: FleetMemory) -> bool:
+    """Whether `new` differs from `old` in LOOK_STAMPS only (the watchdog then saves it
+    less often: losing them costs at most a restarted idle clock, never a wrong verdict)."""
+    if (old.fleet_starts, old.throttled, old.server_up, old.loop, old.degraded) != (
+            new.fleet_starts, new.throttled, new.server_up, new.loop, new.degraded) \
+            or old.agents.keys() != new.agents.keys():
+        return False
+    return all(a is b or all(getattr(a, f) == getattr(b, f) for f in _COMPARED)
+               for a, b in ((old.agents[n], new.agents[n]) for n in old.agents))
+
+
+_COMPARED = tuple(f.name for f in fields(AgentMemory) if f.name not in LOOK_STAMPS)

@@ -98,7 +98,7 @@ def new_run(mem: AgentMemory, mono: float) -> AgentMemory:
     return replace(mem, started_at=mono, screen_changed_at=mono, active_at=mono,
                    looked_at=mono, captured_wall=None, screen_hash=None, screen_state=None,
                    state=None, state_source=None, signal_turns=None, disagreed_wall=None,
-                   signal_wall=None, judged_wall=None,
+                   signal_wall=None,
                    waiting_until_wall=None, dialog_line=None, woken_at=None)
 
 

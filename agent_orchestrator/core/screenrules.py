@@ -104,8 +104,9 @@ def _read(tick: Tick, agent: Agent, pane: Pane) -> ScreenView | None:
         # The first look after a hole (the watchdog was down or held up, or adopted the
         # agent from an older memory): idle time starts here, since nobody saw what the
         # agent did in the hole (a verdict needs a look, not a guess).
-        mem = replace(mem, active_at=now.mono, screen_changed_at=now.mono)
-    mem = replace(mem, looked_at=now.mono)
+        mem = replace(mem, looked_at=now.mono, active_at=now.mono, screen_changed_at=now.mono)
+    else:
+        mem = replace(mem, looked_at=now.mono)
     view = None
     screen = tick.observed.screens.get(agent.session)
     if screen is not None:

@@ -58,8 +58,11 @@ def judge(tick: Tick, agent: Agent, view: ScreenView | None) -> Verdict:
     judged = verdict(screen_state, record, run_start_wall, now.wall)
     if from_error is not None and judged.state not in ("fatal", "limited"):
         judged = from_error
-    mem = replace(mem, state=judged.state, state_source=judged.source, judged_wall=now.wall,
-                  signal_wall=_newest(tick, name) or mem.signal_wall)
+    signal_wall = _newest(tick, name) or mem.signal_wall
+    if (mem.state, mem.state_source, mem.signal_wall) != (judged.state, judged.source,
+                                                          signal_wall):
+        mem = replace(mem, state=judged.state, state_source=judged.source,
+                      signal_wall=signal_wall)
     if judged.source == "transcript" and judged.state == "active":
         mem = replace(mem, active_at=now.mono)  # the CLI retries by itself: that is work
     if judged.source in SOURCE_NAMES.values() and record is not None:

@@ -21,7 +21,7 @@ from agent_orchestrator.config import Config
 from agent_orchestrator.core import rules
 from agent_orchestrator.core.decisions import Decisions
 from agent_orchestrator.core.events import Event
-from agent_orchestrator.core.memory import FleetMemory
+from agent_orchestrator.core.memory import FleetMemory, only_look_stamps_differ
 from agent_orchestrator.doors import eventlog, lock, markers, memorystore, signals
 from agent_orchestrator.doors.files import private_dir
 from agent_orchestrator.doors.tmux import Tmux
@@ -32,6 +32,7 @@ from agent_orchestrator.runtime.wakeups import WakeUps
 from agent_orchestrator.runtime.workers import Workers
 
 log = logging.getLogger(__name__)
+STAMP_SAVE_EVERY = 30.0  # seconds between state writes that would only carry look stamps
 
 
 @dataclass
@@ -49,6 +50,8 @@ class Watchdog:
     _last_light: float = float("-inf")
     _last_heavy: float = float("-inf")
     _reported: dict[str, str] = field(default_factory=dict)  # trouble key → its last reason
+    _saved: FleetMemory = field(default_factory=FleetMemory)  # as last written to disk
+    _saved_at: float = float("-inf")
 
     def __post_init__(self) -> None:
         if self.workers is None:
@@ -61,6 +64,7 @@ class Watchdog:
         dog = cls(config=config, tmux=Tmux(config.tmux_socket).checked())  # refuse unsafe dir
         dog.config_watch.stamp = file_stamp(config.path)
         dog.memory, warning = memorystore.load_memory(config)
+        dog._saved = dog.memory
         if warning:
             dog.record([Event(time.time(), None, "state-rebuilt", warning)])
         dog.config_watch.warn(config, dog)
@@ -136,8 +140,14 @@ class Watchdog:
         next pass)."""
         self.wakeups.look_again |= apply.apply_all(self.door, self.config, decisions,
                                                    self.record)
-        if decisions.memory != self.memory or "state" in self._reported:  # retry failed
-            self.memory = decisions.memory
+        changed = decisions.memory != self.memory
+        self.memory = decisions.memory
+        now = time.monotonic()
+        if changed and only_look_stamps_differ(self._saved, decisions.memory) and \
+                now - self._saved_at < STAMP_SAVE_EVERY and "state" not in self._reported:
+            return  # each look's stamps alone: written with the next real change, or soon
+        if changed or "state" in self._reported:  # retry a failed write
+            self._saved, self._saved_at = self.memory, now
             try:
                 memorystore.save_memory(self.config, self.memory)
                 self.record(memorystore.recovered(self.resolved("state")))

@@ -12,12 +12,20 @@ import argparse
 from collections.abc import Sequence
 
 from agent_orchestrator import __version__
-from agent_orchestrator.cli import verbs_fleet, verbs_look, verbs_loop, verbs_read, verbs_setup
+from agent_orchestrator.cli import (
+    verbs_agent,
+    verbs_fleet,
+    verbs_look,
+    verbs_loop,
+    verbs_read,
+    verbs_setup,
+)
 from agent_orchestrator.cli.verb import UserError, Verb, config_path
 
 # In `agents --help` order.
 VERBS: dict[str, Verb] = {verb.name: verb for verb in (
-    verbs_fleet.UP, verbs_fleet.DOWN, verbs_look.STATUS, verbs_read.LOGS, verbs_setup.INIT,
+    verbs_fleet.UP, verbs_fleet.DOWN, verbs_fleet.RESTART, verbs_look.STATUS,
+    verbs_agent.ATTACH, verbs_read.LOGS, verbs_setup.INIT,
     verbs_setup.CHECK, verbs_setup.SELFTEST, verbs_fleet.WATCHDOG, verbs_look.EXPLAIN,
     verbs_setup.DOCTOR, verbs_look.EVENTS, verbs_read.TRANSCRIPT, verbs_loop.PHASE)}
 

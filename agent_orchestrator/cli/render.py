@@ -278,3 +278,13 @@ def scaffolded(written: Iterable[Path], folder: str, loop_demo: bool) -> None:
         print(f"wrote {path}")
     print(f"next: cd {folder} && agents up" + (
         "   (then watch: agents status --watch, agents events -f)" if loop_demo else ""))
+
+
+def sent(result: dict[str, object]) -> None:
+    """`agents send`: what became of the text."""
+    if result["queued"] is not None:
+        print(f"queued for {result['agent']} as {result['queued']}: typed at its next idle "
+              "moment")
+    else:
+        word = "delivered" if result["delivered"] else "NOT delivered"
+        print(f"{word} to {result['agent']}: {result['detail']}")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
-from agent_orchestrator.cli.verb import UserError, Verb, load, tmux
+from agent_orchestrator.cli.verb import UserError, Verb, agent_named, load, tmux
 
 
 def _build_attach(parser: argparse.ArgumentParser) -> None:
@@ -48,3 +49,62 @@ ATTACH = Verb(
     "attach", "put this terminal on an agent's tmux session (switch-client inside tmux)",
     "agents attach builder     # detach again with Ctrl-b d",
     _build_attach, run_attach)
+
+
+def _build_send(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="an agent")
+    parser.add_argument("text", metavar="TEXT",
+                        help="the text, typed as is; `-` reads it from stdin (its final "
+                        "newline dropped: the submit key ends the text)")
+    parser.add_argument("--when-idle", action="store_true",
+                        help="queue it: the watchdog types it at the agent's next idle "
+                        "moment (never while it works, is limited or at a dialog)")
+    parser.add_argument("--json", action="store_true", help="the result as JSON")
+
+
+def run_send(args: argparse.Namespace) -> int:
+    from agent_orchestrator.cli import render
+    from agent_orchestrator.doors import inbox, lock
+    from agent_orchestrator.runtime import delivery, fleet
+
+    config = load(args, env=False)
+    agent = agent_named(config, args.name)
+    text = sys.stdin.read().rstrip("\n") if args.text == "-" else args.text
+    if not text.strip():
+        raise UserError("nothing to send: the text is empty")
+    result: dict[str, object] = {"agent": agent.name, "queued": None, "delivered": None}
+    if args.when_idle:
+        try:
+            queued = inbox.enqueue(config.state_dir, agent.name, text)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        result |= {"queued": queued.id, "detail": "queued for its next idle moment"}
+        fleet.operator_event(config, agent.name, "send", f"queued {len(text)} characters "
+                             f"as {queued.id} for its next idle moment")
+        if lock.watchdog_pid(config) is None:
+            render.notice("the watchdog is not running: the text waits until it runs "
+                          "(`agents up watchdog`)")
+    else:
+        door = tmux(config)
+        pane = door.snapshot().pane(agent.session)
+        if pane is None or pane.dead:
+            raise UserError(f"'{agent.name}' is not running; nothing was typed (queue it "
+                            "with --when-idle, or `agents up " + agent.name + "`)")
+        backend = config.backend(agent.backend)
+        outcome = delivery.deliver(door, agent.session, text, backend.submit_key,
+                                   dialog_re=backend.prompt_re, active_re=backend.active_re)
+        result |= {"delivered": outcome.delivered, "detail": outcome.detail}
+        fleet.operator_event(config, agent.name, "send", f"typed {len(text)} characters: "
+                             f"{outcome.detail}")
+    if args.json:
+        render.json_document(result)
+    else:
+        render.sent(result)
+    return 0 if result["delivered"] is not False else 1
+
+
+SEND = Verb(
+    "send", "type a text into an agent and submit it, now or at its next idle moment",
+    "agents send builder 'run the tests again'\n"
+    "  git diff | agents send reviewer - --when-idle --json",
+    _build_send, run_send)

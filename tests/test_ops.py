@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -43,7 +46,7 @@ def test_restart_is_a_new_run_with_fresh_clocks_and_counters(make_fleet,
     assert new is not None and new != old
     started = time.monotonic()
     mine = [e for e in fleet.events("a", "restart") if "operator" in e["reason"]]
-    assert len(mine) == 1 and f"now pid {new}" in mine[0]["reason"]
+    assert len(mine) == 1 and f"was pid {old}" in mine[0]["reason"]
     assert re.search(r"\(operator: pid \d+, user \S+\)$", mine[0]["reason"])
     seen = fleet.wait_event("a", "adopt", after=adopts)
     assert "started by the operator" in seen["reason"]
@@ -130,3 +133,62 @@ def test_down_and_up_watchdog_touch_the_supervisor_alone(make_fleet, tmp_path: P
     assert result.stdout.split() == ["started", "e-watchdog"]
     assert wait_until(lambda: "e-watchdog" in sessions(fleet.socket), what="the watchdog")
     assert fleet.pane_pid("e-a") == pid
+
+
+def test_status_of_one_agent_in_detail(make_fleet, tmp_path: Path) -> None:
+    fleet = make_fleet("[watchdog]\nsignal_interval = 0.3\n" + demo_agent("a", tmp_path)
+                       + demo_agent("b", tmp_path))
+    assert fleet.agents("up").returncode == 0
+    fleet.wait_event("a", "adopt")
+    fleet.control("a", "say hello from a")
+    fleet.control("a", "crash 3")
+    fleet.wait_event("a", "restart")
+    wait_until(lambda: fleet.agents("status", "a", "--json").returncode == 0 and json.loads(
+        fleet.agents("status", "a", "--json").stdout)["judged_state"], what="a verdict")
+    body = json.loads(fleet.agents("status", "a", "--json").stdout)
+    pid = fleet.pane_pid("e-a")
+    assert body["agent"] == "a" and body["pid"] == pid and body["processes"] >= 1
+    assert body["rss_bytes"] > 1_000_000 and body["cpu_pct"] >= 0
+    assert body["judged_state"] in ("idle", "active") and body["judged_source"] == "screen"
+    assert body["judged_age_s"] is not None and body["uptime_s"] is not None
+    assert [r["reason"] for r in body["restarts"]] == ["exited with status 3"]
+    assert body["events"][-1]["agent"] == "a" and len(body["events"]) <= 10
+    assert all(e["agent"] == "a" for e in body["events"])
+    assert body["limit_left_s"] is None and body["backoff_left_s"] is None
+    assert "Claude Code" in body["screen"] or "❯" in body["screen"]
+    text = fleet.agents("status", "a")
+    assert text.returncode == 0, text.stderr
+    for part in (f"pid {pid}", "CPU", "MiB", "restart: exited with status 3", "screen",
+                 "last events", "state "):
+        assert part in text.stdout, (part, text.stdout)
+    assert fleet.agents("status", "zz").returncode == 1
+    assert fleet.agents("status", "a", "--watch").returncode == 2
+    assert fleet.agents("down", "b").returncode == 0
+    stopped = json.loads(fleet.agents("status", "b", "--json").stdout)
+    assert stopped["state"] == "stopped" and stopped["pid"] is None and stopped["screen"] is None
+
+
+def test_usage_mistakes_exit_2_and_unknown_agents_are_errors(tmp_path: Path) -> None:
+    from conftest import write_config
+
+    path = write_config(tmp_path, """
+        [loop]
+        phases = [{ id = "a", status = "A.md" }]
+
+        [[agent]]
+        name = "a"
+        backend = "demo"
+    """)
+    for argv in (["phase", "set"], ["phase", "next", "1"], ["phase", "show", "0"],
+                 ["phase", "set", "abc"], ["explain"], ["transcript"],
+                 ["events", "--since", "whenever"], ["send", "a"], ["restart"],
+                 ["attach"]):
+        result = subprocess.run([sys.executable, "-m", "agent_orchestrator", *argv,
+                                 "--config", str(path)], capture_output=True, text=True,
+                                timeout=30, check=False)
+        assert result.returncode == 2, (argv, result.stderr)
+        assert result.stderr.strip(), argv
+    events = subprocess.run([sys.executable, "-m", "agent_orchestrator", "events", "--agent",
+                             "nobody", "--config", str(path)], capture_output=True, text=True,
+                            timeout=30, check=False)
+    assert events.returncode == 1 and "unknown name: nobody" in events.stderr

@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _name_the_snapshot(args)
     except (UserError, UnknownNames, TmuxError, AlreadyRunning, Untrusted) as exc:
         _say(str(exc))
-        return exc.exit_code if isinstance(exc, AlreadyRunning) else 1
+        return exc.exit_code if isinstance(exc, AlreadyRunning | UserError) else 1
     except KeyboardInterrupt:
         return 130
     except OSError as exc:

@@ -128,17 +128,15 @@ def restart(config: Config, tmux: Tmux, names: Sequence[str]) -> list[Outcome]:
             plan = launch.plan_service(config, next(s for s in config.services
                                                     if s.name == name))
         old = tmux.snapshot().pane(plan.session)
+        was = f"was pid {old.pid}" if old is not None and not old.dead else "was not running"
+        if agent is not None:  # before the new run, which the watchdog reports (adopt)
+            operator_event(config, name, "restart", f"restarted by the operator ({was})")
         launch.stop(tmux, config, plan.session)
         _ensure(config, tmux, tmux.snapshot(), name, plan)
         if agent is not None:  # only now: a watchdog pass in the gap must not heal it
             markers.mark_started(config, name)
             markers.clear_stopped(config, name)
-        pid = tmux.snapshot().pane(plan.session)
-        was = f"was pid {old.pid}" if old is not None and not old.dead else "was not running"
         outcomes.append(Outcome(name, plan.session, "restarted", was))
-        if agent is not None:
-            operator_event(config, name, "restart", f"restarted by the operator ({was}"
-                           + (f", now pid {pid.pid})" if pid is not None else ")"))
     return outcomes
 
 

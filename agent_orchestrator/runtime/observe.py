@@ -109,11 +109,12 @@ class Observer:
             else observed
 
     def inbox(self, config: Config) -> dict[str, Queued]:
-        """Each agent's oldest queued text, unless something is being typed into it now
-        (the text typed last pass may still be on its way: it is not offered twice)."""
+        """Each agent's oldest queued text, unless something is being typed into it now or
+        its outcome is not taken in yet (the text typed last pass may still be on its way,
+        or done with its file not yet removed: it is never offered twice)."""
         out = {}
         for agent in config.agents:
-            if not self.workers.busy("deliver", agent.session):
+            if self.workers.settled("deliver", agent.session):
                 if (queued := inbox.oldest(config.state_dir, agent.name)) is not None:
                     out[agent.name] = queued
         return out

@@ -18,6 +18,7 @@ from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.memory import FleetMemory
 from agent_orchestrator.core.observed import Now, Observed, Pane
 from agent_orchestrator.core.signals import ApiError, SignalRecord
+from agent_orchestrator.doors import inbox
 from agent_orchestrator.runtime import apply, configwatch, observe
 from agent_orchestrator.runtime.delivery import Delivery
 from agent_orchestrator.runtime.launch import LaunchPlan
@@ -67,6 +68,7 @@ class Sim:
     typed: list[tuple[str, str]] = field(default_factory=list)  # (agent, text or wake file)
     signals: dict[str, SignalRecord] = field(default_factory=dict)  # agent → latest signal
     api_errors: dict[str, ApiError] = field(default_factory=dict)  # agent → transcript's
+    undeliverable: bool = False  # typing fails (the text stays in the input line)
     _pid: int = 100
 
     def session(self, name: str) -> str:
@@ -135,7 +137,9 @@ class Sim:
     def _observed(self, screens: dict[str, str]) -> Observed:
         return Observed(self.server, dict(self.panes) if self.server else {}, screens,
                         frozenset(self.stopped), dict(self.operator_starts),
-                        signals=dict(self.signals), api_errors=dict(self.api_errors))
+                        signals=dict(self.signals), api_errors=dict(self.api_errors),
+                        inbox={a.name: q for a in self.config.agents
+                               if (q := inbox.oldest(self.config.state_dir, a.name))})
 
     # ---------------------------------------------------------------- the applier's door
 
@@ -146,7 +150,9 @@ class Sim:
         self.panes.pop(session, None)
 
     def deliver(self, session: str, text: str, backend: Backend, agent: str,
-                reason: str) -> Delivery:
+                reason: str, queued: str | None = None) -> Delivery:
+        if self.undeliverable:
+            return Delivery(False, "text still in the input line after 3 presses")
         return Delivery(True, "typed")
 
     def capture_many(self, sessions: list[str]) -> dict[str, str]:

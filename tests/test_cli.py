@@ -251,7 +251,7 @@ def test_explain_errors_are_messages(tmp_path: Path) -> None:
     bad = agents("explain", "--backend", "nope", "--screen", str(screen), cwd=tmp_path)
     assert bad.returncode == 1 and "unknown backend 'nope'" in bad.stderr
     half = agents("explain", "--backend", "codex", cwd=tmp_path)
-    assert half.returncode == 1 and "--backend B and --screen FILE" in half.stderr
+    assert half.returncode == 2 and "--backend B and --screen FILE" in half.stderr
 
 
 @pytest.mark.tmux
@@ -342,7 +342,7 @@ def test_events_filters_and_follows(make_config: Callable[..., Path]) -> None:
     only_a = agents("events", "--agent", "a", "--json", "--config", str(path))
     assert [json.loads(x)["reason"] for x in only_a.stdout.splitlines()] == ["old one", "recent"]
     bad = agents("events", "--since", "yesterday-ish", "--config", str(path))
-    assert bad.returncode == 1 and "cannot read" in bad.stderr
+    assert bad.returncode == 2 and "cannot read" in bad.stderr
     follower = subprocess.Popen([sys.executable, "-m", "agent_orchestrator", "events", "-f",
                                  "--json", "--since", "10s", "--config", str(path)],
                                 stdout=subprocess.PIPE, text=True)
@@ -379,7 +379,7 @@ def test_phase_verb_validates_and_moves(make_config: Callable[..., Path]) -> Non
     assert shown.returncode == 0 and "→ 0  a" in shown.stdout
     for bad, message in (("99", "0..2"), ("-1", ">= 0"), ("abc", "whole number")):
         result = agents("phase", "set", bad, "--config", str(path))
-        assert result.returncode == 1 and message in result.stderr, (bad, result.stderr)
+        assert result.returncode == 2 and message in result.stderr, (bad, result.stderr)
         assert not state_file.exists()  # nothing changed
     assert agents("phase", "set", "2", "--config", str(path)).returncode == 0
     assert state_file.read_text().strip() == "2"

@@ -138,7 +138,7 @@ def test_down_then_up_starts_the_clock_again(sim: Sim) -> None:
     sim.tick()
     assert "stall-reboot" not in sim.kinds("s")
     assert sim.kinds("s")[-1] == "adopt"
-    assert "started outside the watchdog" in [e.reason for e in sim.events
+    assert "started by the operator" in [e.reason for e in sim.events
                                               if e.agent == "s"][-1]
     seen = sim.mono
     while sim.mono - seen < STALL_IDLE:

@@ -15,7 +15,7 @@ def test_down_then_up_is_not_rebooted_on_the_old_runs_idle_clock(make_fleet,
                                                                  tmp_path: Path) -> None:
     """FAULT (reproduced before): `agents down s1; sleep 25; agents up s1` got s1
     stall-rebooted one second after it started, on the idle clock kept from before the stop.
-    EXPECTED: the new process is a new run (`adopt`, "started outside the watchdog"), whose
+    EXPECTED: the new process is a new run (`adopt`, "started by the operator"), whose
     idle clock starts then: no reboot before a whole `stall_idle` of it."""
     fleet = make_fleet("[watchdog]\nsignal_interval = 0.3\n" +
                        demo_agent("a", tmp_path, watch="heal+stall").replace(
@@ -28,7 +28,7 @@ def test_down_then_up_is_not_rebooted_on_the_old_runs_idle_clock(make_fleet,
     started = time.monotonic()
     assert fleet.agents("up", "a").returncode == 0
     seen = fleet.wait_event("a", "adopt", after=adopts)
-    assert "started outside the watchdog" in seen["reason"]
+    assert "started by the operator" in seen["reason"]
     holds_for(lambda: not fleet.events("a", "stall-reboot"), 2.5, what="no reboot")
     reboot = fleet.wait_event("a", "stall-reboot", timeout=20)
     assert time.monotonic() - started >= 4  # a whole stall_idle of the new run, at least

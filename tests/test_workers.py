@@ -137,3 +137,19 @@ def test_close_cancels_everything_and_refuses_more() -> None:
     assert not pool.submit("git", "fetch", lambda _c: 1)
     assert any(d.cancelled for d in pool.results())
     assert not [t for t in threading.enumerate() if t.name.startswith("worker-verify")]
+
+
+def test_settled_only_once_the_result_was_taken() -> None:
+    """A queued text's delivery is offered again only when the loop has heard how the
+    last one ended (its file is removed then): running, ended-but-untaken are not settled."""
+    pool = Workers(Wakes())
+    assert pool.settled("deliver", "s")
+    release, job = blocker()
+    pool.submit("deliver", "s", job)
+    assert not pool.settled("deliver", "s") and pool.settled("deliver", "other")
+    release.set()
+    wait_until(lambda: not pool.busy("deliver", "s"), timeout=10)
+    assert not pool.settled("deliver", "s")  # ended, its result not taken yet
+    assert [d.result for d in pool.results(("deliver",))] == ["released"]
+    assert pool.settled("deliver", "s")
+    pool.close()

@@ -12,12 +12,20 @@ import argparse
 from collections.abc import Sequence
 
 from agent_orchestrator import __version__
-from agent_orchestrator.cli import verbs_fleet, verbs_look, verbs_loop, verbs_read, verbs_setup
+from agent_orchestrator.cli import (
+    verbs_agent,
+    verbs_fleet,
+    verbs_look,
+    verbs_loop,
+    verbs_read,
+    verbs_setup,
+)
 from agent_orchestrator.cli.verb import UserError, Verb, config_path
 
 # In `agents --help` order.
 VERBS: dict[str, Verb] = {verb.name: verb for verb in (
-    verbs_fleet.UP, verbs_fleet.DOWN, verbs_look.STATUS, verbs_read.LOGS, verbs_setup.INIT,
+    verbs_fleet.UP, verbs_fleet.DOWN, verbs_fleet.RESTART, verbs_look.STATUS,
+    verbs_agent.ATTACH, verbs_agent.SEND, verbs_read.LOGS, verbs_setup.INIT,
     verbs_setup.CHECK, verbs_setup.SELFTEST, verbs_fleet.WATCHDOG, verbs_look.EXPLAIN,
     verbs_setup.DOCTOR, verbs_look.EVENTS, verbs_read.TRANSCRIPT, verbs_loop.PHASE)}
 
@@ -64,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _name_the_snapshot(args)
     except (UserError, UnknownNames, TmuxError, AlreadyRunning, Untrusted) as exc:
         _say(str(exc))
-        return exc.exit_code if isinstance(exc, AlreadyRunning) else 1
+        return exc.exit_code if isinstance(exc, AlreadyRunning | UserError) else 1
     except KeyboardInterrupt:
         return 130
     except OSError as exc:

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from agent_orchestrator.cli.agentstatus import AgentDetail
     from agent_orchestrator.cli.doctor import Check
     from agent_orchestrator.cli.status import FleetStatus
     from agent_orchestrator.config import Config, Phase
@@ -278,3 +279,52 @@ def scaffolded(written: Iterable[Path], folder: str, loop_demo: bool) -> None:
         print(f"wrote {path}")
     print(f"next: cd {folder} && agents up" + (
         "   (then watch: agents status --watch, agents events -f)" if loop_demo else ""))
+
+
+def sent(result: dict[str, object]) -> None:
+    """`agents send`: what became of the text."""
+    if result["queued"] is not None:
+        print(f"queued for {result['agent']} as {result['queued']}: typed at its next idle "
+              "moment")
+    else:
+        word = "delivered" if result["delivered"] else "NOT delivered"
+        print(f"{word} to {result['agent']}: {result['detail']}")
+
+
+def agent_detail(detail: AgentDetail) -> None:
+    """`agents status NAME`: one agent, a line per fact, its events and its screen."""
+    row = detail.row
+    print(f"{row.agent}  ({row.kind}, backend {row.backend}, model {row.model}, "
+          f"watch {row.watch}, session {row.session})")
+    print(f"  state      {row.state}" + (
+        f"  (judged {detail.judged_state} from its {detail.judged_source}, "
+        f"{duration(detail.judged_age_s)} ago)" if detail.judged_state else ""))
+    if detail.pid is not None:
+        memory = f"{detail.rss_bytes / 2**20:.0f} MiB" if detail.rss_bytes is not None \
+            else "-"
+        print(f"  process    pid {detail.pid}, {detail.processes} process(es), "
+              f"CPU {detail.cpu_pct}%, memory {memory}")
+    print(f"  uptime     {duration(row.uptime_s)}")
+    if detail.limit_left_s is not None:
+        reset = datetime.fromtimestamp(detail.limit_reset).strftime("%Y-%m-%d %H:%M") \
+            if detail.limit_reset else "unreadable"
+        print(f"  limit      held {duration(detail.limit_left_s)} more (reset {reset}, "
+              f"seen on its {detail.limit_source})")
+    if detail.backoff_left_s is not None:
+        print(f"  back-off   restart in {duration(detail.backoff_left_s)} "
+              f"(failure {detail.failures} in a row)")
+    if detail.crash_looping_since is not None:
+        print(f"  crash loop since {datetime.fromtimestamp(detail.crash_looping_since):%H:%M}"
+              f" (`agents restart {row.agent}` clears it)")
+    print(f"  restarts   {row.restarts_1h} in the last hour, {row.restarts_total} in all")
+    for record in detail.restarts[-5:]:
+        print(f"    {_clock(str(record.get('time')))}  {record.get('event')}: "
+              f"{record.get('reason')}")
+    print("  last events")
+    for record in detail.events:
+        print(f"    {_clock(str(record.get('time')))}  {record.get('event')}: "
+              f"{record.get('reason')}")
+    if detail.screen is not None:
+        print("  screen")
+        for line in detail.screen.splitlines():
+            print(f"    │ {line}")

@@ -22,6 +22,14 @@ if TYPE_CHECKING:
 class UserError(Exception):
     """A message for the user, exit status 1."""
 
+    exit_code = 1
+
+
+class UsageError(UserError):
+    """A verb used wrong (a missing or extra argument): exit status 2, as argparse's."""
+
+    exit_code = 2
+
 
 @dataclass(frozen=True)
 class Verb:

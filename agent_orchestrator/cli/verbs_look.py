@@ -6,10 +6,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agent_orchestrator.cli.verb import UserError, Verb, agent_named, config_path, load, tmux
+from agent_orchestrator.cli.verb import (
+    UsageError,
+    UserError,
+    Verb,
+    agent_named,
+    config_path,
+    load,
+    tmux,
+)
 
 
 def _build_status(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", metavar="NAME", help="one agent, in detail")
     parser.add_argument("--json", action="store_true",
                         help="one JSON document (shape documented in README)")
     parser.add_argument("--watch", action="store_true", help="refresh every second until Ctrl-C")
@@ -31,6 +40,17 @@ def run_status(args: argparse.Namespace) -> int:
                       f"runs:\n{exc}")
         config = fallback
     door = tmux(config)
+    if args.name:
+        from agent_orchestrator.cli import agentstatus
+
+        if args.watch:
+            raise UsageError("`--watch` shows the whole fleet; leave out NAME")
+        one = agentstatus.detail(config, door, agent_named(config, args.name))
+        if args.json:
+            render.json_document(one.to_json())
+        else:
+            render.agent_detail(one)
+        return 0
     if args.json:
         render.json_document(status.status(config, door).to_json(), ensure_ascii=True)
     elif args.watch:
@@ -56,7 +76,11 @@ def run_events(args: argparse.Namespace) -> int:
     try:
         since = eventlog.parse_since(args.since) if args.since else None
     except ValueError as exc:
-        raise UserError(str(exc)) from None
+        raise UsageError(str(exc)) from None
+    if args.agent is not None:
+        from agent_orchestrator.runtime.fleet import check_names
+
+        check_names(config, [args.agent])
     out = render.console()
     records = eventlog.follow(config.log_dir, from_start=True) if args.follow else \
         eventlog.read(config.log_dir)
@@ -90,7 +114,7 @@ def run_explain(args: argparse.Namespace) -> int:
     now = datetime.now().astimezone()
     if args.screen is not None or args.backend is not None:
         if args.screen is None or args.backend is None or args.name:
-            raise UserError("give either NAME, or both --backend B and --screen FILE")
+            raise UsageError("give either NAME, or both --backend B and --screen FILE")
         path = config_path(args)
         backends = {}
         if path.exists():  # the user's overrides of presets count
@@ -105,7 +129,7 @@ def run_explain(args: argparse.Namespace) -> int:
         result = explain.explain_screen(screen, backend, now)
     else:
         if not args.name:
-            raise UserError("give an agent NAME, or --backend B --screen FILE")
+            raise UsageError("give an agent NAME, or --backend B --screen FILE")
         config = load(args, env=False)
         agent = agent_named(config, args.name)
         screen = tmux(config).capture(agent.session)
@@ -129,6 +153,7 @@ def run_explain(args: argparse.Namespace) -> int:
 STATUS = Verb(
     "status", "show every agent: kind, backend, model, watch mode, state",
     "agents status --config ~/proj/agents.toml\n"
+    "  agents status builder --json   # one agent in detail: pid, CPU, events, screen\n"
     "  agents status --json | jq '.agents[] | select(.state == \"crash-looping\")'",
     _build_status, run_status)
 EVENTS = Verb(

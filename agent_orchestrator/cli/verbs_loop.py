@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from agent_orchestrator.cli.verb import UserError, Verb, load
+from agent_orchestrator.cli.verb import UsageError, UserError, Verb, load
 
 
 def _build_phase(parser: argparse.ArgumentParser) -> None:
@@ -17,29 +17,27 @@ def run_phase(args: argparse.Namespace) -> int:
     from agent_orchestrator.core import phases
     from agent_orchestrator.doors import markers, memorystore
 
+    if args.action == "set" and args.index is None:
+        raise UsageError("usage: agents phase set N (0-based)")
+    if args.action != "set" and args.index is not None:
+        raise UsageError(f"`phase {args.action}` takes no N")
     config = load(args, env=False)
     loop = config.loop
     if loop is None or not loop.phases:
         raise UserError("the config has no [loop] phases")
     current = markers.phase_index(config)
     if args.action == "show":
-        if args.index is not None:
-            raise UserError("`phase show` takes no N")
         render.phases(loop.phases, current)
         memory, _ = memorystore.load_memory(config, quarantine=False)
         if memory.loop.sequence_complete:
             render.sequence_complete()
         return 0
     if args.action == "set":
-        if args.index is None:
-            raise UserError("usage: agents phase set N (0-based)")
         try:
             target = phases.validate_target(args.index, len(loop.phases))
         except ValueError as exc:
-            raise UserError(str(exc)) from None
+            raise UsageError(str(exc)) from None
     else:
-        if args.index is not None:
-            raise UserError("`phase next` takes no N")
         if current + 1 >= len(loop.phases):
             raise UserError(f"already at the last phase ({current}: {loop.phases[current].id})")
         target = current + 1

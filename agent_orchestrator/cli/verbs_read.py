@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent_orchestrator.cli.verb import UserError, Verb, agent_named, load
+from agent_orchestrator.cli.verb import UsageError, UserError, Verb, agent_named, load
 
 if TYPE_CHECKING:
     from agent_orchestrator.doors.transcript.turns import Turn
@@ -93,13 +93,13 @@ def run_transcript(args: argparse.Namespace) -> int:
 
     if args.file is not None:
         if args.name:
-            raise UserError("give either NAME or --file PATH, not both")
+            raise UsageError("give either NAME or --file PATH, not both")
         path: Path = args.file
         if not args.file.is_file():
             raise UserError(f"no such file: {args.file}")
     else:
         if not args.name:
-            raise UserError("give an agent NAME, or --file PATH")
+            raise UsageError("give an agent NAME, or --file PATH")
         path = _agent_transcript(args)
     if args.follow:
         turns: Iterable[Turn] = read.follow(path, from_start=True)

@@ -43,12 +43,13 @@ class Stop:
 @dataclass(frozen=True)
 class Type:
     """Type `text` (or the content of `file`, whitespace collapsed) into the agent and
-    submit it."""
+    submit it; `queued`: the id of the queued text it is (removed once delivered)."""
 
     agent: str
     reason: str
     text: str | None = None
     file: Path | None = None
+    queued: str | None = None
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,15 @@ class Pane:
 
 
 @dataclass(frozen=True)
+class Queued:
+    """A text the operator queued for the agent's next idle moment (`agents send
+    --when-idle`); `id` names it in its queue (doors/inbox.py)."""
+
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """The fleet as tmux sees it at one moment.
 
@@ -93,6 +102,8 @@ class Observed:
     unchanged: frozenset[str] = frozenset()
     signals: Mapping[str, SignalRecord] = field(default_factory=dict)  # agent → its latest
     api_errors: Mapping[str, ApiError] = field(default_factory=dict)  # agent → transcript's
+    # agent → its oldest queued text, when nothing is being typed into it right now
+    inbox: Mapping[str, Queued] = field(default_factory=dict)
 
     def looked(self, session: str) -> bool:
         """Whether this pass saw the session's screen (captured, or known unchanged)."""

@@ -159,12 +159,22 @@ def _track_run(tick: Tick, agent: Agent, pane: Pane, mem: AgentMemory) -> AgentM
     """Note the pid of the run we look after. After our own start it is simply recorded;
     a pid that replaced one we knew is a run we did not start (`agents up` after `down`, a
     respawn by hand): a new run whose clocks start now, so the old run's idle time is never
-    held against it."""
+    held against it. When the operator started it (`agents restart`, `agents up` after
+    `down`: their marker is newer than the run we knew) its failure counters start over
+    too: the back-off series and the crash window are the old run's story."""
     if mem.pane_pid is None:
         return replace(mem, pane_pid=pane.pid)
+    run = replace(new_run(mem, tick.now.mono), pane_pid=pane.pid)
+    started = tick.observed.operator_starts.get(agent.name)
+    if started is not None and mem.started_at is not None and \
+            tick.now.mono - (tick.now.wall - started) > mem.started_at:
+        tick.event(agent.name, "adopt", f"a new process (pid {pane.pid}, was "
+                   f"{mem.pane_pid}) started by the operator: its clocks and failure "
+                   "counters start now")
+        return replace(run, deaths=(), failures=0, restart_due_at=None)
     tick.event(agent.name, "adopt", f"a new process (pid {pane.pid}, was {mem.pane_pid}) "
                "started outside the watchdog: its clocks start now")
-    return replace(new_run(mem, tick.now.mono), pane_pid=pane.pid)
+    return run
 
 
 def _operator_started_since_failure(tick: Tick, name: str, mem: AgentMemory) -> bool:

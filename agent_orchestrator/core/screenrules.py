@@ -11,6 +11,7 @@ work from what memory kept of the last one.
   ends, type one resume nudge; leave the window once the agent works or the banner is gone;
   still limited after the nudge → a new window (so never two nudges in a row).
 - dialog (`prompt_re`): reported once, never typed into, never rebooted for a stall.
+- inbox: a text the operator queued (`agents send --when-idle`) → typed at an idle look.
 - wake: idle for `wake.interval` since the last wake/start → type the wake file's text.
 - stall (`heal+stall`): "working" counts only while the screen still changes (a frozen
   spinner is not work) or, for `footer_ui`, while the session log is written within
@@ -88,6 +89,8 @@ def apply(tick: Tick, agent: Agent, pane: Pane) -> None:
     if _limit(tick, agent, view, judged):
         return
     if judged.state == "dialog":
+        return
+    if _inbox(tick, agent, judged):
         return
     if _wake(tick, agent):
         return
@@ -203,6 +206,18 @@ def _enter_limit(tick: Tick, agent: Agent, view: ScreenView | None, source: str)
                                       limit_reset_wall=reset_wall, limit_nudged=False,
                                       limit_source=source, limit_auto=auto)
     tick.event(agent.name, "limit", reason)
+
+
+def _inbox(tick: Tick, agent: Agent, judged: Verdict) -> bool:
+    """An operator's queued text is typed at the agent's first idle look (never while it
+    works, is limited or sits at a dialog); one per look, oldest first."""
+    queued = tick.observed.inbox.get(agent.name)
+    if queued is None or judged.state != "idle":
+        return False
+    tick.actions.append(Type(agent.name, "queued text", text=queued.text, queued=queued.id))
+    tick.event(agent.name, "send-typing", f"idle: typing the queued text {queued.id} "
+               f"({len(queued.text)} characters)")
+    return True
 
 
 def _wake(tick: Tick, agent: Agent) -> bool:

@@ -49,6 +49,27 @@ def _start_time(pid: int) -> str | None:
     return fields[19].decode() if fields else None
 
 
+def usage(pids: Iterable[int], interval: float = 0.25) -> tuple[float, int, int]:
+    """(CPU % over `interval` seconds, resident bytes, process count) of the processes
+    `pids` that are alive; 100 % is one core busy."""
+    def sample() -> dict[int, tuple[int, int]]:
+        out = {}
+        for pid in pids:
+            fields = _stat_fields(pid)
+            if fields is not None and fields[0] != b"Z":
+                # utime + stime (fields 14, 15) and rss in pages (field 24)
+                out[pid] = (int(fields[11]) + int(fields[12]), int(fields[21]))
+        return out
+    pids = list(pids)
+    before = sample()
+    time.sleep(interval)
+    after = sample()
+    ticks = sum(t - before[pid][0] for pid, (t, _) in after.items() if pid in before)
+    cpu = 100.0 * ticks / os.sysconf("SC_CLK_TCK") / interval
+    rss = sum(pages for _, pages in after.values()) * os.sysconf("SC_PAGE_SIZE")
+    return round(cpu, 1), rss, len(after)
+
+
 def untagged(env: Mapping[str, str]) -> dict[str, str]:
     """`env` without our tag variables (for tmux clients, see the module docstring)."""
     return {k: v for k, v in env.items() if k not in (TAG_VAR, LAUNCH_VAR)}

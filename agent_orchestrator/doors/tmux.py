@@ -295,6 +295,12 @@ class Tmux:
         """Press named keys (`Enter`, `C-m`, `Escape`) in `target` (session name or `%N`)."""
         self._run(["send-keys", "-t", _pane_target(target), *keys])
 
+    def attach_argv(self, session: str, switch: bool) -> list[str]:
+        """The command line that puts the user's terminal on exactly `session`:
+        `switch-client` for a client of this server already (`switch`), else attach."""
+        return self._base() + ["switch-client" if switch else "attach-session",
+                               "-t", f"={session}"]
+
     def attach_control(self, session: str) -> subprocess.Popen[bytes]:
         """Start a control-mode client attached to `session`, its stdin and stdout piped
         (doors/tmuxcontrol.py reads it; closing its stdin detaches it). It attaches with

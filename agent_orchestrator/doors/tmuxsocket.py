@@ -21,6 +21,22 @@ def socket_dir() -> Path:
     return Path(os.path.realpath(root)) / f"tmux-{os.getuid()}"
 
 
+def server_path(socket_name: str | None, socket_path: str | None) -> Path:
+    """The socket of the server `-S socket_path` / `-L socket_name` / the default one."""
+    if socket_path:
+        return Path(os.path.realpath(socket_path))
+    return socket_dir() / (socket_name or "default")
+
+
+def is_client_of(tmux_env: str | None, socket_name: str | None,
+                 socket_path: str | None) -> bool:
+    """Whether `$TMUX` (`SOCKET,PID,SESSION`) says we run inside that server's tmux."""
+    if not tmux_env:
+        return False
+    inside = Path(os.path.realpath(tmux_env.split(",")[0]))
+    return inside == server_path(socket_name, socket_path)
+
+
 def refusal(socket_name: str | None, socket_path: str | None) -> str | None:
     """What to tell the user when tmux would refuse the socket folder of the server named
     `socket_name` (`-L`) or at `socket_path` (`-S`); None when it would not."""

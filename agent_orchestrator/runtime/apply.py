@@ -6,8 +6,9 @@ recorded (`action-failed`, `delivery-failed`) and never raised: the next pass re
 
 Typing takes seconds (settle waits, re-presses), so the daemon's door hands it to a worker
 (one delivery in flight per agent, in order) and its outcome comes back later as a
-`Delivered` result (`delivered_events` turns a failed one into its event); stopping an
-agent cancels what was still to be typed into it.
+`Delivered` result (`delivered_events` turns a failed one into its event, and a delivered
+queued text into `send-delivered`, its file removed only then); stopping an agent cancels
+what was still to be typed into it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from agent_orchestrator.core.decisions import (
     Type,
 )
 from agent_orchestrator.core.events import Event
-from agent_orchestrator.doors import markers
+from agent_orchestrator.doors import inbox, markers
 from agent_orchestrator.doors.crashpoints import crash_point
 from agent_orchestrator.doors.files import write_atomic
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
@@ -52,9 +53,10 @@ class Door(Protocol):
         """Kill a session and every process it started (`launch.stop`)."""
 
     def deliver(self, session: str, text: str, backend: Backend, agent: str,
-                reason: str) -> Delivery | None:
+                reason: str, queued: str | None = None) -> Delivery | None:
         """Type `text` into the session's agent and submit it (`delivery.deliver`); None
-        when the typing was handed to a worker (its `Delivered` comes back later)."""
+        when the typing was handed to a worker (its `Delivered` comes back later).
+        `queued`: the id of the queued text it is."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Delivered:
     agent: str
     reason: str
     result: Delivery
+    queued: str | None = None  # the queued text's id (doors/inbox.py)
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ class TmuxDoor:
         launch.stop(self.tmux, config, session)
 
     def deliver(self, session: str, text: str, backend: Backend, agent: str,
-                reason: str) -> Delivery | None:
+                reason: str, queued: str | None = None) -> Delivery | None:
         def job(cancel: threading.Event) -> Delivered:
             try:
                 result = delivery.deliver(self.tmux, session, text, backend.submit_key,
@@ -89,23 +92,42 @@ class TmuxDoor:
                                           active_re=backend.active_re, cancel=cancel)
             except TmuxError as exc:
                 result = Delivery(False, str(exc))
-            return Delivered(agent, reason, result)
+            return Delivered(agent, reason, result, queued)
         self.workers.submit("deliver", session, job)
         return None
 
 
-def delivered_events(results: Sequence[Done], now: float) -> list[Event]:
-    """The events of finished deliveries: a failure says why (a success is not news)."""
+def delivered_events(config: Config, results: Sequence[Done], now: float) -> list[Event]:
+    """The events of finished deliveries: a failure says why (a success is not news,
+    but for a queued text, whose file goes only now)."""
     events = []
     for done in results:
         if done.kind != "deliver":
             continue
-        if isinstance(done.result, Delivered) and not done.result.result.delivered:
+        if isinstance(done.result, Delivered) and done.result.queued is not None:
+            events += queued_outcome(config, done.result, now)
+        elif isinstance(done.result, Delivered) and not done.result.result.delivered:
             events.append(Event(now, done.result.agent, "delivery-failed",
                                 f"{done.result.reason}: {done.result.result.detail}"))
         elif done.error is not None:
             events.append(Event(now, None, "delivery-failed", f"{done.key}: {done.error}"))
     return events
+
+
+def queued_outcome(config: Config, done: Delivered, now: float) -> list[Event]:
+    """A queued text's delivery: `send-delivered` and its file removed, or
+    `delivery-failed` and its file kept (typed again at the next idle look)."""
+    assert done.queued is not None
+    if not done.result.delivered:
+        return [Event(now, done.agent, "delivery-failed", f"queued text {done.queued}: "
+                      f"{done.result.detail}; kept for the next idle moment")]
+    try:
+        inbox.remove(config.state_dir, done.agent, done.queued)
+    except OSError as exc:
+        return [Event(now, done.agent, "action-failed", f"queued text {done.queued} was "
+                      f"delivered but its file stays: {exc}")]
+    return [Event(now, done.agent, "send-delivered",
+                  f"queued text {done.queued} {done.result.detail}")]
 
 
 def apply_all(door: Door, config: Config, decisions: Decisions, record: Record) -> bool:
@@ -173,7 +195,10 @@ def _type(door: Door, config: Config, agent: Agent, session: str, action: Type,
     else:
         return
     result = door.deliver(session, text, config.backend(agent.backend), agent.name,
-                          action.reason)
-    if result is not None and not result.delivered:
+                          action.reason, action.queued)
+    if result is not None and action.queued is not None:
+        record(queued_outcome(config, Delivered(agent.name, action.reason, result,
+                                                action.queued), time.time()))
+    elif result is not None and not result.delivered:
         record([Event(time.time(), agent.name, "delivery-failed",
                       f"{action.reason}: {result.detail}")])

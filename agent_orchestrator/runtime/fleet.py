@@ -2,18 +2,25 @@
 
 cli.py parses arguments and render.py prints; nothing here prints or exits. Names given by
 the user are checked against the config first (`UnknownNames`), so a typo is an error and
-never silently ignored.
+never silently ignored. `watchdog` names the supervisor alone (`agents up watchdog`,
+`agents down watchdog`). Operator actions are events too (`restart`, with the pid and
+user that ran them).
 """
 
 from __future__ import annotations
 
+import os
+import pwd
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from agent_orchestrator.config import WATCHDOG_NAME as WATCHDOG
 from agent_orchestrator.config import Config
+from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.observed import Snapshot
-from agent_orchestrator.doors import lock, markers
+from agent_orchestrator.doors import eventlog, lock, markers
 from agent_orchestrator.doors.tmux import SessionExists, Tmux, TmuxError
 from agent_orchestrator.runtime import launch
 from agent_orchestrator.runtime.launch import LaunchPlan
@@ -37,11 +44,29 @@ class Outcome:
     detail: str = ""
 
 
-def check_names(config: Config, names: Sequence[str]) -> None:
+def check_names(config: Config, names: Sequence[str], watchdog: bool = False) -> None:
+    """Raise UnknownNames for a name that is no agent or service (nor, with `watchdog`,
+    the supervisor's)."""
     known = [a.name for a in config.agents] + [s.name for s in config.services]
-    unknown = [n for n in names if n not in known]
+    unknown = [n for n in names if n not in known and not (watchdog and n == WATCHDOG)]
     if unknown:
-        raise UnknownNames(unknown, known)
+        raise UnknownNames(unknown, known + ([WATCHDOG] if watchdog else []))
+
+
+def operator_event(config: Config, agent: str | None, kind: str, what: str) -> Event:
+    """Record an operator's action (`restart`, `send`, ...) with the pid and user that ran
+    it; a failed write is not the action's failure (the watchdog's rule for events too)."""
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        user = str(os.getuid())
+    event = Event(time.time(), agent, kind, f"{what} (operator: pid {os.getpid()}, "
+                  f"user {user})")
+    try:
+        eventlog.append(config.log_dir, [event])
+    except OSError as exc:
+        eventlog.write_failed(config.log_dir, exc)
+    return event
 
 
 def watchdog_plan(config: Config) -> LaunchPlan:
@@ -53,14 +78,15 @@ def watchdog_plan(config: Config) -> LaunchPlan:
 def up(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]:
     """Start the named agents/services (all enabled ones when none are named) and the
     watchdog. A running session is left alone; a dead pane is replaced."""
-    check_names(config, names)
+    check_names(config, names, watchdog=True)
     markers.ensure_dirs(config)
     snap = tmux.snapshot()
     outcomes = []
+    alone = list(names) == [WATCHDOG]
     if config.loop is not None and not config.loop.resume_phase and not names:
         markers.write_phase_index(config, 0)  # `resume_phase = false`: every `up` starts over
     for agent in config.agents:
-        if names and agent.name not in names:
+        if alone or (names and agent.name not in names):
             continue
         if not agent.enabled:
             outcomes.append(Outcome(agent.name, agent.session, "skipped", "disabled"))
@@ -69,16 +95,48 @@ def up(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]:
         markers.mark_started(config, agent.name)
         outcomes.append(_ensure(config, tmux, snap, agent.name, launch.plan_for(config, agent)))
     for service in config.services:
-        if names and service.name not in names:
+        if alone or (names and service.name not in names):
             continue
         outcomes.append(_ensure(config, tmux, snap, service.name,
                                 launch.plan_service(config, service)))
     running = lock.watchdog_pid(config)
     if running is not None:  # e.g. it outlived a killed tmux server: don't start a second
-        outcomes.append(Outcome("watchdog", config.watchdog_session, "running",
+        outcomes.append(Outcome(WATCHDOG, config.watchdog_session, "running",
                                 f"pid {running}"))
     else:
-        outcomes.append(_ensure(config, tmux, snap, "watchdog", watchdog_plan(config)))
+        outcomes.append(_ensure(config, tmux, snap, WATCHDOG, watchdog_plan(config)))
+    return outcomes
+
+
+def restart(config: Config, tmux: Tmux, names: Sequence[str]) -> list[Outcome]:
+    """Stop and start the named agents/services. The watchdog sees the new process as a
+    run the operator started (the `started/` marker is newer than the run it knew): its
+    clocks and its failure counters (back-off, crash window, crash loop) start over.
+    Stopped agents are started too; a disabled one is refused (`skipped`)."""
+    check_names(config, names)
+    markers.ensure_dirs(config)
+    outcomes = []
+    for name in names:
+        agent = config.agent(name)
+        if agent is not None and not agent.enabled:
+            outcomes.append(Outcome(name, agent.session, "skipped", "disabled"))
+            continue
+        if agent is not None:
+            plan = launch.plan_for(config, agent)
+            markers.mark_stopped(config, name)  # the watchdog must not heal the gap
+        else:
+            plan = launch.plan_service(config, next(s for s in config.services
+                                                    if s.name == name))
+        old = tmux.snapshot().pane(plan.session)
+        was = f"was pid {old.pid}" if old is not None and not old.dead else "was not running"
+        if agent is not None:  # before the new run, which the watchdog reports (adopt)
+            operator_event(config, name, "restart", f"restarted by the operator ({was})")
+        launch.stop(tmux, config, plan.session)
+        _ensure(config, tmux, tmux.snapshot(), name, plan)
+        if agent is not None:  # only now: a watchdog pass in the gap must not heal it
+            markers.mark_started(config, name)
+            markers.clear_stopped(config, name)
+        outcomes.append(Outcome(name, plan.session, "restarted", was))
     return outcomes
 
 
@@ -107,11 +165,11 @@ def down(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]
     """Stop the named agents/services, remembering the operator's stop so the watchdog
     does not heal them; with no names stop everything, the watchdog first (so it does not
     heal what is being stopped) and any leftover session carrying the prefix."""
-    check_names(config, names)
+    check_names(config, names, watchdog=True)
     outcomes = []
     targets: list[tuple[str, str]] = []
-    if not names:
-        targets.append(("watchdog", config.watchdog_session))
+    if not names or WATCHDOG in names:
+        targets.append((WATCHDOG, config.watchdog_session))
     for agent in config.agents:
         if not names or agent.name in names:
             if names:

@@ -1,10 +1,11 @@
 """What one pass sees: the tmux snapshot, the screens a rule needs, and the loop's progress.
 
 Every pass: one `list-panes -a`, the operator's stop and start markers, the session-log
-times of `footer_ui` agents, the agents' own signals, the loop's phase and what the loop's
-workers found. Light passes (`signal_interval`) also read the screens the rules ask for
-and start a fetch of the handoff repo; heavy passes (`heavy_interval`) start the DONE
-check and its verify gates. Nothing here waits on git: that runs in workers.
+times of `footer_ui` agents, the agents' own signals, the texts queued for them (`agents
+send --when-idle`), the loop's phase and what the loop's workers found. Light passes
+(`signal_interval`) also read the screens the rules ask for and start a fetch of the
+handoff repo; heavy passes (`heavy_interval`) start the DONE check and its verify gates.
+Nothing here waits on git: that runs in workers.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from agent_orchestrator.core import phases, rules, screenrules
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.handoff import Relay, VerifyResult
 from agent_orchestrator.core.memory import FleetMemory
-from agent_orchestrator.core.observed import LoopSeen, Now, Observed, Pane
+from agent_orchestrator.core.observed import LoopSeen, Now, Observed, Pane, Queued
 from agent_orchestrator.core.signals import SignalRecord
-from agent_orchestrator.doors import gitrelay, markers, signals, transcripttail
+from agent_orchestrator.doors import gitrelay, inbox, markers, signals, transcripttail
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
 from agent_orchestrator.runtime import launch
 from agent_orchestrator.runtime.workers import Workers
@@ -103,9 +104,20 @@ class Observer:
         records = read_signals(config)
         observed = replace(observed, signals=records, api_errors=self.tail.read_all(
             {name: Path(r.signal.transcript) for name, r in records.items()
-             if r.signal.transcript}))
+             if r.signal.transcript}), inbox=self.inbox(config))
         return with_screens(config, observed, memory, tmux.capture_many) if light \
             else observed
+
+    def inbox(self, config: Config) -> dict[str, Queued]:
+        """Each agent's oldest queued text, unless something is being typed into it now or
+        its outcome is not taken in yet (the text typed last pass may still be on its way,
+        or done with its file not yet removed: it is never offered twice)."""
+        out = {}
+        for agent in config.agents:
+            if self.workers.settled("deliver", agent.session):
+                if (queued := inbox.oldest(config.state_dir, agent.name)) is not None:
+                    out[agent.name] = queued
+        return out
 
     def cancel(self) -> None:
         """Drop the loop's work in flight (its config changed, or the watchdog exits)."""

@@ -119,7 +119,8 @@ class Watchdog:
         if self.config != before:  # the loop's work in flight was for the old config
             self.observer.cancel()
         now = observe.clock()
-        self.record(apply.delivered_events(self.workers.results(("deliver",)), time.time()))
+        self.record(apply.delivered_events(self.config, self.workers.results(("deliver",)),
+                                            time.time()))
         light = now.mono - self._last_light >= self.config.watchdog.signal_interval
         heavy = now.mono - self._last_heavy >= self.config.watchdog.heavy_interval
         observed = self.observer.observe(self.config, self.tmux, self.memory, light, heavy,

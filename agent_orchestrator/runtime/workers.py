@@ -81,6 +81,13 @@ class Workers:
         with self._lock:
             return self._pending(kind, key)
 
+    def settled(self, kind: str, key: str) -> bool:
+        """Whether no job of (kind, key) is queued, running, or ended with its result not
+        yet taken by `results()` (the loop has not heard how it ended)."""
+        with self._lock:
+            return not self._pending(kind, key) and not any(
+                d.kind == kind and d.key == key for d in self._done)
+
     def results(self, kinds: Iterable[str] | None = None) -> list[Done]:
         """The jobs (of `kinds`, else all) that ended since the last call, in the order
         they ended; each is handed out once."""

@@ -54,7 +54,7 @@ def detail(config: Config, tmux: Tmux, agent: Agent) -> AgentDetail:
     row = next(r for r in fleet.rows if r.agent == agent.name)
     memory, _ = memorystore.load_memory(config, quarantine=False)
     mem = memory.agent(agent.name)
-    mono, wall = time.monotonic(), time.time()
+    mono = time.monotonic()
     pane = tmux.snapshot().pane(agent.session) if fleet.server_running else None
     alive = pane is not None and not pane.dead
     cpu = rss = count = None
@@ -71,7 +71,7 @@ def detail(config: Config, tmux: Tmux, agent: Agent) -> AgentDetail:
     return AgentDetail(
         row, pane.pid if pane is not None and alive else None, cpu, rss, count,
         mem.state if alive else None, mem.state_source if alive else None,
-        round(wall - mem.judged_wall, 1) if alive and mem.judged_wall else None,
+        round(row.seen_age_s, 1) if row.seen_age_s is not None else None,
         mem.limit_reset_wall if mem.limit_until is not None else None,
         max(mem.limit_until - mono, 0.0) if mem.limit_until is not None else None,
         mem.limit_source if mem.limit_until is not None else None,

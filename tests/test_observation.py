@@ -250,7 +250,7 @@ def test_a_usage_limit_in_the_transcript_holds_with_its_reset_time(sim: Sim) -> 
     sim.signals["c"] = SignalRecord(Signal("claude", "Stop", "idle", True), sim.wall, 1)
     sim.tick(light=False)  # the Stop hook's wake-up: judged on the agent's own word
     held = [e for e in sim.events if e.agent == "c" and e.event == "limit"]
-    assert held and "from its transcript" in held[0].reason
+    assert held and "the CLI's own report" in held[0].reason
     assert sim.memory.agent("c").limit_reset_wall == pytest.approx(
         reset.replace(second=0, microsecond=0).timestamp())
     for _ in range(70):  # over an hour of looks: held, never rebooted, never typed into
@@ -312,3 +312,18 @@ def test_a_cli_that_did_continue_by_itself_is_never_typed_into(sim: Sim) -> None
     sim.show("c", (CAPTURED / "busy.txt").read_text())  # it resumed on its own
     sim.tick()
     assert sim.kinds("c")[-1] == "limit-over" and sim.typed == []
+
+
+def test_a_failed_turn_hook_with_a_limit_holds_before_the_transcript_says_so(sim: Sim) -> None:
+    """Claude Code runs StopFailure (with the banner) before writing its transcript: the
+    hook alone is enough to hold the agent."""
+    sim.run("c", "claude", "nothing on screen")
+    sim.tick()
+    reset = datetime.fromtimestamp(sim.wall + 3 * 3600, UTC)
+    sim.signals["c"] = SignalRecord(Signal(
+        "claude", "StopFailure", "idle", True,
+        f"You've hit your 5-hour limit · resets {reset.strftime('%-I:%M%p').lower()} (UTC)",
+        error="rate_limit"), sim.wall, 1)
+    sim.tick(light=False)
+    assert sim.kinds("c")[-1] == "limit"  # (adopted: its turns before were history)
+    assert sim.memory.agent("c").limit_until is not None

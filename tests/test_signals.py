@@ -203,3 +203,20 @@ def test_signal_and_screen_combine(case: Judged) -> None:
     judged = verdict(case.screen, record, RUN_START, NOW)
     assert (judged.state, judged.source) == (case.state, case.source)
     assert (judged.disagrees is not None) == case.disagrees
+
+
+def test_a_failed_turns_hook_carries_its_error_and_banner() -> None:
+    """Claude Code 2.1 runs StopFailure instead of Stop when an API error ended the turn
+    (tests/realcli/SIGNALS.md), before it writes the transcript."""
+    from agent_orchestrator.core.signals import ApiError, SignalRecord, api_error
+    signal = interpret("claude", {"hook_event_name": "StopFailure", "error": "rate_limit",
+                                  "last_assistant_message": "You've hit your 5-hour limit · "
+                                  "resets 7:20pm (UTC)"})
+    assert (signal.state, signal.turn_finished, signal.error) == ("idle", True, "rate_limit")
+    record = SignalRecord(signal, 100.0, 1)
+    assert api_error(None, record) == ApiError(100.0, None, "rate_limit", signal.detail)
+    older = ApiError(50.0, 429, "rate_limit", "older")
+    assert api_error(older, record).wall == 100.0  # the newer of the two
+    assert api_error(ApiError(150.0, 429, "x", "newer"), record).text == "newer"
+    assert api_error(None, SignalRecord(interpret("claude", {"hook_event_name": "Stop"}),
+                                        1.0, 1)) is None

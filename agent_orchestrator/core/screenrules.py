@@ -34,7 +34,7 @@ from agent_orchestrator.core.observed import Observed, Pane
 from agent_orchestrator.core.redact import redact
 from agent_orchestrator.core.restarts import fail
 from agent_orchestrator.core.screen import ScreenView, classify
-from agent_orchestrator.core.signals import Verdict
+from agent_orchestrator.core.signals import Verdict, api_error
 
 AUTO_RESUME_GRACE = 120.0  # seconds a CLI that resumes by itself gets past the window
 LOOK_SLACK = 30.0  # seconds a light tick may come late before its look leaves a hole
@@ -180,7 +180,9 @@ def _limit(tick: Tick, agent: Agent, view: ScreenView | None, judged: Verdict) -
 def _enter_limit(tick: Tick, agent: Agent, view: ScreenView | None, source: str) -> None:
     wd, now = tick.config.watchdog, tick.now
     if source == "transcript":
-        error = tick.observed.api_errors[agent.name]
+        error = api_error(tick.observed.api_errors.get(agent.name),
+                          tick.observed.signals.get(agent.name))
+        assert error is not None  # the verdict came from it
         line = short(error.text)
         reset_at = resets.parse_reset(error.text, datetime.fromtimestamp(now.wall, now.tz))
     else:
@@ -198,7 +200,7 @@ def _enter_limit(tick: Tick, agent: Agent, view: ScreenView | None, source: str)
         wait, reset_wall = wd.limit_probe_fallback, None
         reason = f"{line}; reset time unreadable, probing in {wait:g}s"
     if source == "transcript":
-        reason += " (from its transcript)"
+        reason += " (the CLI's own report: its hook or transcript)"
     auto = source == "screen" and view is not None and view.auto_resume
     if auto:
         reason += "; it continues by itself at the reset"

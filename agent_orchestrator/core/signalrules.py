@@ -21,6 +21,7 @@ from agent_orchestrator.core.signals import (
     SOURCE_NAMES,
     SignalRecord,
     Verdict,
+    api_error,
     from_transcript,
     verdict,
 )
@@ -50,7 +51,7 @@ def judge(tick: Tick, agent: Agent, view: ScreenView | None) -> Verdict:
     started = mem.started_at if mem.started_at is not None else now.mono
     run_start_wall = now.wall - (now.mono - started)
     screen_state = view.state if view is not None else mem.screen_state
-    error = tick.observed.api_errors.get(name)
+    error = api_error(tick.observed.api_errors.get(name), record)
     limit_re = tick.config.backend(agent.backend).limit_re
     from_error = from_transcript(error, record, run_start_wall, now.wall,
                                  error is not None and limit_re is not None

@@ -29,6 +29,7 @@ _CLAUDE_STATES = {
     "PreCompact": "active",
     "PermissionRequest": "dialog",  # newer builds: a permission dialog is shown
     "Stop": "idle",  # the turn finished
+    "StopFailure": "idle",  # the turn ended on an API error (its text: `detail`)
     "SessionStart": "idle",
     "SessionEnd": "exited",
 }
@@ -52,6 +53,7 @@ class Signal:
     transcript: str | None = None
     tokens_in: int | None = None
     tokens_out: int | None = None
+    error: str | None = None  # the turn ended on this API error (Claude's StopFailure)
 
 
 def interpret(source: str, payload: Mapping[str, Any]) -> Signal:
@@ -85,6 +87,9 @@ def _claude(payload: Mapping[str, Any]) -> Signal:
         if kind in _IDLE_TYPES or (not kind and "waiting for your input" in message.lower()):
             return Signal(state="idle", detail=message, **common)
         return Signal(state=None, detail=message, **common)
+    if event == "StopFailure":  # `error` (rate_limit, server_error...) and the banner text
+        return Signal(state="idle", turn_finished=True, error=_text(payload, "error") or "error",
+                      detail=_text(payload, "last_assistant_message") or "", **common)
     detail = _text(payload, "tool_name") or ""
     return Signal(state=_CLAUDE_STATES.get(event), turn_finished=event == "Stop",
                   detail=detail, **common)
@@ -173,6 +178,16 @@ class ApiError:
     status: int | None
     kind: str
     text: str
+
+
+def api_error(transcript: ApiError | None, record: SignalRecord | None) -> ApiError | None:
+    """The agent's current API error: the transcript's last record, or a failed turn's hook
+    (Claude runs StopFailure before it writes the transcript), whichever is newer."""
+    hooked = None
+    if record is not None and record.signal.error is not None:
+        hooked = ApiError(record.wall, None, record.signal.error, record.signal.detail)
+    return max((e for e in (transcript, hooked) if e is not None), key=lambda e: e.wall,
+               default=None)
 
 
 def from_transcript(error: ApiError | None, record: SignalRecord | None,

@@ -20,8 +20,10 @@ from agent_orchestrator.config import Agent, Backend, Config
 from agent_orchestrator.doors import signals
 
 # The Claude Code hook events that tell a state (core/signals.py maps them).
-CLAUDE_EVENTS = ("UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop", "SubagentStop",
-                 "Notification", "SessionEnd")
+# All exist in 2.1.197 and 2.1.332 (tests/realcli/SIGNALS.md): StopFailure replaces Stop
+# when an API error ended the turn, PermissionRequest fires as a dialog opens.
+CLAUDE_EVENTS = ("UserPromptSubmit", "PreToolUse", "PostToolUse", "PermissionRequest",
+                 "Stop", "StopFailure", "SubagentStop", "Notification", "SessionEnd")
 
 
 @dataclass(frozen=True)

@@ -385,8 +385,10 @@ class Argv(NamedTuple):
 
 ARGV = [
     # `claude [--resume ID | --session-id ID] [--model M] -- "query"` (cli-reference)
-    Argv("claude", ("claude", "--session-id", "new-id", "--model", "opus", "--"),
-         ("claude", "--resume", "abc-123", "--model", "opus", "--")),
+    Argv("claude", ("claude", "--session-id", "new-id", "--model", "opus",
+                    "--permission-mode", "default", "--"),
+         ("claude", "--resume", "abc-123", "--model", "opus", "--permission-mode", "default",
+          "--")),
     # `codex [--model M] -- "prompt"`, `codex resume ID [--model M] -- "prompt"`
     Argv("codex", ("codex", "--model", "gpt-5-codex", "--"),
          ("codex", "resume", "abc-123", "--model", "gpt-5-codex", "--")),
@@ -447,7 +449,7 @@ def test_launch_aider_pings(config: Config) -> None:
 
 # Permission-skipping flags of every CLI (signals §1-§5), aliases included.
 FORBIDDEN = set(SKIP_PERMISSIONS.values()) | {
-    "--dangerously-skip-permissions", "--permission-mode", "--yolo", "-y", "--approval-mode",
+    "--dangerously-skip-permissions", "--yolo", "-y", "--approval-mode",
     "--full-auto", "--dangerously-bypass-approvals-and-sandbox", "--auto", "--yes-always",
     "--trust-all-tools", "--skip-trust", "-f", "--force"}
 
@@ -459,12 +461,21 @@ def test_no_preset_skips_permissions(config: Config) -> None:
             if isinstance(value, str) and key in ("bin", "flags", "model_flag", "resume_flag",
                                                   "remote_control_flag", "attach", "preamble"):
                 assert not FORBIDDEN & set(shlex.split(value)), f"{name}.{key}"
+                assert not _loose_mode(shlex.split(value)), f"{name}.{key}"
     for agent in config.agents:
         for resume_id in (None, "abc-123"):
             plan = launch.plan_agent(config, agent, resume_id=resume_id)
             words = set(plan.argv[:-1]) | set(shlex.split(plan.argv[-1]) if
                                               plan.argv[0] == "/bin/sh" else ())
             assert not FORBIDDEN & words, agent.name
+            assert not _loose_mode(list(plan.argv)), agent.name
+
+
+def _loose_mode(words: list[str]) -> bool:
+    """A `--permission-mode` other than `default` (which keeps the dialogs)."""
+    return any(w == "--permission-mode" and words[i + 1:i + 2] != ["default"]
+               or w.startswith("--permission-mode=") and w != "--permission-mode=default"
+               for i, w in enumerate(words))
 
 
 def test_skip_permission_flags_are_what_each_cli_documents() -> None:

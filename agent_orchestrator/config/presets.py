@@ -77,7 +77,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "signals": "claude",
         "bin": "claude",
         "prompt_delivery": "arg",
-        "flags": "--",
+        # 2.1.332 starts in auto mode, which runs tools without asking (tests/realcli/
+        # SIGNALS.md): `default` keeps the permission dialogs no preset may skip.
+        "flags": "--permission-mode default --",
         "model_flag": "--model '{model}'",
         "supports_resume": True,
         "resume_flag": "--resume '{id}'",

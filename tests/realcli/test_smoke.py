@@ -1,0 +1,41 @@
+"""Smoke: each real CLI, launched as the presets launch it, gets its kickoff prompt to the
+model and goes busy, then idle. One test per CLI and version (a version two sets share runs
+once)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import clis
+import pytest
+
+
+def _params() -> list:
+    v = clis.versions()
+    out, seen = [], set()
+    for set_name, pins in v["sets"].items():
+        for cli in clis.CLIS:
+            if (cli, pins[cli]) not in seen:
+                seen.add((cli, pins[cli]))
+                out.append(pytest.param(cli, set_name, id=f"{cli}-{pins[cli]}"))
+    return out
+
+
+@pytest.mark.parametrize(("cli", "set_name"), _params())
+def test_kickoff_reaches_model_busy_then_idle(launch, fake, cli: str, set_name: str) -> None:
+    fake.set("ok", delay=4)  # 4 s before the first byte: the busy screen is there
+    token = f"kickoff-{uuid.uuid4().hex[:8]}"
+    run = launch(cli, set_name, prompt=f"Say hello. Marker {token}.")
+
+    busy = run.wait(clis.BUSY[cli], timeout=60)
+    assert busy, f"{cli} never showed its busy screen"
+
+    deadline = time.monotonic() + 10
+    while not any(token in p for p in fake.prompts()):
+        assert time.monotonic() < deadline, f"kickoff never reached the model: {fake.prompts()}"
+        time.sleep(0.1)
+
+    idle = run.wait(clis.idle_with(cli, "FAKE-LLM reply"), timeout=30)
+    assert idle, f"{cli} did not come back idle with the reply"
+    assert not run.pane()["dead"]

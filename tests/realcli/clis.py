@@ -269,6 +269,132 @@ SETUP: dict[str, Callable[[Run], dict[str, str]]] = {
 }
 
 
+# ------------------------------------------------------------------------ the CLIs' own signals
+# Each CLI's own signal mechanism, wired for ONE agent without touching its user's settings
+# files (see SIGNALS.md): the recorder appends {"t", "cli", "argv", "payload"} lines to
+# ROOT/signals.jsonl. Claude Code: hooks in a --settings file; Codex: `-c notify=[...]`;
+# Gemini CLI: hooks in a system-defaults file named by GEMINI_CLI_SYSTEM_DEFAULTS_PATH (it must
+# not sit under a group/world-writable folder such as /tmp, or Gemini skips it); opencode: a
+# plugin listed in a config file named by OPENCODE_CONFIG.
+RECORDER = """import json, sys, time
+raw = sys.argv[-1] if len(sys.argv) > 2 else sys.stdin.read()
+try:
+    payload = json.loads(raw or "null")
+except ValueError:
+    payload = raw
+line = {"t": time.time(), "cli": sys.argv[1], "argv": sys.argv[2:-1], "payload": payload}
+with open(%r, "a") as f:
+    f.write(json.dumps(line) + "\\n")
+"""
+OPENCODE_PLUGIN = """import { appendFileSync } from "node:fs";
+const LOG = %s;
+const QUIET = new Set(["plugin.added", "message.part.delta", "catalog.updated"]);
+export const AgentSignals = async () => ({
+  event: async ({ event }) => {
+    if (QUIET.has(event.type)) return;
+    const line = { t: Date.now() / 1000, cli: "opencode", argv: [], payload: event };
+    appendFileSync(LOG, JSON.stringify(line) + "\\n");
+  },
+});
+"""
+CLAUDE_HOOKS = (
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PostToolUse",
+    "PermissionRequest",
+    "Notification",
+    "Stop",
+    "StopFailure",
+    "SessionEnd",
+)
+GEMINI_HOOKS = (
+    "SessionStart",
+    "BeforeAgent",
+    "AfterAgent",
+    "BeforeTool",
+    "AfterTool",
+    "Notification",
+    "SessionEnd",
+)
+
+
+def _event(p: Any) -> str:
+    if not isinstance(p, dict):
+        return ""
+    return str(p.get("hook_event_name") or p.get("type") or "")
+
+
+def signal_kind(cli: str, payload: Any) -> str | None:
+    """What one recorded signal says, coarsely: "active", "dialog", "turn-finished",
+    "turn-failed", "retrying", "exited", or None (the rig's reading; the product's is
+    agent_orchestrator.core.signals)."""
+    ev = _event(payload)
+    if cli == "claude":
+        if ev == "Notification":
+            kind = payload.get("notification_type")
+            return "dialog" if kind == "permission_prompt" else None
+        return {
+            "UserPromptSubmit": "active",
+            "PreToolUse": "active",
+            "PostToolUse": "active",
+            "PermissionRequest": "dialog",
+            "Stop": "turn-finished",
+            "StopFailure": "turn-failed",
+            "SessionEnd": "exited",
+        }.get(ev)
+    if cli == "codex":
+        return "turn-finished" if ev == "agent-turn-complete" else None
+    if cli == "gemini":
+        if ev == "Notification":
+            return "dialog" if payload.get("notification_type") == "ToolPermission" else None
+        return {
+            "BeforeAgent": "active",
+            "BeforeTool": "active",
+            "AfterTool": "active",
+            "AfterAgent": "turn-finished",
+            "SessionEnd": "exited",
+        }.get(ev)
+    if ev == "session.status":
+        status = (payload.get("properties") or {}).get("status") or {}
+        return {"busy": "active", "retry": "retrying"}.get(status.get("type"))
+    return {
+        "session.idle": "turn-finished",
+        "permission.asked": "dialog",
+        "permission.replied": "active",
+        "session.error": "turn-failed",
+    }.get(ev)
+
+
+def wire_signals(run: Run) -> tuple[list[str], dict[str, str]]:
+    """(extra args, extra env) making `run`'s CLI report its own signals to ROOT/signals.jsonl."""
+    rec = run.root / "signal_recorder.py"
+    rec.write_text(RECORDER % str(run.signal_log))
+    cmd = f"python3 {rec} {run.cli}"
+    if run.cli == "claude":
+        hooks = {
+            e: [{"matcher": "*", "hooks": [{"type": "command", "command": cmd}]}]
+            for e in CLAUDE_HOOKS
+        }
+        _write_json(run.root / "claude-agent-settings.json", {"hooks": hooks})
+        return ["--settings", str(run.root / "claude-agent-settings.json")], {}
+    if run.cli == "codex":
+        return ["-c", f'notify=["python3", "{rec}", "codex", "--"]'], {}
+    if run.cli == "gemini":
+        hooks = {
+            e: [{"matcher": "*", "hooks": [{"type": "command", "command": cmd}]}]
+            for e in GEMINI_HOOKS
+        }
+        _write_json(run.secure_dir() / "gemini-agent-defaults.json", {"hooks": hooks})
+        return [], {
+            "GEMINI_CLI_SYSTEM_DEFAULTS_PATH": str(run.secure_dir() / "gemini-agent-defaults.json")
+        }
+    plugin = run.root / "agent-signals.js"
+    plugin.write_text(OPENCODE_PLUGIN % json.dumps(str(run.signal_log)))
+    _write_json(run.root / "opencode-agent.json", {"plugin": [f"file://{plugin}"]})
+    return [], {"OPENCODE_CONFIG": str(run.root / "opencode-agent.json")}
+
+
 def kickoff_args(cli: str, prompt: str) -> list[str]:
     """The kickoff prompt as the presets pass it: one argument, after the options."""
     return {
@@ -283,7 +409,8 @@ def kickoff_args(cli: str, prompt: str) -> list[str]:
 class Run:
     """One CLI in its own private tmux server. `opts`: auth ("oauth" | "api", claude),
     untrusted, ask (opencode, default True), max_retries, model (gemini), config (dict merged
-    into the CLI's settings file), config_toml (codex, appended)."""
+    into the CLI's settings file), config_toml (codex, appended), signals (wire the CLI's own
+    signals to ROOT/signals.jsonl, see `wire_signals`)."""
 
     def __init__(
         self,
@@ -316,6 +443,8 @@ class Run:
         for d in (self.home / "tmp", self.proj, self.tmuxdir):
             d.mkdir(parents=True, exist_ok=True)
         os.chmod(self.tmuxdir, 0o700)
+        self.signal_log = self.root / "signals.jsonl"
+        self._secure: Path | None = None
         self.env: dict[str, str] = {}
         self.argv: list[str] = []
         self.started = 0.0
@@ -336,6 +465,9 @@ class Run:
         env: dict[str, str] | None = None,
     ) -> Run:
         cli_env = SETUP[self.cli](self)
+        if self.opts.get("signals"):
+            more_args, more_env = wire_signals(self)
+            args, cli_env = [*more_args, *(args or [])], {**cli_env, **more_env}
         self.env = {
             "PATH": f"{self.bin.parent}:/usr/local/bin:/usr/bin:/bin",
             "HOME": str(self.home),
@@ -429,6 +561,30 @@ class Run:
     def ready(self, timeout: float = 60.0) -> str | None:
         return self.wait(READY[self.cli], timeout)
 
+    def secure_dir(self) -> Path:
+        """A private folder with no group/world-writable ancestor (Gemini CLI refuses settings
+        files under /tmp): under the install folder, removed at stop."""
+        if self._secure is None:
+            base = realclis_dir() / "runs"
+            base.mkdir(parents=True, exist_ok=True)
+            self._secure = Path(tempfile.mkdtemp(prefix=self.root.name + "-", dir=base))
+        return self._secure
+
+    def signals(self) -> list[dict[str, Any]]:
+        """The CLI's own signals so far (with `signals=True`): {"t", "cli", "argv", "payload",
+        "kind"} (kind: `signal_kind`)."""
+        try:
+            lines = self.signal_log.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        out = [json.loads(line) for line in lines if line.strip()]
+        for s in out:
+            s["kind"] = signal_kind(self.cli, s["payload"])
+        return out
+
+    def kinds(self) -> list[str]:
+        return [s["kind"] for s in self.signals() if s["kind"]]
+
     # -- stop: our tmux server, then our leftovers by pid
     def leftovers(self) -> list[int]:
         needle = f"HOME={self.home}".encode() + b"\0"
@@ -457,6 +613,8 @@ class Run:
                 break
             time.sleep(0.5)
         left = self.leftovers()
+        if self._secure is not None:
+            shutil.rmtree(self._secure, ignore_errors=True)
         if not keep:
             shutil.rmtree(self.root, ignore_errors=True)
         return left

@@ -1,6 +1,7 @@
 """Smoke: each real CLI, launched as the presets launch it, gets its kickoff prompt to the
-model and goes busy, then idle. One test per CLI and version (a version two sets share runs
-once)."""
+model and goes busy, then idle; its own signals (hooks, notify, plugin events: SIGNALS.md),
+wired for this agent only, report the finished turn. One test per CLI and version (a version
+two sets share runs once)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def _params() -> list:
 def test_kickoff_reaches_model_busy_then_idle(launch, fake, cli: str, set_name: str) -> None:
     fake.set("ok", delay=4)  # 4 s before the first byte: the busy screen is there
     token = f"kickoff-{uuid.uuid4().hex[:8]}"
-    run = launch(cli, set_name, prompt=f"Say hello. Marker {token}.")
+    run = launch(cli, set_name, prompt=f"Say hello. Marker {token}.", signals=True)
 
     busy = run.wait(clis.BUSY[cli], timeout=60)
     assert busy, f"{cli} never showed its busy screen"
@@ -39,3 +40,10 @@ def test_kickoff_reaches_model_busy_then_idle(launch, fake, cli: str, set_name: 
     idle = run.wait(clis.idle_with(cli, "FAKE-LLM reply"), timeout=30)
     assert idle, f"{cli} did not come back idle with the reply"
     assert not run.pane()["dead"]
+
+    deadline = time.monotonic() + 5
+    while "turn-finished" not in run.kinds():
+        assert time.monotonic() < deadline, f"no turn-finished signal: {run.signals()}"
+        time.sleep(0.1)
+    if cli != "codex":  # codex's notify program runs only when a turn completes
+        assert run.kinds().index("active") < run.kinds().index("turn-finished")

@@ -190,7 +190,7 @@ def setup_codex(run: Run) -> dict[str, str]:
 model_provider = "fakemodel"
 check_for_update_on_startup = false
 approval_policy = "on-request"
-
+{o.get("config_toml", "")}
 [model_providers.fakemodel]
 name = "Fake model"
 base_url = "{run.base_url}/v1"
@@ -203,7 +203,7 @@ stream_idle_timeout_ms = 600000
     if not o.get("untrusted"):
         toml += f'\n[projects."{run.proj}"]\ntrust_level = "trusted"\n'
     (run.home / ".codex").mkdir(parents=True, exist_ok=True)
-    (run.home / ".codex" / "config.toml").write_text(toml + o.get("config_toml", ""))
+    (run.home / ".codex" / "config.toml").write_text(toml)
     return {"FAKEMODEL_API_KEY": "sk-fakemodel-codex"}
 
 
@@ -409,8 +409,8 @@ def kickoff_args(cli: str, prompt: str) -> list[str]:
 class Run:
     """One CLI in its own private tmux server. `opts`: auth ("oauth" | "api", claude),
     untrusted, ask (opencode, default True), max_retries, model (gemini), config (dict merged
-    into the CLI's settings file), config_toml (codex, appended), signals (wire the CLI's own
-    signals to ROOT/signals.jsonl, see `wire_signals`)."""
+    into the CLI's settings file), config_toml (codex: TOML put before its tables), signals
+    (wire the CLI's own signals to ROOT/signals.jsonl, see `wire_signals`)."""
 
     def __init__(
         self,

@@ -234,6 +234,16 @@ class Capture:
     def opencode(self) -> None:
         self.start("main")
         self.common()
+        assert self.fake
+        self.fake.set("error500", count=2, main_only=True, headers={"retry-after": 8})
+        self.prompt("server error please")
+        if self.wait(r"\[retrying", 20):
+            time.sleep(1)
+        self.snap(
+            "error500_retrying",
+            "two 500s (retry-after 8 s): a long error squeezes `esc interrupt` in the footer",
+        )
+        self.settle()
         self.usage_limit(how="usage limit, 429 with retry-after 7200 s: opencode retries forever")
         self.stop()
 

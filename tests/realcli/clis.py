@@ -19,6 +19,8 @@ Also usable by hand (one CLI at a time; prints where everything is, Ctrl-C stops
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import os
 import pwd
@@ -26,10 +28,13 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import tomllib
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,6 +80,18 @@ def find_bin(cli: str, set_name: str = "pinned") -> tuple[Path, str] | None:
         if installed_version(root / pkg) == want and (root / ".bin" / cli).exists():
             return root / ".bin" / cli, want
     return None
+
+
+def each_version() -> list[tuple[str, str, str]]:
+    """(cli, set, version) for every CLI version of every set, a version two sets share once."""
+    v = versions()
+    out, seen = [], set()
+    for set_name, pins in v["sets"].items():
+        for cli in CLIS:
+            if (cli, pins[cli]) not in seen:
+                seen.add((cli, pins[cli]))
+                out.append((cli, set_name, pins[cli]))
+    return out
 
 
 def node_missing() -> str | None:
@@ -274,8 +291,9 @@ SETUP: dict[str, Callable[[Run], dict[str, str]]] = {
 # files (see SIGNALS.md): the recorder appends {"t", "cli", "argv", "payload"} lines to
 # ROOT/signals.jsonl. Claude Code: hooks in a --settings file; Codex: `-c notify=[...]`;
 # Gemini CLI: hooks in a system-defaults file named by GEMINI_CLI_SYSTEM_DEFAULTS_PATH (it must
-# not sit under a group/world-writable folder such as /tmp, or Gemini skips it); opencode: a
-# plugin listed in a config file named by OPENCODE_CONFIG.
+# not sit under a group/world-writable folder such as /tmp, or Gemini skips it); opencode: the
+# TUI's own server (`--port`, password in OPENCODE_SERVER_PASSWORD) whose /event stream a
+# listener thread records, or (signals="plugin") a plugin listed in an OPENCODE_CONFIG file.
 RECORDER = """import json, sys, time
 raw = sys.argv[-1] if len(sys.argv) > 2 else sys.stdin.read()
 try:
@@ -389,10 +407,53 @@ def wire_signals(run: Run) -> tuple[list[str], dict[str, str]]:
         return [], {
             "GEMINI_CLI_SYSTEM_DEFAULTS_PATH": str(run.secure_dir() / "gemini-agent-defaults.json")
         }
-    plugin = run.root / "agent-signals.js"
-    plugin.write_text(OPENCODE_PLUGIN % json.dumps(str(run.signal_log)))
-    _write_json(run.root / "opencode-agent.json", {"plugin": [f"file://{plugin}"]})
-    return [], {"OPENCODE_CONFIG": str(run.root / "opencode-agent.json")}
+    if run.opts.get("signals") == "plugin":
+        # Works, but with any plugin configured opencode npm-installs @opencode-ai/plugin into
+        # every config folder (the user's ~/.config/opencode too) at start: slow, needs npm.
+        plugin = run.root / "agent-signals.js"
+        plugin.write_text(OPENCODE_PLUGIN % json.dumps(str(run.signal_log)))
+        _write_json(run.root / "opencode-agent.json", {"plugin": [f"file://{plugin}"]})
+        return [], {"OPENCODE_CONFIG": str(run.root / "opencode-agent.json")}
+    # Default: the TUI's own server on a loopback port, its /event stream read by a listener
+    # (the watchdog's job in the product), behind a per-agent password.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        run.sse_port = sock.getsockname()[1]
+    return ["--port", str(run.sse_port)], {"OPENCODE_SERVER_PASSWORD": run.sse_password}
+
+
+QUIET_EVENTS = {"plugin.added", "message.part.delta", "catalog.updated", "server.heartbeat"}
+
+
+def listen_events(run: Run) -> None:
+    """Append opencode's /event stream (server-sent events) to ROOT/signals.jsonl until the
+    run stops. While opencode starts, its port may accept a connection and never answer: so
+    connect with a timeout, and only then wait on the stream without one."""
+    auth = base64.b64encode(f"opencode:{run.sse_password}".encode()).decode()
+    while not run.stopping.is_set():
+        conn = http.client.HTTPConnection("127.0.0.1", run.sse_port, timeout=2)
+        try:
+            conn.request("GET", "/event", headers={"Authorization": f"Basic {auth}"})
+            resp = conn.getresponse()
+            if resp.status != 200:
+                raise OSError(f"/event: HTTP {resp.status}")
+            assert conn.sock is not None
+            conn.sock.settimeout(None)
+            for raw in resp:
+                line = raw.decode("utf-8", "replace").strip()
+                if not line.startswith("data:"):
+                    continue
+                event = json.loads(line[5:])
+                if event.get("type") in QUIET_EVENTS:
+                    continue
+                rec = {"t": time.time(), "cli": "opencode", "argv": [], "payload": event}
+                with open(run.signal_log, "a") as f:
+                    f.write(json.dumps(rec) + "\n")
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+        finally:
+            conn.close()
+        run.stopping.wait(0.2)
 
 
 def kickoff_args(cli: str, prompt: str) -> list[str]:
@@ -444,6 +505,9 @@ class Run:
             d.mkdir(parents=True, exist_ok=True)
         os.chmod(self.tmuxdir, 0o700)
         self.signal_log = self.root / "signals.jsonl"
+        self.sse_port = 0
+        self.sse_password = uuid.uuid4().hex
+        self.stopping = threading.Event()
         self._secure: Path | None = None
         self.env: dict[str, str] = {}
         self.argv: list[str] = []
@@ -514,6 +578,8 @@ class Run:
         self.tmux("set-option", "-g", "window-size", "manual")
         self.tmux("resize-window", "-t", SESSION, "-x", w, "-y", h, check=False)
         self.started = time.monotonic()
+        if self.cli == "opencode" and self.sse_port:
+            threading.Thread(target=listen_events, args=(self,), daemon=True).start()
         return self
 
     def capture(self) -> str:
@@ -601,6 +667,7 @@ class Run:
         return out
 
     def stop(self, keep: bool = False) -> list[int]:
+        self.stopping.set()
         self.tmux("kill-server", check=False)
         for sig in (signal.SIGTERM, signal.SIGKILL):
             pids = self.leftovers()

@@ -12,15 +12,12 @@ import clis
 import pytest
 
 
-def _params() -> list:
-    v = clis.versions()
-    out, seen = [], set()
-    for set_name, pins in v["sets"].items():
-        for cli in clis.CLIS:
-            if (cli, pins[cli]) not in seen:
-                seen.add((cli, pins[cli]))
-                out.append(pytest.param(cli, set_name, id=f"{cli}-{pins[cli]}"))
-    return out
+def _params(only: str | None = None) -> list:
+    return [
+        pytest.param(cli, set_name, id=f"{cli}-{version}")
+        for cli, set_name, version in clis.each_version()
+        if only in (None, cli)
+    ]
 
 
 @pytest.mark.parametrize(("cli", "set_name"), _params())

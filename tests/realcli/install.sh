@@ -6,29 +6,39 @@
 #
 # Each set goes to $AO_REALCLIS_DIR/<set> (default ~/.cache/agent-orchestrator/realclis/<set>),
 # as a plain npm project: <dir>/<set>/node_modules/.bin/{claude,codex,gemini,opencode}.
-# A package already installed there at the pinned version is skipped; a CLI whose version in
-# this set equals its version in a set listed earlier is not installed twice (clis.py finds it
-# in either folder). Needs node and npm (Claude Code >= 2.1.3xx asks for node >= 22 but runs on
-# 20). Nothing outside that folder and npm's own cache is written.
+# A package already installed there at the pinned version is skipped. A version that an
+# earlier set pins too (gemini and opencode have no newer release) is installed once, in the
+# earlier set's folder, where clis.py finds it; `install.sh newest` alone installs everything
+# into newest/. Needs node and npm (Claude Code 2.1.3xx asks for node >= 22, runs on 20).
+# Nothing is written outside that folder and npm's own cache.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=${AO_REALCLIS_DIR:-$HOME/.cache/agent-orchestrator/realclis}
 command -v node >/dev/null && command -v npm >/dev/null || { echo "install.sh: node and npm are needed" >&2; exit 2; }
 
 # "set cli package version" lines, in versions.toml order
-plan=$(python3 - "$here/versions.toml" "$@" <<'EOF'
-import sys, tomllib
+plan=$(python3 - "$here/versions.toml" "$root" "$@" <<'EOF'
+import json, sys, tomllib
+from pathlib import Path
 v = tomllib.load(open(sys.argv[1], "rb"))
-want = sys.argv[2:] or list(v["sets"])
+root, want, order = Path(sys.argv[2]), sys.argv[3:] or list(v["sets"]), list(v["sets"])
 bad = [s for s in want if s not in v["sets"]]
 if bad:
-    sys.exit(f"install.sh: unknown set(s) {bad}; known: {list(v['sets'])}")
-seen = {}
-for s in v["sets"]:
+    sys.exit(f"install.sh: unknown set(s) {bad}; known: {order}")
+
+def installed(s, pkg, ver):
+    try:
+        return json.loads((root / s / "node_modules" / pkg / "package.json").read_text())["version"] == ver
+    except (OSError, ValueError, KeyError):
+        return False
+
+for s in want:
     for cli, ver in v["sets"][s].items():
-        if s in want and (cli, ver) not in seen:
-            print(s, cli, v["packages"][cli], ver)
-        seen.setdefault((cli, ver), s)
+        pkg = v["packages"][cli]
+        # a version an earlier set pins too lives in that set's folder, if it is (to be) there
+        earlier = [e for e in order[: order.index(s)] if v["sets"][e].get(cli) == ver]
+        if not any(e in want or installed(e, pkg, ver) for e in earlier):
+            print(s, cli, pkg, ver)
 EOF
 )
 

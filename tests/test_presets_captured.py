@@ -29,12 +29,11 @@ EXPECTED = {
     "usage_limit_autocontinue": "limited",
     "usage_limit_autocontinue_cancelled": "limited",
     "usage_limit_stopped": "limited",
+    "usage_limit_resumed": "idle",  # it continued by itself at the reset and answered
+    "error500_retrying": "active",
 }
 # Screens whose moment differs from their name, or that a CLI shows differently.
 EXCEPTIONS = {
-    # The capture came after the retries had succeeded: the answer is on screen.
-    ("codex-0.169.0", "overloaded_retrying"): "idle",
-    ("codex-0.171.0", "overloaded_retrying"): "idle",
     # One 429 "(not your usage limit)" to a subscriber: 2.1.197 prints it and stops
     # (idle), 2.1.332 retries it by itself (working).
     ("claude-2.1.197", "ratelimit_subscriber"): "idle",

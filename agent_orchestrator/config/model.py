@@ -81,6 +81,8 @@ class Backend:
     # The CLI says it continues by itself at the reset (on its limit screen): no nudge
     # until it had that chance.
     auto_resume_re: re.Pattern[str] | None = None
+    # The CLI's own continue after a limit reset: a new turn starts there, as at a prompt.
+    resumed_re: re.Pattern[str] | None = None
     # Wire the CLI's own signals at launch (a SIGNAL_SOURCES name; "" = the screen only).
     signals: str = ""
 

@@ -114,6 +114,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # 2.1.332 offers to continue by itself at the reset: `Continuing automatically at
         # 7:20pm · Esc to cancel` (held without a nudge until it had the chance to).
         "auto_resume_re": r"continu(?:e|ing) automatically at",
+        # ... and at the reset: `● Usage limit reset · Continuing automatically` (no prompt
+        # is echoed: this line starts the new turn; .../usage_limit_resumed.txt).
+        "resumed_re": r"Usage limit reset\b.*Continuing automatically",
         # signals §1.2 FATAL (auth): `⏺ Please run /login · API Error: 401 {... authentication_
         # error ...}`, `● Invalid API key · Please run /login`, `Credit balance is too low`.
         # A restart cannot fix these, but a fatal screen counts toward the crash loop that

@@ -97,6 +97,7 @@ BACKEND = modelled(model.Backend, {
     "fatal_re": Field("regex"),
     "prompt_re": Field("regex"),
     "auto_resume_re": Field("regex"),
+    "resumed_re": Field("regex"),
     "footer_ui": Field("bool"),
     "log_grace": Field("number"),
     "stall_idle": Field("number", minimum=1),

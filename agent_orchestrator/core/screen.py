@@ -114,9 +114,11 @@ def classify(screen: str, backend: Backend, now: datetime) -> ScreenView:
     filled = _filled(lines)
     bottom = filled[-SCAN_LINES:]
     composer = set(filled[-COMPOSER_LINES:])
+    resumed = backend.resumed_re
     turn_start = max(
         (i for i in filled
-         if i not in composer and is_echo(lines[i]) and not _SLASH_ECHO_RE.match(lines[i])),
+         if i not in composer and (is_echo(lines[i]) and not _SLASH_ECHO_RE.match(lines[i])
+                                   or resumed is not None and resumed.search(lines[i]))),
         default=-1,
     )
     current = [i for i in bottom

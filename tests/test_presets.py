@@ -408,11 +408,14 @@ def test_launch_argv(config: Config, case: Argv) -> None:
     agent = config.agent(case.cli)
     assert agent is not None
     # The CLI's own signals are wired right after the program (signalwiring.py).
-    wired = signalwiring.wiring(config, agent, config.backend(agent.backend)).words
+    wiring = signalwiring.wiring(config, agent, config.backend(agent.backend))
+    wired = wiring.words
     assert bool(wired) == (case.cli in ("claude", "codex"))
     plan = launch.plan_agent(config, agent, new_id=lambda: "new-id")
     assert plan.argv == (case.plain[0], *wired, *case.plain[1:], case.glue + PROMPT)
-    assert plan.boot_line is None and plan.env == ()  # the kickoff whole, in ONE word
+    # the kickoff whole, in ONE word; gemini's hooks come through its environment
+    assert plan.boot_line is None and plan.env == wiring.env
+    assert bool(wiring.env) == (case.cli == "gemini")
     resumed = launch.plan_agent(config, agent, resume_id="abc-123")
     assert resumed.argv == (case.resumed[0], *wired, *case.resumed[1:], case.glue + PROMPT)
 

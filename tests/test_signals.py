@@ -51,6 +51,14 @@ CASES = {
     "codex turn complete": Case("codex", {"type": "agent-turn-complete",
                                           "last-assistant-message": "Done."}, "idle", True),
     "codex other": Case("codex", {"type": "approval-requested"}, None),
+    "gemini prompt": Case("gemini", {"hook_event_name": "BeforeAgent", "prompt": "go"},
+                          "active"),
+    "gemini tool": Case("gemini", {"hook_event_name": "AfterTool"}, "active"),
+    "gemini turn finished": Case("gemini", {"hook_event_name": "AfterAgent"}, "idle", True),
+    "gemini permission": Case("gemini", {
+        "hook_event_name": "Notification", "notification_type": "ToolPermission",
+        "message": "Tool Confirm Shell Command requires execution"}, "dialog"),
+    "gemini session end": Case("gemini", {"hook_event_name": "SessionEnd"}, "exited"),
 }
 
 
@@ -63,7 +71,7 @@ def test_payload_tells_the_state(case: Case) -> None:
 
 @pytest.mark.parametrize(("source", "payload"), [
     ("claude", {}), ("claude", {"hook_event_name": 3}), ("codex", {"kind": "x"}),
-    ("gemini", {"hook_event_name": "Stop"})])
+    ("gemini", {"event": "AfterAgent"}), ("aider", {"hook_event_name": "Stop"})])
 def test_a_payload_that_is_not_the_clis_is_refused(source: str,
                                                    payload: dict[str, Any]) -> None:
     with pytest.raises(ValueError):

@@ -74,10 +74,29 @@ def test_codex_gets_its_notify_program_on_the_command_line(tmp_path: Path) -> No
     assert stored is not None and stored.turns == 1
 
 
-def test_a_cli_without_signals_and_non_arg_deliveries_are_left_alone(tmp_path: Path) -> None:
+def test_gemini_gets_its_hooks_as_system_defaults_in_its_environment(tmp_path: Path) -> None:
     config = fleet(tmp_path)
     agent = config.agent("gm")
     assert agent is not None
-    assert signalwiring.wiring(config, agent, config.backend("gemini")) == \
-        signalwiring.Wiring()
-    assert "--settings" not in launch.plan_agent(config, agent).argv
+    plan = launch.plan_agent(config, agent)
+    path = signalwiring.settings_file(config, agent.session)
+    assert dict(plan.env)["GEMINI_CLI_SYSTEM_DEFAULTS_PATH"] == str(path)
+    assert "--settings" not in plan.argv
+    body = json.loads(dict(plan.files)[path])
+    assert set(body["hooks"]) == set(signalwiring.GEMINI_EVENTS)
+    command = body["hooks"]["AfterAgent"][0]["hooks"][0]["command"]
+    done = subprocess.run(["/bin/sh", "-c", command], input=json.dumps(
+        {"hook_event_name": "AfterAgent", "prompt": "go"}), text=True, capture_output=True,
+        timeout=30)
+    assert done.returncode == 0 and done.stderr == ""
+    stored = signals.read(signals.signals_dir(config.state_dir), "gm")
+    assert stored is not None and stored.signal.turn_finished
+
+
+def test_a_cli_without_signals_is_left_alone(tmp_path: Path) -> None:
+    config = fleet(tmp_path)
+    for name in ("aider", "opencode"):
+        backend = config.backend(name)
+        assert not backend.signals
+        agent = config.agents[0]
+        assert signalwiring.wiring(config, agent, backend) == signalwiring.Wiring()

@@ -21,7 +21,7 @@ KINDS = ("persistent", "loop", "task", "orchestrator")
 WATCH_MODES = ("none", "heal", "heal+stall")
 DELIVERIES = ("arg", "ping", "exec")
 # CLIs whose own signals (hooks, notify programs) the launcher can wire (core/signals.py).
-SIGNAL_SOURCES = ("claude", "codex")
+SIGNAL_SOURCES = ("claude", "codex", "gemini")
 WATCHDOG_NAME = "watchdog"  # the watchdog's own session is <prefix>watchdog
 
 

@@ -202,6 +202,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # separate value that starts with `-` (a markdown list, `---`) and exits with "Unknown
     # arguments".
     "gemini": {
+        "signals": "gemini",
         "bin": "gemini",
         "prompt_delivery": "arg",
         "flags": "--prompt-interactive={kickoff}",

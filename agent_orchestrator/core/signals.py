@@ -17,7 +17,7 @@ from agent_orchestrator.config.model import SIGNAL_SOURCES
 
 SOURCES = SIGNAL_SOURCES
 # How status and explain name where a state came from, per source of signals.
-SOURCE_NAMES = {"claude": "hook", "codex": "notify"}
+SOURCE_NAMES = {"claude": "hook", "codex": "notify", "gemini": "hook"}
 STATES = ("active", "idle", "dialog", "exited")
 
 # Claude Code hook events → the state the agent is in once the hook ran.
@@ -30,6 +30,15 @@ _CLAUDE_STATES = {
     "PermissionRequest": "dialog",  # newer builds: a permission dialog is shown
     "Stop": "idle",  # the turn finished
     "StopFailure": "idle",  # the turn ended on an API error (its text: `detail`)
+    "SessionStart": "idle",
+    "SessionEnd": "exited",
+}
+# Gemini CLI 0.61 hook events (tests/realcli/SIGNALS.md) → the state once the hook ran.
+_GEMINI_STATES = {
+    "BeforeAgent": "active",
+    "BeforeTool": "active",
+    "AfterTool": "active",
+    "AfterAgent": "idle",  # the turn finished
     "SessionStart": "idle",
     "SessionEnd": "exited",
 }
@@ -64,6 +73,8 @@ def interpret(source: str, payload: Mapping[str, Any]) -> Signal:
         return _claude(payload)
     if source == "codex":
         return _codex(payload)
+    if source == "gemini":
+        return _gemini(payload)
     raise ValueError(f"unknown signal source {source!r} (known: {', '.join(SOURCES)})")
 
 
@@ -93,6 +104,21 @@ def _claude(payload: Mapping[str, Any]) -> Signal:
     detail = _text(payload, "tool_name") or ""
     return Signal(state=_CLAUDE_STATES.get(event), turn_finished=event == "Stop",
                   detail=detail, **common)
+
+
+def _gemini(payload: Mapping[str, Any]) -> Signal:
+    event = _text(payload, "hook_event_name")
+    if not event:
+        raise ValueError("a Gemini CLI hook payload has a hook_event_name")
+    common = {"source": "gemini", "event": event,
+              "session_id": _text(payload, "session_id"),
+              "transcript": None}  # its chat file is not Claude's transcript format
+    if event == "Notification":
+        message = _text(payload, "message") or ""
+        dialog = _text(payload, "notification_type") == "ToolPermission"
+        return Signal(state="dialog" if dialog else None, detail=message, **common)
+    return Signal(state=_GEMINI_STATES.get(event), turn_finished=event == "AfterAgent",
+                  detail=_text(payload, "tool_name") or "", **common)
 
 
 def _codex(payload: Mapping[str, Any]) -> Signal:

@@ -162,6 +162,7 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
     if backend.skip_permissions:  # the user's documented opt-in (config checks the name)
         bin_text = f"{bin_text} {SKIP_PERMISSIONS[backend.name]}"
     wired = signalwiring.wiring(config, agent, backend)
+    env += wired.env
     if backend.prompt_delivery == "arg":
         argv = render_words(bin_text, {}) + list(wired.words) + resume_words
         if backend.remote_control:

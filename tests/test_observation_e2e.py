@@ -60,3 +60,34 @@ def test_a_limited_agent_is_never_rebooted_whatever_wakes_the_watchdog(
         holds_for(lambda: not fleet.events("a", "stall-reboot"), 0.5, what="a not rebooted")
     assert kills >= 3 and len(fleet.events("b", "restart")) >= 2
     assert not fleet.events("a", "stall-reboot") and not fleet.events("a", "restart")
+
+
+def test_heavy_passes_have_their_own_timer(make_fleet, tmp_path: Path) -> None:
+    """FAULT (reproduced before): heavy work ran only when something else woke the loop, so
+    a `heavy_interval` shorter than `signal_interval` was not honoured (a DONE seen 18-27 s
+    late with heavy_interval = 5). EXPECTED: with signal_interval = 60 and nothing else
+    happening, a DONE written to the status file advances the phase within seconds."""
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "builder.md").write_text("Build.\n")
+    fleet = make_fleet("""
+        [watchdog]
+        signal_interval = 60
+        heavy_interval = 0.5
+
+        [[agent]]
+        name = "builder"
+        kind = "loop"
+        role = "builder"
+        backend = "demo"
+        watch = "heal"
+
+        [loop]
+        phases = [{ id = "one", plan = "", status = "STATUS-1.md" },
+                  { id = "two", plan = "", status = "STATUS-2.md" }]
+    """)
+    assert fleet.agents("up").returncode == 0
+    fleet.wait_event("builder", "adopt")
+    started = time.monotonic()
+    (tmp_path / "STATUS-1.md").write_text("# one\n\n## DONE\nThe gate passed.\n")
+    fleet.wait_event(None, "phase-advance", timeout=15)
+    assert time.monotonic() - started < 10  # far less than signal_interval

@@ -137,7 +137,7 @@ def test_hook_entry_point_stores_claude_and_codex_signals(tmp_path: Path) -> Non
     """A real process, as the CLIs run it: Claude's payload on stdin, Codex's as argv."""
     folder = tmp_path / "signals"
     root = Path(__file__).resolve().parent.parent
-    hook = [sys.executable, "-m", "agent_orchestrator.cli.hook"]
+    hook = [sys.executable, "-m", "agent_orchestrator", "hook"]  # as `agents hook`
     done = subprocess.run([*hook, "claude", "--signals", str(folder), "--agent", "a"],
                           input=json.dumps({"hook_event_name": "Stop", "session_id": "s"}),
                           text=True, capture_output=True, cwd=root, timeout=30)

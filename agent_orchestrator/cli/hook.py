@@ -20,15 +20,8 @@ from agent_orchestrator.doors import signals
 
 MAX_PAYLOAD = 1024 * 1024  # hook payloads are small; a runaway stdin is not read whole
 
-DESCRIPTION = "Store an agent CLI's own signal (run by its hooks or notify program)."
-EXAMPLE = ("example (Claude Code settings hook):\n"
-           "  agents hook claude --signals .agents/state/signals --agent builder")
-
-
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
-    parser = sub.add_parser("hook", help=DESCRIPTION, description=DESCRIPTION, epilog=EXAMPLE,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    return _arguments(parser)
+DESCRIPTION = "store an agent CLI's own signal (run by its hooks or notify program)"
+EXAMPLE = "agents hook claude --signals .agents/state/signals --agent builder < payload.json"
 
 
 def _arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -56,7 +49,9 @@ def run(args: argparse.Namespace, stdin: TextIO | None = None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point on its own (`python -m agent_orchestrator.cli.hook ...`): no other verb
     is imported, so a hook costs one small interpreter start."""
-    parser = _arguments(argparse.ArgumentParser(prog="agents hook", description=DESCRIPTION))
+    parser = _arguments(argparse.ArgumentParser(
+        prog="agents hook", description=DESCRIPTION + ".", epilog="example:\n  " + EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter))
     # intermixed: Codex appends the payload after the options
     return run(parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv))
 

@@ -9,6 +9,7 @@ cli/verbs_*.py module: its description, its parser builder and its runner.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from agent_orchestrator import __version__
@@ -47,11 +48,18 @@ def parser() -> argparse.ArgumentParser:
             verb.name, parents=[config_opt], help=verb.purpose,
             description=verb.purpose + ".", epilog="example:\n  " + verb.example,
             formatter_class=argparse.RawDescriptionHelpFormatter))
+    # `main` hands `hook` to cli/hook.py before parsing; listed here for --help only.
+    verbs.add_parser("hook", help="store an agent CLI's own signal (run by its hooks or "
+                     "notify program; `agents hook --help`)", add_help=False)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `agents` with `argv` (default: the command line); returns the exit status."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["hook"]:  # run by the agents' CLIs on every event: nothing else loaded
+        from agent_orchestrator.cli import hook
+        return hook.main(words[1:])
     top = parser()
     args = top.parse_args(argv)
     if not args.verb:

@@ -154,3 +154,14 @@ def test_every_module_says_its_job_and_stays_small() -> None:
             too_long.append(f"{rel}: {len(source.splitlines())} lines")
     assert silent == [], "modules without a first line saying their job"
     assert too_long == [], f"modules over {MAX_LINES} lines"
+
+
+def test_every_package_folder_ships_in_the_wheel() -> None:
+    """pyproject.toml lists the packages by name (the prompts folder is mapped in), so a
+    new sub-package must be listed too, or `pip install .` leaves it out."""
+    import tomllib
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+                 ["tool"]["setuptools"]["packages"])
+    found = {".".join(p.relative_to(PACKAGE.parent).parts[:-1])
+             for p in PACKAGE.rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)

@@ -51,6 +51,11 @@ CASES = {
     "codex turn complete": Case("codex", {"type": "agent-turn-complete",
                                           "last-assistant-message": "Done."}, "idle", True),
     "codex other": Case("codex", {"type": "approval-requested"}, None),
+    "codex title generator (not the agent's turn)": Case("codex", {
+        "type": "agent-turn-complete", "thread-id": "other",
+        "input-messages": ["Generate a concise, single-line task title of at most 36 "
+                           "characters and under ..."],
+        "last-assistant-message": '{"title": "fake title"}'}, None),
     "gemini prompt": Case("gemini", {"hook_event_name": "BeforeAgent", "prompt": "go"},
                           "active"),
     "gemini tool": Case("gemini", {"hook_event_name": "AfterTool"}, "active"),

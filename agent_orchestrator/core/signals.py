@@ -42,6 +42,7 @@ _GEMINI_STATES = {
     "SessionStart": "idle",
     "SessionEnd": "exited",
 }
+_CODEX_TITLE_PROMPT = "Generate a concise, single-line task title"
 # Notification hook: which `notification_type` (newer builds) or message (older builds)
 # means what. A permission request is a dialog; the idle reminder is plain idle.
 _DIALOG_TYPES = ("permission_prompt", "elicitation_dialog")
@@ -125,7 +126,12 @@ def _codex(payload: Mapping[str, Any]) -> Signal:
     kind = _text(payload, "type")
     if not kind:
         raise ValueError("a Codex notify payload has a type")
-    finished = kind == "agent-turn-complete"
+    inputs = payload.get("input-messages")
+    first = inputs[0] if isinstance(inputs, list) and inputs else ""
+    # Codex's title generator reports a "turn" of its own on another thread, seconds before
+    # the agent's real turn ends (tests/realcli/SIGNALS.md): not the agent's.
+    side = isinstance(first, str) and first.startswith(_CODEX_TITLE_PROMPT)
+    finished = kind == "agent-turn-complete" and not side
     last = _text(payload, "last-assistant-message") or ""
     return Signal(source="codex", event=kind, state="idle" if finished else None,
                   turn_finished=finished, detail=last[:200],

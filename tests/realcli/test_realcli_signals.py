@@ -11,7 +11,14 @@ from pathlib import Path
 
 import clis
 import pytest
-from test_smoke import _params
+
+
+def _params(only: str | None = None) -> list:
+    return [
+        pytest.param(cli, set_name, id=f"{cli}-{version}")
+        for cli, set_name, version in clis.each_version()
+        if only in (None, cli)
+    ]
 
 
 def wait_for(pred, timeout: float, what: str):

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+if str(HERE) not in sys.path:  # clis.py and fakemodel.py are also run as scripts
+    sys.path.append(str(HERE))
 
 import clis  # noqa: E402
 from fakemodel import FakeModel  # noqa: E402

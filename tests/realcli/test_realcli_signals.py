@@ -11,7 +11,34 @@ from pathlib import Path
 
 import clis
 import pytest
-from test_smoke import _params
+
+
+def _params(only: str | None = None) -> list:
+    return [
+        pytest.param(cli, set_name, id=f"{cli}-{version}")
+        for cli, set_name, version in clis.each_version()
+        if only in (None, cli)
+    ]
+
+
+def jsonl(path: Path) -> list[dict]:
+    """The complete records of a JSONL file another process is appending to."""
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:  # the line being written
+            pass
+    return out
+
+
+def limited_at(fake) -> float:
+    """When the fake answered the (last) limit: its advertised reset is that + reset_in."""
+    # a request is logged once its answer is sent: the CLI may have reacted already
+    limits = wait_for(
+        lambda: [r for r in fake.model_requests() if r.get("status") == 429], 2, "the 429"
+    )
+    return limits[-1]["wall"]
 
 
 def wait_for(pred, timeout: float, what: str):
@@ -62,15 +89,16 @@ def test_claude_usage_limit_from_hook_and_transcript(launch, fake, cli: str, set
 
     def limited():  # the hook can run before the transcript (even its file) is written
         try:
-            lines = Path(payload["transcript_path"]).read_text().splitlines()
+            return [
+                r for r in jsonl(Path(payload["transcript_path"])) if r.get("isApiErrorMessage")
+            ]
         except FileNotFoundError:
             return []
-        return [r for r in map(json.loads, lines) if r.get("isApiErrorMessage")]
 
     limited = wait_for(limited, 5, "the API-error record in the transcript")
     assert limited and limited[-1]["apiErrorStatus"] == 429 and limited[-1]["error"] == "rate_limit"
     if run.version != "2.1.197":  # newer builds write the reset as an epoch
-        sent = fake.model_requests()[-1]["wall"] + 7200
+        sent = limited_at(fake) + 7200
         assert abs(limited[-1]["apiErrorParams"]["rate_limit_info"]["resetsAt"] - sent) < 5
 
 
@@ -81,11 +109,7 @@ def test_codex_usage_limit_in_rollout(launch, fake, cli: str, set_name: str) -> 
 
     def failed_turn():
         for f in glob.glob(str(run.home / ".codex/sessions/**/rollout-*.jsonl"), recursive=True):
-            events = [
-                r["payload"]
-                for r in map(json.loads, Path(f).read_text().splitlines())
-                if r.get("type") == "event_msg"
-            ]
+            events = [r["payload"] for r in jsonl(Path(f)) if r.get("type") == "event_msg"]
             done = [e for e in events if e["type"] == "task_complete" and e.get("error")]
             if done:
                 return Path(f).stem[-36:], events, done[-1]  # rollout-<time>-<thread id>
@@ -99,7 +123,7 @@ def test_codex_usage_limit_in_rollout(launch, fake, cli: str, set_name: str) -> 
         if e["type"] == "token_count" and (e.get("rate_limits") or {}).get("primary")
     ]
     assert primary and primary[-1]["used_percent"] == 100.0
-    sent = fake.model_requests()[-1]["wall"] + 7200
+    sent = limited_at(fake) + 7200
     assert abs(primary[-1]["resets_at"] - sent) < 5
     time.sleep(1)
     # notify skips a failed turn (the title generator's own thread may have notified)

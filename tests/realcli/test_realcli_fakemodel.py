@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -43,6 +44,9 @@ def fake():
 def test_ok_answer_and_request_log(fake: FakeModel) -> None:
     status, _, body = post(fake, "/v1/messages", MSG)
     assert status == 200 and "FAKE-LLM reply #1" in body
+    deadline = time.monotonic() + 2  # a request is logged once its answer is sent
+    while not fake.prompts() and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert fake.prompts() == ["hi"]
     assert fake.model_requests()[0]["api"] == "anthropic"
 

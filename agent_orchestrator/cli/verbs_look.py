@@ -25,7 +25,7 @@ def _build_status(parser: argparse.ArgumentParser) -> None:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from agent_orchestrator.cli import render, status
+    from agent_orchestrator.cli import render, status, statustable
     from agent_orchestrator.config import ConfigError
     from agent_orchestrator.doors import markers
 
@@ -52,11 +52,15 @@ def run_status(args: argparse.Namespace) -> int:
             render.agent_detail(one)
         return 0
     if args.json:
-        render.json_document(status.status(config, door).to_json(), ensure_ascii=True)
-    elif args.watch:
-        render.status_live(render.console(), lambda: status.status(config, door), config)
+        render.json_document(status.status(config, door, processes=True).to_json(),
+                             ensure_ascii=True)
+        return 0
+    out = render.console()
+    wide = out.width >= statustable.WIDE  # room for the pid, CPU and memory columns
+    if args.watch:
+        statustable.status_live(out, lambda: status.status(config, door, wide), config)
     else:
-        render.status(render.console(), status.status(config, door), config)
+        statustable.status(out, status.status(config, door, wide), config)
     return 0
 
 

@@ -121,7 +121,7 @@ def test_json_has_the_documented_shape(tmp_path: Path) -> None:
     doc = status.status(config, FakeTmux({"t-a": pane("t-a")})).to_json()  # type: ignore
     assert doc["version"] == 2
     assert doc["config"] == {"path": str(config.path), "ok": True, "stale_since": None,
-                             "last_good": None}
+                             "last_good": None, "errors": None}
     assert doc["watchdog"] == {"running": False, "pid": None}
     assert doc["tmux"] == {"server_running": True} and doc["phase"] is None
     keys = {"agent", "kind", "backend", "model", "watch", "state", "detail", "session",

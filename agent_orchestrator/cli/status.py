@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.core import rules
@@ -77,6 +78,7 @@ class FleetStatus:
     failing: int = 0  # supervised agents failing now (rules.fleet_health)
     supervised: int = 0
     config_in_force: str | None = None  # digest of the last good config, when stale
+    config_error: str | None = None  # the file's errors, when the last good config is shown
 
     @property
     def degraded(self) -> bool:
@@ -87,9 +89,10 @@ class FleetStatus:
         """The `agents status --json` document (stable; `version` changes if it must)."""
         return {
             "version": JSON_VERSION,
-            "config": {"path": self.config_path, "ok": self.config_stale_since is None,
+            "config": {"path": self.config_path,
+                       "ok": self.config_stale_since is None and self.config_error is None,
                        "stale_since": self.config_stale_since,
-                       "last_good": self.config_in_force},
+                       "last_good": self.config_in_force, "errors": self.config_error},
             "watchdog": {"running": self.watchdog_pid is not None, "pid": self.watchdog_pid},
             "tmux": {"server_running": self.server_running},
             "phase": self.phase,
@@ -156,9 +159,19 @@ def _usage(config: Config, panes: dict[str, Pane]) -> dict[str, tuple[float, int
     return proctree.usage_each(groups)
 
 
-def status(config: Config, tmux: Tmux, processes: bool = False) -> FleetStatus:
+def broken(path: Path, errors: str) -> dict[str, object]:
+    """The --json document when the config has errors and no last good one is known."""
+    return {"version": JSON_VERSION,
+            "config": {"path": str(path), "ok": False, "stale_since": None,
+                       "last_good": None, "errors": errors},
+            "watchdog": None, "tmux": None, "phase": None, "fleet": None, "agents": []}
+
+
+def status(config: Config, tmux: Tmux, processes: bool = False,
+           config_error: str | None = None) -> FleetStatus:
     """The fleet as one table's worth of data: one tmux call, no per-agent queries.
-    `processes`: also read each live agent's process tree from /proc (CPU, memory)."""
+    `processes`: also read each live agent's process tree from /proc (CPU, memory);
+    `config_error`: `config` is the last good one, standing in for a file with errors."""
     snap = tmux.snapshot()
     memory, _ = memorystore.load_memory(config, quarantine=False)
     stopped = markers.stopped_agents(config)
@@ -221,4 +234,5 @@ def status(config: Config, tmux: Tmux, processes: bool = False) -> FleetStatus:
                        str(config.path),
                        float(stale) if isinstance(stale, int | float) else None,
                        failing, supervised,
-                       digest if isinstance(digest, str) and stale is not None else None)
+                       digest if isinstance(digest, str) and stale is not None else None,
+                       config_error)

@@ -33,6 +33,8 @@ def status_table(fleet: FleetStatus, config: Config, width: int = 80) -> Group:
         since = time.strftime("%H:%M", time.localtime(fleet.config_stale_since))
         good = f"last good {fleet.config_in_force}, " if fleet.config_in_force else ""
         header += f"  [red]config: stale ({good}since {since})[/red] (see `agents check`)"
+    elif fleet.config_error is not None:
+        header += "  [red]config: has errors (showing the last good one)[/red]"
     else:
         header += "  config: ok"
     if fleet.phase:

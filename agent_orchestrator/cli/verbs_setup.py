@@ -27,7 +27,7 @@ def run_init(args: argparse.Namespace) -> int:
 def run_check(args: argparse.Namespace) -> int:
     from agent_orchestrator.cli import render
 
-    render.check_ok(render.console(), load(args))
+    render.check_ok(render.console(), load(args, strict=True))
     return 0
 
 

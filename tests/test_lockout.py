@@ -64,3 +64,60 @@ def test_status_json_says_the_config_is_broken_when_no_good_one_is_known(
     assert doc["version"] == 2 and doc["agents"] == []
     assert doc["config"]["ok"] is False and "TOML syntax error" in doc["config"]["errors"]
     assert "TOML syntax error" in out.err
+
+
+UNSTARTABLE = """
+[backend.ghost]
+bin = "no-such-agent-cli-13 --fast"
+process_name = "ghost"
+
+[[agent]]
+name = "a"
+backend = "ghost"
+
+[[agent]]
+name = "b"
+backend = "demo"
+dir = "not-made-yet"
+
+[[agent]]
+name = "off"
+backend = "ghost"
+enabled = false
+
+[loop]
+phases = [
+  { id = "one", plan = "PLAN-1.md", status = "docs/STATUS-1.md" },
+  { id = "two", status = "STATUS-2.md" },
+]
+"""
+
+
+def test_check_and_up_refuse_a_fleet_that_cannot_start(
+        tmux_socket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A program not on PATH, a missing agent dir, a phase's missing plan and status folder:
+    each reported with its line; `up` starts nothing; a disabled agent's backend is not
+    looked for. Once they exist, `check` passes."""
+    path = write_config(tmp_path, UNSTARTABLE, socket=tmux_socket)
+    text = path.read_text().splitlines()
+
+    def line(needle: str) -> int:
+        return next(n for n, row in enumerate(text, start=1) if needle in row)
+
+    ghost = line('backend = "ghost"')  # agent a's, the first
+    for verb in ("check", "up"):
+        assert main([verb, "--config", str(path)]) == 1
+        err = capsys.readouterr().err
+        assert "the fleet cannot start" in err
+        assert f"{path}:{ghost}: agent.a.backend: backend 'ghost' " \
+            "runs 'no-such-agent-cli-13 --fast': program not found on PATH" in err
+        assert f"{path}:{line('not-made-yet')}: agent.b.dir: no such folder" in err
+        assert f"{path}:{line('PLAN-1.md')}: loop.phases.one.plan: no such file" in err
+        assert f"{path}:{line('docs/STATUS-1')}: loop.phases.one.status: no folder" in err
+        assert "agent.off" not in err and "phases.two" not in err
+    assert sessions(tmux_socket) == set()
+    (tmp_path / "not-made-yet").mkdir()
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "PLAN-1.md").write_text("plan\n")
+    path.write_text(path.read_text().replace("no-such-agent-cli-13", "sh"))
+    assert main(["check", "--config", str(path)]) == 0

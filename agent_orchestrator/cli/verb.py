@@ -84,6 +84,15 @@ def loaded(args: argparse.Namespace, env: bool = True, strict: bool = False
         return fallback, str(exc)
 
 
+def refuse_unstartable(config: Config) -> None:
+    """A UserError listing every reason the fleet cannot start (cli/startable.py), if any."""
+    from agent_orchestrator.cli import startable
+
+    found = startable.problems(config)
+    if found:
+        raise UserError(startable.render(config, found))
+
+
 def tmux(config: Config) -> Tmux:
     from agent_orchestrator.doors.tmux import Tmux
 

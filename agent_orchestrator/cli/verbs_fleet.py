@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from agent_orchestrator.cli.verb import Verb, load, no_arguments, tmux
+from agent_orchestrator.cli.verb import Verb, load, no_arguments, refuse_unstartable, tmux
 
 
 def _names(parser: argparse.ArgumentParser) -> None:
@@ -17,6 +17,7 @@ def run_up(args: argparse.Namespace) -> int:
     from agent_orchestrator.runtime import fleet
 
     config = load(args, strict=True)
+    refuse_unstartable(config)
     render.outcomes(render.console(), fleet.up(config, tmux(config), args.names))
     return 0
 

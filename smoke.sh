@@ -88,8 +88,8 @@ alpha_running() {
     local out
     has_alpha || return 1
     out="$(ag status 2>/dev/null)" || return 1
-    # a live agent reads running, active or idle Nm
-    grep -Eq '^alpha[[:space:]].*[[:space:]](running|active|idle [0-9]+m)[[:space:]]' <<<"$out" \
+    # a live agent reads running, active, idle Ns or idle Nm
+    grep -Eq '^alpha[[:space:]].*[[:space:]](running|active|idle [0-9]+[sm])[[:space:]]' <<<"$out" \
         || return 1
     WATCHDOG_PID="$(grep -oE 'watchdog: running \(pid [0-9]+' <<<"$out" | grep -oE '[0-9]+$')" \
         || return 1

@@ -151,6 +151,16 @@ def test_restart_updates_memory(config: config_mod.Config) -> None:
     assert memory.agent("a") == KNOWN  # the input is not mutated
 
 
+def test_restarts_are_recorded_for_an_hour(config: config_mod.Config) -> None:
+    """Each restart is stamped (wall clock) and kept an hour, whatever clears the deaths."""
+    observed = rules.Observed(True, {"t-a": pane("t-a", dead=True, status=7),
+                                     "t-s": pane("t-s")})
+    known = replace(KNOWN, restarts=2, restart_walls=(WALL - 4000, WALL - 100), deaths=())
+    mem = rules.decide(config, observed, FleetMemory({"a": known, "s": KNOWN}),
+                       NOW).memory.agent("a")
+    assert mem.restart_walls == (WALL - 100, WALL) and mem.restarts == 3
+
+
 def test_decide_is_pure(config: config_mod.Config) -> None:
     observed = rules.Observed(True, {"t-s": pane("t-s")})
     memory = FleetMemory({"a": KNOWN, "s": KNOWN})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
-from agent_orchestrator.cli.status import StatusRow, status
+from agent_orchestrator.cli.status import JSON_VERSION, StatusRow, status
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.doors import eventlog, memorystore, proctree
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
@@ -44,9 +44,9 @@ class AgentDetail:
     screen: str | None
 
     def to_json(self) -> dict[str, object]:
+        """The row's fields (status --json) with the detail's, which are measured here."""
         body = asdict(self)
-        body.update(body.pop("row"))
-        return {"version": 1, **body}
+        return {"version": JSON_VERSION, **body.pop("row"), **body}
 
 
 def detail(config: Config, tmux: Tmux, agent: Agent) -> AgentDetail:

@@ -1,32 +1,28 @@
 """Everything the user sees: tables, styled lines, JSON, plain text and messages on stderr.
-The only module importing rich, and the only one in cli/ that writes to stdout or stderr."""
+With statustable.py (the status table), the only module importing rich, and the only one in
+cli/ that writes to stdout or stderr."""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
     from agent_orchestrator.cli.agentstatus import AgentDetail
     from agent_orchestrator.cli.doctor import Check
-    from agent_orchestrator.cli.status import FleetStatus
     from agent_orchestrator.config import Config, Phase
     from agent_orchestrator.core.explain import Explanation
     from agent_orchestrator.doors.transcript.turns import Turn
     from agent_orchestrator.runtime.fleet import Outcome
 
-_STATE_STYLE = {"running": "green", "active": "green", "down (restarting)": "yellow",
-                "disabled": "dim", "stopped": "dim", "crash-looping": "bold red",
-                "waiting at dialog": "magenta"}
 _ACTION_STYLE = {"started": "green", "stopped": "yellow", "running": "cyan",
                  "skipped": "dim", "absent": "dim"}
 
@@ -51,54 +47,6 @@ def duration(seconds: float | None) -> str:
     if seconds < 86400:
         return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"
     return f"{seconds // 86400:.0f}d{seconds % 86400 // 3600:.0f}h"
-
-
-def status_table(fleet: FleetStatus, config: Config) -> Group:
-    watchdog = (f"running (pid {fleet.watchdog_pid})" if fleet.watchdog_pid
-                else "[red]not running[/red]")
-    header = f"[bold]{escape(config.path.name)}[/bold]  watchdog: {watchdog}"
-    if fleet.config_stale_since is not None:
-        since = time.strftime("%H:%M", time.localtime(fleet.config_stale_since))
-        good = f"last good {fleet.config_in_force}, " if fleet.config_in_force else ""
-        header += f"  [red]config: stale ({good}since {since})[/red] (see `agents check`)"
-    else:
-        header += "  config: ok"
-    if fleet.phase:
-        header += f"  phase: {escape(fleet.phase)}"
-    if not fleet.server_running:
-        header += "  [yellow]tmux server not running[/yellow]"
-    if fleet.degraded:
-        header += (f"  [bold red]fleet degraded: {fleet.failing} of {fleet.supervised} "
-                   "agents failing[/bold red]")
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("agent", "kind", "backend", "model", "watch", "state", "uptime",
-                   "restarts", "last event"):
-        table.add_column(column, justify="right" if column in ("uptime", "restarts")
-                         else "left")
-    for row in fleet.rows:
-        style = _STATE_STYLE.get(row.state, "red" if row.state.startswith("exited") else
-                                 "yellow")
-        last = f"{row.last_event} {duration(row.last_event_age_s)} ago" if row.last_event \
-            else "-"
-        table.add_row(row.agent, row.kind, row.backend, escape(row.model), row.watch,
-                      f"[{style}]{escape(row.state)}[/{style}]", duration(row.uptime_s),
-                      f"{row.restarts_1h}/{row.restarts_total}", last)
-    return Group(header, table)
-
-
-def status(out: Console, fleet: FleetStatus, config: Config) -> None:
-    out.print(status_table(fleet, config))
-
-
-def status_live(out: Console, fetch: Callable[[], FleetStatus], config: Config,
-                every: float = 1.0) -> None:
-    """The status table redrawn every `every` seconds until Ctrl-C (KeyboardInterrupt)."""
-    from rich.live import Live  # noqa: PLC0415 - only the live view needs it
-
-    with Live(status_table(fetch(), config), console=out, auto_refresh=False) as live:
-        while True:
-            time.sleep(every)
-            live.update(status_table(fetch(), config), refresh=True)
 
 
 def outcomes(out: Console, results: Sequence[Outcome]) -> None:
@@ -294,9 +242,9 @@ def sent(result: dict[str, object]) -> None:
 def agent_detail(detail: AgentDetail) -> None:
     """`agents status NAME`: one agent, a line per fact, its events and its screen."""
     row = detail.row
-    print(f"{row.agent}  ({row.kind}, backend {row.backend}, model {row.model}, "
+    print(f"{row.agent}  ({row.kind}, backend {row.backend}, model {row.model or '-'}, "
           f"watch {row.watch}, session {row.session})")
-    print(f"  state      {row.state}" + (
+    print(f"  state      {row.state}: {row.detail}" + (
         f"  (judged {detail.judged_state} from its {detail.judged_source}, "
         f"{duration(detail.judged_age_s)} ago)" if detail.judged_state else ""))
     if detail.pid is not None:

@@ -55,6 +55,11 @@ def init(folder: Path) -> list[Path]:
     for prompt in PROMPTS:
         (folder / "prompts" / prompt).write_text(source.joinpath(prompt).read_text("utf-8"),
                                                  encoding="utf-8")
+    plan = folder / "PLAN.md"  # the plan the starter's phase names (`check` wants it there)
+    if not plan.exists():  # a project's own plan is kept
+        plan.write_text("# Plan\n\nWhat phase-1 should build, and how to tell it is done.\n",
+                        encoding="utf-8")
+        targets.append(plan)
     return targets
 
 

@@ -2,42 +2,65 @@
 header (watchdog, config health, phase, fleet health). `to_json` is the documented `--json` shape.
 
 It costs one tmux call (`list-panes -a`) and a few small file reads whatever the fleet's
-size, and works whether or not the watchdog runs.
+size, and works whether or not the watchdog runs; with `processes`, also a /proc scan and a
+quarter-second CPU sample for the pid, CPU and memory columns.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
 
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.core import rules
-from agent_orchestrator.core.memory import AgentMemory
+from agent_orchestrator.core.memory import RESTART_RECORD, AgentMemory
 from agent_orchestrator.core.observed import Pane
-from agent_orchestrator.doors import lock, markers, memorystore
+from agent_orchestrator.doors import lock, markers, memorystore, proctree
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import launch
 
-JSON_VERSION = 1
-HOUR = 3600.0
+JSON_VERSION = 2
+# a (re)start event is written just before its process starts: it belongs to that run
+START_SLACK = 10.0
+# `state` in the table and in --json: one of these words; `detail` has the prose
+STATES = ("running", "active", "idle", "limited", "dialog", "backoff", "crash-looping",
+          "exited", "stopped", "disabled", "done")
+
+
+def iso(wall: float | None) -> str | None:
+    """An epoch as local ISO 8601 with its offset, to the second (None stays None)."""
+    if wall is None:
+        return None
+    return datetime.fromtimestamp(wall).astimezone().isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
 class StatusRow:
-    """One agent or service. Seconds are None when unknown (e.g. an adopted agent's uptime)."""
+    """One agent or service. Every value is None when unknown (e.g. an adopted agent's
+    uptime, a stopped agent's pid)."""
 
     agent: str
     kind: str
-    backend: str
-    model: str
-    watch: str
-    state: str
+    backend: str | None
+    model: str | None
+    watch: str | None
+    state: str  # one of STATES
+    detail: str  # the state as prose: "idle 5m", "exited (3)", "limited until 14:00"
     session: str
+    since: str | None  # when it entered this state (ISO), where known
+    idle_s: float | None  # seconds since it was last seen working (a live agent)
+    limit_until: str | None  # the end of its usage-limit window (ISO), when known
+    pid: int | None
+    cpu_pct: float | None  # its process tree's, 100 = one core (when processes were read)
+    rss_bytes: int | None
     uptime_s: float | None
     restarts_1h: int
     restarts_total: int
     last_event: str | None
     last_event_age_s: float | None
+    last_event_this_run: bool | None  # False: the event is older than the running process
     # where the watchdog's last judgement of the state came from ("hook", "notify",
     # "transcript", "screen") and how old that look is
     source: str | None = None
@@ -55,6 +78,7 @@ class FleetStatus:
     failing: int = 0  # supervised agents failing now (rules.fleet_health)
     supervised: int = 0
     config_in_force: str | None = None  # digest of the last good config, when stale
+    config_error: str | None = None  # the file's errors, when the last good config is shown
 
     @property
     def degraded(self) -> bool:
@@ -65,9 +89,10 @@ class FleetStatus:
         """The `agents status --json` document (stable; `version` changes if it must)."""
         return {
             "version": JSON_VERSION,
-            "config": {"path": self.config_path, "ok": self.config_stale_since is None,
+            "config": {"path": self.config_path,
+                       "ok": self.config_stale_since is None and self.config_error is None,
                        "stale_since": self.config_stale_since,
-                       "last_good": self.config_in_force},
+                       "last_good": self.config_in_force, "errors": self.config_error},
             "watchdog": {"running": self.watchdog_pid is not None, "pid": self.watchdog_pid},
             "tmux": {"server_running": self.server_running},
             "phase": self.phase,
@@ -78,66 +103,118 @@ class FleetStatus:
 
 
 def agent_state(agent: Agent, pane: Pane | None, mem: AgentMemory, stopped: bool,
-                server_running: bool, mono_now: float, resting: bool = False) -> str:
-    """One word or phrase for the status table, most urgent first. `resting`: a loop agent
-    after the last phase (stopped on purpose)."""
+                server_running: bool, mono_now: float, resting: bool = False
+                ) -> tuple[str, str]:
+    """(one of STATES, the prose), most urgent first. `resting`: a loop agent after the
+    last phase (stopped on purpose)."""
     if not agent.enabled:
-        return "disabled"
+        return "disabled", "disabled"
     if stopped:
-        return "stopped"
+        return "stopped", "stopped"
     if resting and pane is None:
-        return "done (sequence complete)"
+        return "done", "done (sequence complete)"
     if mem.crash_looping_wall is not None:
-        return "crash-looping"
+        return "crash-looping", "crash-looping"
     if pane is None:
-        return "down (restarting)" if agent.watch != "none" and server_running else "stopped"
+        if agent.watch == "none" or not server_running:
+            return "stopped", "stopped"
+        if mem.restart_due_at is not None:
+            return "backoff", f"restarting in {max(mem.restart_due_at - mono_now, 0):.0f}s"
+        return "exited", "down (restarting)"
     if pane.dead:
-        return f"exited ({pane.exit_status})" if pane.exit_status is not None else "exited"
+        return "exited", (f"exited ({pane.exit_status})" if pane.exit_status is not None
+                          else "exited")
     if mem.limit_until is not None:
         if mem.limit_reset_wall is not None:
-            return "limited until " + time.strftime("%H:%M", time.localtime(
+            return "limited", "limited until " + time.strftime("%H:%M", time.localtime(
                 mem.limit_reset_wall))
-        return "limited (probing)"
+        return "limited", "limited (probing)"
     if mem.dialog_line is not None:
-        return "waiting at dialog"
+        return "dialog", "waiting at dialog"
     if mem.state == "active":
-        return "active"
+        return "active", "active"
     if mem.state == "idle" and mem.active_at is not None:
-        return f"idle {max(mono_now - mem.active_at, 0) / 60:.0f}m"
-    return "running"
+        idle = max(mono_now - mem.active_at, 0)
+        return "idle", f"idle {idle:.0f}s" if idle < 60 else f"idle {idle / 60:.0f}m"
+    return "running", "running"
 
 
-def status(config: Config, tmux: Tmux) -> FleetStatus:
-    """The fleet as one table's worth of data: one tmux call, no per-agent queries."""
+def _since(state: str, mem: AgentMemory, pane: Pane | None, mono_now: float,
+           wall_now: float) -> float | None:
+    """When the agent entered `state` (epoch), where the memory or tmux knows it."""
+    if state == "idle" and mem.active_at is not None:
+        return wall_now - (mono_now - mem.active_at)
+    if state == "crash-looping":
+        return mem.crash_looping_wall
+    if state == "running" and pane is not None and pane.created:
+        return pane.created
+    return None
+
+
+def _usage(config: Config, panes: dict[str, Pane]) -> dict[str, tuple[float, int, int]]:
+    """CPU %, RSS and process count of each live agent's process tree (one 0.25 s wait)."""
+    groups = {name: {pane.pid} | {pid for pid, _ in proctree.tagged(
+        proctree.launch_tag(config.tmux_socket, pane.session))}
+        for name, pane in panes.items()}
+    return proctree.usage_each(groups)
+
+
+def broken(path: Path, errors: str) -> dict[str, object]:
+    """The --json document when the config has errors and no last good one is known."""
+    return {"version": JSON_VERSION,
+            "config": {"path": str(path), "ok": False, "stale_since": None,
+                       "last_good": None, "errors": errors},
+            "watchdog": None, "tmux": None, "phase": None, "fleet": None, "agents": []}
+
+
+def status(config: Config, tmux: Tmux, processes: bool = False,
+           config_error: str | None = None) -> FleetStatus:
+    """The fleet as one table's worth of data: one tmux call, no per-agent queries.
+    `processes`: also read each live agent's process tree from /proc (CPU, memory);
+    `config_error`: `config` is the last good one, standing in for a file with errors."""
     snap = tmux.snapshot()
     memory, _ = memorystore.load_memory(config, quarantine=False)
     stopped = markers.stopped_agents(config)
     read = markers.read_phase(config, memory.loop.phase)
     phase_idx = read.index
     mono_now, wall_now = time.monotonic(), time.time()
+    live = {a.name: pane for a in config.agents
+            if (pane := snap.pane(a.session)) is not None and not pane.dead}
+    used = _usage(config, live) if processes else {}
     rows = []
     for agent in config.agents:
         mem = memory.agent(agent.name)
         pane = snap.pane(agent.session)
-        shown = agent_state(agent, pane, mem, agent.name in stopped, snap.server_running,
-                            mono_now, agent.kind == "loop" and memory.loop.sequence_complete)
-        alive = pane is not None and not pane.dead
+        state, detail = agent_state(
+            agent, pane, mem, agent.name in stopped, snap.server_running, mono_now,
+            agent.kind == "loop" and memory.loop.sequence_complete)
+        alive = agent.name in live
+        started = pane.created if alive and pane and pane.created else None
+        cpu, rss, _ = used.get(agent.name, (None, None, None))
         rows.append(StatusRow(
             agent.name, agent.kind, agent.backend,
-            launch.agent_model(config, agent, phase_idx) or "-", agent.watch, shown,
-            agent.session,
-            uptime_s=wall_now - pane.created if alive and pane and pane.created else None,
-            restarts_1h=sum(1 for t in mem.deaths if mono_now - t < HOUR),
+            launch.agent_model(config, agent, phase_idx), agent.watch, state, detail,
+            agent.session, iso(_since(state, mem, pane, mono_now, wall_now)),
+            idle_s=round(max(mono_now - mem.active_at, 0.0), 1)
+            if alive and mem.active_at is not None and state in ("idle", "active") else None,
+            limit_until=iso(mem.limit_reset_wall) if state == "limited" else None,
+            pid=pane.pid if alive and pane else None, cpu_pct=cpu, rss_bytes=rss,
+            uptime_s=wall_now - started if started else None,
+            restarts_1h=sum(1 for t in mem.restart_walls if wall_now - t < RESTART_RECORD),
             restarts_total=mem.restarts, last_event=mem.last_event,
             last_event_age_s=wall_now - mem.last_event_wall if mem.last_event_wall else None,
+            last_event_this_run=mem.last_event_wall >= started - START_SLACK
+            if mem.last_event_wall and started else None,
             source=mem.state_source if alive else None,
             seen_age_s=max(mono_now - mem.looked_at, 0.0) if alive and mem.looked_at is not None
             else None))
     for service in config.services:
         pane = snap.pane(service.session)
-        shown = "stopped" if pane is None else ("exited" if pane.dead else "running")
-        rows.append(StatusRow(service.name, "service", "-", "-", "-", shown, service.session,
-                              None, 0, 0, None, None))
+        state = "stopped" if pane is None else ("exited" if pane.dead else "running")
+        rows.append(StatusRow(service.name, "service", None, None, None, state, state,
+                              service.session, None, None, None,
+                              pane.pid if pane and not pane.dead else None, None, None,
+                              None, 0, 0, None, None, None))
     phase = None
     if config.loop and config.loop.phases:
         current = min(phase_idx, len(config.loop.phases) - 1)
@@ -157,4 +234,5 @@ def status(config: Config, tmux: Tmux) -> FleetStatus:
                        str(config.path),
                        float(stale) if isinstance(stale, int | float) else None,
                        failing, supervised,
-                       digest if isinstance(digest, str) and stale is not None else None)
+                       digest if isinstance(digest, str) and stale is not None else None,
+                       config_error)

@@ -54,14 +54,43 @@ def config_path(args: argparse.Namespace) -> Path:
     return Path(getattr(args, "config", None) or "agents.toml")
 
 
-def load(args: argparse.Namespace, env: bool = True) -> Config:
-    """The config named by --config; `env`: with the environment's overrides."""
+def load(args: argparse.Namespace, env: bool = True, strict: bool = False) -> Config:
+    """The config named by --config; `env`: with the environment's overrides. A config with
+    errors is a ConfigError when `strict` (the verbs that start a fleet, and `check`);
+    otherwise the verb acts on the last good config the watchdog runs, saying so on stderr,
+    so a typo never locks the operator out of the running fleet."""
+    return loaded(args, env, strict)[0]
+
+
+def loaded(args: argparse.Namespace, env: bool = True, strict: bool = False
+           ) -> tuple[Config, str | None]:
+    """`load`, and the errors of the config file when the last good one stands in for it."""
     from agent_orchestrator import config as config_mod
+    from agent_orchestrator.doors import markers
 
     path = config_path(args)
     if not path.exists():
         raise UserError(f"no config file at {path} (use --config PATH, or 'agents init')")
-    return config_mod.load(path, os.environ if env else None)
+    try:
+        return config_mod.load(path, os.environ if env else None), None
+    except config_mod.ConfigError as exc:
+        fallback = None if strict else markers.last_good_config(path)
+        if fallback is None:
+            raise
+        from agent_orchestrator.cli import render
+
+        render.notice(f"the config has errors; using the last good one the watchdog runs "
+                      f"({markers.last_good_file(fallback.state_dir)}):\n{exc}")
+        return fallback, str(exc)
+
+
+def refuse_unstartable(config: Config) -> None:
+    """A UserError listing every reason the fleet cannot start (cli/startable.py), if any."""
+    from agent_orchestrator.cli import startable
+
+    found = startable.problems(config)
+    if found:
+        raise UserError(startable.render(config, found))
 
 
 def tmux(config: Config) -> Tmux:

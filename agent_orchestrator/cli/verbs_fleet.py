@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from agent_orchestrator.cli.verb import Verb, load, no_arguments, tmux
+from agent_orchestrator.cli.verb import Verb, load, no_arguments, refuse_unstartable, tmux
 
 
 def _names(parser: argparse.ArgumentParser) -> None:
@@ -16,7 +16,8 @@ def run_up(args: argparse.Namespace) -> int:
     from agent_orchestrator.cli import render
     from agent_orchestrator.runtime import fleet
 
-    config = load(args)
+    config = load(args, strict=True)
+    refuse_unstartable(config)
     render.outcomes(render.console(), fleet.up(config, tmux(config), args.names))
     return 0
 
@@ -38,7 +39,7 @@ def run_restart(args: argparse.Namespace) -> int:
     from agent_orchestrator.cli import render
     from agent_orchestrator.runtime import fleet
 
-    config = load(args)
+    config = load(args, strict=True)
     render.outcomes(render.console(), fleet.restart(config, tmux(config), args.names))
     return 0
 
@@ -46,7 +47,7 @@ def run_restart(args: argparse.Namespace) -> int:
 def run_watchdog(args: argparse.Namespace) -> int:
     from agent_orchestrator.runtime import watchdog
 
-    watchdog.run(load(args, env=False))
+    watchdog.run(load(args, env=False, strict=True))
     return 0
 
 

@@ -13,6 +13,7 @@ from agent_orchestrator.cli.verb import (
     agent_named,
     config_path,
     load,
+    loaded,
     tmux,
 )
 
@@ -25,20 +26,16 @@ def _build_status(parser: argparse.ArgumentParser) -> None:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from agent_orchestrator.cli import render, status
+    from agent_orchestrator.cli import render, status, statustable
     from agent_orchestrator.config import ConfigError
-    from agent_orchestrator.doors import markers
 
     try:
-        config = load(args)
+        config, broken = loaded(args)
     except ConfigError as exc:
-        # The watchdog keeps running the last good config: show that fleet, and say why.
-        fallback = markers.last_good_config(config_path(args))
-        if fallback is None:
-            raise
-        render.notice(f"the config has errors; showing the last good one the watchdog "
-                      f"runs:\n{exc}")
-        config = fallback
+        if args.json:  # scripts still get a document: the config is broken, no fleet known
+            render.json_document(status.broken(config_path(args), str(exc)),
+                                 ensure_ascii=True)
+        raise
     door = tmux(config)
     if args.name:
         from agent_orchestrator.cli import agentstatus
@@ -52,11 +49,15 @@ def run_status(args: argparse.Namespace) -> int:
             render.agent_detail(one)
         return 0
     if args.json:
-        render.json_document(status.status(config, door).to_json(), ensure_ascii=True)
-    elif args.watch:
-        render.status_live(render.console(), lambda: status.status(config, door), config)
+        render.json_document(status.status(config, door, processes=True,
+                                           config_error=broken).to_json(), ensure_ascii=True)
+        return 0
+    out = render.console()
+    wide = out.width >= statustable.WIDE  # room for the pid, CPU and memory columns
+    if args.watch:
+        statustable.status_live(out, lambda: status.status(config, door, wide, broken), config)
     else:
-        render.status(render.console(), status.status(config, door), config)
+        statustable.status(out, status.status(config, door, wide, broken), config)
     return 0
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agent_orchestrator.cli.verb import Verb, config_path, load, no_arguments
+from agent_orchestrator.cli.verb import Verb, config_path, load, no_arguments, refuse_unstartable
 
 
 def _build_init(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +27,9 @@ def run_init(args: argparse.Namespace) -> int:
 def run_check(args: argparse.Namespace) -> int:
     from agent_orchestrator.cli import render
 
-    render.check_ok(render.console(), load(args))
+    config = load(args, strict=True)
+    refuse_unstartable(config)
+    render.check_ok(render.console(), config)
     return 0
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 
 # Stamps every look rewrites: a change of these alone is not worth a state write each pass.
 LOOK_STAMPS = ("looked_at",)
+RESTART_RECORD = 3600.0  # how long restarts are remembered one by one (`restarts_1h`)
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class AgentMemory:
     last_event_wall: float | None = None
     # restarts and crash loops
     deaths: tuple[float, ...] = ()  # deaths, fatal restarts and stall reboots in crash_window
+    restart_walls: tuple[float, ...] = ()  # its restarts (epoch) in the last RESTART_RECORD s
     failures: int = 0  # consecutive failures that came before a stable run (back-off exponent)
     restart_due_at: float | None = None  # a failed agent is started again at this time
     crash_looping_wall: float | None = None  # set: FATAL, no more restarts

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from agent_orchestrator.config import Agent
 from agent_orchestrator.core.decisions import Restart, Start, Stop, Tick
-from agent_orchestrator.core.memory import AgentMemory
+from agent_orchestrator.core.memory import RESTART_RECORD, AgentMemory
 from agent_orchestrator.core.observed import Now
 
 FLEET_WINDOW = 60.0  # seconds over which fleet_restart_limit counts
@@ -85,7 +85,9 @@ def start(tick: Tick, agent: Agent, kind: str, reason: str, restart: bool) -> No
     tick.fleet_starts.append(now.mono)
     tick.agents[agent.name] = replace(
         new_run(mem, now.mono), starts=mem.starts + 1, signal_turns=0,
-        restarts=mem.restarts + (mem.starts > 0), restart_due_at=None, pane_pid=None,
+        restarts=mem.restarts + (mem.starts > 0), restart_walls=tuple(
+            t for t in mem.restart_walls if now.wall - t < RESTART_RECORD) + (
+            (now.wall,) if mem.starts > 0 else ()), restart_due_at=None, pane_pid=None,
         limit_until=None, limit_reset_wall=None, limit_nudged=False, limit_source=None,
         limit_auto=False)
     tick.actions.append((Restart if restart else Start)(agent.name, reason))

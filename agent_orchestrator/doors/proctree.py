@@ -52,7 +52,13 @@ def _start_time(pid: int) -> str | None:
 def usage(pids: Iterable[int], interval: float = 0.25) -> tuple[float, int, int]:
     """(CPU % over `interval` seconds, resident bytes, process count) of the processes
     `pids` that are alive; 100 % is one core busy."""
-    def sample() -> dict[int, tuple[int, int]]:
+    return usage_each({"": pids}, interval)[""]
+
+
+def usage_each(groups: Mapping[str, Iterable[int]], interval: float = 0.25
+               ) -> dict[str, tuple[float, int, int]]:
+    """`usage` of each group of pids, all measured over the same `interval` (one wait)."""
+    def sample(pids: list[int]) -> dict[int, tuple[int, int]]:
         out = {}
         for pid in pids:
             fields = _stat_fields(pid)
@@ -60,14 +66,18 @@ def usage(pids: Iterable[int], interval: float = 0.25) -> tuple[float, int, int]
                 # utime + stime (fields 14, 15) and rss in pages (field 24)
                 out[pid] = (int(fields[11]) + int(fields[12]), int(fields[21]))
         return out
-    pids = list(pids)
-    before = sample()
-    time.sleep(interval)
-    after = sample()
-    ticks = sum(t - before[pid][0] for pid, (t, _) in after.items() if pid in before)
-    cpu = 100.0 * ticks / os.sysconf("SC_CLK_TCK") / interval
-    rss = sum(pages for _, pages in after.values()) * os.sysconf("SC_PAGE_SIZE")
-    return round(cpu, 1), rss, len(after)
+    lists = {key: list(pids) for key, pids in groups.items()}
+    before = {key: sample(pids) for key, pids in lists.items()}
+    if lists:
+        time.sleep(interval)
+    result = {}
+    for key, pids in lists.items():
+        after, first = sample(pids), before[key]
+        ticks = sum(t - first[pid][0] for pid, (t, _) in after.items() if pid in first)
+        cpu = 100.0 * ticks / os.sysconf("SC_CLK_TCK") / interval
+        rss = sum(pages for _, pages in after.values()) * os.sysconf("SC_PAGE_SIZE")
+        result[key] = (round(cpu, 1), rss, len(after))
+    return result
 
 
 def untagged(env: Mapping[str, str]) -> dict[str, str]:

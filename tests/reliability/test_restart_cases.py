@@ -75,10 +75,11 @@ def most_in_a_minute(times: list[float]) -> int:
 
 
 def state_of(sim: Sim, name: str) -> str:
+    """The `state` word `agents status` would show for the agent."""
     agent = sim.config.agent(name)
     assert agent is not None
     return status.agent_state(agent, sim.panes.get(agent.session), sim.memory.agent(name),
-                              name in sim.stopped, sim.server, sim.mono)
+                              name in sim.stopped, sim.server, sim.mono)[0]
 
 
 # --------------------------------------------------------------------------- T15

@@ -37,6 +37,7 @@ from agent_orchestrator.config import (
 )
 from agent_orchestrator.config.presets import PRESETS
 from agent_orchestrator.config.schema import NAME_RULE, Field
+from agent_orchestrator.config.userregex import UserRegex
 
 HEAD = """\
 [defaults]
@@ -240,9 +241,9 @@ def test_user_table_overrides_single_preset_keys(full: Config) -> None:
     # every other key is still the preset's
     assert demo.bin == PRESETS["demo"]["bin"]
     assert demo.process_name == "python"
-    assert isinstance(demo.active_re, re.Pattern)
+    assert isinstance(demo.active_re, UserRegex)
     assert demo.active_re.pattern == PRESETS["demo"]["active_re"]
-    assert demo.active_re.flags & re.IGNORECASE
+    assert demo.active_re.search("x\nESC TO INTERRUPT")  # case-insensitive, any line
     assert demo.prompt_re is not None and demo.prompt_re.search("Do you want to proceed?")
 
 
@@ -465,7 +466,7 @@ ERROR_CASES = [
     # --- regexes
     ErrorCase("bad-regex-in-preset-override", cfg('[backend.demo]\nfatal_re = "a**"\n'), [
         ("fatal_re", "backend.demo.fatal_re",
-         "invalid regular expression: multiple repeat at position 2"),
+         "invalid regular expression: bad repetition operator: **"),
     ]),
     ErrorCase("regex-not-string", cfg(TOOL + "limit_re = 5\n"), [
         ("limit_re", "backend.tool.limit_re",

@@ -83,7 +83,7 @@ class Builder:
         """A prompt file: it must exist and be trustworthy (filetrust.py)."""
         unresolved = (self.root / Path(value).expanduser())
         resolved = self._path(value)
-        if not resolved.is_file():
+        if not resolved.exists():  # a FIFO or device exists: judged below (not regular)
             self.problems.add(where, f"file not found: {resolved}", label=label)
             return resolved
         # Judged through the path as written: a symlink is named as one in messages.

@@ -106,6 +106,10 @@ def check_table(raw: Any, spec: Mapping[str, Field], path: PathKey,
             problems.add(path + (key,), f"unknown key{suggestion}", label=_join(name, key))
             continue
         try:
+            # argv, environment and paths cannot carry a NUL: exec would fail, every restart
+            if field.kind not in ("table", "list") and _has_nul(value):
+                raise Invalid("contains a NUL character (\\0 or \\u0000), which no command "
+                              "line, environment variable or path can carry", full=True)
             out[key] = _CHECKS[field.kind](value, field)
         except Invalid as bad:
             text = str(bad) if bad.full else f"got {describe(value)} (expected {bad})"
@@ -122,6 +126,16 @@ def check_table(raw: Any, spec: Mapping[str, Field], path: PathKey,
         else:
             out[key] = field.default
     return out
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
 
 
 class Invalid(Exception):

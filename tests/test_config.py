@@ -725,7 +725,9 @@ def test_file_that_is_not_utf8_is_still_reported_by_line(tmp_path: Path) -> None
     path = tmp_path / "agents.toml"
     path.write_bytes(cfg('[[agent]]\nname = "a"\npromt = "caf\xe9"\n').encode("latin-1"))
     exc = errors(path)
-    assert [(p.line, p.key) for p in exc.problems] == [(7, "agent.a.promt")]
+    assert [(p.line, p.key) for p in exc.problems] == [(7, ""), (7, "agent.a.promt")]
+    assert exc.problems[0].message == "not valid UTF-8 at byte 13 of the line (save the file "\
+        "as UTF-8)"
 
 
 # ----------------------------------------------------------------------------- env overrides

@@ -20,7 +20,6 @@ Screens:
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import time
 from datetime import UTC, datetime, timedelta, timezone
@@ -33,6 +32,7 @@ import pytest
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config import Backend, Config
 from agent_orchestrator.config.presets import PRESETS, SKIP_PERMISSIONS
+from agent_orchestrator.config.userregex import UserRegex
 from agent_orchestrator.core.screen import ScreenView, classify
 from agent_orchestrator.doors import markers
 from agent_orchestrator.runtime import launch, signalwiring
@@ -83,8 +83,7 @@ def test_presets_load_without_tables_and_compile(config: Config) -> None:
         assert backend.bin == name
         for key in ("active_re", "limit_re", "fatal_re", "prompt_re"):
             pattern = getattr(backend, key)
-            assert isinstance(pattern, re.Pattern), f"{name}.{key}"
-            assert pattern.flags & re.IGNORECASE and pattern.flags & re.MULTILINE
+            assert isinstance(pattern, UserRegex), f"{name}.{key}"
         assert backend.process_name and backend.submit_key == "Enter"
         assert backend.footer_ui is True  # every one of them keeps a footer or a live bottom
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator.config import Backend
+from agent_orchestrator.config import Backend, UserRegex
 from agent_orchestrator.core.screen import (
     ScreenView,
     classify,
@@ -27,14 +27,13 @@ FIXTURES = Path(__file__).parent / "fixtures" / "screens"
 BERLIN = ZoneInfo("Europe/Berlin")
 # Shortly before the captures' limits reset (Codex printed "try again at 7:49 AM" at 05:49).
 NOW = datetime(2026, 11, 21, 6, 50, tzinfo=BERLIN)
-FLAGS = re.I | re.M  # as config.py compiles them
 
 
 def backend(name: str, *, active: str | None = None, limit: str | None = None,
             fatal: str | None = None, prompt: str | None = None,
             footer_ui: bool = False, gutter: str = "") -> Backend:
-    def pattern(text: str | None) -> re.Pattern[str] | None:
-        return re.compile(text, FLAGS) if text else None
+    def pattern(text: str | None) -> UserRegex | None:
+        return UserRegex(text) if text else None
 
     return Backend(name=name, bin=name, active_re=pattern(active), limit_re=pattern(limit),
                    fatal_re=pattern(fatal), prompt_re=pattern(prompt), footer_ui=footer_ui,
@@ -331,8 +330,8 @@ def test_demo_waiting_marker(demo: Backend) -> None:
 
 # ------------------------------------------------------- typing: dialog up? text submitted?
 
-DEMO_ACTIVE = re.compile(r"esc to interrupt", FLAGS)
-PROCEED = re.compile(r"Do you want to proceed\?", FLAGS)
+DEMO_ACTIVE = UserRegex(r"esc to interrupt")
+PROCEED = UserRegex(r"Do you want to proceed\?")
 HELLO = "Please say hello (working-state test)"
 LONG = "word " * 60 + "the very end of the text"  # wider than the box: only its tail shows
 
@@ -341,7 +340,7 @@ class Sent(NamedTuple):
     id: str
     screen: str
     text: str
-    active_re: re.Pattern[str] | None
+    active_re: UserRegex | None
     expected: bool
 
 

@@ -4,7 +4,7 @@
 listing every problem as `agents.toml:LINE: key: message`. The other modules: builder.py
 checks table by table, tables.py and schema.py say what each key accepts, presets.py holds
 the built-in backends, templates.py fills command templates, filetrust.py judges files,
-tomlpos.py finds a key's line.
+tomlpos.py finds a key's line, userregex.py compiles regexes for RE2.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from agent_orchestrator.config.model import (
     WatchdogSettings,
 )
 from agent_orchestrator.config.presets import PRESETS
+from agent_orchestrator.config.userregex import UserRegex
 
 __all__ = [
     "BOOT_LINE", "DELIVERIES", "KINDS", "PRESETS", "WATCHDOG_NAME", "WATCH_MODES", "Agent",
     "Backend", "Config", "ConfigError", "Handoff", "Loop", "OnComplete", "Phase", "Service",
-    "Wake", "WatchdogSettings", "builtin_backend", "content_digest", "load",
+    "UserRegex", "Wake", "WatchdogSettings", "builtin_backend", "content_digest", "load",
 ]

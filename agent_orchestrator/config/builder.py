@@ -53,7 +53,8 @@ class Builder:
         agent_defaults = {k: v for k, v in raw_defaults.items()
                           if k in AGENT and f"defaults.{k}" not in flawed}
         if defaults.get("project_dir"):
-            self.root = self._path(defaults["project_dir"], self.path.parent)
+            self.root = self._path(defaults["project_dir"], self.path.parent,
+                                   ("defaults", "project_dir"))
         prefix = defaults.get("session_prefix")
         if isinstance(prefix, str) and prefix and not re.fullmatch(r"[A-Za-z0-9][\w-]*", prefix):
             self.problems.add(("defaults", "session_prefix"),
@@ -72,18 +73,35 @@ class Builder:
             return None
         return model.Config(
             path=self.path, project_dir=self.root, session_prefix=prefix,
-            log_dir=self._path(defaults["log_dir"]), tmux_socket=defaults.get("tmux_socket"),
+            log_dir=self._path(defaults["log_dir"], where=("defaults", "log_dir")),
+            tmux_socket=defaults.get("tmux_socket"),
             watchdog=watchdog, backends=backends, agents=agents, services=services,
             loop=loop, log_max_bytes=defaults["log_max_bytes"], log_keep=defaults["log_keep"])
 
-    def _path(self, value: str | Path, base: Path | None = None) -> Path:
-        return ((base or self.root) / Path(value).expanduser()).resolve()
+    def _path(self, value: str | Path, base: Path | None = None,
+              where: tuple[Any, ...] = (), label: str | None = None) -> Path:
+        """`value` made absolute (`~` expanded, symlinks resolved); a path that cannot be
+        (an unknown `~user`, a symlink loop, a name too long) is a problem at its line."""
+        try:
+            return ((base or self.root) / Path(value).expanduser()).resolve()
+        except (OSError, RuntimeError, ValueError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.problems.add(where, f"unusable path {str(value)[:200]!r}: {why}", label=label)
+            return (base or self.root) / Path(value)
 
     def _file(self, value: str, where: tuple[Any, ...], label: str | None = None) -> Path:
         """A prompt file: it must exist and be trustworthy (filetrust.py)."""
+        count = len(self.problems.items)
+        resolved = self._path(value, where=where, label=label)
+        if len(self.problems.items) > count:
+            return resolved
         unresolved = (self.root / Path(value).expanduser())
-        resolved = self._path(value)
-        if not resolved.is_file():
+        try:
+            exists = resolved.exists()
+        except OSError as exc:
+            self.problems.add(where, f"cannot use {value[:200]!r}: {exc.strerror}", label=label)
+            return resolved
+        if not exists:  # a FIFO or device exists: judged below (not regular)
             self.problems.add(where, f"file not found: {resolved}", label=label)
             return resolved
         # Judged through the path as written: a symlink is named as one in messages.
@@ -191,7 +209,8 @@ class Builder:
                 role=values.get("role"), prompt=values.get("prompt"),
                 prompt_file=self._file(prompt_file, where + ("prompt_file",),
                                        f"agent.{name}.prompt_file") if prompt_file else None,
-                dir=self._path(values["dir"]), enabled=values["enabled"],
+                dir=self._path(values["dir"], where=where + ("dir",), label=f"agent.{name}.dir"),
+                enabled=values["enabled"],
                 watch=values["watch"], resume=values["resume"], wake=wake))
         return tuple(out)
 
@@ -214,7 +233,7 @@ class Builder:
             if "name" in values and "command" in values:
                 out.append(model.Service(
                     values["name"], values.get("session") or prefix + values["name"],
-                    values["command"], self._path(values["dir"])))
+                    values["command"], self._path(values["dir"], where=("service", index, "dir"))))
         return tuple(out)
 
     def _check_names(self, agents: tuple[model.Agent, ...],
@@ -249,7 +268,7 @@ class Builder:
         ids = [p.id for p in phases]
         for dup in sorted({i for i in ids if ids.count(i) > 1}):
             self.problems.add(("loop", "phases"), f"duplicate phase id '{dup}'")
-        roles_dir = self._path(values["roles_dir"])
+        roles_dir = self._path(values["roles_dir"], where=("loop", "roles_dir"))
         for index, agent in enumerate(agents):
             if agent.kind == "loop" and agent.role:
                 self._file(str(roles_dir / f"{agent.role}.md"), ("agent", index, "role"),
@@ -289,5 +308,5 @@ class Builder:
                 self.problems.add(where + (key,), f"'{target}' is not a loop agent's name or "
                                   f"role (expected one of {', '.join(sorted(known)) or 'none'})",
                                   label=dotted(where + (key,)))
-        values["repo"] = self._path(values["repo"])
+        values["repo"] = self._path(values["repo"], where=where + ("repo",))
         return model.Handoff(**values)

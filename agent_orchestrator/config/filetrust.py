@@ -30,6 +30,10 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+# The largest file we read (config, prompts, wake files, role files, kickoff templates): far
+# above any real prompt, far below a dump named by mistake, which would be read whole by `up`
+# and at every restart (and then refused by the 128 KiB argument limit anyway).
+MAX_BYTES = 1 << 20
 CONFIG_STAKES = "what your agents run"
 PROMPT_STAKES = "what your agents are told"
 
@@ -72,6 +76,8 @@ def judge(info: os.stat_result, path: Path, shown: str, stakes: str) -> Verdict:
     mode = stat.S_IMODE(info.st_mode)
     if not stat.S_ISREG(info.st_mode):
         return Verdict(problem=f"{name} is not a regular file")
+    if info.st_size > MAX_BYTES:
+        return Verdict(problem=_too_big(name, info.st_size))
     if info.st_uid not in (os.geteuid(), 0):
         return Verdict(problem=f"{name} is owned by {_user(info.st_uid)}, not by you or root: "
                        f"whoever uses that account could change {stakes}; refusing to read it "
@@ -95,6 +101,11 @@ def judge(info: os.stat_result, path: Path, shown: str, stakes: str) -> Verdict:
     return Verdict()
 
 
+def _too_big(name: str, size: int, least: str = "") -> str:
+    return (f"{name} is {least}{size:,} bytes, over the {MAX_BYTES:,}-byte cap on files we "
+            f"read (config, prompts, wake and role files, templates): is it the right file?")
+
+
 def inspect(path: Path, shown: str, stakes: str = PROMPT_STAKES) -> Verdict:
     """Judge the file at `path` (symlinks followed). A missing file is not judged here."""
     try:
@@ -112,9 +123,12 @@ def read_bytes(path: Path, shown: str, stakes: str = PROMPT_STAKES) -> tuple[byt
         verdict = judge(os.fstat(fd), path, shown, stakes)
         if verdict.problem is not None:
             raise Untrusted(verdict.problem)
-        chunks = []
+        chunks, size = [], 0
         while chunk := os.read(fd, 1 << 16):
             chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_BYTES:  # grew after the fstat: still never read whole
+                raise Untrusted(_too_big(_names(path, shown)[0], size, "at least "))
     finally:
         os.close(fd)
     return b"".join(chunks), verdict.warning

@@ -71,20 +71,33 @@ def load(path: str | Path, env: Mapping[str, str] | None = None,
         raise ConfigError(shown, [Problem(None, "", str(exc))]) from None
     except OSError as exc:
         raise ConfigError(shown, [Problem(None, "", f"cannot read: {exc.strerror}")]) from None
-    text = data.decode("utf-8", errors="replace")
+    encoding = _not_utf8(data)
+    text = data.decode("utf-8", errors="replace")  # read on, to report every problem
     try:
         raw = tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(shown, [Problem(None, "", "TOML nested too deeply (arrays or inline "
+                                          "tables inside each other)")],
+                          content_digest(data)) from None
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         line = int(m.group(1)) if m else None
         where = f"TOML syntax error at column {m.group(2)}: " if m else "TOML syntax error: "
-        raise ConfigError(shown, [Problem(line, "", where + message)],
+        raise ConfigError(shown, [*encoding, Problem(line, "", where + message)],
                           content_digest(data)) from None
     builder = Builder(path, KeyLines(text), env or {})
-    config = builder.build(raw)
-    if builder.problems.items:
-        raise ConfigError(shown, sorted(builder.problems.items, key=lambda p: p.line or 0),
+    try:
+        config = builder.build(raw)
+    except (OSError, ValueError, RuntimeError, RecursionError) as exc:
+        # A last net: the builder reports what it knows at its line; anything else it meets
+        # (a file system oddity) still rejects the edit rather than killing a watchdog.
+        raise ConfigError(shown, [*encoding, *builder.problems.items, Problem(
+            None, "", f"cannot load: {type(exc).__name__}: {exc}")],
+            content_digest(data)) from None
+    if builder.problems.items or encoding:
+        raise ConfigError(shown, sorted([*encoding, *builder.problems.items],
+                                        key=lambda p: p.line or 0),
                           content_digest(data))
     assert config is not None
     warnings = ([f"{shown}: {first_warning}"] if first_warning else []) + [
@@ -92,6 +105,18 @@ def load(path: str | Path, env: Mapping[str, str] | None = None,
     for warning in warnings:
         log.warning("agents: warning: %s", warning)
     return replace(config, digest=content_digest(data), warnings=tuple(warnings), source=data)
+
+
+def _not_utf8(data: bytes) -> list[Problem]:
+    """Where the first byte that is not UTF-8 is (TOML files are UTF-8, never guessed)."""
+    try:
+        data.decode("utf-8")
+        return []
+    except UnicodeDecodeError as exc:
+        start = exc.start
+    line_start = data.rfind(b"\n", 0, start) + 1
+    return [Problem(data.count(b"\n", 0, start) + 1, "", f"not valid UTF-8 at byte "
+                    f"{start - line_start + 1} of the line (save the file as UTF-8)")]
 
 
 def content_digest(data: bytes) -> str:

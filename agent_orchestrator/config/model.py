@@ -7,11 +7,10 @@ changed in one place. Values are already converted: paths resolved, regexes comp
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent_orchestrator.config.schema import REGEX_FLAGS
+from agent_orchestrator.config.userregex import UserRegex
 
 # ping delivery's default boot line (SPEC §3).
 BOOT_LINE = ("Your full kickoff prompt is in {kickoff_file} — read it now with: "
@@ -66,10 +65,10 @@ class Backend:
     submit_key: str = "Enter"
     model_env: str = ""
     process_name: str | None = None
-    active_re: re.Pattern[str] | None = None
-    limit_re: re.Pattern[str] | None = None
-    fatal_re: re.Pattern[str] | None = None
-    prompt_re: re.Pattern[str] | None = None
+    active_re: UserRegex | None = None
+    limit_re: UserRegex | None = None
+    fatal_re: UserRegex | None = None
+    prompt_re: UserRegex | None = None
     footer_ui: bool = False
     log_grace: float = 180
     stall_idle: float = 300
@@ -80,9 +79,9 @@ class Backend:
     boot_line: str = BOOT_LINE
     # The CLI says it continues by itself at the reset (on its limit screen): no nudge
     # until it had that chance.
-    auto_resume_re: re.Pattern[str] | None = None
+    auto_resume_re: UserRegex | None = None
     # The CLI's own continue after a limit reset: a new turn starts there, as at a prompt.
-    resumed_re: re.Pattern[str] | None = None
+    resumed_re: UserRegex | None = None
     # Wire the CLI's own signals at launch (a SIGNAL_SOURCES name; "" = the screen only).
     signals: str = ""
 
@@ -144,8 +143,8 @@ class Handoff:
 
     repo: Path
     state_subdir: str = "machine-docs"
-    claim_pattern: re.Pattern[str] | None = re.compile("^claim", REGEX_FLAGS)
-    review_pattern: re.Pattern[str] | None = re.compile("^review", REGEX_FLAGS)
+    claim_pattern: UserRegex | None = UserRegex("^claim")
+    review_pattern: UserRegex | None = UserRegex("^review")
     claim_pings: str = "adversary"
     review_pings: str = "builder"
     inboxes: tuple[str, ...] = ("to_adversary", "to_builder")

@@ -27,10 +27,8 @@ one row at a time, the limit/fatal ones only on the current turn):
   want to do? 1. Stop and wait for limit to reset", "Switch to gpt-6-luna?") sit right under
   limit banners and dialog outranks limited, so numbered menus and "Enter to confirm" lines
   are NOT dialogs here.
-- Each pattern is anchored or starts with a literal, has no nested or unbounded repetition
-  before a literal it could also match, and skips decoration with a POSSESSIVE quantifier
-  (`*+`, Python 3.11+: no backtracking into it), so a 1 MB row is read in linear time
-  (tests/test_presets.py checks).
+- Patterns run on RE2 (config/userregex.py), so any row is read in linear time; RE2 has no
+  possessive quantifiers and needs none (it never backtracks).
 
 No preset skips permissions. `SKIP_PERMISSIONS` lists each CLI's flag for that, for an
 opt-in config key to apply.
@@ -105,7 +103,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # limit resets 7:20pm`; an API-key login gets `API Error: Request rejected (429) ·
         # Rate limited` once its retries are spent (.../usage_limit_api_billing.txt).
         "limit_re": (
-            r"^[\s⎿●⏺⚠]*+(?:You" + _APOS + r"ve hit your (?:[\w-]+ )?limit"
+            r"^[\s⎿●⏺⚠]*(?:You" + _APOS + r"ve hit your (?:[\w-]+ )?limit"
             r"|Claude (?:AI )?usage limit reached"
             r"|(?:5-hour|session|weekly|Opus(?: weekly)?) limit reached"
             r"|Usage limit reached(?:\s*$|\s*·)"
@@ -123,9 +121,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # stops the agent and tells the user. Not matched after `⎿` (a tool's output quoting
         # a 401, signals §12.1 `claude.quoted_401`).
         "fatal_re": (
-            r"^[\s●⏺]*+(?:Please run /login · )?API Error: 401\b"
-            r"|^[\s●⏺]*+Invalid API key\b"
-            r"|^[\s●⏺]*+(?:Your )?credit balance is too low\b"
+            r"^[\s●⏺]*(?:Please run /login · )?API Error: 401\b"
+            r"|^[\s●⏺]*Invalid API key\b"
+            r"|^[\s●⏺]*(?:Your )?credit balance is too low\b"
         ),
         # Permission: ` Do you want to proceed?` / `Do you want to make this edit to X?`
         # (screens/claude/permission.txt); trust: `❯ 1. Yes, I trust this folder`
@@ -133,9 +131,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # bypass warning `Yes, I accept`; question widget `Enter to select · ↑/↓ to navigate`
         # (signals §1.2). NOT the limit menu `What do you want to do?` / `Enter to confirm`.
         "prompt_re": (
-            r"^\s*+Do you want to (?:proceed|make this edit|create|allow)\b"
-            r"|Yes, I trust this folder|^\s*+Do you trust the files in this folder\?"
-            r"|^[\s❯>]*+(?:\d\.\s*)?Yes, I accept\s*$"
+            r"^\s*Do you want to (?:proceed|make this edit|create|allow)\b"
+            r"|Yes, I trust this folder|^\s*Do you trust the files in this folder\?"
+            r"|^[\s❯>]*(?:\d\.\s*)?Yes, I accept\s*$"
             r"|↑/↓ to navigate"
         ),
         "stall_idle": 300,
@@ -169,14 +167,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         # §2.3). Not `■ exceeded retry limit, last status: 429 Too Many Requests` (a rate
         # limit, screens/codex/ratelimit_final.txt) nor `⚠ Heads up, you've used over 75% of
         # your 5h limit` / `⚠ 5h limit: only <1% left` (warnings).
-        "limit_re": r"^[\s■🖐]*+You" + _APOS + r"ve hit your usage limit\b",
+        "limit_re": r"^[\s■🖐]*You" + _APOS + r"ve hit your usage limit\b",
         # signals §2.2: `■ unexpected status 401 Unauthorized: token expired`, `■ Codex ran out
         # of room in the model's context window. Start a new conversation ...` (a restart
         # starts one), `ERROR: No saved session found with ID <x>`.
         "fatal_re": (
-            r"^[\s■]*+unexpected status 401 Unauthorized\b"
-            r"|^[\s■]*+Codex ran out of room in the model" + _APOS + r"s context window"
-            r"|^\s*+ERROR: No saved session found with ID\b"
+            r"^[\s■]*unexpected status 401 Unauthorized\b"
+            r"|^[\s■]*Codex ran out of room in the model" + _APOS + r"s context window"
+            r"|^\s*ERROR: No saved session found with ID\b"
         ),
         # Approval overlay: `Would you like to run the following command?` ... `3. No, and
         # tell Codex what to do differently (esc)` (screens/codex/permission.txt), edits and
@@ -185,11 +183,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         # directory?` / `Yes, allow Codex to work in this folder`. NOT the model-switch menu
         # under the limit banner (`› 1. Switch to gpt-6-luna`, `enter select · esc back`).
         "prompt_re": (
-            r"^\s*+Would you like to (?:run the following command|make the following edits"
+            r"^\s*Would you like to (?:run the following command|make the following edits"
             r"|grant these permissions)\?"
-            r"|^[\s›]*+\d\. No, and tell Codex what to do differently"
-            r"|^\s*+Trust this folder\?"
-            r"|^\s*+Do you trust the contents of this directory\?"
+            r"|^[\s›]*\d\. No, and tell Codex what to do differently"
+            r"|^\s*Trust this folder\?"
+            r"|^\s*Do you trust the contents of this directory\?"
             r"|Yes, allow Codex to work in this folder"
         ),
         "stall_idle": 300,
@@ -224,24 +222,24 @@ PRESETS: dict[str, dict[str, Any]] = {
         # real screens print no reset time; current builds add `Access resets at 3:45 PM PST.`
         # on the next row, which screen.py reads.
         "limit_re": (
-            r"^[\s│]*+Usage limit reached\b"
-            r"|^[\s│]*+✕ \[API Error: You have exhausted your daily quota"
-            r"|^[\s│ℹ⚡]*+You have reached your daily \S+ quota limit"
+            r"^[\s│]*Usage limit reached\b"
+            r"|^[\s│]*✕ \[API Error: You have exhausted your daily quota"
+            r"|^[\s│ℹ⚡]*You have reached your daily \S+ quota limit"
         ),
         # signals §3.1/§3.2: `Invalid session identifier "7". Use --list-sessions ...` (a bad
         # resume id), `✕ [API Error: API key not valid. Please pass a valid API key.]`.
         "fatal_re": (
-            r"^\s*+Invalid session identifier\b"
-            r"|^[\s│]*+✕ \[API Error: API key not valid\b"
+            r"^\s*Invalid session identifier\b"
+            r"|^[\s│]*✕ \[API Error: API key not valid\b"
         ),
         # `│ Allow execution of [Shell]?` (screens/gemini/permission.txt), `Apply this
         # change?`, `Waiting for user confirmation...`; trust: `Do you trust the files in this
         # folder?` (screens/gemini/trust_prompt.txt), `Do you trust the following folders
         # being added to this workspace?` (signals §3.2).
         "prompt_re": (
-            r"^[\s│]*+Allow execution of\b|^[\s│]*+Apply this change\?"
+            r"^[\s│]*Allow execution of\b|^[\s│]*Apply this change\?"
             r"|Waiting for user confirmation"
-            r"|^[\s│]*+Do you trust the (?:files in this folder|following folders)\b"
+            r"|^[\s│]*Do you trust the (?:files in this folder|following folders)\b"
         ),
         "stall_idle": 300,
     },
@@ -269,19 +267,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         "message_gutter": "┃",
         # Retrying by itself is work: `[retrying in 7s #1]` after a rate limit (tests/
         # fixtures/screens-captured/opencode-1.18.33/ratelimit_retrying.txt).
-        "active_re": r"\besc interrupt\b|^\s*+[■⬝]{8}\s|\[retrying in \d",
+        "active_re": r"\besc interrupt\b|^\s*[■⬝]{8}\s|\[retrying in \d",
         # `┃  The usage limit has been reached` (screens/opencode/usage_limit_final.txt),
         # `Free usage exceeded, subscribe to Go`, `(Usage|Free|Go) limit reached`, `This
         # request requires more credits` (signals §4.2). Not `Rate limit reached for
         # fake-model ... Please try again in 2s` (screens/opencode/ratelimit_final.txt).
         "limit_re": (
-            r"^[\s┃]*+(?:The )?usage limit has been reached"
-            r"|^[\s┃]*+(?:Usage|Free|Go) limit reached"
-            r"|^[\s┃]*+Free usage exceeded"
-            r"|^[\s┃]*+(?:This request )?requires more credits"
+            r"^[\s┃]*(?:The )?usage limit has been reached"
+            r"|^[\s┃]*(?:Usage|Free|Go) limit reached"
+            r"|^[\s┃]*Free usage exceeded"
+            r"|^[\s┃]*(?:This request )?requires more credits"
         ),
         # signals §4.2: `┃  API key not valid. Please pass a valid API key.`
-        "fatal_re": r"^[\s┃]*+API key not valid\b",
+        "fatal_re": r"^[\s┃]*API key not valid\b",
         # `┃  △ Permission required` ... `Allow once   Allow always   Reject ... enter confirm`
         # (screens/opencode/permission.txt), its `△ Always allow` / `△ Reject permission`
         # sub-dialogs and the question tool's `↑↓ select  enter submit  esc dismiss` (signals
@@ -323,16 +321,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         # until the first token; signals §5.2, §12.5). While the reply streams there is no
         # indicator: footer_ui makes the written session log count as work (log_grace).
         "footer_ui": True,
-        "active_re": r"^\W*+Waiting for \S",
+        "active_re": r"^\W*Waiting for \S",
         # aider has no plan limit of its own; a provider 429 prints `The API provider has
         # rate limited you. Try again later or check your quotas.` (aider/exceptions.py)
         # then `Retrying in 2.0 seconds...`; the spinner, started before the retry loop and
         # stopped by the first token (base_coder.send_message), keeps the screen active.
         # After ~60 s of retries aider returns to the prompt: a quota that is out. Holding
         # the agent then (limit_probe_fallback, one nudge) beats rebooting it into the 429.
-        "limit_re": r"^\s*+The API provider has rate limited you\b",
+        "limit_re": r"^\s*The API provider has rate limited you\b",
         # aider/exceptions.py AuthenticationError.
-        "fatal_re": r"^\s*+The API provider is not able to authenticate you\b",
+        "fatal_re": r"^\s*The API provider is not able to authenticate you\b",
         # Every confirmation: `Run shell command? (Y)es/(N)o/(D)on't ask again [Yes]: `
         # (aider/io.py confirm_ask; signals §5.2). Only an unanswered one: an answered row
         # (`[Yes]: y`) stays on screen after the answer.

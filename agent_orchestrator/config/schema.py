@@ -5,9 +5,8 @@ converts the values it can and records a `Problem` for every one it cannot, so a
 every mistake of a file in one run. Nothing is coerced: the string "false" is not a boolean
 and "5" is not a number.
 
-Regexes are compiled here, never at match time, and one whose matching can take exponential
-time (a variable-length repeat inside another repeat, `(a+)+$`) is refused: one such pattern
-against one long screen line would stall the watchdog's tick for minutes.
+Regexes are compiled here, never at match time, for RE2 (userregex.py): linear time on any
+screen, so no pattern can stall the watchdog's tick.
 """
 
 from __future__ import annotations
@@ -20,13 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_orchestrator.config.tomlpos import KeyLines, PathKey
+from agent_orchestrator.config.userregex import RegexError, UserRegex
 
 # Letters, digits, `-` and `_`, starting with a letter or digit: tmux rewrites `.` and `:` in
 # session names, and a leading `-` reads as an option to tmux and to shells.
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # always fullmatch: `$` allows "a\n"
 NAME_RULE = "1-64 letters, digits, '-' or '_', starting with a letter or digit"
-# Every regex of the config is matched case-insensitive, one screen row or subject per line.
-REGEX_FLAGS = re.IGNORECASE | re.MULTILINE
 
 
 @dataclass(frozen=True)
@@ -108,6 +106,10 @@ def check_table(raw: Any, spec: Mapping[str, Field], path: PathKey,
             problems.add(path + (key,), f"unknown key{suggestion}", label=_join(name, key))
             continue
         try:
+            # argv, environment and paths cannot carry a NUL: exec would fail, every restart
+            if field.kind not in ("table", "list") and _has_nul(value):
+                raise Invalid("contains a NUL character (\\0 or \\u0000), which no command "
+                              "line, environment variable or path can carry", full=True)
             out[key] = _CHECKS[field.kind](value, field)
         except Invalid as bad:
             text = str(bad) if bad.full else f"got {describe(value)} (expected {bad})"
@@ -124,6 +126,16 @@ def check_table(raw: Any, spec: Mapping[str, Field], path: PathKey,
         else:
             out[key] = field.default
     return out
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
 
 
 class Invalid(Exception):
@@ -224,59 +236,9 @@ def _regex(value: Any, field: Field) -> Any:
     if value == "":  # switches a preset's regex off (an empty pattern would match anything)
         return None
     try:
-        compiled = re.compile(value, REGEX_FLAGS)
-    except re.error as exc:
-        raise Invalid(f"invalid regular expression: {exc.msg} at position {exc.pos}",
-                      full=True) from None
-    if nested_repeat(value):
-        raise Invalid("regular expression with a repeat inside a repeat (like `(a+)+`): it can "
-                      "take exponential time on one long screen line; make the inner repeat "
-                      "possessive (`a++`), the group atomic (`(?>...)`), or drop a quantifier",
-                      full=True)
-    return compiled
-
-
-def nested_repeat(pattern: str) -> bool:
-    r"""True when `pattern` repeats (`*`, `+`, `{2,}`, `{1,5}`...) something that itself
-    repeats a variable number of times, with backtracking allowed between the two: the shape
-    of catastrophic backtracking. Possessive repeats and atomic groups cannot backtrack, so
-    what they hold starts afresh. Conservative: `(\d+\.){3}` is refused too (polynomial)."""
-    try:  # CPython's own parser: private, but the only exact reading of Python's syntax
-        from re import _constants as sre  # type: ignore[attr-defined]
-        from re import _parser as sre_parse  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - another Python: compile() alone must do
-        return False
-    repeats = (sre.MAX_REPEAT, sre.MIN_REPEAT)
-
-    def walk(items: Any, inside: bool) -> bool:
-        for op, av in items:
-            if op in repeats:
-                low, high, body = av
-                if inside and low != high:
-                    return True
-                if walk(body, inside or high > 1):
-                    return True
-            elif op is sre.POSSESSIVE_REPEAT:
-                if walk(av[2], False):
-                    return True
-            elif op is sre.ATOMIC_GROUP:
-                if walk(av, False):
-                    return True
-            elif op is sre.SUBPATTERN:
-                if walk(av[3], inside):
-                    return True
-            elif op is sre.BRANCH:
-                if any(walk(alt, inside) for alt in av[1]):
-                    return True
-            elif op in (sre.ASSERT, sre.ASSERT_NOT):
-                if walk(av[1], inside):
-                    return True
-            elif op is sre.GROUPREF_EXISTS:
-                if any(walk(part, inside) for part in av[1:] if part is not None):
-                    return True
-        return False
-
-    return walk(sre_parse.parse(pattern, REGEX_FLAGS), False)
+        return UserRegex(value)
+    except RegexError as exc:
+        raise Invalid(str(exc), full=True) from None
 
 
 def _any_table(value: Any, field: Field) -> Any:

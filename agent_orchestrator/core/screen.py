@@ -40,7 +40,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from agent_orchestrator.config import Backend
+from agent_orchestrator.config import Backend, UserRegex
 from agent_orchestrator.core import resets, timetext
 
 SCAN_LINES = 15  # non-empty lines at the bottom searched for limit / fatal / dialog text
@@ -168,7 +168,7 @@ def classify(screen: str, backend: Backend, now: datetime) -> ScreenView:
     )
 
 
-def dialog_line(screen: str, prompt_re: re.Pattern[str] | None) -> str | None:
+def dialog_line(screen: str, prompt_re: UserRegex | None) -> str | None:
     """The line `prompt_re` matches where `classify` looks for a dialog, cleaned; None when
     no dialog is up."""
     lines = screen_lines(screen)
@@ -176,7 +176,7 @@ def dialog_line(screen: str, prompt_re: re.Pattern[str] | None) -> str | None:
     return _last_match(prompt_re, lines, _dialog_rows(lines, bottom))
 
 
-def submitted(screen: str, text: str, active_re: re.Pattern[str] | None) -> bool:
+def submitted(screen: str, text: str, active_re: UserRegex | None) -> bool:
     """True when `screen`, captured after pressing submit on typed `text`, shows that the
     text left the input box: the agent went busy, or the text is no longer in the input
     lines. A text with nothing visible in it counts as sent."""
@@ -248,7 +248,7 @@ def _clean(line: str) -> str:
     return line.strip().strip("│┃").strip()
 
 
-def _last_match(pattern: re.Pattern[str] | None, lines: list[str],
+def _last_match(pattern: UserRegex | None, lines: list[str],
                 rows: range | list[int]) -> str | None:
     """The bottom-most of `rows` that `pattern` matches, stripped; None when none does."""
     if pattern is None:

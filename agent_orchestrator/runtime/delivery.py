@@ -27,6 +27,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from agent_orchestrator.config import UserRegex
 from agent_orchestrator.core import screen
 from agent_orchestrator.doors.tmux import Tmux
 
@@ -51,7 +52,7 @@ def settle_time(text: str) -> float:
 
 
 def deliver(tmux: Tmux, target: str, text: str, submit_key: str = "Enter",
-            dialog_re: re.Pattern[str] | None = None, active_re: re.Pattern[str] | None = None,
+            dialog_re: UserRegex | None = None, active_re: UserRegex | None = None,
             presses: int = 3, wait: float = 0.5,
             cancel: threading.Event | None = None) -> Delivery:
     """Type `text` into `target` and submit it; say whether it was seen to land. It takes

@@ -51,6 +51,21 @@ CASES = {
     "codex turn complete": Case("codex", {"type": "agent-turn-complete",
                                           "last-assistant-message": "Done."}, "idle", True),
     "codex other": Case("codex", {"type": "approval-requested"}, None),
+    # its title generator's thread (0.169.0, 0.171.0), on the first prompt: not a turn
+    "codex title thread": Case("codex", {
+        "type": "agent-turn-complete", "input-messages": [
+            "Generate a concise, single-line task title of at most 36 characters ..."],
+        "last-assistant-message": '{"title": "Say hello"}'}, None),
+    "codex title thread (reworded ask)": Case("codex", {
+        "type": "agent-turn-complete", "input-messages": ["Name this task."],
+        "last-assistant-message": '{"title": "Say hello"}'}, None),
+    "codex turn answering JSON": Case("codex", {
+        "type": "agent-turn-complete", "input-messages": ["Print the config as JSON"],
+        "last-assistant-message": '{"title": "x", "items": []}'}, "idle", True),
+    "codex turn about titles": Case("codex", {
+        "type": "agent-turn-complete",
+        "input-messages": ["Fix the page title.", "Generate a title for the page"],
+        "last-assistant-message": "Done."}, "idle", True),
 }
 
 

@@ -154,3 +154,14 @@ def test_every_module_says_its_job_and_stays_small() -> None:
             too_long.append(f"{rel}: {len(source.splitlines())} lines")
     assert silent == [], "modules without a first line saying their job"
     assert too_long == [], f"modules over {MAX_LINES} lines"
+
+
+def test_the_wheel_ships_every_package() -> None:
+    """pyproject.toml names the packages one by one: a sub-package left out is missing from
+    the installed wheel (CI installs one), where importing it fails."""
+    import tomllib
+    pyproject = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(pyproject["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(PACKAGE.parent).parts)
+             for p in PACKAGE.rglob("__init__.py")}
+    assert found - listed == set()

@@ -207,6 +207,31 @@ def test_finished_turns_are_events_and_then_idle_counts(sim: Sim) -> None:
     assert sim.memory.agent("q").restarts == 1
 
 
+def test_an_adopted_agents_first_turn_is_news_when_its_first_signal_ends_it(sim: Sim) -> None:
+    """`agents up` starts the agent, the watchdog then adopts it: a CLI whose only signal
+    is a finished turn (Codex's notify) must still get its kickoff turn reported (found by
+    tests/realcli/test_watchdog.py). Turns counted before the adoption stay history."""
+    sim.run("q", "quiet-cli", "frozen")
+    sim.tick()
+    assert sim.kinds("q") == ["adopt"]
+    sim.signals["q"] = SignalRecord(Signal("codex", "agent-turn-complete", "idle", True),
+                                    sim.wall, 1)
+    sim.advance(1)
+    sim.tick(light=False)
+    assert sim.kinds("q").count("turn-finished") == 1
+
+
+def test_turns_counted_before_an_adoption_are_history(sim: Sim) -> None:
+    sim.run("q", "quiet-cli", "frozen")
+    signal(sim, "idle", "Stop", turns=3)  # the watchdog restarted mid-run
+    sim.tick()
+    assert "turn-finished" not in sim.kinds("q")
+    sim.advance(10)
+    signal(sim, "idle", "Stop", turns=4)
+    sim.tick()
+    assert sim.kinds("q").count("turn-finished") == 1
+
+
 def test_a_dialog_from_a_hook_holds_the_agent(sim: Sim) -> None:
     sim.run("q", "quiet-cli", "frozen")
     sim.tick()

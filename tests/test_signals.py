@@ -51,11 +51,6 @@ CASES = {
     "codex turn complete": Case("codex", {"type": "agent-turn-complete",
                                           "last-assistant-message": "Done."}, "idle", True),
     "codex other": Case("codex", {"type": "approval-requested"}, None),
-    "codex title generator (not the agent's turn)": Case("codex", {
-        "type": "agent-turn-complete", "thread-id": "other",
-        "input-messages": ["Generate a concise, single-line task title of at most 36 "
-                           "characters and under ..."],
-        "last-assistant-message": '{"title": "fake title"}'}, None),
     "gemini prompt": Case("gemini", {"hook_event_name": "BeforeAgent", "prompt": "go"},
                           "active"),
     "gemini tool": Case("gemini", {"hook_event_name": "AfterTool"}, "active"),
@@ -64,6 +59,21 @@ CASES = {
         "hook_event_name": "Notification", "notification_type": "ToolPermission",
         "message": "Tool Confirm Shell Command requires execution"}, "dialog"),
     "gemini session end": Case("gemini", {"hook_event_name": "SessionEnd"}, "exited"),
+    # its title generator's thread (0.169.0, 0.171.0), on the first prompt: not a turn
+    "codex title thread": Case("codex", {
+        "type": "agent-turn-complete", "input-messages": [
+            "Generate a concise, single-line task title of at most 36 characters ..."],
+        "last-assistant-message": '{"title": "Say hello"}'}, None),
+    "codex title thread (reworded ask)": Case("codex", {
+        "type": "agent-turn-complete", "input-messages": ["Name this task."],
+        "last-assistant-message": '{"title": "Say hello"}'}, None),
+    "codex turn answering JSON": Case("codex", {
+        "type": "agent-turn-complete", "input-messages": ["Print the config as JSON"],
+        "last-assistant-message": '{"title": "x", "items": []}'}, "idle", True),
+    "codex turn about titles": Case("codex", {
+        "type": "agent-turn-complete",
+        "input-messages": ["Fix the page title.", "Generate a title for the page"],
+        "last-assistant-message": "Done."}, "idle", True),
 }
 
 

@@ -130,7 +130,8 @@ def _one_agent(tick: Tick, agent: Agent) -> None:
     if pane is not None and not pane.dead and mem.starts == 0:
         # Running before we knew it (started by `up`, or state was lost): adopt, don't restart.
         mem = tick.agents[name] = replace(new_run(mem, now.mono), starts=1,
-                                          pane_pid=pane.pid)
+                                          pane_pid=pane.pid,
+                                          signal_turns=_turns_so_far(tick, name))
         tick.event(name, "adopt", f"already running (pid {pane.pid})")
     elif pane is not None and not pane.dead and mem.pane_pid != pane.pid:
         mem = tick.agents[name] = _track_run(tick, agent, pane, mem)
@@ -164,7 +165,8 @@ def _track_run(tick: Tick, agent: Agent, pane: Pane, mem: AgentMemory) -> AgentM
     too: the back-off series and the crash window are the old run's story."""
     if mem.pane_pid is None:
         return replace(mem, pane_pid=pane.pid)
-    run = replace(new_run(mem, tick.now.mono), pane_pid=pane.pid)
+    run = replace(new_run(mem, tick.now.mono), pane_pid=pane.pid,
+                  signal_turns=_turns_so_far(tick, agent.name))
     started = tick.observed.operator_starts.get(agent.name)
     if started is not None and mem.started_at is not None and \
             tick.now.mono - (tick.now.wall - started) > mem.started_at:
@@ -175,6 +177,16 @@ def _track_run(tick: Tick, agent: Agent, pane: Pane, mem: AgentMemory) -> AgentM
     tick.event(agent.name, "adopt", f"a new process (pid {pane.pid}, was {mem.pane_pid}) "
                "started outside the watchdog: its clocks start now")
     return run
+
+
+def _turns_so_far(tick: Tick, name: str) -> int:
+    """The finished turns an adopted run's signal file counts already: history, not news.
+    No file means none yet (each launch removes the previous run's), so the first turn it
+    finishes is news even when that is its first signal (Codex's notify only tells turns:
+    `agents up` starts an agent that the watchdog then adopts, and its kickoff turn must
+    not be lost)."""
+    record = tick.observed.signals.get(name)
+    return record.turns if record is not None else 0
 
 
 def _operator_started_since_failure(tick: Tick, name: str, mem: AgentMemory) -> bool:

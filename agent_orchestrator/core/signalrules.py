@@ -89,7 +89,7 @@ def _count_turns(tick: Tick, name: str, mem: AgentMemory, record: SignalRecord |
     """One `turn-finished` event per turn the signal counted since the last look."""
     if record is None or record.wall < run_start_wall:
         return mem
-    if mem.signal_turns is None:  # adopted: its past turns are history, not news
+    if mem.signal_turns is None:  # not counted yet (an older memory): history, not news
         return replace(mem, signal_turns=record.turns)
     new = record.turns - mem.signal_turns
     if new <= 0:

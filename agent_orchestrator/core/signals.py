@@ -9,6 +9,8 @@ the watchdog reads it back as an observation.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +44,6 @@ _GEMINI_STATES = {
     "SessionStart": "idle",
     "SessionEnd": "exited",
 }
-_CODEX_TITLE_PROMPT = "Generate a concise, single-line task title"
 # Notification hook: which `notification_type` (newer builds) or message (older builds)
 # means what. A permission request is a dialog; the idle reminder is plain idle.
 _DIALOG_TYPES = ("permission_prompt", "elicitation_dialog")
@@ -122,17 +123,34 @@ def _gemini(payload: Mapping[str, Any]) -> Signal:
                   detail=_text(payload, "tool_name") or "", **common)
 
 
+# Codex runs its notify program for its title generator too: a thread of its own on the
+# first prompt, seconds before the agent's own turn ends (tests/realcli/SIGNALS.md: asked
+# "Generate a concise, single-line task title ...", it answers `{"title": "..."}`). That is
+# not the agent's turn: taken as one it says "finished" (and idle: queued text would be
+# typed) while the agent works. Told by its question or by its answer.
+_CODEX_TITLE_ASK = re.compile(r"Generate\b[^.\n]{0,80}\btitle\b", re.IGNORECASE)
+
+
+def _codex_title_thread(payload: Mapping[str, Any], last: str) -> bool:
+    asked = payload.get("input-messages")
+    if isinstance(asked, list) and len(asked) == 1 and isinstance(asked[0], str) \
+            and _CODEX_TITLE_ASK.match(asked[0].lstrip()):
+        return True
+    try:
+        answer = json.loads(last)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and list(answer) == ["title"]
+
+
 def _codex(payload: Mapping[str, Any]) -> Signal:
     kind = _text(payload, "type")
     if not kind:
         raise ValueError("a Codex notify payload has a type")
-    inputs = payload.get("input-messages")
-    first = inputs[0] if isinstance(inputs, list) and inputs else ""
-    # Codex's title generator reports a "turn" of its own on another thread, seconds before
-    # the agent's real turn ends (tests/realcli/SIGNALS.md): not the agent's.
-    side = isinstance(first, str) and first.startswith(_CODEX_TITLE_PROMPT)
-    finished = kind == "agent-turn-complete" and not side
     last = _text(payload, "last-assistant-message") or ""
+    if kind == "agent-turn-complete" and _codex_title_thread(payload, last):
+        return Signal(source="codex", event=kind, state=None, detail="its title generator")
+    finished = kind == "agent-turn-complete"
     return Signal(source="codex", event=kind, state="idle" if finished else None,
                   turn_finished=finished, detail=last[:200],
                   session_id=_text(payload, "thread-id") or _text(payload, "turn-id"))

@@ -695,8 +695,15 @@ def test_t14_lock_names_holder_even_before_it_writes_its_pid(make_fleet, tmp_pat
 # ----------------------------------------------------------------------------- T35
 
 def _modes(folder: Path) -> dict[str, int]:
-    return {str(p.relative_to(folder)): stat.S_IMODE(p.lstat().st_mode)
-            for p in [folder, *folder.rglob("*")]}
+    """Modes of everything in `folder`, but for a temp file renamed away between the listing
+    and its stat (the running watchdog writes its memory atomically)."""
+    modes = {}
+    for p in [folder, *folder.rglob("*")]:
+        try:
+            modes[str(p.relative_to(folder))] = stat.S_IMODE(p.lstat().st_mode)
+        except FileNotFoundError:
+            continue
+    return modes
 
 
 def test_t35_tighten_leaves_symlinks_and_strict_files_alone(tmp_path) -> None:

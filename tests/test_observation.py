@@ -243,6 +243,45 @@ def test_a_dialog_from_a_hook_holds_the_agent(sim: Sim) -> None:
     assert "permission to use Bash" in [e.reason for e in sim.events if e.agent == "q"][-1]
 
 
+def test_a_hooks_dialog_is_one_event_however_often_the_screen_is_read(sim: Sim) -> None:
+    """Claude Code 2.1.332 redraws its screen under a permission dialog: each redraw is
+    captured; with no prompt_re the screen shows no dialog, and each capture made the hook's
+    dialog new again (tests/realcli/test_watchdog.py saw six `dialog` events for one)."""
+    sim.run("q", "quiet-cli", "frozen")
+    sim.tick()
+    signal(sim, "dialog", "PermissionRequest", detail="Bash")
+    for i in range(10):
+        sim.advance(10)
+        sim.show("q", f"a permission dialog, redrawn {i}")
+        sim.tick()
+    assert sim.kinds("q").count("dialog") == 1
+    assert sim.memory.agent("q").dialog_line == "Bash"
+    signal(sim, "active", "PostToolUse")  # answered: the tool ran
+    sim.advance(10)
+    sim.show("q", "working")
+    sim.tick()
+    assert sim.memory.agent("q").dialog_line is None
+    signal(sim, "dialog", "PermissionRequest", detail="Bash")  # the next dialog is news
+    sim.advance(10)
+    sim.tick()
+    assert sim.kinds("q").count("dialog") == 2
+
+
+def test_a_dialog_seen_by_hook_and_screen_is_one_event(sim: Sim) -> None:
+    """The hook names the tool ("Bash"), the screen its question ("Do you want to
+    proceed?"): the two texts must not take turns announcing the same dialog."""
+    dialog = f"❯ do it\n Bash command\n Do you want to proceed?\n ❯ 1. Yes\n   2. No\n{RULE}"
+    sim.run("c", "claude", "starting")
+    sim.tick()
+    sim.signals["c"] = SignalRecord(Signal("claude", "PermissionRequest", "dialog",
+                                           detail="Bash"), sim.wall, 0)
+    for i in range(6):
+        sim.advance(10)
+        sim.show("c", dialog + " " * i)  # redrawn
+        sim.tick()
+    assert sim.kinds("c").count("dialog") == 1, sim.kinds("c")
+
+
 def test_a_signal_from_before_the_run_is_not_believed(sim: Sim) -> None:
     """A stale file of the previous run saying "active" must not keep a hung new run
     alive: the screen (here: no regexes, so idle) decides."""

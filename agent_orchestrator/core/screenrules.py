@@ -122,14 +122,19 @@ def _read(tick: Tick, agent: Agent, pane: Pane) -> ScreenView | None:
             waiting_until_wall=view.waiting_until.timestamp() if view.waiting_until else None,
             # "working" only while the screen moves: a frozen spinner is not work
             active_at=now.mono if view.state == "active" and changed else mem.active_at)
-        if view.state == "dialog" and redact(view.dialog_line or "") != mem.dialog_line:
+        # A dialog the agent's hook told (and announced) is the hook's to end: the screen
+        # neither announces it again in its own words nor clears it (a redrawn screen with
+        # no prompt_re match is not an answer).
+        hooked = mem.state == "dialog" and mem.state_source not in (None, "screen")
+        if view.state == "dialog" and not hooked and \
+                redact(view.dialog_line or "") != mem.dialog_line:
             tick.agents[name] = mem
             tick.event(name, "dialog", f"waiting at a dialog: {short(view.dialog_line or '')}"
                        " (not typing into it; answer it with `tmux attach`)")
             mem = tick.agents[name]
-        # The only screen text kept in state: redacted like every file we write.
-        mem = replace(mem, dialog_line=redact(view.dialog_line)
-                      if view.state == "dialog" and view.dialog_line else None)
+        if not hooked:  # the only screen text kept in state: redacted like every file
+            mem = replace(mem, dialog_line=redact(view.dialog_line)
+                          if view.state == "dialog" and view.dialog_line else None)
     if backend.footer_ui:
         written = tick.observed.log_written.get(agent.session)
         if written is not None and now.wall - written <= backend.log_grace:

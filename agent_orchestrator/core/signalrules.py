@@ -70,12 +70,15 @@ def judge(tick: Tick, agent: Agent, view: ScreenView | None) -> Verdict:
         if judged.state == "active":
             mem = replace(mem, active_at=now.mono)  # the CLI says it works: that is work
         line = record.signal.detail or f"{record.signal.source} {record.signal.event}"
-        if judged.state == "dialog" and redact(line) != mem.dialog_line:
+        # One event per dialog: one the screen announced already (in its words: the
+        # question, where the hook names the tool) is not news again.
+        if judged.state == "dialog" and mem.dialog_line is None:
             tick.agents[name] = mem
             tick.event(name, "dialog", f"waiting at a dialog: {short(line)} (from its "
                        f"{record.signal.source} hook; not typing into it)")
             mem = tick.agents[name]
-        mem = replace(mem, dialog_line=redact(line) if judged.state == "dialog" else None)
+        mem = replace(mem, dialog_line=(mem.dialog_line or redact(line))
+                      if judged.state == "dialog" else None)
         if judged.disagrees and mem.disagreed_wall != record.wall:
             tick.agents[name] = mem = replace(mem, disagreed_wall=record.wall)
             tick.event(name, "signal-disagrees", judged.disagrees)

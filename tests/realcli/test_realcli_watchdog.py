@@ -43,7 +43,7 @@ from typing import Any
 
 import clis
 import pytest
-from conftest import tmux_cmd  # tests/conftest.py
+from conftest import tmux_cmd, wait_until  # tests/conftest.py
 
 from .conftest import need
 
@@ -115,14 +115,8 @@ class Watcher:
 
 
 def wait_for(pred: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.05)
+    """conftest's `wait_until`, with this file's positional (timeout, what) order."""
+    return wait_until(pred, timeout=timeout, what=what)
 
 
 def api_error_time(transcript: str | None) -> float | None:

@@ -19,7 +19,12 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+from agent_orchestrator.doors.ssh import Connection, Target
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
@@ -84,6 +89,7 @@ class SshHost:
             f"PATH={os.environ.get('PATH', '/usr/bin:/bin')}\n",
             encoding="utf-8")
         self._proc: subprocess.Popen[bytes] | None = None
+        self.sockets: set[str] = set()  # tmux socket names a test used here: ended at close
 
     def start(self) -> None:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation folder
@@ -159,3 +165,19 @@ def make_client_key(root: Path) -> Path:
     key = root / "client_key"
     keygen(key)
     return key
+
+
+@pytest.fixture
+def ssh_host(tmp_path: Path) -> Iterator[SshHost]:
+    """One started loopback host "hosta"; its sshd and tmux servers ended afterwards."""
+    host = SshHost(tmp_path, "hosta", make_client_key(tmp_path))
+    host.start()
+    yield host
+    host.close(tuple(host.sockets))
+
+
+def connection(host: SshHost, control: Path, name: str = "a",
+               timeout: float = 10.0) -> Connection:
+    """A Connection to `host` through its own ssh_config (never the real ~/.ssh)."""
+    return Connection(Target(name=name, destination=host.alias,
+                             ssh_config=str(host.ssh_config)), control, timeout=timeout)

@@ -7,34 +7,26 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sshhosts import SshHost, make_client_key, sshd_missing
+from sshhosts import SshHost, connection, ssh_host, sshd_missing
 
 from agent_orchestrator.doors.ssh import (
     Connection,
     HostKeyError,
     SshUnreachable,
-    Target,
     remote_line,
 )
 
 pytestmark = pytest.mark.skipif(sshd_missing() is not None, reason=sshd_missing() or "")
 
 
-@pytest.fixture
-def host(tmp_path: Path) -> Iterator[SshHost]:
-    one = SshHost(tmp_path, "hosta", make_client_key(tmp_path))
-    one.start()
-    yield one
-    one.close()
+host = ssh_host  # the fixture, under a shorter name
 
 
-def connect(host: SshHost, control: Path, **kw: object) -> Connection:
-    target = Target(name="a", destination=host.alias, ssh_config=str(host.ssh_config))
-    return Connection(target, control, **kw)  # type: ignore[arg-type]
+def connect(host: SshHost, control: Path, **kw: float) -> Connection:
+    return connection(host, control, **kw)
 
 
 WORDS = ["plain", "two words", "it's", "$HOME", "`id`", "a;b", "-n", "", "*", "ünï\tcode",

@@ -70,6 +70,7 @@ class Connection:
         self.target = target
         self.timeout = timeout
         self._control_dir = control_dir
+        self._control_made = False
 
     @property
     def control_path(self) -> Path:
@@ -79,7 +80,11 @@ class Connection:
         return self._control_dir / hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def ssh_argv(self, *extra: str) -> list[str]:
-        """`ssh` with our options, `extra` options, and the destination, no command yet."""
+        """`ssh` with our options, `extra` options, and the destination, no command yet.
+        (Makes the private control folder the first time: ssh would not.)"""
+        if not self._control_made:
+            self._control_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._control_made = True
         argv = ["ssh"]
         if self.target.ssh_config:
             argv += ["-F", self.target.ssh_config]
@@ -104,7 +109,6 @@ class Connection:
             timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
         """Run `remote` on the host; its exit status is the caller's to judge. Raises
         SshUnreachable / HostKeyError / SshError when ssh itself failed (exit 255)."""
-        self._ensure_control_dir()
         limit = timeout or self.timeout
         try:
             result = subprocess.run(self.argv(remote), input=stdin, capture_output=True,
@@ -133,9 +137,6 @@ class Connection:
         subprocess.run(self.ssh_argv("-O", "exit"), capture_output=True, check=False,
                        timeout=self.timeout, stdin=subprocess.DEVNULL,
                        env=proctree.untagged(os.environ))
-
-    def _ensure_control_dir(self) -> None:
-        self._control_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def remote_line(words: Sequence[str]) -> str:

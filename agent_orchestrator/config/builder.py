@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from agent_orchestrator.config import filetrust, model
+from agent_orchestrator.config.hosts import build_hosts, check_agent_hosts
 from agent_orchestrator.config.presets import PRESETS, SKIP_PERMISSIONS
 from agent_orchestrator.config.schema import NAME_RE, Problems, check_table, dotted
 from agent_orchestrator.config.tables import (
@@ -64,11 +65,14 @@ class Builder:
         watchdog = model.WatchdogSettings(**check_table(top.get("watchdog", {}), WATCHDOG,
                                                         ("watchdog",), self.problems))
         backends = self._backends(top.get("backend", {}))
+        hosts = build_hosts(top.get("host", {}), self.problems, self.root)
         agents = self._agents(top.get("agent", []), agent_defaults, prefix or "",
                               {b.name for b in backends})
         services = self._services(top.get("service", []), prefix or "")
         loop = self._loop(top["loop"], agents) if "loop" in top and top["loop"] else None
         self._check_names(agents, services, prefix or "")
+        declared = top.get("host") if isinstance(top.get("host"), dict) else {}
+        check_agent_hosts(declared, agents, self.problems)
         if self.problems.items or prefix is None or not defaults.get("log_dir"):
             return None
         return model.Config(
@@ -76,7 +80,8 @@ class Builder:
             log_dir=self._path(defaults["log_dir"], where=("defaults", "log_dir")),
             tmux_socket=defaults.get("tmux_socket"),
             watchdog=watchdog, backends=backends, agents=agents, services=services,
-            loop=loop, log_max_bytes=defaults["log_max_bytes"], log_keep=defaults["log_keep"])
+            hosts=hosts, loop=loop, log_max_bytes=defaults["log_max_bytes"],
+            log_keep=defaults["log_keep"])
 
     def _path(self, value: str | Path, base: Path | None = None,
               where: tuple[Any, ...] = (), label: str | None = None) -> Path:
@@ -202,27 +207,41 @@ class Builder:
             if values.get("kind") == "loop" and not values.get("role"):
                 self.problems.add(where, "a loop agent needs a 'role'", label=f"agent.{name}")
             prompt_file = values.get("prompt_file")
-            wake = self._wake(values.get("wake"), where + ("wake",), f"agent.{name}.wake")
+            host = values.get("host")
+            # On another host, its folder and files are that host's: not looked at here.
+            file = self._file if host is None else self._remote_path
+            wake = self._wake(values.get("wake"), where + ("wake",), f"agent.{name}.wake", file)
             out.append(model.Agent(
                 name=name, session=values.get("session") or prefix + name,
                 backend=backend, kind=values["kind"], model=values.get("model"),
                 role=values.get("role"), prompt=values.get("prompt"),
-                prompt_file=self._file(prompt_file, where + ("prompt_file",),
-                                       f"agent.{name}.prompt_file") if prompt_file else None,
-                dir=self._path(values["dir"], where=where + ("dir",), label=f"agent.{name}.dir"),
+                prompt_file=file(prompt_file, where + ("prompt_file",),
+                                 f"agent.{name}.prompt_file") if prompt_file else None,
+                dir=self._path(values["dir"], where=where + ("dir",), label=f"agent.{name}.dir")
+                if host is None else self._remote_path(values["dir"], where + ("dir",),
+                                                       f"agent.{name}.dir"),
                 enabled=values["enabled"],
-                watch=values["watch"], resume=values["resume"], wake=wake))
+                watch=values["watch"], resume=values["resume"], wake=wake, host=host))
         return tuple(out)
 
-    def _wake(self, raw: Any, where: tuple[Any, ...], label: str) -> model.Wake | None:
+    def _wake(self, raw: Any, where: tuple[Any, ...], label: str,
+              file: Callable[[str, tuple[Any, ...], str], Path]) -> model.Wake | None:
         if raw is None:
             return None
         values = check_table(raw, WAKE, where, self.problems, label)
         if "interval" not in values or "prompt_file" not in values:
             return None
-        return model.Wake(values["interval"], self._file(values["prompt_file"],
-                                                         where + ("prompt_file",),
-                                                         f"{label}.prompt_file"))
+        return model.Wake(values["interval"], file(values["prompt_file"],
+                                                   where + ("prompt_file",),
+                                                   f"{label}.prompt_file"))
+
+    def _remote_path(self, value: str, where: tuple[Any, ...], label: str) -> Path:
+        """A path on an agent's host: taken as written, which must be absolute or from `~`
+        (there is no project folder there to be relative to)."""
+        if not value.startswith(("/", "~")):
+            self.problems.add(where, f"{value[:200]!r} is a path on the agent's host: write "
+                              "it absolute or from ~", label=label)
+        return Path(value)
 
     def _services(self, raw: Any, prefix: str) -> tuple[model.Service, ...]:
         if not isinstance(raw, list):

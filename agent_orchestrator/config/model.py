@@ -111,6 +111,20 @@ class Agent:
     watch: str = "none"
     resume: bool = False
     wake: Wake | None = None
+    host: str | None = None  # a [host.NAME]; None: this machine
+
+
+@dataclass(frozen=True)
+class Host:
+    """`[host.NAME]`: another machine, reached with OpenSSH (`ssh` is its destination)."""
+
+    name: str
+    ssh: str
+    port: int | None = None
+    identity_file: Path | None = None  # on this machine
+    ssh_config: Path | None = None  # on this machine: `ssh -F` (else ~/.ssh/config applies)
+    tmux_socket: str | None = None  # the fleet's tmux server there; None: as on this machine
+    python: str = "python3"  # the interpreter there that has agent_orchestrator
 
 
 @dataclass(frozen=True)
@@ -186,6 +200,7 @@ class Config:
     backends: tuple[Backend, ...]
     agents: tuple[Agent, ...]
     services: tuple[Service, ...] = ()
+    hosts: tuple[Host, ...] = ()
     loop: Loop | None = None
     log_max_bytes: int = 20_000_000
     log_keep: int = 1

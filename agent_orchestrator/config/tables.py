@@ -55,6 +55,7 @@ AGENT = modelled(model.Agent, {
     "watch": Field("choice", choices=model.WATCH_MODES),
     "resume": Field("bool"),
     "wake": Field("table"),
+    "host": Field("name"),
 })
 # Any agent key except its identity may be defaulted in [defaults].
 DEFAULTS = DEFAULTS_OWN | {k: v for k, v in AGENT.items() if k not in ("name", "session")}
@@ -142,4 +143,4 @@ LOOP = modelled(model.Loop, {
 })
 TOP = {"defaults": Field("table", required=True), "watchdog": Field("table", {}),
        "backend": Field("table", {}), "agent": Field("list", []),
-       "service": Field("list", []), "loop": Field("table")}
+       "service": Field("list", []), "loop": Field("table"), "host": Field("table", {})}

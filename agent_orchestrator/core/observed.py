@@ -29,6 +29,7 @@ class Pane:
     window_id: str
     exit_signal: int | None = None
     created: float = 0.0  # epoch seconds the session was created
+    host: str | None = None  # the [host.NAME] it runs on; None: this machine (`pid` is ours)
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,16 @@ class Snapshot:
     `server_running` False means tmux answered "no server" (so no sessions exist), which is a
     real state; a query that failed for any other reason raises TmuxError instead, so a
     caller never mistakes a broken query for a dead fleet.
+
+    With agents on other hosts it is the fleet across them: `server_running` when any host's
+    server (this one's included) runs, and `unseen` the sessions this snapshot cannot speak
+    for (their host did not answer, or its last look is older than our last action there):
+    no verdict is made about them, they are neither alive nor dead.
     """
 
     server_running: bool
     panes: Mapping[str, Pane] = field(default_factory=dict)
+    unseen: Mapping[str, str] = field(default_factory=dict)  # session → why not seen
 
     def pane(self, session: str) -> Pane | None:
         return self.panes.get(session)

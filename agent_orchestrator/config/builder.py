@@ -26,6 +26,7 @@ from agent_orchestrator.config.tables import (
     ON_COMPLETE,
     PHASE,
     SERVICE,
+    TASKS,
     TOP,
     WAKE,
     WATCHDOG,
@@ -69,6 +70,8 @@ class Builder:
         services = self._services(top.get("service", []), prefix or "")
         loop = self._loop(top["loop"], agents) if "loop" in top and top["loop"] else None
         self._check_names(agents, services, prefix or "")
+        tasks = self._tasks(top.get("tasks", {}), defaults.get("backend") or next(
+            (a.backend for a in agents), None), {b.name for b in backends})
         if self.problems.items or prefix is None or not defaults.get("log_dir"):
             return None
         return model.Config(
@@ -76,7 +79,15 @@ class Builder:
             log_dir=self._path(defaults["log_dir"], where=("defaults", "log_dir")),
             tmux_socket=defaults.get("tmux_socket"),
             watchdog=watchdog, backends=backends, agents=agents, services=services,
-            loop=loop, log_max_bytes=defaults["log_max_bytes"], log_keep=defaults["log_keep"])
+            loop=loop, tasks=tasks, log_max_bytes=defaults["log_max_bytes"], log_keep=defaults["log_keep"])
+
+    def _tasks(self, raw: Any, fallback: str | None, backends: set[str]) -> model.Tasks:
+        """`[tasks]`; its backend defaults to `[defaults]`' one, else the first agent's."""
+        values = check_table(raw, TASKS, ("tasks",), self.problems)
+        values["backend"] = values.get("backend") or fallback
+        if values["backend"] is not None and values["backend"] not in backends:
+            self.problems.add(("tasks", "backend"), f"unknown backend {values['backend']!r}")
+        return model.Tasks(**values)
 
     def _path(self, value: str | Path, base: Path | None = None,
               where: tuple[Any, ...] = (), label: str | None = None) -> Path:

@@ -174,6 +174,19 @@ class Loop:
 
 
 @dataclass(frozen=True)
+class Tasks:
+    """`[tasks]`: the one-shot task queue (`agents submit`). `backend` None: the task
+    agents use `[defaults]`' backend, else the first declared one."""
+
+    max_parallel: int = 2
+    backend: str | None = None
+    model: str | None = None
+    worktree: bool = True
+    base: str = "HEAD"
+    keep_worktrees: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole, valid agents.toml."""
 
@@ -187,6 +200,7 @@ class Config:
     agents: tuple[Agent, ...]
     services: tuple[Service, ...] = ()
     loop: Loop | None = None
+    tasks: Tasks = Tasks()
     log_max_bytes: int = 20_000_000
     log_keep: int = 1
     digest: str = field(default="", compare=False)  # sha256 of the file's bytes, 12 digits

@@ -140,6 +140,15 @@ LOOP = modelled(model.Loop, {
     "handoff": Field("table"),
     "on_complete": Field("table"),
 })
+TASKS = modelled(model.Tasks, {
+    "max_parallel": Field("int", minimum=1),
+    "backend": Field("name"),
+    "model": Field("nonempty"),
+    "worktree": Field("bool"),
+    "base": Field("nonempty"),
+    "keep_worktrees": Field("bool"),
+})
 TOP = {"defaults": Field("table", required=True), "watchdog": Field("table", {}),
        "backend": Field("table", {}), "agent": Field("list", []),
-       "service": Field("list", []), "loop": Field("table")}
+       "service": Field("list", []), "loop": Field("table"),
+       "tasks": Field("table", {})}

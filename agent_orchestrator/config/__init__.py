@@ -33,6 +33,6 @@ from agent_orchestrator.config.userregex import UserRegex
 
 __all__ = [
     "BOOT_LINE", "DELIVERIES", "KINDS", "PRESETS", "WATCHDOG_NAME", "WATCH_MODES", "Agent",
-    "Backend", "Config", "ConfigError", "Handoff", "Loop", "OnComplete", "Phase", "Service", "Tasks",
-    "UserRegex", "Wake", "WatchdogSettings", "builtin_backend", "content_digest", "load",
+    "Backend", "Config", "ConfigError", "Handoff", "Loop", "OnComplete", "Phase", "Service",
+    "Tasks", "UserRegex", "Wake", "WatchdogSettings", "builtin_backend", "content_digest", "load",
 ]

@@ -79,7 +79,8 @@ class Builder:
             log_dir=self._path(defaults["log_dir"], where=("defaults", "log_dir")),
             tmux_socket=defaults.get("tmux_socket"),
             watchdog=watchdog, backends=backends, agents=agents, services=services,
-            loop=loop, tasks=tasks, log_max_bytes=defaults["log_max_bytes"], log_keep=defaults["log_keep"])
+            loop=loop, tasks=tasks, log_max_bytes=defaults["log_max_bytes"],
+            log_keep=defaults["log_keep"])
 
     def _tasks(self, raw: Any, fallback: str | None, backends: set[str]) -> model.Tasks:
         """`[tasks]`; its backend defaults to `[defaults]`' one, else the first agent's."""

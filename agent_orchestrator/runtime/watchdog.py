@@ -14,7 +14,7 @@ import os
 import signal
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import FrameType
 
 from agent_orchestrator.config import Config
@@ -28,6 +28,7 @@ from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import apply, observe
 from agent_orchestrator.runtime.configwatch import ConfigWatch, file_stamp, write_health
 from agent_orchestrator.runtime.observe import Observer
+from agent_orchestrator.runtime.tasks import TaskRunner
 from agent_orchestrator.runtime.wakeups import WakeUps
 from agent_orchestrator.runtime.workers import Workers
 
@@ -46,6 +47,7 @@ class Watchdog:
     wakeups: WakeUps = field(default_factory=WakeUps)
     workers: Workers | None = None  # made with the waker, in __post_init__
     observer: Observer | None = None
+    tasks: TaskRunner | None = None  # the one-shot task queue's runs (runtime/tasks.py)
     config_watch: ConfigWatch = field(default_factory=ConfigWatch)
     _last_light: float = float("-inf")
     _last_heavy: float = float("-inf")
@@ -58,6 +60,9 @@ class Watchdog:
             self.workers = Workers(self.wakeups.waker.wake)
         if self.observer is None:
             self.observer = Observer(self.workers)
+        if self.tasks is None:
+            self.tasks = TaskRunner(self.workers, lambda config, session: self.door.stop(
+                config, session))
 
     @classmethod
     def open(cls, config: Config) -> Watchdog:
@@ -113,7 +118,7 @@ class Watchdog:
 
     def tick(self) -> Decisions | None:
         """One pass. Never raises for tmux trouble: it is reported and the next tick retries."""
-        assert self.observer is not None and self.workers is not None
+        assert self.observer is not None and self.workers is not None and self.tasks
         before = self.config
         self.config_watch.reload(self)
         if self.config != before:  # the loop's work in flight was for the old config
@@ -123,24 +128,28 @@ class Watchdog:
                                             time.time()))
         light = now.mono - self._last_light >= self.config.watchdog.signal_interval
         heavy = now.mono - self._last_heavy >= self.config.watchdog.heavy_interval
-        observed = self.observer.observe(self.config, self.tmux, self.memory, light, heavy,
-                                         self)
+        # Task runs are agents too: observed, healed and held like the declared ones.
+        config = self.tasks.prepare(self.config, self)
+        observed = self.observer.observe(config, self.tmux, self.memory, light, heavy, self)
         if observed is None:
             return None
         if heavy:
             self._last_heavy = now.mono
         if light:
             self._last_light = now.mono
-        decisions = rules.decide(self.config, observed, self.memory, now)
-        self.commit(decisions)
-        self.wakeups.follow(self.config, self.tmux, observed)
+        config = self.tasks.settle(self.config, observed, self.memory, self)
+        decisions = rules.decide(config, observed, self.memory, now)
+        decisions = replace(decisions, memory=self.tasks.forget(decisions.memory))
+        self.tasks.dialogs(self.memory, decisions.memory, self)
+        self.commit(decisions, config)
+        self.wakeups.follow(config, self.tmux, observed)
         return decisions
 
-    def commit(self, decisions: Decisions) -> None:
-        """Carry out the decisions and save their memory (a failed save is retried on the
-        next pass)."""
-        self.wakeups.look_again |= apply.apply_all(self.door, self.config, decisions,
-                                                   self.record)
+    def commit(self, decisions: Decisions, config: Config | None = None) -> None:
+        """Carry out the decisions (about `config`'s agents: the declared ones and the task
+        runs) and save their memory (a failed save is retried on the next pass)."""
+        self.wakeups.look_again |= apply.apply_all(self.door, config or self.config,
+                                                   decisions, self.record)
         changed = decisions.memory != self.memory
         self.memory = decisions.memory
         now = time.monotonic()

@@ -1,0 +1,219 @@
+"""The watchdog's side of the task queue: claim, prepare, supervise, judge, record.
+
+Each pass, `prepare` takes in what the workers finished (worktrees made, runs judged),
+adopts the queue's running tasks it does not know yet (a watchdog restarted after a crash
+finds them running: their sessions are adopted or healed, exactly once), claims queued
+tasks up to `[tasks] max_parallel` and returns the config with one agent per ready run.
+After the pass observed, `settle` takes the runs that are over out of that config (so
+decide() never heals an exit) and hands each to a worker: its verify gate, commit range and
+diff stat. The queue records the outcome before the run's session is stopped, so a watchdog
+killed in between judges the same run again rather than starting it twice.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from agent_orchestrator.config import Config
+from agent_orchestrator.core import tasks
+from agent_orchestrator.core.events import Event
+from agent_orchestrator.core.memory import FleetMemory
+from agent_orchestrator.core.observed import Observed
+from agent_orchestrator.doors.gitrelay import GitCancelled
+from agent_orchestrator.doors.taskqueue import Task, TaskError, TaskQueue
+from agent_orchestrator.doors.worktrees import Outcome, Prepared, TaskGit
+from agent_orchestrator.runtime.workers import Workers
+
+VERIFY_TIMEOUT = 600.0  # seconds a task's verify gate may run
+JOBS = ("task-prepare", "task-judge", "task-clean")
+
+
+class Recorder(Protocol):
+    def record(self, events: Sequence[Event]) -> None: ...
+
+
+def queue_file(config: Config) -> Path:
+    return config.state_dir / "tasks.db"
+
+
+def worktree_dir(config: Config, task: str) -> Path:
+    return config.log_dir / "worktrees" / task
+
+
+def open_queue(config: Config) -> TaskQueue:
+    return TaskQueue(queue_file(config))
+
+
+@dataclass
+class TaskRunner:
+    """What one watchdog knows of the tasks it runs (the queue holds the rest)."""
+
+    workers: Workers
+    stop: Callable[[Config, str], object]  # kills a session and its processes
+    claimer: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    runs: dict[str, tasks.TaskRun] = field(default_factory=dict)
+    preparing: set[str] = field(default_factory=set)
+    judging: set[str] = field(default_factory=set)
+    _queue: TaskQueue | None = None
+
+    def queue(self, config: Config) -> TaskQueue:
+        if self._queue is None or self._queue.path != queue_file(config):
+            self._queue = open_queue(config)
+        return self._queue
+
+    def prepare(self, config: Config, report: Recorder) -> Config:
+        """The config with the ready runs as agents; claims and adoptions on the way."""
+        queue = self.queue(config)
+        if not queue.path.exists():
+            return config  # nobody ever submitted: no database made for nothing
+        events: list[Event] = []
+        try:
+            self._take_results(config, queue, events)
+            running = {t.name: t for t in queue.tasks("running")}
+            for name in set(self.runs) - set(running):  # cancelled by the operator
+                del self.runs[name]
+            for task in running.values():
+                if task.name not in (set(self.runs) | self.preparing | self.judging):
+                    self._start(config, task, adopted=True, events=events)
+            claimed, failed = queue.claim(config.tasks.max_parallel, self.claimer)
+        except (TaskError, OSError, sqlite3.Error) as exc:  # reported; the next pass retries
+            report.record([Event(time.time(), None, "task-error", f"task queue: {exc}")])
+            return tasks.with_tasks(config, self.runs.values())
+        for task in failed:
+            events.append(_event(task.name, "task-failed", task.reason or "dependency"))
+        for task in claimed:
+            self._start(config, task, adopted=False, events=events)
+        report.record(events)
+        return tasks.with_tasks(config, self.runs.values())
+
+    def _start(self, config: Config, task: Task, adopted: bool, events: list[Event]) -> None:
+        """Make the task's folder ready (a worker), or, found ready, supervise it now."""
+        backend = task.backend or config.tasks.backend
+        if backend is None or backend not in {b.name for b in config.backends}:
+            self._finish(config, self.queue(config), Outcome(
+                task.name, False, f"unknown backend {backend!r}: set [tasks] backend or "
+                "submit --backend"), events)
+            return
+        if not adopted:
+            events.append(_event(task.name, "task-started", f"claimed (attempt "
+                                 f"{task.attempts} of {task.retries + 1})"))
+        if task.worktree or not config.tasks.worktree:
+            self.runs[task.name] = self._run(config, task, Path(task.worktree or
+                                                                config.project_dir))
+            if adopted:
+                events.append(_event(task.name, "task-adopted", "found running in the queue"))
+            return
+        self.preparing.add(task.name)
+        tree, base = worktree_dir(config, task.name), config.tasks.base
+        self.workers.submit("task-prepare", task.name, lambda cancel: TaskGit(
+            config.project_dir, cancel=cancel).prepare(task.name, tree, base))
+
+    @staticmethod
+    def _run(config: Config, task: Task, folder: Path) -> tasks.TaskRun:
+        backend = task.backend or config.tasks.backend or ""
+        return tasks.TaskRun(task.name, task.prompt, backend, task.model or config.tasks.model,
+                             folder)
+
+    def _take_results(self, config: Config, queue: TaskQueue, events: list[Event]) -> None:
+        for done in self.workers.results(JOBS):
+            name = done.key
+            if done.kind == "task-clean" or done.cancelled or \
+                    isinstance(done.error, GitCancelled):
+                self.preparing.discard(name)
+                self.judging.discard(name)  # the next pass finds it running: redone
+                continue
+            if done.kind == "task-prepare":
+                self.preparing.discard(name)
+                if isinstance(done.result, Prepared):
+                    task = queue.update(name, worktree=str(done.result.worktree),
+                                        branch=done.result.branch,
+                                        commits=f"{done.result.base_sha}..")
+                    if task.state == "running":
+                        self.runs[name] = self._run(config, task, Path(task.worktree or ""))
+                        events.append(_event(name, "task-worktree", f"{task.worktree} on "
+                                             f"branch {task.branch}"))
+                else:
+                    self._finish(config, queue, Outcome(name, False, f"worktree: {done.error}"),
+                                 events)
+            elif done.kind == "task-judge":
+                self.judging.discard(name)
+                outcome = done.result if isinstance(done.result, Outcome) else \
+                    Outcome(name, False, f"judging its run failed: {done.error}")
+                self._finish(config, queue, outcome, events)
+
+    def _finish(self, config: Config, queue: TaskQueue, outcome: Outcome,
+                events: list[Event]) -> None:
+        """Record a run's outcome, then stop its session (in that order: see the module)."""
+        try:
+            if outcome.commits is not None:
+                queue.update(outcome.task, diffstat=outcome.diffstat,
+                             commits=outcome.commits)
+            task = queue.finish(outcome.task, outcome.ok, None if outcome.ok else
+                                outcome.reason, outcome.output_tail)
+        except TaskError as exc:  # cancelled while it was being judged
+            events.append(_event(outcome.task, "task-error", str(exc)))
+            return
+        self.runs.pop(outcome.task, None)
+        self.stop(config, tasks.session_name(config, outcome.task))
+        kind = {"done": "task-done", "failed": "task-failed"}.get(task.state, "task-retry")
+        detail = outcome.reason if not outcome.ok else \
+            f"branch {task.branch or '-'}, {task.commits or ''}, {task.diffstat or ''}"
+        if kind == "task-retry":
+            detail += f" (attempt {task.attempts} of {task.retries + 1}; queued again)"
+        events.append(_event(task.name, kind, detail))
+        if kind != "task-retry" and task.worktree and not config.tasks.keep_worktrees:
+            tree = Path(task.worktree)
+            self.workers.submit("task-clean", task.name, lambda cancel: TaskGit(
+                config.project_dir, cancel=cancel).remove(tree))
+
+    def settle(self, config: Config, observed: Observed, memory: FleetMemory,
+               report: Recorder) -> Config:
+        """Hand the runs that are over to a judge (worker); return `config` (the declared
+        one) with the runs still going, and stop task sessions whose task is not live."""
+        events = []
+        for end in tasks.ended(config, self.runs.values(), observed, memory):
+            run = self.runs.pop(end.task)
+            self.judging.add(end.task)
+            events.append(_event(end.task, "task-finished" if end.ok else "task-exited",
+                                 end.reason))
+            if end.ok:
+                self._judge(config, run)
+            else:
+                self.workers.submit("task-judge", end.task, _constant(
+                    Outcome(end.task, False, end.reason)))
+        live = set(self.runs) | self.preparing | self.judging
+        for session in tasks.stray_sessions(config, observed, live):
+            self.stop(config, session)
+        report.record(events)
+        return tasks.with_tasks(config, self.runs.values())
+
+    def _judge(self, config: Config, run: tasks.TaskRun) -> None:
+        task = self.queue(config).get(run.name)
+        base = (task.commits or "").split("..")[0] or None
+        self.workers.submit("task-judge", run.name, lambda cancel: TaskGit(
+            config.project_dir, cancel=cancel).judge(
+                run.name, run.dir, base, task.verify, VERIFY_TIMEOUT))
+
+    def forget(self, memory: FleetMemory) -> FleetMemory:
+        return tasks.forget(memory, self.runs)
+
+    def dialogs(self, before: FleetMemory, after: FleetMemory, report: Recorder) -> None:
+        report.record([_event(name, "task-dialog", "its agent waits at a dialog (reported, "
+                              "not failed)") for name in tasks.dialogs(before, after,
+                                                                       self.runs.values())])
+
+
+def _constant(outcome: Outcome) -> Callable[[threading.Event], Outcome]:
+    return lambda cancel: outcome
+
+
+def _event(task: str, kind: str, reason: str) -> Event:
+    return Event(time.time(), tasks.agent_name(task), kind, reason)

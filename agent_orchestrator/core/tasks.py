@@ -86,8 +86,9 @@ def ended(config: Config, runs: Iterable[TaskRun], observed: Observed,
             continue
         record = observed.signals.get(name)
         mem = memory.agents.get(name, AgentMemory())
+        # A turn that ended on an API error or at a usage limit is not the work finished.
         if pane is not None and record is not None and record.turns > 0 and mem.starts > 0 \
-                and mem.state != "limited":
+                and mem.state != "limited" and record.signal.error is None:
             out.append(Ended(run.name, True, f"its turn finished ({record.signal.source} "
                              f"{record.signal.event})"))
     return out

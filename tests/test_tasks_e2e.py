@@ -1,0 +1,194 @@
+"""One-shot tasks end to end: a real watchdog process, a real private tmux server, real git
+worktrees in tmp_path and the demo agent in its `--task` mode (it commits a file on its
+branch, then exits 0)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import git, sessions, wait_until
+
+TASKS = """
+[watchdog]
+signal_interval = 0.2
+
+[tasks]
+max_parallel = {parallel}
+backend = "demotask"
+
+[backend.demotask]
+bin = "{{python}} -m agent_orchestrator.fakeagent"
+flags = "--task --busy {busy} --record {folder}/rec-tasks"
+process_name = "python"
+active_re = "esc to interrupt"
+"""
+
+
+def project(tmp_path: Path) -> None:
+    """tmp_path as a git repo with one commit: the tasks' base."""
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "config", "user.name", "Test")
+    git(tmp_path, "config", "user.email", "test@example.com")
+    (tmp_path / ".gitignore").write_text("logs/\nrec-*\nagents.toml\n.env\n")
+    (tmp_path / ".worktreeinclude").write_text(".env\n")
+    (tmp_path / ".env").write_text("SECRET=1\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "base")
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, make_fleet: Callable[..., Any]) -> Callable[..., Any]:
+    project(tmp_path)
+
+    def make(parallel: int = 2, busy: float = 0.5) -> Any:
+        return make_fleet(TASKS.format(parallel=parallel, busy=busy, folder=tmp_path))
+    return make
+
+
+def tasks(fleet: Any) -> dict[str, dict[str, Any]]:
+    out = fleet.agents("tasks", "--json")
+    assert out.returncode == 0, out.stderr
+    return {t["name"]: t for t in json.loads(out.stdout)["tasks"]}
+
+
+def all_ended(fleet: Any, n: int) -> dict[str, dict[str, Any]] | None:
+    now = tasks(fleet)
+    return now if len(now) == n and all(t["state"] in ("done", "failed", "cancelled")
+                                        for t in now.values()) else None
+
+
+def submit(fleet: Any, *args: str) -> str:
+    out = fleet.agents("submit", *args)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def work_times(tmp_path: Path, name: str) -> tuple[float, float]:
+    """The (start, end) the demo agent wrote into the file it committed on the branch."""
+    text = git(tmp_path, "show", f"agents/{name}:{name}.txt")
+    fields = dict(w.split("=") for w in text.splitlines()[-1].split())
+    return float(fields["started"]), float(fields["ended"])
+
+
+def starts(tmp_path: Path) -> dict[str, int]:
+    """How many times the demo agent started in each task's worktree."""
+    count: dict[str, int] = {}
+    path = tmp_path / "rec-tasks"
+    for line in path.read_text().splitlines() if path.exists() else []:
+        record = json.loads(line)
+        if record["event"] == "start":
+            name = Path(record["cwd"]).name
+            count[name] = count.get(name, 0) + 1
+    return count
+
+
+def test_ten_tasks_three_at_a_time_each_on_its_own_branch(fleet: Callable[..., Any],
+                                                          tmp_path: Path) -> None:
+    f = fleet(parallel=3, busy=1.0)
+    names = [submit(f, f"write file {n}", "--name", f"t{n}") for n in range(10)]
+    f.watchdog_subprocess()
+    most = 0
+
+    def done() -> dict[str, dict[str, Any]] | None:
+        nonlocal most
+        now = tasks(f)
+        most = max(most, sum(t["state"] == "running" for t in now.values()))
+        return all_ended(f, 10)
+    ended = wait_until(done, timeout=120, interval=0.1, what="10 tasks ended")
+    assert {t["state"] for t in ended.values()} == {"done"}, ended
+    assert most <= 3
+    base = git(tmp_path, "rev-parse", "main")
+    for name in names:
+        task = ended[name]
+        assert task["branch"] == f"agents/{name}"
+        assert git(tmp_path, "rev-list", "--count", f"{base}..agents/{name}") == "1"
+        assert task["commits"].startswith(base[:12]) and task["commits"].endswith("(1 commit)")
+        assert task["diffstat"] == "1 file changed, 2 insertions(+)"
+    # The agents' own clocks: never more than three worked at the same moment.
+    spans = [work_times(tmp_path, n) for n in names]
+    overlap = max(sum(s <= t < e for s, e in spans) for t, _ in spans)
+    assert 2 <= overlap <= 3  # parallel indeed, and bounded
+    assert starts(tmp_path) == {n: 1 for n in names}
+    # Finished worktrees are removed (keep_worktrees = false); the branches stay.
+    assert git(tmp_path, "worktree", "list").count("\n") == 0
+    kinds = [e["event"] for e in f.events() if e["agent"] == "task-t0"]
+    assert kinds[:1] == ["task-submitted"] and "task-started" in kinds
+    assert kinds.index("task-started") < kinds.index("task-finished") < kinds.index("task-done")
+
+
+def test_a_dependency_chain_runs_in_order(fleet: Callable[..., Any], tmp_path: Path) -> None:
+    f = fleet(parallel=3)
+    submit(f, "first", "--name", "a")
+    submit(f, "second", "--name", "b", "--after", "a")
+    submit(f, "third", "--name", "c", "--after", "b")
+    f.watchdog_subprocess()
+    ended = wait_until(lambda: all_ended(f, 3), timeout=60, what="the chain ended")
+    assert [ended[n]["state"] for n in "abc"] == ["done"] * 3
+    assert ended["a"]["finished"] <= ended["b"]["started"]
+    assert ended["b"]["finished"] <= ended["c"]["started"]
+    (_, a_end), (b_start, b_end), (c_start, _) = (work_times(tmp_path, n) for n in "abc")
+    assert a_end <= b_start and b_end <= c_start
+
+
+def test_a_failing_gate_retries_then_fails_with_its_output(fleet: Callable[..., Any],
+                                                           tmp_path: Path) -> None:
+    f = fleet()
+    submit(f, "try", "--name", "gated", "--retries", "1",
+           "--verify", "test -f .env && echo 'gate says: 2 tests failed'; exit 3")
+    submit(f, "exit badly\n/fake crash 7", "--name", "crashes")
+    submit(f, "never", "--name", "orphan", "--after", "crashes")
+    f.watchdog_subprocess()
+    ended = wait_until(lambda: all_ended(f, 3), timeout=60, what="the tasks ended")
+    gated = ended["gated"]
+    assert (gated["state"], gated["attempts"]) == ("failed", 2)
+    assert gated["reason"].startswith("verify failed (exit 3)")
+    assert gated["output_tail"] == "gate says: 2 tests failed\n"  # .env was copied in
+    assert starts(tmp_path)["gated"] == 2
+    # Its second run continued the first one's branch: two commits.
+    assert git(tmp_path, "rev-list", "--count", "main..agents/gated") == "2"
+    kinds = [e["event"] for e in f.events() if e["agent"] == "task-gated"]
+    assert kinds.count("task-retry") == 1 and kinds[-1] == "task-failed"
+    assert (ended["crashes"]["state"], ended["crashes"]["reason"]) == (
+        "failed", "its agent exited with status 7")
+    assert (ended["orphan"]["state"], ended["orphan"]["reason"]) == (
+        "failed", "dependency crashes failed")
+    shown = f.agents("task", "show", "gated").stdout
+    assert "gate says: 2 tests failed" in shown
+
+
+def test_kill_9_of_the_watchdog_loses_no_task_and_runs_none_twice(
+        fleet: Callable[..., Any], tmp_path: Path) -> None:
+    f = fleet(parallel=2, busy=3.0)
+    names = [submit(f, f"slow {n}", "--name", f"s{n}") for n in range(4)]
+    first = f.watchdog_subprocess()
+    wait_until(lambda: sum(t["state"] == "running" for t in tasks(f).values()) == 2
+               and len(starts(tmp_path)) == 2, timeout=30, what="two tasks at work")
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=10)
+    assert len([s for s in sessions(f.socket) if s.startswith("e-task-")]) == 2  # at work
+    f.watchdog_subprocess()
+    ended = wait_until(lambda: all_ended(f, 4), timeout=90, what="all tasks ended")
+    assert {t["state"] for t in ended.values()} == {"done"}, ended
+    assert starts(tmp_path) == {n: 1 for n in names}
+    for name in names:
+        assert git(tmp_path, "rev-list", "--count", f"main..agents/{name}") == "1"
+    assert wait_until(lambda: not any(s.startswith("e-task-") for s in sessions(f.socket)),
+                      timeout=10, what="task sessions gone")
+
+
+def test_cancelling_a_running_task_stops_its_agent(fleet: Callable[..., Any]) -> None:
+    f = fleet(busy=60)
+    submit(f, "long", "--name", "long")
+    f.watchdog_subprocess()
+    wait_until(lambda: "e-task-long" in sessions(f.socket), timeout=30, what="its session")
+    assert f.agents("task", "cancel", "long").returncode == 0
+    wait_until(lambda: "e-task-long" not in sessions(f.socket), timeout=30,
+               what="its session stopped")
+    assert tasks(f)["long"]["state"] == "cancelled"
+    assert git(f.folder, "rev-list", "--count", "main..agents/long") == "0"  # stopped mid-work

@@ -16,7 +16,7 @@ from conftest import git, sessions, wait_until
 
 TASKS = """
 [watchdog]
-signal_interval = 0.2
+signal_interval = {interval}
 
 [tasks]
 max_parallel = {parallel}
@@ -46,8 +46,9 @@ def project(tmp_path: Path) -> None:
 def fleet(tmp_path: Path, make_fleet: Callable[..., Any]) -> Callable[..., Any]:
     project(tmp_path)
 
-    def make(parallel: int = 2, busy: float = 0.5) -> Any:
-        return make_fleet(TASKS.format(parallel=parallel, busy=busy, folder=tmp_path))
+    def make(parallel: int = 2, busy: float = 0.5, interval: float = 0.2) -> Any:
+        return make_fleet(TASKS.format(parallel=parallel, busy=busy, folder=tmp_path,
+                                       interval=interval))
     return make
 
 
@@ -182,13 +183,15 @@ def test_kill_9_of_the_watchdog_loses_no_task_and_runs_none_twice(
                       timeout=10, what="task sessions gone")
 
 
-def test_cancelling_a_running_task_stops_its_agent(fleet: Callable[..., Any]) -> None:
-    f = fleet(busy=60)
-    submit(f, "long", "--name", "long")
+def test_submit_and_cancel_wake_the_watchdog(fleet: Callable[..., Any]) -> None:
+    """With `signal_interval = 60` a timed pass would take a minute: the verbs wake it."""
+    f = fleet(busy=60, interval=60)
     f.watchdog_subprocess()
-    wait_until(lambda: "e-task-long" in sessions(f.socket), timeout=30, what="its session")
+    f.wait_event(None, "watchdog-start")
+    submit(f, "long", "--name", "long")
+    wait_until(lambda: "e-task-long" in sessions(f.socket), timeout=10, what="its session")
     assert f.agents("task", "cancel", "long").returncode == 0
-    wait_until(lambda: "e-task-long" not in sessions(f.socket), timeout=30,
+    wait_until(lambda: "e-task-long" not in sessions(f.socket), timeout=10,
                what="its session stopped")
     assert tasks(f)["long"]["state"] == "cancelled"
     assert git(f.folder, "rev-list", "--count", "main..agents/long") == "0"  # stopped mid-work

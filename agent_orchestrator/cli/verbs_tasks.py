@@ -27,6 +27,18 @@ def _queue(config: Config) -> TaskQueue:
     return open_queue(config)
 
 
+def _changed(config: Config, task: str, kind: str, what: str) -> None:
+    """The operator changed the queue: an event, and the watchdog woken to act on it."""
+    from agent_orchestrator.runtime.fleet import operator_event
+    from agent_orchestrator.runtime.tasks import nudge
+
+    operator_event(config, f"task-{task}", kind, what)
+    try:
+        nudge(config)
+    except OSError:
+        pass  # the watchdog then sees it at its next timed pass
+
+
 def _build_submit(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("prompt", nargs="?", metavar="PROMPT",
                         help="what the task's agent is asked to do ('-': read it from stdin)")
@@ -56,7 +68,6 @@ def _prompt(args: argparse.Namespace) -> str:
 
 def run_submit(args: argparse.Namespace) -> int:
     from agent_orchestrator.doors.taskqueue import TaskError
-    from agent_orchestrator.runtime.fleet import operator_event
 
     config = load(args)
     prompt = _prompt(args)
@@ -72,7 +83,7 @@ def run_submit(args: argparse.Namespace) -> int:
                                      retries=args.retries)
     except TaskError as exc:
         raise UserError(str(exc)) from None
-    operator_event(config, f"task-{task.name}", "task-submitted", "queued")
+    _changed(config, task.name, "task-submitted", "queued")
     print(json.dumps(as_json(task)) if args.json else task.name)
     return 0
 
@@ -114,17 +125,16 @@ def _build_task(parser: argparse.ArgumentParser) -> None:
 
 def run_task(args: argparse.Namespace) -> int:
     from agent_orchestrator.doors.taskqueue import TaskError
-    from agent_orchestrator.runtime.fleet import operator_event
 
     config = load(args, env=False)
     queue = _queue(config)
     try:
         if args.action == "cancel":
             task = queue.cancel(args.name)
-            operator_event(config, f"task-{task.name}", "task-cancelled", "cancelled")
+            _changed(config, task.name, "task-cancelled", "cancelled")
         elif args.action == "retry":
             task = queue.retry(args.name)
-            operator_event(config, f"task-{task.name}", "task-retried", "queued again")
+            _changed(config, task.name, "task-retried", "queued again")
         else:
             task = queue.get(args.name)
     except TaskError as exc:

@@ -27,6 +27,8 @@ from agent_orchestrator.core import tasks
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.memory import FleetMemory
 from agent_orchestrator.core.observed import Observed
+from agent_orchestrator.doors import signals
+from agent_orchestrator.doors.files import write_atomic
 from agent_orchestrator.doors.gitrelay import GitCancelled
 from agent_orchestrator.doors.taskqueue import Task, TaskError, TaskQueue
 from agent_orchestrator.doors.worktrees import Outcome, Prepared, TaskGit
@@ -50,6 +52,13 @@ def worktree_dir(config: Config, task: str) -> Path:
 
 def open_queue(config: Config) -> TaskQueue:
     return TaskQueue(queue_file(config))
+
+
+def nudge(config: Config) -> None:
+    """Wake a running watchdog now rather than at its next timed pass (after a submit,
+    cancel or retry): it wakes for any `.json` written into the signals folder, and this
+    name is no agent's (names start with a letter or digit), so no signal is read from it."""
+    write_atomic(signals.signals_dir(config.state_dir) / ".queue.json", b"{}")
 
 
 @dataclass

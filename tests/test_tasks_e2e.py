@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import git, sessions, wait_until
+from harness import demo_agent
 
 TASKS = """
 [watchdog]
@@ -195,3 +196,29 @@ def test_submit_and_cancel_wake_the_watchdog(fleet: Callable[..., Any]) -> None:
                what="its session stopped")
     assert tasks(f)["long"]["state"] == "cancelled"
     assert git(f.folder, "rev-list", "--count", "main..agents/long") == "0"  # stopped mid-work
+
+
+def test_declared_agents_can_work_in_their_own_worktree(
+        tmp_path: Path, make_fleet: Callable[..., Any]) -> None:
+    """`worktree = true`: the watchdog makes it in a worker and starts the agent only then;
+    `agents up` makes it before the start. Each agent works on its own branch."""
+    project(tmp_path)
+    own = 'watch = "heal"\n        worktree = true'
+    f = make_fleet(demo_agent("w1", tmp_path).replace('watch = "heal"', own)
+                   + demo_agent("w2", tmp_path).replace('watch = "heal"',
+                                                        own + "\n        enabled = false"))
+    f.watchdog_subprocess()
+
+    def started_in(name: str) -> Path | None:
+        record = next((r for r in f.records(name) if r["event"] == "start"), None)
+        return Path(record["cwd"]) if record else None
+    cwd = wait_until(lambda: started_in("w1"), timeout=30, what="w1 started")
+    assert cwd == tmp_path / "logs" / "worktrees" / "agents" / "w1"
+    assert git(cwd, "rev-parse", "--abbrev-ref", "HEAD") == "agent/w1"
+    assert (cwd / ".env").read_text() == "SECRET=1\n"  # .worktreeinclude
+    assert not f.events("w1", "crash-loop") and not f.events("w1", "backoff")
+    f.write(f.path.read_text()[len(f.head):].replace("enabled = false", "enabled = true"))
+    out = f.agents("up", "w2")
+    assert out.returncode == 0, out.stderr
+    cwd2 = wait_until(lambda: started_in("w2"), timeout=30, what="w2 started")
+    assert git(cwd2, "rev-parse", "--abbrev-ref", "HEAD") == "agent/w2"

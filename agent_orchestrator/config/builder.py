@@ -223,7 +223,8 @@ class Builder:
                                        f"agent.{name}.prompt_file") if prompt_file else None,
                 dir=self._path(values["dir"], where=where + ("dir",), label=f"agent.{name}.dir"),
                 enabled=values["enabled"],
-                watch=values["watch"], resume=values["resume"], wake=wake))
+                watch=values["watch"], resume=values["resume"], wake=wake,
+                worktree=values["worktree"]))
         return tuple(out)
 
     def _wake(self, raw: Any, where: tuple[Any, ...], label: str) -> model.Wake | None:

@@ -111,6 +111,8 @@ class Agent:
     watch: str = "none"
     resume: bool = False
     wake: Wake | None = None
+    # Work in an own git worktree of `dir`'s repository (doors/worktrees.py says where).
+    worktree: bool = False
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ AGENT = modelled(model.Agent, {
     "watch": Field("choice", choices=model.WATCH_MODES),
     "resume": Field("bool"),
     "wake": Field("table"),
+    "worktree": Field("bool"),
 })
 # Any agent key except its identity may be defaulted in [defaults].
 DEFAULTS = DEFAULTS_OWN | {k: v for k, v in AGENT.items() if k not in ("name", "session")}

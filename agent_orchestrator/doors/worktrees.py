@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.doors.gitrelay import Git, GitError
 
 INCLUDE_FILE = ".worktreeinclude"
@@ -49,6 +50,37 @@ def branch_name(task: str) -> str:
     return BRANCH_PREFIX + task
 
 
+def agent_branch(agent: str) -> str:
+    """A declared agent's branch: `agent/<name>`, apart from the tasks' `agents/` refs."""
+    return "agent/" + agent
+
+
+def task_tree(config: Config, task: str) -> Path:
+    return config.log_dir / "worktrees" / "tasks" / task
+
+
+def agent_tree(config: Config, agent: str) -> Path:
+    return config.log_dir / "worktrees" / "agents" / agent
+
+
+def work_dir(config: Config, agent: Agent) -> Path:
+    """The folder an agent works in: its own worktree (`worktree = true`), else `dir`."""
+    return agent_tree(config, agent.name) if agent.worktree else agent.dir
+
+
+def ready(tree: Path) -> bool:
+    """Whether the worktree at `tree` was made (git writes its `.git` file last)."""
+    return (tree / ".git").exists()
+
+
+def ensure_agent_tree(config: Config, agent: Agent) -> None:
+    """Make a declared agent's worktree when it has none yet (raises GitError)."""
+    tree = agent_tree(config, agent.name)
+    if not ready(tree):
+        TaskGit(agent.dir).prepare(agent.name, tree, config.tasks.base,
+                                   agent_branch(agent.name))
+
+
 class TaskGit(Git):
     """The project's repository, as the task runner uses it."""
 
@@ -59,15 +91,17 @@ class TaskGit(Git):
         sha = result.stdout.strip()
         return sha if result.returncode == 0 and _SHA.fullmatch(sha) else None
 
-    def prepare(self, task: str, tree: Path, base: str) -> Prepared:
-        """Add the worktree `tree` on branch `agents/<task>` from `base` (an existing
-        branch of that name is checked out as it is: a task run again continues its work);
-        a worktree already there is kept (a watchdog that died while making it, a retry)."""
-        branch = branch_name(task)
+    def prepare(self, task: str, tree: Path, base: str, branch: str | None = None
+                ) -> Prepared:
+        """Add the worktree `tree` on `branch` (default `agents/<task>`) from `base` (an
+        existing branch of that name is checked out as it is: a task run again continues
+        its work); a worktree already there is kept (a watchdog that died while making it,
+        a retry)."""
+        branch = branch or branch_name(task)
         base_sha = self.resolve(base)
         if base_sha is None:
             raise GitError(f"[tasks] base {base!r}: no such branch or commit in {self.repo}")
-        if not (tree / ".git").exists():
+        if not ready(tree):
             shutil.rmtree(tree, ignore_errors=True)  # half made by a watchdog killed then
             self._run(["worktree", "prune"], check=False)
             tree.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

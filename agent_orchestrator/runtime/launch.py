@@ -19,7 +19,7 @@ import re
 import sys
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agent_orchestrator.config import Agent, Backend, Config, Service, filetrust
@@ -30,7 +30,7 @@ from agent_orchestrator.config.templates import (
     render_shell,
     render_words,
 )
-from agent_orchestrator.doors import logcap, markers, proctree, signals
+from agent_orchestrator.doors import logcap, markers, proctree, signals, worktrees
 from agent_orchestrator.doors.files import private_dir, touch_private, write_atomic
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import signalwiring
@@ -152,6 +152,7 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
                new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> LaunchPlan:
     """The launch plan of `agent`. Pure apart from reading prompt files (and `new_id`)."""
     backend = config.backend(agent.backend)
+    agent = replace(agent, dir=worktrees.work_dir(config, agent))  # its own checkout?
     kickoff = kickoff_text(config, agent, phase_index)
     model = agent_model(config, agent, phase_index)
     env: list[tuple[str, str]] = []

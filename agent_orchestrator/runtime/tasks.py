@@ -18,16 +18,16 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from agent_orchestrator.config import Config
+from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.core import tasks
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.memory import FleetMemory
 from agent_orchestrator.core.observed import Observed
-from agent_orchestrator.doors import signals
+from agent_orchestrator.doors import signals, worktrees
 from agent_orchestrator.doors.files import write_atomic
 from agent_orchestrator.doors.gitrelay import GitCancelled
 from agent_orchestrator.doors.taskqueue import Task, TaskError, TaskQueue
@@ -35,7 +35,7 @@ from agent_orchestrator.doors.worktrees import Outcome, Prepared, TaskGit
 from agent_orchestrator.runtime.workers import Workers
 
 VERIFY_TIMEOUT = 600.0  # seconds a task's verify gate may run
-JOBS = ("task-prepare", "task-judge", "task-clean")
+JOBS = ("task-prepare", "task-judge", "task-clean", "agent-worktree")
 
 
 class Recorder(Protocol):
@@ -44,10 +44,6 @@ class Recorder(Protocol):
 
 def queue_file(config: Config) -> Path:
     return config.state_dir / "tasks.db"
-
-
-def worktree_dir(config: Config, task: str) -> Path:
-    return config.log_dir / "worktrees" / task
 
 
 def open_queue(config: Config) -> TaskQueue:
@@ -71,6 +67,7 @@ class TaskRunner:
     runs: dict[str, tasks.TaskRun] = field(default_factory=dict)
     preparing: set[str] = field(default_factory=set)
     judging: set[str] = field(default_factory=set)
+    waiting: frozenset[str] = frozenset()  # declared agents whose worktree is being made
     _queue: TaskQueue | None = None
 
     def queue(self, config: Config) -> TaskQueue:
@@ -79,7 +76,9 @@ class TaskRunner:
         return self._queue
 
     def prepare(self, config: Config, report: Recorder) -> Config:
-        """The config with the ready runs as agents; claims and adoptions on the way."""
+        """The config with the ready runs as agents, and without the declared agents whose
+        worktree is not made yet; claims and adoptions on the way."""
+        config = self._agent_trees(config, report)
         queue = self.queue(config)
         if not queue.path.exists():
             return config  # nobody ever submitted: no database made for nothing
@@ -121,7 +120,7 @@ class TaskRunner:
                 events.append(_event(task.name, "task-adopted", "found running in the queue"))
             return
         self.preparing.add(task.name)
-        tree, base = worktree_dir(config, task.name), config.tasks.base
+        tree, base = worktrees.task_tree(config, task.name), config.tasks.base
         self.workers.submit("task-prepare", task.name, lambda cancel: TaskGit(
             config.project_dir, cancel=cancel).prepare(task.name, tree, base))
 
@@ -132,7 +131,7 @@ class TaskRunner:
                              folder)
 
     def _take_results(self, config: Config, queue: TaskQueue, events: list[Event]) -> None:
-        for done in self.workers.results(JOBS):
+        for done in self.workers.results(JOBS[:3]):
             name = done.key
             if done.kind == "task-clean" or done.cancelled or \
                     isinstance(done.error, GitCancelled):
@@ -202,7 +201,34 @@ class TaskRunner:
         for session in tasks.stray_sessions(config, observed, live):
             self.stop(config, session)
         report.record(events)
-        return tasks.with_tasks(config, self.runs.values())
+        return tasks.with_tasks(self.without_waiting(config), self.runs.values())
+
+    def _agent_trees(self, config: Config, report: Recorder) -> Config:
+        """Declared agents with `worktree = true` whose worktree is missing wait (left out
+        of the config) while a worker makes it: started in a folder not there yet, they
+        would only crash-loop."""
+        for done in self.workers.results(("agent-worktree",)):
+            if done.error is not None and not isinstance(done.error, GitCancelled):
+                report.record([Event(time.time(), done.key, "worktree-failed",
+                                     str(done.error))])
+        waiting = set()
+        for agent in config.agents:
+            if not (agent.worktree and agent.enabled):
+                continue
+            if worktrees.ready(worktrees.agent_tree(config, agent.name)):
+                continue
+            waiting.add(agent.name)
+            if not self.workers.busy("agent-worktree", agent.name):
+                self.workers.submit("agent-worktree", agent.name, _make_tree(config, agent),
+                                    coalesce=True)
+        self.waiting = frozenset(waiting)
+        return self.without_waiting(config)
+
+    def without_waiting(self, config: Config) -> Config:
+        if not self.waiting:
+            return config
+        return replace(config, agents=tuple(a for a in config.agents
+                                            if a.name not in self.waiting))
 
     def _judge(self, config: Config, run: tasks.TaskRun) -> None:
         task = self.queue(config).get(run.name)
@@ -218,6 +244,10 @@ class TaskRunner:
         report.record([_event(name, "task-dialog", "its agent waits at a dialog (reported, "
                               "not failed)") for name in tasks.dialogs(before, after,
                                                                        self.runs.values())])
+
+
+def _make_tree(config: Config, agent: Agent) -> Callable[[threading.Event], None]:
+    return lambda cancel: worktrees.ensure_agent_tree(config, agent)
 
 
 def _constant(outcome: Outcome) -> Callable[[threading.Event], Outcome]:

@@ -119,3 +119,22 @@ def test_eight_concurrent_submitters_make_eight_tasks(config: Path) -> None:
     listed = json.loads(agents(config, "tasks", "--json").stdout)["tasks"]
     assert sorted(t["name"] for t in listed) == sorted(names)
     assert len({t["seq"] for t in listed}) == 8
+
+
+def test_the_tasks_table_is_checked(make_config: Callable[..., Path]) -> None:
+    bad = make_config('[tasks]\nmax_parallel = 0\nbackend = "nope"\nworktre = true\n'
+                      '[backend.demo]\nbin = "x"\n')
+    result = agents(bad, "check")
+    assert result.returncode == 1
+    assert "agents.toml:5: tasks.max_parallel:" in result.stderr
+    assert "agents.toml:6: tasks.backend: unknown backend 'nope'" in result.stderr
+    assert "tasks.worktre: unknown key (did you mean 'worktree'?)" in result.stderr
+
+
+def test_tasks_defaults(make_config: Callable[..., Path]) -> None:
+    from agent_orchestrator import config as config_mod
+
+    plain = config_mod.load(make_config('[[agent]]\nname = "a"\nbackend = "codex"\n'))
+    assert plain.tasks == config_mod.Tasks(backend="codex")  # the first agent's backend
+    assert (plain.tasks.max_parallel, plain.tasks.worktree, plain.tasks.base,
+            plain.tasks.keep_worktrees) == (2, True, "HEAD", False)

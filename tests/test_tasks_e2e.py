@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import git, sessions, wait_until
+from conftest import git, holds_for, sessions, tmux_cmd, wait_until
 from harness import demo_agent
 
 TASKS = """
@@ -28,6 +28,8 @@ bin = "{{python}} -m agent_orchestrator.fakeagent"
 flags = "--task --busy {busy} --record {folder}/rec-tasks"
 process_name = "python"
 active_re = "esc to interrupt"
+limit_re = "You've hit your (?:\\\\w+ )?limit"
+prompt_re = "Do you want to proceed\\\\?"
 """
 
 
@@ -222,3 +224,47 @@ def test_declared_agents_can_work_in_their_own_worktree(
     assert out.returncode == 0, out.stderr
     cwd2 = wait_until(lambda: started_in("w2"), timeout=30, what="w2 started")
     assert git(cwd2, "rev-parse", "--abbrev-ref", "HEAD") == "agent/w2"
+
+
+def test_a_limited_task_is_held_and_a_dialog_reported_not_failed(
+        fleet: Callable[..., Any]) -> None:
+    f = fleet()
+    submit(f, "work\n/fake limit 3am (UTC)", "--name", "limited")
+    submit(f, "work\n/fake idle\n/fake say Do you want to proceed?", "--name", "asking")
+    f.watchdog_subprocess()
+    f.wait_event("task-limited", "limit", timeout=30)
+    f.wait_event("task-asking", "task-dialog", timeout=30)
+    holds_for(lambda: {t["state"] for t in tasks(f).values()} == {"running"}, 2,
+              what="both tasks still running")
+    assert not f.events("task-limited", "restart") and not f.events("task-asking", "restart")
+    assert len(f.events("task-asking", "task-dialog")) == 1
+
+
+def test_a_task_whose_session_vanished_with_the_watchdog_is_started_once_more(
+        fleet: Callable[..., Any], tmp_path: Path) -> None:
+    f = fleet(busy=4.0)
+    submit(f, "slow", "--name", "gone")
+    first = f.watchdog_subprocess()
+    wait_until(lambda: starts(tmp_path).get("gone") == 1, timeout=30, what="it started")
+    second = f.watchdog_subprocess()  # one watchdog per log_dir: this one exits 3
+    assert second.wait(timeout=30) == 3
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=10)
+    tmux_cmd(f.socket, "kill-session", "-t", "=e-task-gone")
+    f.watchdog_subprocess()
+    ended = wait_until(lambda: all_ended(f, 1), timeout=60, what="it ended")
+    assert ended["gone"]["state"] == "done"
+    assert starts(tmp_path) == {"gone": 2}  # the lost run, and exactly one more
+    assert git(tmp_path, "rev-list", "--count", "main..agents/gone") == "1"
+
+
+def test_a_bad_base_fails_the_task_with_a_reason(tmp_path: Path,
+                                                 make_fleet: Callable[..., Any]) -> None:
+    project(tmp_path)
+    f = make_fleet(TASKS.format(parallel=1, busy=0.2, folder=tmp_path, interval=0.2)
+                   .replace('backend = "demotask"', 'backend = "demotask"\nbase = "nope"'))
+    submit(f, "x", "--name", "x")
+    f.watchdog_subprocess()
+    ended = wait_until(lambda: all_ended(f, 1), timeout=30, what="it ended")
+    assert ended["x"]["state"] == "failed"
+    assert "[tasks] base 'nope': no such branch or commit" in ended["x"]["reason"]

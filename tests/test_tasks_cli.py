@@ -59,6 +59,9 @@ def test_submit_prints_the_name_and_the_queue_lists_it(config: Path, tmp_path: P
     assert "verify:      pytest -q" in shown.stdout and "  tabs\tand" in shown.stdout
     events = (config.parent / "logs" / "events.jsonl").read_text()
     assert events.count('"task-submitted"') == 3
+    assert "task-docs" in shown.stdout and "task-submitted" in shown.stdout  # its story
+    detail = json.loads(agents(config, "task", "show", "docs", "--json").stdout)
+    assert [e["event"] for e in detail["events"]] == ["task-submitted"]
 
 
 def test_cancel_and_retry(config: Path) -> None:

@@ -158,6 +158,7 @@ def test_a_failing_gate_retries_then_fails_with_its_output(fleet: Callable[..., 
     assert git(tmp_path, "rev-list", "--count", "main..agents/gated") == "2"
     kinds = [e["event"] for e in f.events() if e["agent"] == "task-gated"]
     assert kinds.count("task-retry") == 1 and kinds[-1] == "task-failed"
+    assert kinds.count("start") == 2 and "restart" not in kinds  # a new run, not a death
     assert (ended["crashes"]["state"], ended["crashes"]["reason"]) == (
         "failed", "its agent exited with status 7")
     assert (ended["orphan"]["state"], ended["orphan"]["reason"]) == (

@@ -139,19 +139,42 @@ def run_task(args: argparse.Namespace) -> int:
             task = queue.get(args.name)
     except TaskError as exc:
         raise UserError(str(exc)) from None
-    if args.json:
-        print(json.dumps(as_json(task), indent=2))
-        return 0
     if args.action != "show":
-        print(f"{task.name}: {task.state}")
+        print(json.dumps(as_json(task), indent=2) if args.json else
+              f"{task.name}: {task.state}")
         return 0
+    events = _events(config, task.name)
+    if args.json:
+        print(json.dumps(as_json(task) | {"events": events}, indent=2))
+        return 0
+    _show(task, events)
+    return 0
+
+
+def _events(config: Config, task: str, last: int = 20) -> list[dict[str, object]]:
+    """The task's last events (its agent is `task-<name>` in the event log)."""
+    from collections import deque
+
+    from agent_orchestrator.doors import eventlog
+
+    return list(deque((r for r in eventlog.read(config.log_dir)
+                       if eventlog.matches(r, agent=f"task-{task}")), maxlen=last))
+
+
+def _show(task: Task, events: list[dict[str, object]]) -> None:
+    from agent_orchestrator.cli import render
+
     for key, value in as_json(task).items():
         if key not in ("prompt", "output_tail") and value not in (None, [], ""):
             print(f"{key + ':':<12} {value}")
     print(f"prompt:\n  {task.prompt.rstrip().replace(chr(10), chr(10) + '  ')}")
     if task.output_tail:
         print(f"verify output (tail):\n{task.output_tail.rstrip()}")
-    return 0
+    if events:
+        print("events:")
+        out = render.console()
+        for record in events:
+            render.event(out, record)
 
 
 def as_json(task: Task) -> dict[str, Any]:

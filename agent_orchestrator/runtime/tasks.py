@@ -68,6 +68,7 @@ class TaskRunner:
     preparing: set[str] = field(default_factory=set)
     judging: set[str] = field(default_factory=set)
     waiting: frozenset[str] = frozenset()  # declared agents whose worktree is being made
+    fresh: set[str] = field(default_factory=set)  # runs started by this pass's claims
     _queue: TaskQueue | None = None
 
     def queue(self, config: Config) -> TaskQueue:
@@ -79,6 +80,7 @@ class TaskRunner:
         """The config with the ready runs as agents, and without the declared agents whose
         worktree is not made yet; claims and adoptions on the way."""
         config = self._agent_trees(config, report)
+        self.fresh = set()
         queue = self.queue(config)
         if not queue.path.exists():
             return config  # nobody ever submitted: no database made for nothing
@@ -116,6 +118,8 @@ class TaskRunner:
         if task.worktree or not config.tasks.worktree:
             self.runs[task.name] = self._run(config, task, Path(task.worktree or
                                                                 config.project_dir))
+            if not adopted:
+                self.fresh.add(task.name)
             if adopted:
                 events.append(_event(task.name, "task-adopted", "found running in the queue"))
             return
@@ -146,6 +150,7 @@ class TaskRunner:
                                         commits=f"{done.result.base_sha}..")
                     if task.state == "running":
                         self.runs[name] = self._run(config, task, Path(task.worktree or ""))
+                        self.fresh.add(name)
                         events.append(_event(name, "task-worktree", f"{task.worktree} on "
                                              f"branch {task.branch}"))
                 else:
@@ -237,8 +242,11 @@ class TaskRunner:
             config.project_dir, cancel=cancel).judge(
                 run.name, run.dir, base, task.verify, VERIFY_TIMEOUT))
 
-    def forget(self, memory: FleetMemory) -> FleetMemory:
-        return tasks.forget(memory, self.runs)
+    def forget(self, memory: FleetMemory, starting: bool = False) -> FleetMemory:
+        """`memory` without the task agents no longer running; `starting`: nor those whose
+        run starts this pass (a retry starts with fresh counters, not as the death of the
+        run before it)."""
+        return tasks.forget(memory, set(self.runs) - (self.fresh if starting else set()))
 
     def dialogs(self, before: FleetMemory, after: FleetMemory, report: Recorder) -> None:
         report.record([_event(name, "task-dialog", "its agent waits at a dialog (reported, "

@@ -138,7 +138,7 @@ class Watchdog:
         if light:
             self._last_light = now.mono
         config = self.tasks.settle(self.config, observed, self.memory, self)
-        decisions = rules.decide(config, observed, self.memory, now)
+        decisions = rules.decide(config, observed, self.tasks.forget(self.memory, True), now)
         decisions = replace(decisions, memory=self.tasks.forget(decisions.memory))
         self.tasks.dialogs(self.memory, decisions.memory, self)
         self.commit(decisions, config)

@@ -45,6 +45,7 @@ def test_submit_prints_the_name_and_the_queue_lists_it(config: Path, tmp_path: P
     assert (task["name"], task["prompt"], task["after"], task["verify"], task["retries"],
             task["model"], task["state"]) == ("docs", prompt, ["add-a-json-flag"],
                                               "pytest -q", 2, "m2", "queued")
+    assert "the watchdog is not running" in agents(config, "tasks").stderr
     third = agents(config, "submit", "-", stdin="from stdin\n")
     assert third.returncode == 0 and third.stdout == "from-stdin\n"
     listed = json.loads(agents(config, "tasks", "--json").stdout)["tasks"]

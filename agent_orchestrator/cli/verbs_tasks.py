@@ -96,8 +96,15 @@ def _build_tasks(parser: argparse.ArgumentParser) -> None:
 
 
 def run_tasks(args: argparse.Namespace) -> int:
+    from agent_orchestrator.cli import render
+    from agent_orchestrator.doors import lock
+
     config = load(args, env=False)
     tasks = _queue(config).tasks(args.state)
+    if any(t.state in ("queued", "running") for t in tasks) and \
+            lock.watchdog_pid(config) is None:
+        render.notice("note: the watchdog is not running: nothing starts or ends until "
+                      "`agents up` (or `agents up watchdog`)")
     if args.json:
         print(json.dumps({"tasks": [as_json(t) for t in tasks]}, indent=2))
         return 0

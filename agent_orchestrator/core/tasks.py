@@ -23,13 +23,16 @@ AGENT_PREFIX = "task-"
 
 @dataclass(frozen=True)
 class TaskRun:
-    """A running task as the watchdog supervises it: its prompt, CLI and folder."""
+    """A running task as the watchdog supervises it: its prompt, CLI and folder, and what
+    its judge needs (the gate, the commit its branch started from)."""
 
     name: str
     prompt: str
     backend: str
     model: str | None
     dir: Path
+    verify: str | None = None
+    base_sha: str | None = None
 
 
 @dataclass(frozen=True)

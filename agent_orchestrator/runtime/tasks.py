@@ -89,18 +89,18 @@ class TaskRunner:
             self._take_results(config, queue, events)
             running = {t.name: t for t in queue.tasks("running")}
             for name in set(self.runs) - set(running):  # cancelled by the operator
-                del self.runs[name]
+                del self.runs[name]  # its session goes as a stray one (settle)
+                self._clean(config, queue.get(name))
             for task in running.values():
                 if task.name not in (set(self.runs) | self.preparing | self.judging):
                     self._start(config, task, adopted=True, events=events)
             claimed, failed = queue.claim(config.tasks.max_parallel, self.claimer)
+            for task in failed:
+                events.append(_event(task.name, "task-failed", task.reason or "dependency"))
+            for task in claimed:
+                self._start(config, task, adopted=False, events=events)
         except (TaskError, OSError, sqlite3.Error) as exc:  # reported; the next pass retries
-            report.record([Event(time.time(), None, "task-error", f"task queue: {exc}")])
-            return tasks.with_tasks(config, self.runs.values())
-        for task in failed:
-            events.append(_event(task.name, "task-failed", task.reason or "dependency"))
-        for task in claimed:
-            self._start(config, task, adopted=False, events=events)
+            events.append(Event(time.time(), None, "task-error", f"task queue: {exc}"))
         report.record(events)
         return tasks.with_tasks(config, self.runs.values())
 
@@ -118,10 +118,10 @@ class TaskRunner:
         if task.worktree or not config.tasks.worktree:
             self.runs[task.name] = self._run(config, task, Path(task.worktree or
                                                                 config.project_dir))
-            if not adopted:
-                self.fresh.add(task.name)
             if adopted:
                 events.append(_event(task.name, "task-adopted", "found running in the queue"))
+            else:
+                self.fresh.add(task.name)
             return
         self.preparing.add(task.name)
         tree, base = worktrees.task_tree(config, task.name), config.tasks.base
@@ -131,8 +131,9 @@ class TaskRunner:
     @staticmethod
     def _run(config: Config, task: Task, folder: Path) -> tasks.TaskRun:
         backend = task.backend or config.tasks.backend or ""
+        base = (task.commits or "").split("..")[0] or None  # "<base sha>.." once prepared
         return tasks.TaskRun(task.name, task.prompt, backend, task.model or config.tasks.model,
-                             folder)
+                             folder, task.verify, base)
 
     def _take_results(self, config: Config, queue: TaskQueue, events: list[Event]) -> None:
         for done in self.workers.results(JOBS[:3]):
@@ -153,6 +154,8 @@ class TaskRunner:
                         self.fresh.add(name)
                         events.append(_event(name, "task-worktree", f"{task.worktree} on "
                                              f"branch {task.branch}"))
+                    else:  # cancelled while its worktree was being made
+                        self._clean(config, task)
                 else:
                     self._finish(config, queue, Outcome(name, False, f"worktree: {done.error}"),
                                  events)
@@ -182,7 +185,12 @@ class TaskRunner:
         if kind == "task-retry":
             detail += f" (attempt {task.attempts} of {task.retries + 1}; queued again)"
         events.append(_event(task.name, kind, detail))
-        if kind != "task-retry" and task.worktree and not config.tasks.keep_worktrees:
+        if kind != "task-retry":
+            self._clean(config, task)
+
+    def _clean(self, config: Config, task: Task) -> None:
+        """Remove an ended task's worktree (a worker), unless `keep_worktrees`."""
+        if task.worktree and task.state != "running" and not config.tasks.keep_worktrees:
             tree = Path(task.worktree)
             self.workers.submit("task-clean", task.name, lambda cancel: TaskGit(
                 config.project_dir, cancel=cancel).remove(tree))
@@ -198,7 +206,9 @@ class TaskRunner:
             events.append(_event(end.task, "task-finished" if end.ok else "task-exited",
                                  end.reason))
             if end.ok:
-                self._judge(config, run)
+                self.workers.submit("task-judge", end.task, lambda cancel, run=run: TaskGit(
+                    config.project_dir, cancel=cancel).judge(
+                        run.name, run.dir, run.base_sha, run.verify, VERIFY_TIMEOUT))
             else:
                 self.workers.submit("task-judge", end.task, _constant(
                     Outcome(end.task, False, end.reason)))
@@ -234,13 +244,6 @@ class TaskRunner:
             return config
         return replace(config, agents=tuple(a for a in config.agents
                                             if a.name not in self.waiting))
-
-    def _judge(self, config: Config, run: tasks.TaskRun) -> None:
-        task = self.queue(config).get(run.name)
-        base = (task.commits or "").split("..")[0] or None
-        self.workers.submit("task-judge", run.name, lambda cancel: TaskGit(
-            config.project_dir, cancel=cancel).judge(
-                run.name, run.dir, base, task.verify, VERIFY_TIMEOUT))
 
     def forget(self, memory: FleetMemory, starting: bool = False) -> FleetMemory:
         """`memory` without the task agents no longer running; `starting`: nor those whose

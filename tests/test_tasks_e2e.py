@@ -269,3 +269,17 @@ def test_a_bad_base_fails_the_task_with_a_reason(tmp_path: Path,
     ended = wait_until(lambda: all_ended(f, 1), timeout=30, what="it ended")
     assert ended["x"]["state"] == "failed"
     assert "[tasks] base 'nope': no such branch or commit" in ended["x"]["reason"]
+
+
+def test_without_worktrees_a_task_works_in_the_project(tmp_path: Path,
+                                                       make_fleet: Callable[..., Any]) -> None:
+    project(tmp_path)
+    f = make_fleet(TASKS.format(parallel=1, busy=0.2, folder=tmp_path, interval=0.2)
+                   .replace("max_parallel = 1", "max_parallel = 1\nworktree = false"))
+    submit(f, "in place", "--name", "inplace")
+    f.watchdog_subprocess()
+    ended = wait_until(lambda: all_ended(f, 1), timeout=30, what="it ended")
+    assert (ended["inplace"]["state"], ended["inplace"]["branch"]) == ("done", None)
+    assert git(tmp_path, "log", "-1", "--format=%s", "main") == "task " + tmp_path.name \
+        + ": in place"  # the demo agent names its file and commit after its folder
+    assert f.events("task-inplace", "task-done")[0]["reason"] == "finished"

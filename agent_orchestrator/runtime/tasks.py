@@ -174,14 +174,17 @@ class TaskRunner:
                              commits=outcome.commits)
             task = queue.finish(outcome.task, outcome.ok, None if outcome.ok else
                                 outcome.reason, outcome.output_tail)
-        except TaskError as exc:  # cancelled while it was being judged
-            events.append(_event(outcome.task, "task-error", str(exc)))
+        except TaskError:  # cancelled (by the operator) while it was being judged
+            self.runs.pop(outcome.task, None)
+            self.stop(config, tasks.session_name(config, outcome.task))
+            self._clean(config, queue.get(outcome.task))
             return
         self.runs.pop(outcome.task, None)
         self.stop(config, tasks.session_name(config, outcome.task))
         kind = {"done": "task-done", "failed": "task-failed"}.get(task.state, "task-retry")
+        facts = [f"branch {task.branch}" if task.branch else None, task.commits, task.diffstat]
         detail = outcome.reason if not outcome.ok else \
-            f"branch {task.branch or '-'}, {task.commits or ''}, {task.diffstat or ''}"
+            ", ".join(f for f in facts if f) or outcome.reason
         if kind == "task-retry":
             detail += f" (attempt {task.attempts} of {task.retries + 1}; queued again)"
         events.append(_event(task.name, kind, detail))

@@ -4,7 +4,7 @@ Each pass: follow an edit of the config (configwatch.py), observe the fleet (obs
 call the pure `rules.decide`, carry out its actions (apply.py), save the memory, record the
 events; then sleep until a wake-up source fires or a deadline passes (wakeups.py). Screens
 are read only on light passes (`signal_interval`), the loop's slow checks run on heavy ones
-(`heavy_interval`).
+(`heavy_interval`). Queued one-shot tasks join each pass as agents (runtime/tasks.py).
 """
 
 from __future__ import annotations

@@ -79,6 +79,7 @@ def test_cancel_and_retry(config: Path) -> None:
 @pytest.mark.parametrize(("args", "code", "message"), [
     (("submit",), 2, "give the prompt as PROMPT, '-' (stdin) or --file F"),
     (("submit", "x", "--file", "f"), 2, "one of them"),
+    (("submit", "--after", "a", "x"), 2, "PROMPT goes before --after"),
     (("submit", "x", "--file"), 2, "expected one argument"),
     (("submit", "x", "--retries", "many"), 2, "invalid int value"),
     (("submit", "x", "--retries", "-1"), 1, "--retries must be 0 or more"),

@@ -57,7 +57,10 @@ def _build_submit(parser: argparse.ArgumentParser) -> None:
 
 def _prompt(args: argparse.Namespace) -> str:
     if (args.prompt is None) == (args.file is None):
-        raise UsageError("give the prompt as PROMPT, '-' (stdin) or --file F (one of them)")
+        hint = " (PROMPT goes before --after, which takes every name that follows)" \
+            if args.prompt is None and args.after else ""
+        raise UsageError("give the prompt as PROMPT, '-' (stdin) or --file F (one of them)"
+                         + hint)
     if args.file is not None:
         try:
             return Path(args.file).read_text(encoding="utf-8")
@@ -169,9 +172,17 @@ def _events(config: Config, task: str, last: int = 20) -> list[dict[str, object]
 
 
 def _show(task: Task, events: list[dict[str, object]]) -> None:
+    from datetime import datetime
+
     from agent_orchestrator.cli import render
 
     for key, value in as_json(task).items():
+        if key in ("created", "started", "finished") and isinstance(value, float):
+            value = datetime.fromtimestamp(value).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        elif key == "worktree" and value and not Path(value).exists():
+            value += " (removed)"
+        elif key == "seconds" and value is not None:
+            key, value = "time", _duration(task)
         if key not in ("prompt", "output_tail") and value not in (None, [], ""):
             print(f"{key + ':':<12} {value}")
     print(f"prompt:\n  {task.prompt.rstrip().replace(chr(10), chr(10) + '  ')}")

@@ -5,6 +5,7 @@ server, where a sink that hangs or fails must not delay a heal."""
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -136,3 +137,38 @@ def test_hanging_and_failing_sinks_do_not_delay_a_heal(make_fleet, tmp_path,
         assert not hang.release.is_set()
     finally:
         hang.close()
+
+
+def test_doctor_checks_each_sink_without_its_secret(make_config, server: Server) -> None:
+    from agent_orchestrator.cli import doctor
+
+    path = make_config(f"""
+        [[agent]]
+        name = "a"
+        backend = "demo"
+
+        [notify]
+        [[notify.sink]]
+        kind = "webhook"
+        url = "{server.url}"
+
+        [[notify.sink]]
+        kind = "webhook"
+        url = "http://127.0.0.1:9/dead-secret"
+
+        [[notify.sink]]
+        kind = "command"
+        argv = ["{sys.executable}", "-c", "pass"]
+
+        [[notify.sink]]
+        kind = "command"
+        argv = ["no-such-notifier"]
+    """)
+    checks = {c.name: c for c in doctor.run(path) if c.name.startswith("notify ")}
+    port = server.httpd.server_address[1]
+    assert [(c.status, c.detail) for c in checks.values()] == [
+        ("ok", "reachable"), ("warn", checks["notify webhook http://127.0.0.1:9/…"].detail),
+        ("ok", "found"), ("warn", "'no-such-notifier' not found")]
+    assert f"notify webhook http://127.0.0.1:{port}/…" in checks
+    assert "ConnectError" in checks["notify webhook http://127.0.0.1:9/…"].detail
+    assert "secret" not in repr(checks)

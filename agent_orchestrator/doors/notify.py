@@ -10,6 +10,8 @@ with every secret of the URL removed: its path, query, user and password).
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import threading
 from collections.abc import Sequence
@@ -112,6 +114,22 @@ def _run_command(argv: Sequence[str], note: Notification, timeout: float) -> Non
     if done.returncode != 0:
         tail = done.stderr.decode(errors="replace").strip()[-200:]
         raise ValueError(f"exit {done.returncode}" + (f": {tail}" if tail else ""))
+
+
+def probe(sink: Sink, timeout: float = 5.0) -> str | None:
+    """Whether `sink` could be used, without sending a notification: a webhook's host
+    answers HTTP at all (a HEAD; any status counts, many hooks take POST only), a command's
+    program is found. The problem, secret-free, or None."""
+    if sink.kind == "command":
+        first = sink.argv[0] if sink.argv else ""
+        found = first if "/" in first and os.access(first, os.X_OK) else shutil.which(first)
+        return None if found else f"'{first}' not found"
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as http:
+            http.head(sink.url or "")
+    except httpx.HTTPError as exc:
+        return redact(_describe(exc, sink))
+    return None
 
 
 def _describe(exc: Exception, sink: Sink) -> str:

@@ -97,3 +97,14 @@ def test_a_bad_url_is_not_repeated_in_the_error(tmp_path: Path) -> None:
 
 def test_mcp_allow_all(tmp_path: Path) -> None:
     assert load(tmp_path, '[mcp]\nallow = ["*"]\n').mcp.allow == ("*",)
+
+
+def test_the_readme_notify_example_loads(tmp_path: Path) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.DOTALL)
+                if "[notify]" in b]
+    config = load(tmp_path, block)
+    assert config.notify is not None and [s.kind for s in config.notify.sinks] == \
+        ["webhook", "webhook", "command"]

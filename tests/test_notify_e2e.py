@@ -131,9 +131,10 @@ def test_hanging_and_failing_sinks_do_not_delay_a_heal(make_fleet, tmp_path,
         # The hanging sink is still waiting for an answer: a heal must not wait with it.
         killed = time.monotonic()
         tmux_cmd(fleet.socket, "kill-session", "-t", "=e-a")
-        fleet.wait_event("a", "restart", timeout=5)
+        fleet.wait_event("a", "restart", timeout=10)
         latency = time.monotonic() - killed
-        assert latency < 3, f"the heal took {latency:.1f} s"
+        # the hanging sink's request may take 20 s: a loop that waited on it would show it
+        assert latency < 5, f"the heal took {latency:.1f} s"
         assert not hang.release.is_set()
     finally:
         hang.close()

@@ -2,7 +2,8 @@
 
 Each pass: follow an edit of the config (configwatch.py), observe the fleet (observe.py),
 call the pure `rules.decide`, carry out its actions (apply.py), save the memory, record the
-events; then sleep until a wake-up source fires or a deadline passes (wakeups.py). Screens
+events and hand those worth telling to the notifier (notifier.py, delivered by workers); then
+sleep until a wake-up source fires or a deadline passes (wakeups.py). Screens
 are read only on light passes (`signal_interval`), the loop's slow checks run on heavy ones
 (`heavy_interval`).
 """

@@ -18,6 +18,7 @@ from agent_orchestrator.cli import (
     verbs_fleet,
     verbs_look,
     verbs_loop,
+    verbs_mcp,
     verbs_read,
     verbs_setup,
     verbs_tasks,
@@ -30,7 +31,7 @@ VERBS: dict[str, Verb] = {verb.name: verb for verb in (
     verbs_agent.ATTACH, verbs_agent.SEND, verbs_read.LOGS, verbs_setup.INIT,
     verbs_setup.CHECK, verbs_setup.SELFTEST, verbs_fleet.WATCHDOG, verbs_look.EXPLAIN,
     verbs_setup.DOCTOR, verbs_look.EVENTS, verbs_read.TRANSCRIPT, verbs_loop.PHASE,
-    verbs_tasks.SUBMIT, verbs_tasks.TASKS, verbs_tasks.TASK)}
+    verbs_mcp.MCP, verbs_tasks.SUBMIT, verbs_tasks.TASKS, verbs_tasks.TASK)}
 
 
 def parser() -> argparse.ArgumentParser:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agent_orchestrator.config import filetrust, model
+from agent_orchestrator.config import filetrust, model, steering
 from agent_orchestrator.config.presets import PRESETS, SKIP_PERMISSIONS
 from agent_orchestrator.config.schema import NAME_RE, Problems, check_table, dotted
 from agent_orchestrator.config.tables import (
@@ -70,6 +70,8 @@ class Builder:
         services = self._services(top.get("service", []), prefix or "")
         loop = self._loop(top["loop"], agents) if "loop" in top and top["loop"] else None
         self._check_names(agents, services, prefix or "")
+        notify = steering.notify(top.get("notify"), self.problems)
+        mcp = steering.mcp(top.get("mcp"), self.problems)
         tasks = self._tasks(top.get("tasks", {}), defaults.get("backend") or next(
             (a.backend for a in agents), None), {b.name for b in backends})
         if self.problems.items or prefix is None or not defaults.get("log_dir"):
@@ -80,7 +82,7 @@ class Builder:
             tmux_socket=defaults.get("tmux_socket"),
             watchdog=watchdog, backends=backends, agents=agents, services=services,
             loop=loop, tasks=tasks, log_max_bytes=defaults["log_max_bytes"],
-            log_keep=defaults["log_keep"])
+            log_keep=defaults["log_keep"], notify=notify, mcp=mcp)
 
     def _tasks(self, raw: Any, fallback: str | None, backends: set[str]) -> model.Tasks:
         """`[tasks]`; its backend defaults to `[defaults]`' one, else the first agent's."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -283,3 +284,27 @@ def test_without_worktrees_a_task_works_in_the_project(tmp_path: Path,
     assert git(tmp_path, "log", "-1", "--format=%s", "main") == "task " + tmp_path.name \
         + ": in place"  # the demo agent names its file and commit after its folder
     assert f.events("task-inplace", "task-done")[0]["reason"] == "finished"
+
+
+def test_done_and_failed_tasks_are_notifications(tmp_path: Path,
+                                                 make_fleet: Callable[..., Any]) -> None:
+    project(tmp_path)
+    inbox = tmp_path / "notified"
+    sink = f"import sys; open({str(inbox)!r}, 'a').write(sys.stdin.read() + '\\\\n')"
+    f = make_fleet(TASKS.format(parallel=2, busy=0.2, folder=tmp_path, interval=0.2) + f"""
+[notify]
+on = ["task-done", "task-failed"]
+
+[[notify.sink]]
+kind = "command"
+argv = ["{sys.executable}", "-c", "{sink}"]
+""")
+    submit(f, "fine", "--name", "fine")
+    submit(f, "bad\n/fake crash 2", "--name", "bad")
+    f.watchdog_subprocess()
+    wait_until(lambda: all_ended(f, 2), timeout=30, what="both ended")
+    sent = wait_until(lambda: len(lines := [json.loads(x) for x in inbox.read_text()
+                                            .splitlines() if x.strip()]) >= 2 and lines
+                      if inbox.exists() else None, timeout=30, what="two notifications")
+    assert sorted((n["kind"], tuple(n["agents"])) for n in sent) == [
+        ("task-done", ("task-fine",)), ("task-failed", ("task-bad",))]

@@ -129,7 +129,8 @@ def test_ten_tasks_three_at_a_time_each_on_its_own_branch(fleet: Callable[..., A
 
 def test_a_dependency_chain_runs_in_order(fleet: Callable[..., Any], tmp_path: Path) -> None:
     f = fleet(parallel=3)
-    submit(f, "first", "--name", "a")
+    tricky = "first: 'quotes' \"double\" $HOME `uname` \\n ; rm -rf / #\n\ttabbed ünïcode"
+    submit(f, tricky, "--name", "a")
     submit(f, "second", "--name", "b", "--after", "a")
     submit(f, "third", "--name", "c", "--after", "b")
     f.watchdog_subprocess()
@@ -138,6 +139,7 @@ def test_a_dependency_chain_runs_in_order(fleet: Callable[..., Any], tmp_path: P
     assert ended["a"]["finished"] <= ended["b"]["started"]
     assert ended["b"]["finished"] <= ended["c"]["started"]
     (_, a_end), (b_start, b_end), (c_start, _) = (work_times(tmp_path, n) for n in "abc")
+    assert git(tmp_path, "show", "agents/a:a.txt").startswith(tricky + "\n")  # byte-exact
     assert a_end <= b_start and b_end <= c_start
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -310,3 +311,28 @@ argv = ["{sys.executable}", "-c", "{sink}"]
                       if inbox.exists() else None, timeout=30, what="two notifications")
     assert sorted((n["kind"], tuple(n["agents"])) for n in sent) == [
         ("task-done", ("task-fine",)), ("task-failed", ("task-bad",))]
+
+
+def test_a_turn_finished_hook_finishes_a_task_whose_agent_stays_up(
+        tmp_path: Path, make_fleet: Callable[..., Any]) -> None:
+    """A CLI that stays at its prompt after the work: its own Stop hook says the turn (and
+    so the task) is over; the watchdog judges it and stops the session."""
+    project(tmp_path)
+    f = make_fleet(TASKS.format(parallel=1, busy=0.2, folder=tmp_path, interval=0.2)
+                   .replace('active_re = "esc', 'signals = "claude"\nactive_re = "esc'))
+    submit(f, "work\n/fake idle", "--name", "hooked")
+    f.watchdog_subprocess()
+    wait_until(lambda: "e-task-hooked" in sessions(f.socket), timeout=30, what="its session")
+    holds_for(lambda: tasks(f)["hooked"]["state"] == "running", 1.5, what="still running")
+    payload = json.dumps({"hook_event_name": "Stop", "session_id": "s1"})
+    hook = subprocess.run([sys.executable, "-m", "agent_orchestrator", "hook", "claude",
+                           "--signals", str(tmp_path / "logs" / "state" / "signals"),
+                           "--agent", "task-hooked", payload], capture_output=True, text=True,
+                          timeout=30, check=False)  # as the CLI's hook runs it
+    assert hook.returncode == 0, hook.stderr
+    ended = wait_until(lambda: all_ended(f, 1), timeout=30, what="it ended")
+    assert ended["hooked"]["state"] == "done"
+    assert f.events("task-hooked", "task-finished")[0]["reason"] == \
+        "its turn finished (claude Stop)"
+    wait_until(lambda: "e-task-hooked" not in sessions(f.socket), timeout=10,
+               what="its session stopped")

@@ -193,16 +193,17 @@ def json_line(data: object) -> None:
     print(json.dumps(data, ensure_ascii=False), flush=True)
 
 
-def log_bytes(data: bytes, raw: bool) -> None:
-    """Session log output: the bytes as written, or (not `raw`) readable text, TUI redraws
-    reduced to their characters."""
-    if raw:
-        sys.stdout.buffer.write(data)
-    else:
-        from agent_orchestrator.core.screen import strip_ansi
-
-        sys.stdout.write(strip_ansi(data.decode("utf-8", "replace")))
+def log_bytes(data: bytes) -> None:
+    """Session log bytes as written (`logs --raw`)."""
+    sys.stdout.buffer.write(data)
     sys.stdout.flush()
+
+
+def log_lines(lines: Sequence[str]) -> None:
+    """Rendered session log lines (`logs`), flushed at once: a reader may be following."""
+    if lines:
+        sys.stdout.write("".join(line + "\n" for line in lines))
+        sys.stdout.flush()
 
 
 def phases(loop_phases: Sequence[Phase], current: int) -> None:

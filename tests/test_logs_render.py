@@ -40,6 +40,9 @@ def test_plain_output_keeps_what_scrolled_off() -> None:
     log.feed(b"".join(b"line %d\r\n" % i for i in range(20)))
     assert log.history(8) == [f"line {i}" for i in range(12, 20)]
     assert log.history(0) == [] and len(log.history(1000)) == 20
+    bare = view()
+    bare.feed(b"not from a terminal\nstill lines\n")  # a bare newline returns the carriage
+    assert bare.history(5) == ["not from a terminal", "still lines"]
 
 
 def test_a_tui_redraw_is_its_screen_not_one_long_line() -> None:

@@ -80,6 +80,9 @@ class LogView:
     def __init__(self, columns: int = PANE_WIDTH, lines: int = PANE_HEIGHT,
                  keep: int = KEEP, settle: float = SETTLE) -> None:
         self.screen = _Screen(columns, lines, keep)
+        # A newline also returns the carriage, as a pty's output processing (onlcr) does:
+        # a log written by anything but a terminal still reads as lines.
+        self.screen.set_mode(pyte.modes.LNM)
         self._stream = pyte.ByteStream(self.screen)
         self.settle = settle
         self._shown: list[str | None] = []  # what was printed of each row

@@ -43,6 +43,10 @@ def run_phase(args: argparse.Namespace) -> int:
         target = current + 1
     markers.ensure_dirs(config)
     markers.write_phase_index(config, target)
+    from agent_orchestrator.runtime.fleet import operator_event
+
+    operator_event(config, None, "phase-set", f"`phase {args.action}`: phase {target} "
+                   f"{loop.phases[target].id} (was {current})")
     render.phase_moved(target, loop.phases[target])
     return 0
 

@@ -135,6 +135,19 @@ def test_usage_mistakes_exit_2(make_config: Callable[..., Path]) -> None:
     assert missing.returncode == 1 and "no log yet for a" in missing.stderr
 
 
+def test_a_log_just_rotated_is_read_with_its_rotated_copy(
+        make_config: Callable[..., Path]) -> None:
+    """The writer rotates mid-stream: the new file holds only the rows repainted since."""
+    path = make_config('[[agent]]\nname = "a"\nbackend = "demo"\n')
+    log = path.parent / "logs" / "t-a.log"
+    log.parent.mkdir()
+    log.with_name("t-a.log.1").write_bytes(b"\x1b[2J\x1b[1;1Hbanner\x1b[2;1H\xe2\x9d\xaf go"
+                                           b"\x1b[3;1Hspinner 1s")
+    log.write_bytes(b"\x1b[3;1H\x1b[K\xe2\x97\x8f Done: go")  # the third row, repainted
+    shown = run_agents("logs", "a", "--no-follow", "--config", str(path))
+    assert shown.stdout.splitlines() == ["banner", "❯ go", "● Done: go"], shown.stderr
+
+
 class Reader:
     """A process's stdout lines, read in a thread (a test never blocks on a pipe)."""
 

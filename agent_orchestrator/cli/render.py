@@ -156,7 +156,8 @@ _EVENT_STYLE = {"restart": "yellow", "start": "green", "adopt": "dim", "crash-lo
                 "sequence-complete": "bold cyan", "tmux-server-gone": "bold red",
                 "fleet-degraded": "bold red", "fleet-recovered": "green",
                 "backoff": "yellow", "throttled": "yellow", "crash-loop-cleared": "green",
-                "backoff-cleared": "green"}
+                "backoff-cleared": "green", "up": "green", "down": "yellow",
+                "verify-done": "cyan", "phase-set": "cyan"}
 
 
 def event(out: Console, record: dict[str, object]) -> None:

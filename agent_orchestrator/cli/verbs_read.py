@@ -56,17 +56,31 @@ def run_logs(args: argparse.Namespace) -> int:
                 for piece in pieces:
                     render.log_bytes(piece.data)
         else:
+            history = _rotated_tail(path, LOG_TAIL_BYTES - len(history)) + history
             _rendered(pieces, _from_a_boundary(history), args.lines, not args.no_follow)
     finally:
         pieces.close()
     return 0
 
 
+def _rotated_tail(path: Path, size: int) -> bytes:
+    """The last `size` bytes of the log's rotated copy (LOG.1), if any: a log just rotated
+    starts mid-screen, and a TUI repaints only the rows that change."""
+    if size <= 0:
+        return b""
+    try:
+        with open(path.with_name(path.name + ".1"), "rb") as handle:
+            handle.seek(max(handle.seek(0, 2) - size, 0))
+            return handle.read(size)
+    except OSError:
+        return b""
+
+
 def _from_a_boundary(tail: bytes) -> bytes:
     """A tail cut from a longer log, from its first newline or escape sequence on: the cut
     may fall inside a sequence or a character."""
     if len(tail) < LOG_TAIL_BYTES:
-        return tail
+        return tail  # the whole log (and its rotated copy): nothing was cut
     starts = [i for i in (tail.find(b"\n"), tail.find(b"\x1b")) if i >= 0]
     return tail[min(starts):] if starts else tail
 

@@ -176,9 +176,11 @@ STATUS = Verb(
     "  agents status --json | jq '.agents[] | select(.state == \"crash-looping\")'",
     _build_status, run_status)
 EVENTS = Verb(
-    "events", "the watchdog's decisions (time, agent, event, reason), optionally followed",
+    "events", "the watchdog's decisions and the operator's actions (time, agent, event, "
+    "reason), optionally followed",
     "agents events --since 8h          # what happened overnight\n"
-    "  agents events -f --agent builder   # follow one agent's decisions live",
+    "  agents events -f --agent builder   # its last 10, then follow it live\n"
+    "  agents events -n 20 --json         # the last 20 as JSON lines",
     _build_events, run_events)
 EXPLAIN = Verb(
     "explain", "show which state the watchdog sees on an agent's screen, and why",

@@ -23,7 +23,8 @@ def _build_logs(parser: argparse.ArgumentParser) -> None:
                         help="lines of history (40; 0 for none)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("-f", "--follow", action="store_true",
-                      help="keep printing what comes next (the default)")
+                      help="keep printing what comes next (the default): a line when it "
+                      "scrolls off the screen or has stopped changing")
     mode.add_argument("--no-follow", action="store_true", help="print and exit")
     parser.add_argument("--raw", action="store_true",
                         help="the bytes as written (terminal control sequences included), "

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import sessions, tmux_cmd, wait_until
 
-LIVE = re.compile(r"\b(running|active|idle \d+m)\b")  # the states of a live agent
+LIVE = re.compile(r"\b(running|active|idle \d+[sm])\b")  # the states of a live agent
 FLEET = """
 [watchdog]
 signal_interval = 1

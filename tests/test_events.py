@@ -423,7 +423,7 @@ def test_phase_set_is_an_operator_event(tmp_path: Path) -> None:
     assert run_cli("phase", "set", "--config", str(path)).returncode == 2
     (record,) = operator_records(tmp_path / "logs", "phase-set")
     assert record["agent"] is None
-    assert re.fullmatch(r"`phase set`: phase 1 two \(was 0\) \(operator: pid \d+, user \S+\)",
+    assert re.fullmatch(r"phase 1 two \(was 0\) \(operator: pid \d+, user \S+\)",
                         str(record["reason"])), record
 
 

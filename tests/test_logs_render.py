@@ -19,7 +19,7 @@ from conftest import wait_until
 from harness import demo_agent
 
 from agent_orchestrator.cli.logrender import SETTLE, LogView
-from agent_orchestrator.cli.verbs_read import LOG_TAIL_BYTES, _from_a_boundary
+from agent_orchestrator.cli.verbs_read import LOG_TAIL_BYTES, _from_a_boundary, log_lines
 from agent_orchestrator.core.screen import strip_ansi
 from agent_orchestrator.fakeagent.screens import Frame, paint
 
@@ -189,6 +189,7 @@ def test_the_demo_agents_log_reads_as_its_screen(make_fleet: Callable[..., Any],
         assert max(len(x) for x in strip_ansi(raw.decode("utf-8", "replace")).split("\n")) \
             > 300  # what stripping gave: one line of redraws
         assert "❯ go" in lines and "✻ Worked for 0s" in lines
+        assert log_lines(log, 50) == lines  # what the MCP tool logs_tail returns
         assert all(len(x) <= 120 and "\x1b" not in x for x in lines) and len(lines) <= 40
         assert fleet.agents("logs", "a", "-n", "2", "--no-follow").stdout.splitlines() == \
             lines[-2:]

@@ -25,7 +25,7 @@ def run_up(args: argparse.Namespace) -> int:
     config = load(args, strict=True)
     refuse_unstartable(config)
     results = fleet.up(config, tmux(config), args.names)
-    _record(config, results, kind="up")
+    record(config, results, kind="up")
     render.outcomes(render.console(), results)
     return 0
 
@@ -36,12 +36,12 @@ def run_down(args: argparse.Namespace) -> int:
 
     config = load(args, env=False)
     results = fleet.down(config, tmux(config), args.names)
-    _record(config, results, kind="down")
+    record(config, results, kind="down")
     render.outcomes(render.console(), results)
     return 0
 
 
-def _record(config: Config, results: Sequence[Outcome], kind: str) -> None:
+def record(config: Config, results: Sequence[Outcome], kind: str) -> None:
     """The operator's `up` or `down` as events (with the pid and user that ran it): one per
     agent or service it acted on; the watchdog's and leftover sessions' are fleet-wide."""
     from agent_orchestrator.runtime import fleet

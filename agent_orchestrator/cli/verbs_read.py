@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from agent_orchestrator.cli.verb import UsageError, UserError, Verb, agent_named, count, load
 
 if TYPE_CHECKING:
+    from agent_orchestrator.cli.logrender import LogView
     from agent_orchestrator.doors.follow import Piece
     from agent_orchestrator.doors.transcript.turns import Turn
 
@@ -57,24 +58,10 @@ def run_logs(args: argparse.Namespace) -> int:
                 for piece in pieces:
                     render.log_bytes(piece.data)
         else:
-            history = _rotated_tail(path, LOG_TAIL_BYTES - len(history)) + history
-            _rendered(pieces, _from_a_boundary(history), args.lines, not args.no_follow)
+            _rendered(pieces, _view(path, history), args.lines, not args.no_follow)
     finally:
         pieces.close()
     return 0
-
-
-def _rotated_tail(path: Path, size: int) -> bytes:
-    """The last `size` bytes of the log's rotated copy (LOG.1), if any: a log just rotated
-    starts mid-screen, and a TUI repaints only the rows that change."""
-    if size <= 0:
-        return b""
-    try:
-        with open(path.with_name(path.name + ".1"), "rb") as handle:
-            handle.seek(max(handle.seek(0, 2) - size, 0))
-            return handle.read(size)
-    except OSError:
-        return b""
 
 
 def _from_a_boundary(tail: bytes) -> bytes:
@@ -86,16 +73,34 @@ def _from_a_boundary(tail: bytes) -> bytes:
     return tail[min(starts):] if starts else tail
 
 
-def _rendered(pieces: Iterator[Piece], history: bytes, lines: int, follow: bool) -> None:
-    """The log replayed on a terminal emulator (cli/logrender.py): its last `lines` rendered
-    lines, then (`follow`) the lines that complete or change."""
+def _view(path: Path, tail: bytes) -> LogView:
+    """The session log at `path` replayed on a terminal emulator (cli/logrender.py), from
+    `tail`, its last LOG_TAIL_BYTES. A log just rotated starts mid-screen (a TUI repaints
+    only the rows that change): the rotated copy's tail (LOG.1) goes first."""
+    from agent_orchestrator.cli.logrender import LogView
+    from agent_orchestrator.doors.follow import tail_bytes
+
+    older = tail_bytes(path.with_name(path.name + ".1"), LOG_TAIL_BYTES - len(tail))
+    view = LogView()
+    view.feed(_from_a_boundary(older + tail))
+    return view
+
+
+def log_lines(path: Path, lines: int) -> list[str]:
+    """The last `lines` rendered lines of the session log at `path`, as `agents logs
+    --no-follow` prints them (also the MCP tool logs_tail's)."""
+    from agent_orchestrator.doors.follow import tail_bytes
+
+    return _view(path, tail_bytes(path, LOG_TAIL_BYTES)).history(lines)
+
+
+def _rendered(pieces: Iterator[Piece], view: LogView, lines: int, follow: bool) -> None:
+    """The rendered log's last `lines` lines, then (`follow`) the lines that complete or
+    change as `pieces` come."""
     import time
 
     from agent_orchestrator.cli import render
-    from agent_orchestrator.cli.logrender import LogView
 
-    view = LogView()
-    view.feed(history)
     render.log_lines(view.history(lines))
     if not follow:
         return

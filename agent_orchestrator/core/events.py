@@ -32,7 +32,7 @@ KINDS = frozenset({
     "config-warning", "config-gone", "added", "changed", "removed",
     # the watchdog itself and its world
     "watchdog-start", "watchdog-stop", "tmux-server-gone", "tmux-error", "git-error",
-    "state-rebuilt", "state-write-failed", "state-write-recovered",
+    "state-rebuilt", "state-write-failed", "state-write-recovered", "notify-failed",
     # the operator's verbs (also `restart` and `send`)
     "up", "down",
 })

@@ -105,6 +105,18 @@ def follow(path: Path, poll: float, stop: Callable[[], bool] | None = None,
         tail.close()
 
 
+def tail_bytes(path: Path, size: int) -> bytes:
+    """The last `size` bytes of `path`; b"" when it is missing or unreadable."""
+    if size <= 0:
+        return b""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(handle.seek(0, os.SEEK_END) - size, 0))
+            return handle.read(size)
+    except OSError:
+        return b""
+
+
 class Lines:
     """Whole lines out of pieces: an unfinished line waits for its newline, or for the end
     of its file (`final`); one left over when a file begins anew (`fresh`) is dropped."""

@@ -13,8 +13,10 @@ repaint:
 - a row on the screen is printed once it has kept the same text for SETTLE seconds and that
   text is not on the screen as printed (anywhere: a TUI that shifts its rows up redraws
   them, and that is no news). A spinner or a running clock never settles, so it is printed
-  when it stops; a blank row only between printed rows of the same look.
-Runs of blank lines are printed as one.
+  when it stops; a blank row only when a row below it is printed in the same update;
+- runs of blank lines are printed as one.
+A replay that starts inside a log (its last 256 KiB) may lack rows a TUI painted before and
+has not repainted since; `agents logs` prepends the rotated copy's tail to a short log.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def _text(row: dict[int, pyte.screens.Char], columns: int) -> str:
 
 class _Screen(pyte.Screen):
     """A pyte screen that keeps what scrolls off its top, and moves the follower's per-row
-    bookkeeping (`rows`: lists indexed by row) along when its content scrolls."""
+    bookkeeping (`tracked`: lists indexed by row) along when its content scrolls."""
 
     def __init__(self, columns: int, lines: int, keep: int) -> None:
         super().__init__(columns, lines)

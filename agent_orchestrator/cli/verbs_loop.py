@@ -71,11 +71,16 @@ def phase_show(config: Config) -> dict[str, object]:
 
 def phase_set(config: Config, target: int) -> None:
     """Move the loop to phase `target` (checked by the caller); the watchdog restarts the
-    loop agents on it."""
+    loop agents on it. A `phase-set` event names the operator."""
     from agent_orchestrator.doors import markers
+    from agent_orchestrator.runtime.fleet import operator_event
 
+    assert config.loop is not None
+    was = markers.phase_index(config)
     markers.ensure_dirs(config)
     markers.write_phase_index(config, target)
+    operator_event(config, None, "phase-set",
+                   f"phase {target} {config.loop.phases[target].id} (was {was})")
 
 
 PHASE = Verb(

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agent_orchestrator.core.events import Event
-from agent_orchestrator.doors.files import private_dir
+from agent_orchestrator.doors.files import open_private, private_dir
 from agent_orchestrator.doors.follow import Lines
 from agent_orchestrator.doors.follow import follow as follow_file
 
@@ -122,10 +122,7 @@ def write_failed(log_dir: Path, error: OSError) -> None:
 
 
 def _open(path: Path) -> int:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    with contextlib.suppress(OSError):
-        os.fchmod(fd, 0o600)
-    return fd
+    return open_private(path, os.O_WRONLY | os.O_APPEND)  # never through a planted symlink
 
 
 def _batches(lines: list[bytes], max_bytes: int) -> Iterator[bytes]:

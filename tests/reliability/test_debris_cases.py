@@ -82,9 +82,13 @@ def loop_fleet(make_fleet, tmp_path: Path) -> tuple[Fleet, Path]:
         backend = "demoa"
 
         [loop]
-        handoff = {{ repo = "{watch}", state_subdir = "", claim_pings = "builder",
-                     review_pings = "builder" }}
         phases = [{{ id = "p1", status = "STATUS.md", verify = ["sleep 600"] }}]
+
+        [loop.handoff]
+        repo = "{watch}"
+        state_subdir = ""
+        claim_pings = "builder"
+        review_pings = "builder"
         """)
     return make_fleet(body), watch
 

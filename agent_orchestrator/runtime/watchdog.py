@@ -29,9 +29,10 @@ from agent_orchestrator.doors import (
     markers,
     memorystore,
     orphans,
+    rundir,
     signals,
 )
-from agent_orchestrator.doors.files import private_dir
+from agent_orchestrator.doors.files import private_dir, remove_stray_temps
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import apply, observe
 from agent_orchestrator.runtime.configwatch import ConfigWatch, file_stamp, write_health
@@ -194,6 +195,7 @@ class Watchdog:
 def _debris(config: Config, tmux: Tmux) -> list[Event]:
     """Clean what a killed watchdog left (doors/orphans.py): its verify scratch worktrees
     and its tmux control client; one `debris-removed` event per kind found."""
+    remove_stray_temps(rundir.of(config))  # kickoff or launch spec writes cut short
     events = []
     if (ended := orphans.control_orphans(tmux)):
         events.append(Event(time.time(), None, "debris-removed", "ended orphaned tmux "

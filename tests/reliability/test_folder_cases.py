@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import stat
@@ -121,3 +122,38 @@ def test_t46_log_dir_in_a_folder_anyone_can_write_is_refused(tmp_path: Path,
     assert not (open_folder / "logs").exists()
     os.chmod(open_folder, 0o1777)  # sticky: like /tmp, fine
     assert run_agents(config, "check").returncode == 0
+
+
+def test_t46_private_dir_modes_only_what_it_creates(tmp_path: Path) -> None:
+    """FAULT: a shared folder (1777) exists; folders below it are missing; umask 022.
+    EXPECTED: the shared folder keeps 1777; each folder we create is 0700."""
+    from agent_orchestrator.doors.files import private_dir
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    old = os.umask(0o022)
+    try:
+        private_dir(shared / "logs" / "state")
+        private_dir(shared)
+    finally:
+        os.umask(old)
+    assert [mode(p) for p in (shared, shared / "logs", shared / "logs" / "state")] == \
+        [0o1777, 0o700, 0o700]
+
+
+def test_t45_open_private_refuses_a_planted_symlink(tmp_path: Path) -> None:
+    """FAULT: a symlink at the name of a file we are about to append to.
+    EXPECTED: ELOOP; the target keeps its content and mode."""
+    from agent_orchestrator.doors.files import open_private, touch_private
+
+    victim = tmp_path / "theirs"
+    victim.write_text("x")
+    os.chmod(victim, 0o644)
+    (tmp_path / "ours.log").symlink_to(victim)
+    for attempt in (lambda: open_private(tmp_path / "ours.log", os.O_WRONLY),
+                    lambda: touch_private(tmp_path / "ours.log")):
+        with pytest.raises(OSError) as caught:
+            attempt()
+        assert caught.value.errno == errno.ELOOP
+    assert victim.read_text() == "x" and mode(victim) == 0o644

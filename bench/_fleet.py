@@ -50,6 +50,7 @@ class Sandbox:
         tmux_dir = self.root / "tmux"
         tmux_dir.mkdir(mode=0o700)
         os.environ["TMUX_TMPDIR"] = str(tmux_dir)
+        os.environ["XDG_RUNTIME_DIR"] = str(tmux_dir)  # the fleet's launch files: ours too
         os.environ.pop("TMUX", None)
         os.environ.pop("TMUX_PANE", None)
         self.sockets: list[str] = []

@@ -25,6 +25,7 @@ from agent_orchestrator.config import Config
 from agent_orchestrator.doors.files import private_dir
 
 NAME = "agent-orchestrator"
+SHARED = (Path("/dev/shm"), Path("/tmp"))  # without XDG_RUNTIME_DIR: the first that exists
 
 
 def _ours_and_private(path: Path) -> bool:
@@ -51,7 +52,7 @@ def base() -> Path | None:
     if xdg and os.path.isabs(xdg) and _ours_and_private(Path(xdg)):
         folder = Path(xdg) / NAME
     else:
-        root = Path("/dev/shm") if os.path.isdir("/dev/shm") else Path("/tmp")
+        root = next((r for r in SHARED if r.is_dir()), SHARED[-1])
         folder = root / f"{NAME}-{os.geteuid()}"
     try:
         return folder if _make(folder) else None

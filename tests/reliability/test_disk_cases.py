@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,16 +104,17 @@ def test_t44_launch_files_never_touch_the_log_disk(tmp_path: Path,
     from agent_orchestrator.doors import rundir
 
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    shm = tmp_path / "shm"  # stands for /dev/shm: anyone may create names in it
+    shm.mkdir()
+    os.chmod(shm, 0o1777)
+    monkeypatch.setattr(rundir, "SHARED", (shm,))
     trap = tmp_path / "trap"
     trap.mkdir()
-    planted = Path("/dev/shm" if os.path.isdir("/dev/shm") else "/tmp") / \
-        f"{rundir.NAME}-{os.geteuid()}"
-    if planted.exists() or planted.is_symlink():
-        pytest.skip(f"{planted} exists already on this machine")
-    planted.symlink_to(trap)
-    try:
-        folder = rundir.fleet_dir(tmp_path / "logs", tmp_path / "logs" / "state")
-    finally:
-        planted.unlink()
+    (shm / f"{rundir.NAME}-{os.geteuid()}").symlink_to(trap)
+    folder = rundir.fleet_dir(tmp_path / "logs", tmp_path / "logs" / "state")
     assert folder == tmp_path / "logs" / "state"
     assert list(trap.iterdir()) == []
+    (shm / f"{rundir.NAME}-{os.geteuid()}").unlink()  # no trap: a private folder of ours
+    folder = rundir.fleet_dir(tmp_path / "logs", tmp_path / "logs" / "state")
+    assert folder.parent == shm / f"{rundir.NAME}-{os.geteuid()}"
+    assert [stat.S_IMODE(p.lstat().st_mode) for p in (folder, folder.parent)] == [0o700] * 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent_orchestrator.cli.verb import (
     UsageError,
@@ -16,6 +17,10 @@ from agent_orchestrator.cli.verb import (
     loaded,
     tmux,
 )
+
+if TYPE_CHECKING:
+    from agent_orchestrator.config import Agent, Config
+    from agent_orchestrator.core.explain import Explanation
 
 
 def _build_status(parser: argparse.ArgumentParser) -> None:
@@ -104,13 +109,11 @@ def _build_explain(parser: argparse.ArgumentParser) -> None:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    import time
     from datetime import datetime
 
     from agent_orchestrator import config as config_mod
     from agent_orchestrator.cli import render
     from agent_orchestrator.core import explain
-    from agent_orchestrator.doors import memorystore
 
     now = datetime.now().astimezone()
     if args.screen is not None or args.backend is not None:
@@ -132,23 +135,33 @@ def run_explain(args: argparse.Namespace) -> int:
         if not args.name:
             raise UsageError("give an agent NAME, or --backend B --screen FILE")
         config = load(args, env=False)
-        agent = agent_named(config, args.name)
-        screen = tmux(config).capture(agent.session)
-        memory, _ = memorystore.load_memory(config, quarantine=False)
-        mem = memory.agent(agent.name)
-        idle = max(time.monotonic() - mem.active_at, 0.0) if mem.active_at is not None \
-            else None
-        judged = None if mem.state is None else {
-            "state": mem.state, "source": mem.state_source,
-            "age_s": round(max(time.monotonic() - mem.looked_at, 0.0), 1)
-            if mem.looked_at is not None else None}
-        result = explain.explain_screen(screen, config.backend(agent.backend), now,
-                                        agent.name, idle, judged)
+        result = explain_agent(config, agent_named(config, args.name))
     if args.json:
         render.json_document(result.to_json())
     else:
         render.explanation(render.console(), result)
     return 0
+
+
+def explain_agent(config: Config, agent: Agent) -> Explanation:
+    """What `explain NAME` shows: the agent's screen now, judged, and the watchdog's last
+    verdict on it."""
+    import time
+    from datetime import datetime
+
+    from agent_orchestrator.core import explain
+    from agent_orchestrator.doors import memorystore
+
+    screen = tmux(config).capture(agent.session)
+    memory, _ = memorystore.load_memory(config, quarantine=False)
+    mem = memory.agent(agent.name)
+    idle = max(time.monotonic() - mem.active_at, 0.0) if mem.active_at is not None else None
+    judged = None if mem.state is None else {
+        "state": mem.state, "source": mem.state_source,
+        "age_s": round(max(time.monotonic() - mem.looked_at, 0.0), 1)
+        if mem.looked_at is not None else None}
+    return explain.explain_screen(screen, config.backend(agent.backend),
+                                  datetime.now().astimezone(), agent.name, idle, judged)
 
 
 STATUS = Verb(

@@ -106,7 +106,10 @@ def verify_debris(git: Git) -> list[Path]:
 
 def control_orphans(tmux: Tmux) -> list[int]:
     """SIGTERM the control-mode clients of `tmux`'s server whose parent is not a watchdog
-    (their watchdog was killed); returns their pids."""
+    (their watchdog was killed); returns their pids. Local servers only: a remote one's
+    client is an ssh process, which `die_with_parent` ends with its watchdog."""
+    if getattr(tmux, "remote", None) is not None:
+        return []
     server = ["-S", tmux.socket_path] if tmux.socket_path else \
         ["-L", tmux.socket_name] if tmux.socket_name else []
     ended = []

@@ -73,9 +73,12 @@ class Builder:
         mcp = steering.mcp(top.get("mcp"), self.problems)
         if self.problems.items or prefix is None or not defaults.get("log_dir"):
             return None
+        log_dir = self._path(defaults["log_dir"], where=("defaults", "log_dir"))
+        if (unsafe := filetrust.log_dir_problem(log_dir)) is not None:
+            self.problems.add(("defaults", "log_dir"), unsafe)
+            return None
         return model.Config(
-            path=self.path, project_dir=self.root, session_prefix=prefix,
-            log_dir=self._path(defaults["log_dir"], where=("defaults", "log_dir")),
+            path=self.path, project_dir=self.root, session_prefix=prefix, log_dir=log_dir,
             tmux_socket=defaults.get("tmux_socket"),
             watchdog=watchdog, backends=backends, agents=agents, services=services,
             loop=loop, log_max_bytes=defaults["log_max_bytes"], log_keep=defaults["log_keep"],

@@ -12,7 +12,7 @@ from conftest import write_config
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config import Backend, Config
-from agent_orchestrator.core import rules
+from agent_orchestrator.core import rules, screen
 from agent_orchestrator.core.decisions import Action, Restart, Start, Type
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.memory import FleetMemory
@@ -150,7 +150,12 @@ class Sim:
         self.panes.pop(session, None)
 
     def deliver(self, session: str, text: str, backend: Backend, agent: str,
-                reason: str, queued: str | None = None) -> Delivery:
+                reason: str, queued: str | None = None,
+                into_limit: bool = False) -> Delivery:
+        shown = self.screens.get(session, "")  # what delivery.deliver refuses, refused here
+        if screen.dialog_line(shown, backend.prompt_re) or \
+                not into_limit and screen.limit_line(shown, backend):
+            return Delivery(False, "not typed: a dialog or a limit is on screen", True)
         if self.undeliverable:
             return Delivery(False, "text still in the input line after 3 presses")
         return Delivery(True, "typed")

@@ -4,8 +4,8 @@
 `limited` or `idle` (that precedence), with the lines that decided it, the reset time a
 limit banner announces and the time of a `WAITING-UNTIL: <ISO>` marker (an agent sleeping on
 purpose). `dialog_line` and `submitted` answer, by the same rules, what typing into a pane
-asks (runtime/delivery.py): may it be typed into (`blocker`: no dialog, no limit banner), did
-the typed text leave the input box. Pure: no tmux, no clock.
+asks (runtime/delivery.py): is a dialog or a limit banner up, did the typed text leave the
+input box. Pure: no tmux, no clock.
 
 How the screen is read:
 
@@ -161,17 +161,12 @@ def classify(screen: str, backend: Backend, now: datetime) -> ScreenView:
     )
 
 
-def blocker(screen: str, backend: Backend) -> str | None:
-    """Why nothing may be typed into `screen` now: the dialog line, or the limit banner of
-    the current turn (Enter there picks a menu option: Claude's limit menu), by the rules
-    `classify` reads them with; None when typing is safe."""
+def limit_line(screen: str, backend: Backend) -> str | None:
+    """The limit banner of the current turn where `classify` looks for one, cleaned; None
+    when there is none. Typing there is lost (in Claude Code Enter picks an option of the
+    limit menu)."""
     lines = screen_lines(screen)
-    bottom = _filled(lines)[-SCAN_LINES:]
-    if found := _last_match(backend.prompt_re, lines, _dialog_rows(lines, bottom)):
-        return f"a dialog is on screen ({found!r})"
-    if found := _last_match(backend.limit_re, lines, _current_turn(lines, backend)):
-        return f"a usage limit is on screen ({found!r})"
-    return None
+    return _last_match(backend.limit_re, lines, _current_turn(lines, backend))
 
 
 def dialog_line(screen: str, prompt_re: UserRegex | None) -> str | None:

@@ -12,7 +12,8 @@ work from what memory kept of the last one.
   ends, type one resume nudge; leave the window once the agent works or the banner is gone;
   still limited after the nudge → a new window (so never two nudges in a row).
 - dialog (`prompt_re`): reported once, never typed into, never rebooted for a stall.
-- inbox: a text the operator queued (`agents send --when-idle`) → typed at an idle look.
+- inbox: a text queued for the agent (`agents send --when-idle`, a handoff ping, a verify
+  failure, a wake text the screen refused) → typed at an idle look.
 - wake: idle for `wake.interval` since the last wake/start → type the wake file's text.
 - stall (`heal+stall`): "working" counts only while the screen still changes (a frozen
   spinner is not work) or, for `footer_ui`, while the session log is written within
@@ -68,6 +69,12 @@ def screens_wanted(config: Config, observed: Observed, memory: FleetMemory,
                 or pane.activity >= math.floor(mem.captured_wall)):
             wanted.append(session)
     return wanted
+
+
+def takes_queue(config: Config, agent: Agent) -> bool:
+    """Whether texts for the agent can wait in its inbox: the rules look at it and so
+    know its idle moments (an agent they never judge gets them typed at once)."""
+    return agent.enabled and agent.watch != "none" and _reads_screen(config, agent)
 
 
 def _reads_screen(config: Config, agent: Agent) -> bool:
@@ -187,7 +194,7 @@ def _limit(tick: Tick, agent: Agent, view: ScreenView | None, judged: Verdict) -
         return True
     if not mem.limit_nudged:
         tick.agents[name] = replace(mem, limit_nudged=True)
-        tick.actions.append(Type(name, "limit window over", text=NUDGE))
+        tick.actions.append(Type(name, "limit window over", text=NUDGE, into_limit=True))
         tick.event(name, "limit-nudge", "limit window over: typed a resume nudge")
     elif judged.state == "limited":  # still limited after the nudge: a new window
         _enter_limit(tick, agent, view, judged.source)

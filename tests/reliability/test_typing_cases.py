@@ -13,8 +13,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import textwrap
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -449,3 +452,68 @@ def test_t59_claude_footer_frozen_under_a_real_banner_is_held(tmp_path: Path,
     assert "limit" in sim.kinds("c")
     assert "stall-reboot" not in sim.kinds("c") and sim.starts("c") == 0
 
+
+
+# ------------------------------------------------------------------------------- T60
+
+BACKTRACKING = """
+import sys, time
+line = ("usage limit " * 200)[:2000]  # 'usage' and 'limit' everywhere, never 'reached'
+while True:
+    sys.stdout.write("\\x1b[H\\x1b[2J" + line + "\\n")
+    sys.stdout.flush()
+    time.sleep(0.2)
+"""
+
+
+@pytest.mark.tmux
+@pytest.mark.slow
+def test_t60_heal_is_prompt_while_a_backtracking_screen_is_read(make_fleet,
+                                                                 tmp_path: Path) -> None:
+    """FAULT: one agent redraws a 2,000-column paragraph of "usage ... limit ..." under the
+    user limit_re `.*usage.*limit.*reached` (cubic for a backtracking engine), so every
+    light tick (0.3 s) captures and classifies it; meanwhile another agent is killed.
+    EXPECTED: the killed agent has a new pane within 5 s (the figure: bench/heal_latency.py
+    --backtracking), and the paragraph is never taken for a limit."""
+    script = tmp_path / "bt.py"
+    script.write_text(BACKTRACKING)
+    fleet = make_fleet(f"""
+        [watchdog]
+        signal_interval = 0.3
+
+        [backend.bt]
+        bin = "{{python}} {script}"
+        process_name = "python"
+        limit_re = '.*usage.*limit.*reached'
+
+        [backend.quiet]
+        bin = "sleep 100000"
+        process_name = "sleep"
+
+        [[agent]]
+        name = "bt"
+        backend = "bt"
+        watch = "heal"
+
+        [[agent]]
+        name = "q"
+        backend = "quiet"
+        watch = "heal"
+    """)
+    assert fleet.agents("up").returncode == 0
+    old = wait_until(lambda: fleet.pane_pid("e-q"), what="the quiet agent")
+    wait_until(lambda: fleet.pane_pid("e-bt"), what="the backtracking agent")
+    state = tmp_path / "logs" / "state" / "watchdog.json"
+
+    def captured() -> float | None:
+        agents = json.loads(state.read_text()).get("agents", {}) if state.exists() else {}
+        return agents.get("bt", {}).get("captured_wall")
+
+    first = wait_until(captured, what="a light tick to read the paragraph")
+    wait_until(lambda: (captured() or 0) > first, what="another light tick to read it")
+    t0 = time.monotonic()
+    os.kill(old, signal.SIGKILL)
+    wait_until(lambda: (pid := fleet.pane_pid("e-q")) and pid != old, timeout=5,
+               what="the killed agent's new pane")
+    assert time.monotonic() - t0 < 5
+    assert not fleet.events("bt", "limit")

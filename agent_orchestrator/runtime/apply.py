@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from agent_orchestrator.config import Agent, Backend, Config, filetrust
+from agent_orchestrator.core import screenrules
 from agent_orchestrator.core.decisions import (
     Action,
     CompleteSequence,
@@ -142,7 +143,11 @@ def queued_outcome(config: Config, done: Delivered, now: float) -> list[Event]:
 
 def defer(config: Config, done: Delivered, now: float) -> list[Event]:
     """A text the screen refused (a dialog or a limit banner was up): into the agent's
-    inbox, typed at its next idle look."""
+    inbox, typed at its next idle look (if the rules look at it: else it is reported)."""
+    agent = config.agent(done.agent)
+    if agent is None or not screenrules.takes_queue(config, agent):
+        return [Event(now, done.agent, "delivery-failed",
+                      f"{done.reason}: {done.result.detail}")]
     try:
         queued = inbox.enqueue(config.state_dir, done.agent, done.text)
     except (OSError, ValueError) as exc:

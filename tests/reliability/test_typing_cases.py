@@ -288,6 +288,7 @@ def test_t57_delivery_refuses_a_limit_banner_and_the_text_waits(
         [[agent]]
         name = "w"
         backend = "demo"
+        watch = "heal"
         [backend.demo]
         flags = "--busy 0.2 --record {rec} --control {ctl}"
     """, socket=tmux_socket)
@@ -313,6 +314,20 @@ def test_t57_delivery_refuses_a_limit_banner_and_the_text_waits(
     nudge = delivery.deliver(tmux, "t-w", NUDGE, dialog_re=backend.prompt_re,
                              active_re=backend.active_re, limits=None)
     assert nudge.delivered and inputs(rec) == [NUDGE]
+
+
+def test_t57_a_refused_text_for_an_agent_no_rule_judges_is_reported(tmp_path: Path) -> None:
+    """An agent the rules never look at (`watch = "none"`) has no idle moment to wait for:
+    its refused text is a `delivery-failed` event, not a file left in its inbox for ever."""
+    config = config_mod.load(write_config(tmp_path, """
+        [[agent]]
+        name = "n"
+        backend = "demo"
+    """))
+    refused = delivery.Delivery(False, "not typed: a usage limit is on screen", True)
+    events = apply.defer(config, apply.Delivered("n", "wake", refused, text="hi"), 0.0)
+    assert [e.event for e in events] == ["delivery-failed"]
+    assert inbox.queued(config.state_dir, "n") == []
 
 
 # ------------------------------------------------------------------------------- T58

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import clone_repo, git, holds_for, wait_until, write_config
+from conftest import clone_repo, git, holds_for, sessions, wait_until, write_config
 from harness import Fleet
 from simulate import Sim
 
@@ -204,8 +204,9 @@ def test_t56_limited_demo_agent_gets_the_ping_only_after_its_limit(
     """FAULT: the adversary (the demo agent) shows a usage-limit banner; the builder pushes
     a claim, which the real relay turns into a ping for it.
     EXPECTED: the ping is queued (`handoff-ping ... queued`), nothing is typed into the
-    limited agent; when the window ends the resume nudge is the first text it gets, and
-    the ping is typed only after it, once the agent is idle again."""
+    limited agent, and the queued ping outlives a watchdog restart; when the window ends the
+    resume nudge is the first text it gets, and the ping is typed only after it, once the
+    agent is idle again."""
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
     seed = clone_repo(origin, tmp_path / "seed")
@@ -262,6 +263,11 @@ def test_t56_limited_demo_agent_gets_the_ping_only_after_its_limit(
         assert claim[:12] in ping["reason"]
         holds_for(lambda: inputs(rec) == [], 1.0, what="nothing typed into the limit")
         assert "queued" in ping["reason"]
+        # The watchdog restarts while the ping waits: its inbox file carries it over.
+        assert fleet.agents("down", "watchdog").returncode == 0
+        wait_until(lambda: "e-watchdog" not in sessions(tmux_socket), what="no watchdog")
+        assert len(inbox.queued(tmp_path / "logs" / "state", "adversary")) == 1
+        assert fleet.agents("up", "watchdog").returncode == 0
         got = wait_until(lambda: [t for t in inputs(rec) if claim[:12] in t] and inputs(rec),
                          timeout=40, what="the ping after the limit")
         assert got[0] == NUDGE  # the first text it got: the nudge, after the window

@@ -22,7 +22,8 @@ KINDS = frozenset({
     "limit", "limit-nudge", "limit-over", "limit-waiting", "limit-suspicious", "dialog",
     "wake", "turn-finished", "signal-disagrees",
     # texts typed in
-    "send", "send-typing", "send-delivered", "delivery-failed", "action-failed",
+    "send", "send-typing", "send-delivered", "delivery-failed", "delivery-deferred",
+    "action-failed",
     # the loop
     "handoff-ping", "handoff-unrouted", "verify", "verify-done", "verify-failed",
     "phase-advance", "phase-changed", "phase-resumed", "phase-set", "sequence-complete",

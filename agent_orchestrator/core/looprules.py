@@ -3,7 +3,8 @@
 - phase changed by the operator (`agents phase set/next`) → the loop agents restart on it;
 - phase file corrupt → reported once per content; no phase change or advance until fixed;
 - handoff: each ping the shell relayed from origin/main (claim → reviewer, review → builder,
-  inbox → its target) is typed into its target agent, naming the commit;
+  inbox → its target) goes to its target agent's inbox, naming the commit: typed at the
+  agent's next idle look, never into a limit or a dialog;
 - DONE: the current phase's pushed status file says DONE with real text; if the phase has
   `verify` commands they must have passed at that very commit (the shell runs them), else
   the builder is told what failed, once per commit;
@@ -17,7 +18,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from agent_orchestrator.config import Agent, Config
-from agent_orchestrator.core.decisions import CompleteSequence, SetPhase, Stop, Tick, Type
+from agent_orchestrator.core import screenrules
+from agent_orchestrator.core.decisions import (
+    CompleteSequence,
+    Queue,
+    SetPhase,
+    Stop,
+    Tick,
+    Type,
+)
 from agent_orchestrator.core.memory import AgentMemory
 from agent_orchestrator.core.observed import LoopSeen
 from agent_orchestrator.core.restarts import start
@@ -109,9 +118,21 @@ def _relay(tick: Tick) -> None:
             tick.event(None, "handoff-unrouted", f"no running loop agent '{ping.target}' "
                        f"for {ping.sha[:12]}")
             continue
-        tick.actions.append(Type(agent.name, "handoff", text=ping.text))
-        tick.event(agent.name, "handoff-ping", ping.text)
+        queued = _tell(tick, agent, "handoff", ping.text)
+        tick.event(agent.name, "handoff-ping", ping.text + (
+            " (queued for its next idle moment)" if queued else ""))
     tick.loop = replace(tick.loop, seen_sha=seen.head)
+
+
+def _tell(tick: Tick, agent: Agent, reason: str, text: str) -> bool:
+    """Have `text` reach the agent: through its inbox, typed at its next idle look (a
+    limited agent, or one at a dialog, is never typed into; the text survives a restart),
+    or typed at once to an agent the screen rules never judge. True when queued."""
+    if screenrules.takes_queue(tick.config, agent):
+        tick.actions.append(Queue(agent.name, reason, text))
+        return True
+    tick.actions.append(Type(agent.name, reason, text=text))
+    return False
 
 
 def _maybe_advance(tick: Tick, index: int, sha: str) -> None:
@@ -131,11 +152,11 @@ def _maybe_advance(tick: Tick, index: int, sha: str) -> None:
                            f"`{result.command}` {what}: {tail}")
                 builder = _builder(tick.config)
                 if builder is not None:
-                    tick.actions.append(Type(builder.name, "verify failed", text=(
+                    _tell(tick, builder, "verify failed", (
                         f"The watchdog ran the verify gates of phase {phase.id} at "
                         f"{sha[:12]} and `{result.command}` {what}. Output tail: "
                         f"{' '.join(tail.split())[-400:]} — fix it, push, and keep ## DONE "
-                        "only when the gates pass.")))
+                        "only when the gates pass."))
             return
     if index + 1 < len(loop.phases):
         nxt = loop.phases[index + 1]

@@ -678,7 +678,10 @@ def shell_hazards(source: str, name: str) -> list[str]:
         if owner == "os" and callee in ("system", "popen") or callee in ("getoutput",
                                                                          "getstatusoutput"):
             found.append(f"{name}:{node.lineno}: {owner}.{callee}")
-        elif callee in _SUBPROCESS_CALLS and owner in ("subprocess", ""):
+        # `subprocess.run(...)` or a bare `run(...)` imported from it; not a method of
+        # some other object (`server.run("stdio")`).
+        elif callee in _SUBPROCESS_CALLS and (owner == "subprocess" or
+                                              isinstance(func, ast.Name)):
             command = node.args[0] if node.args else next(
                 (k.value for k in node.keywords if k.arg == "args"), None)
             if command is not None and _is_text(command):

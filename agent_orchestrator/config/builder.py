@@ -150,8 +150,8 @@ class Builder:
         shell_checks = [("attach", ("dir", "session", "model", "kickoff_file")),
                         ("preamble", ())]
         if values.get("prompt_delivery") == "exec":
-            shell_checks.append(("bin", ("kickoff", "kickoff_file", "session", "model",
-                                         "dir", "id")))
+            shell_checks.append(("bin", ("kickoff", "kickoff_file", "kickoff_text", "session",
+                                         "model", "dir", "id")))
         elif "bin" in values:
             try:
                 split_words(values["bin"])

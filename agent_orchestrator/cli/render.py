@@ -205,20 +205,28 @@ def log_bytes(data: bytes, raw: bool) -> None:
     sys.stdout.flush()
 
 
-def phases(loop_phases: Sequence[Phase], current: int) -> None:
-    """`agents phase show`: each phase, an arrow at the current one."""
-    for number, phase in enumerate(loop_phases):
-        mark = "→" if number == current else " "
+def phases(loop_phases: Sequence[Phase], current: int, states: Sequence[str],
+           source: str) -> None:
+    """`agents phase show`: each phase numbered from 1, an arrow at the current one, what
+    its status file says (`states`, read from `source`)."""
+    total = len(loop_phases)
+    for index, (phase, state) in enumerate(zip(loop_phases, states, strict=True)):
+        mark = "→" if index == current else " "
         models = ", ".join(f"{r}={m}" for r, m in phase.models) or "agents' own models"
-        print(f"{mark} {number}  {phase.id:<20} status {phase.status}  ({models})")
+        print(f"{mark} {index + 1}/{total}  {phase.id:<16} {state:<8} {phase.status}  "
+              f"({models})")
+    print(f"status files: {source}")
 
 
 def sequence_complete() -> None:
-    print("the sequence is complete (SEQUENCE-COMPLETE written)")
+    print("the sequence is complete (SEQUENCE-COMPLETE written); `agents phase set N` runs "
+          "phase N again")
 
 
-def phase_moved(target: int, phase: Phase) -> None:
-    print(f"phase {target}: {phase.id} (the watchdog restarts the loop agents on it)")
+def phase_moved(target: int, total: int, phase: Phase, reopened: bool = False) -> None:
+    again = "; the sequence runs again from there" if reopened else ""
+    print(f"phase {target + 1}/{total}: {phase.id} (the watchdog restarts the loop agents "
+          f"on it{again})")
 
 
 def scaffolded(written: Iterable[Path], folder: str, loop_demo: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent_orchestrator.cli.verb import (
     UsageError,
@@ -16,6 +17,11 @@ from agent_orchestrator.cli.verb import (
     loaded,
     tmux,
 )
+
+if TYPE_CHECKING:
+    from agent_orchestrator.config import Agent, Config
+    from agent_orchestrator.core.explain import Explanation
+    from agent_orchestrator.core.memory import FleetMemory
 
 
 def _build_status(parser: argparse.ArgumentParser) -> None:
@@ -108,7 +114,6 @@ def run_explain(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from agent_orchestrator import config as config_mod
-    from agent_orchestrator.cli import render
     from agent_orchestrator.core import explain
     from agent_orchestrator.doors import memorystore
 
@@ -133,9 +138,13 @@ def run_explain(args: argparse.Namespace) -> int:
             raise UsageError("give an agent NAME, or --backend B --screen FILE")
         config = load(args, env=False)
         agent = agent_named(config, args.name)
-        screen = tmux(config).capture(agent.session)
         memory, _ = memorystore.load_memory(config, quarantine=False)
         mem = memory.agent(agent.name)
+        result = _not_running(config, agent, memory)
+        if result is not None:
+            _show_explanation(args, result)
+            return 0
+        screen = tmux(config).capture(agent.session)
         idle = max(time.monotonic() - mem.active_at, 0.0) if mem.active_at is not None \
             else None
         judged = None if mem.state is None else {
@@ -144,11 +153,34 @@ def run_explain(args: argparse.Namespace) -> int:
             if mem.looked_at is not None else None}
         result = explain.explain_screen(screen, config.backend(agent.backend), now,
                                         agent.name, idle, judged)
+    _show_explanation(args, result)
+    return 0
+
+
+def _not_running(config: Config, agent: Agent, memory: FleetMemory) -> Explanation | None:
+    """The explanation of an agent with no running screen (stopped, exited, crash-looping,
+    ...), in the words of `agents status`; None when its pane runs."""
+    import time
+
+    from agent_orchestrator.cli.status import agent_state
+    from agent_orchestrator.core import explain
+    from agent_orchestrator.doors import markers
+
+    snap = tmux(config).snapshot()
+    state, detail = agent_state(
+        agent, snap.pane(agent.session), memory.agent(agent.name),
+        agent.name in markers.stopped_agents(config), snap.server_running, time.monotonic(),
+        agent.kind == "loop" and memory.loop.sequence_complete)
+    return explain.not_running(state, detail, config.backend(agent.backend), agent.name)
+
+
+def _show_explanation(args: argparse.Namespace, result: Explanation) -> None:
+    from agent_orchestrator.cli import render
+
     if args.json:
         render.json_document(result.to_json())
     else:
         render.explanation(render.console(), result)
-    return 0
 
 
 STATUS = Verb(

@@ -86,3 +86,36 @@ def test_not_running_says_what_the_state_means(state: str, words: str) -> None:
 @pytest.mark.parametrize("state", ["running", "idle", "active", "limited", "dialog"])
 def test_a_running_screen_is_judged(state: str) -> None:
     assert explain.not_running(state, state, config_mod.builtin_backend("codex"), "a") is None
+
+
+# ----------------------------------------------------------------------------- doctor
+
+def fake_tmux(folder: Path, says: str) -> dict[str, str]:
+    """An environment whose PATH holds a `tmux` that prints `says` for `-V`, and python."""
+    folder.mkdir()
+    script = folder / "tmux"
+    script.write_text(f"#!/bin/sh\necho '{says}'\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return {**os.environ, "PATH": f"{folder}{os.pathsep}{Path(sys.executable).parent}"}
+
+
+@pytest.mark.parametrize(("says", "line"), [
+    ("tmux 3.3a", "  ok  tmux: tmux 3.3a"),
+    ("tmux next-3.5", "  ok  tmux: tmux next-3.5"),
+    ("tmux 3.1c", "fail  tmux: tmux 3.1c is too old: 3.2 or newer is needed")])
+def test_doctor_prints_tmux_whole_version(tmp_path: Path, says: str, line: str) -> None:
+    result = agents("doctor", cwd=tmp_path, env=fake_tmux(tmp_path / "bin", says))
+    assert line in result.stdout.splitlines(), result.stdout
+    assert result.returncode == (1 if "fail" in line else 0)
+
+
+def test_doctor_without_tmux_says_so_cleanly(tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    env = {**os.environ, "PATH": str(bare)}  # no tmux, no git
+    result = subprocess.run([sys.executable, "-m", "agent_orchestrator", "doctor"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30,
+                            check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "fail  tmux: not installed (no 'tmux' on PATH): install tmux 3.2 or newer " \
+        "(e.g. apt-get install tmux, brew install tmux)" in result.stdout

@@ -119,3 +119,46 @@ def test_doctor_without_tmux_says_so_cleanly(tmp_path: Path) -> None:
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "fail  tmux: not installed (no 'tmux' on PATH): install tmux 3.2 or newer " \
         "(e.g. apt-get install tmux, brew install tmux)" in result.stdout
+
+
+# ----------------------------------------------------------------------------- init
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_init_writes_a_commented_private_starter_that_checks(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "proj"
+    made = agents("init", str(target), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    text = (target / "agents.toml").read_text()
+    assert text.count("[[agent]]") == 3 and "[[loop.phases]]" in text
+    assert text.startswith("# agents.toml, written by `agents init`")
+    assert 'plan = "PLAN.md"' in text and (target / "PLAN.md").read_text().startswith("# Plan")
+    written = [target / "agents.toml", target / "PLAN.md",
+               *(target / "prompts").iterdir()]
+    assert len(written) == 5 and {mode(p) for p in written} == {0o600}
+    assert {mode(p) for p in (target / "prompts", target, target.parent)} == {0o700}
+    assert f"next: cd {target} && agents check && agents up" in made.stdout
+    checked = agents("check", cwd=target)
+    assert checked.returncode == 0 and "3 agents" in checked.stdout, checked.stderr
+
+
+def test_init_in_an_existing_project_keeps_its_folder_and_plan(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir(mode=0o755)
+    project.chmod(0o755)
+    (project / "PLAN.md").write_text("my own plan\n")
+    made = agents("init", cwd=project)
+    assert made.returncode == 0, made.stderr
+    assert mode(project) == 0o755 and (project / "PLAN.md").read_text() == "my own plan\n"
+    assert "wrote" in made.stdout and str(project / "PLAN.md") not in made.stdout
+    assert "next: agents check && agents up" in made.stdout  # no `cd .`
+
+
+@pytest.mark.parametrize("verb", ["init", "selftest"])
+def test_verbs_that_read_no_config_have_no_config_option(tmp_path: Path, verb: str) -> None:
+    assert "--config" not in agents(verb, "--help").stdout
+    wrong = agents(verb, "--config", "x.toml", cwd=tmp_path)
+    assert wrong.returncode == 2 and "unrecognized arguments: --config" in wrong.stderr
+    assert not (tmp_path / "agents.toml").exists()

@@ -231,10 +231,17 @@ def phase_moved(target: int, total: int, phase: Phase, reopened: bool = False) -
 
 def scaffolded(written: Iterable[Path], folder: str, loop_demo: bool) -> None:
     """`agents init`: the files written and what to run next."""
+    import shlex
+
     for path in written:
         print(f"wrote {path}")
-    print(f"next: cd {folder} && agents up" + (
-        "   (then watch: agents status --watch, agents events -f)" if loop_demo else ""))
+    go = "" if Path(folder) == Path(".") else f"cd {shlex.quote(folder)} && "
+    if loop_demo:
+        print(f"next: {go}agents up   (then watch: agents status --watch, agents events -f)")
+        return
+    print(f"next: {go}agents check && agents up   # starts the demo agents")
+    print("      for real work, first set `backend` (claude, codex, ...) in agents.toml and "
+          "write PLAN.md")
 
 
 def sent(result: dict[str, object]) -> None:

@@ -56,13 +56,15 @@ def test_explain_says_stopped_exited_instead_of_idle_or_a_tmux_error(
     path = make_config(EXITS, socket=tmux_socket)
     plain = agents("explain", "demo", "--config", str(path))  # no tmux server at all
     assert plain.returncode == 0, plain.stderr
-    assert "demo (demo): stopped" in plain.stdout and "agents up demo" in plain.stdout
+    assert "agent demo (demo): stopped — `agents down` stopped it" in plain.stdout
+    assert "agents up demo" in plain.stdout and "regex" not in plain.stdout
     assert "no running screen" in plain.stdout and "error" not in plain.stderr.lower()
 
     assert agents("up", "quits", "demo", "--config", str(path)).returncode == 0
     body = wait_until(lambda: (b := explained(path, "quits"))["state"] == "exited" and b,
                       what="the quitting agent to show as exited")
-    assert body["why"].startswith("exited (3)") and "agents logs quits" in body["why"]
+    assert body["why"].startswith("exited (3): its program ended")
+    assert "agents logs quits" in body["why"]
     assert set(body["matches"].values()) == {None}
 
     live = wait_until(lambda: (b := explained(path, "demo"))["state"] in ("idle", "active")
@@ -162,3 +164,49 @@ def test_verbs_that_read_no_config_have_no_config_option(tmp_path: Path, verb: s
     wrong = agents(verb, "--config", "x.toml", cwd=tmp_path)
     assert wrong.returncode == 2 and "unrecognized arguments: --config" in wrong.stderr
     assert not (tmp_path / "agents.toml").exists()
+
+
+# ----------------------------------------------------------------------------- README
+
+def test_readme_verbs_table_lists_every_verb_and_only_those() -> None:
+    import re
+
+    from agent_orchestrator.cli.main import VERBS
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    table = readme.split("## Verbs\n", 1)[1].strip().split("\n\n", 1)[0]
+    rows = set(re.findall(r"^\| `agents (\w+)", table, re.MULTILINE))
+    assert rows == set(VERBS) | {"hook"}
+    for name in VERBS:  # an option a row shows is one the verb takes
+        shown = re.findall(rf"^\| `agents {name}\b[^|]*\|", table, re.MULTILINE)
+        options = {o for row in shown for o in re.findall(r"--[a-z-]+", row)}
+        usage = agents(name, "--help").stdout
+        assert all(o in usage for o in options), (name, options)
+    walk = readme.split("### A walk through the demo fleet", 1)[1].split("```", 2)[1]
+    for command in ("agents restart", "agents attach", "agents send alpha --when-idle",
+                    "agents status alpha"):
+        assert f"$ {command}" in walk
+
+
+# ----------------------------------------------------------------------------- phases
+
+def test_reopening_the_sequence_removes_its_marker_and_saves_the_phase(
+        make_config: Callable[..., Path]) -> None:
+    """What looprules asks when `agents phase set N` follows the end: the phase saved, and
+    SEQUENCE-COMPLETE gone so the next completion writes it (and reports it) afresh."""
+    from agent_orchestrator.core.decisions import SetPhase
+    from agent_orchestrator.doors import markers
+    from agent_orchestrator.runtime import apply
+
+    path = make_config('[loop]\nphases = [{ id = "a", status = "A.md" }, '
+                       '{ id = "b", status = "B.md" }]\n')
+    config = config_mod.load(path)
+    markers.ensure_dirs(config)
+    marker = config.log_dir / "SEQUENCE-COMPLETE"
+    marker.write_text("last phase b DONE\n")
+    recorded: list[object] = []
+    apply.apply_one(None, config, SetPhase(1, "advance"), recorded.extend)  # type: ignore[arg-type]
+    assert marker.exists() and markers.phase_index(config) == 1
+    apply.apply_one(None, config, SetPhase(0, "reopened", reopen=True),  # type: ignore[arg-type]
+                    recorded.extend)
+    assert not marker.exists() and markers.phase_index(config) == 0 and recorded == []

@@ -72,7 +72,12 @@ def selftest(out: Console, results: Sequence[tuple[str, bool, str]]) -> None:
 def explanation(out: Console, result: Explanation) -> None:
     who = f"agent {result.agent} ({result.backend})" if result.agent else \
         f"backend {result.backend}"
-    out.print(f"[bold]{who}[/bold]: [bold]{result.state}[/bold] — {result.why}")
+    from agent_orchestrator.core.explain import NOT_RUNNING
+
+    out.print(f"[bold]{who}[/bold]: [bold]{result.state}[/bold] — {escape(result.why)}")
+    if result.agent is not None and result.state in NOT_RUNNING:
+        out.print("[dim]no running screen: nothing was judged[/dim]")
+        return
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("regex", "pattern", "matched line"):
         table.add_column(column)

@@ -29,18 +29,19 @@ _WHY = {
 # The states of cli/status.agent_state in which no live screen is judged: `explain NAME`
 # says so (and what brings the agent back) instead of judging a dead or missing pane.
 _NOT_RUNNING = {
-    "disabled": "disabled in the config (`enabled = false`): not started, not watched",
-    "stopped": "stopped (`agents down`, or no watching): the watchdog leaves it down; "
-               "`agents up {name}` starts it",
-    "done": "done: a loop agent resting after the last phase; `agents phase set N` runs "
-            "the loop again",
-    "crash-looping": "crash-looping: it failed crash_limit times within crash_window, so "
-                     "the watchdog stopped restarting it; `agents events --agent {name}` "
-                     "shows why, `agents up {name}` (or editing its config entry) clears it",
+    "disabled": "`enabled = false` in the config: never started, never watched",
+    "stopped": "`agents down` stopped it (or it is not watched, or no tmux server runs): the "
+               "watchdog leaves it down; `agents up {name}` starts it",
+    "done": "a loop agent resting after the last phase; `agents phase set N` runs the loop "
+            "again",
+    "crash-looping": "it failed crash_limit times within crash_window, so the watchdog "
+                     "stopped restarting it; `agents events --agent {name}` shows why, "
+                     "`agents up {name}` (or editing its config entry) clears it",
     "backoff": "between crashes: the watchdog restarts it once its back-off ends",
     "exited": "its program ended or its session is gone: the watchdog restarts it "
               "(`agents logs {name}` shows its last output)",
 }
+NOT_RUNNING = frozenset(_NOT_RUNNING)
 
 
 def not_running(state: str, detail: str, backend: Backend, agent: str) -> Explanation | None:
@@ -49,10 +50,11 @@ def not_running(state: str, detail: str, backend: Backend, agent: str) -> Explan
     why = _NOT_RUNNING.get(state)
     if why is None:
         return None
+    why = why.format(name=agent)
     regexes = {"active_re": backend.active_re, "limit_re": backend.limit_re,
                "fatal_re": backend.fatal_re, "prompt_re": backend.prompt_re}
     return Explanation(backend=backend.name, state=state,
-                       why=f"{detail} — {why.format(name=agent)}",
+                       why=why if detail == state else f"{detail}: {why}",
                        matches=dict.fromkeys(regexes),
                        patterns={k: r.pattern if r is not None else None
                                  for k, r in regexes.items()},

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import wait_until
+from conftest import clone_repo, git, wait_until
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.core import explain
@@ -210,3 +210,47 @@ def test_reopening_the_sequence_removes_its_marker_and_saves_the_phase(
     apply.apply_one(None, config, SetPhase(0, "reopened", reopen=True),  # type: ignore[arg-type]
                     recorded.extend)
     assert not marker.exists() and markers.phase_index(config) == 0 and recorded == []
+
+
+def test_phase_show_reads_the_pushed_status_files_of_the_handoff_repo(
+        make_config: Callable[..., Path], tmp_path: Path) -> None:
+    """With a handoff repo, each phase's state is its status file as pushed to origin/main
+    (state_subdir first), not anyone's working tree; numbered from 1 like the header."""
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    work = clone_repo(origin, tmp_path / "work")
+    (work / "docs").mkdir()
+    (work / "docs" / "S-a.md").write_text("# a\n## DONE\nparser shipped at abc\n")
+    (work / "S-b.md").write_text("# b\n## DONE\n_to be written_\n")
+    git(work, "add", ".")
+    git(work, "commit", "-qm", "status")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    (work / "S-c.md").write_text("# c\n## DONE\nnot pushed\n")  # a working tree only
+    watch = clone_repo(origin, tmp_path / "watch")
+    path = make_config(f"""
+        [[agent]]
+        name = "builder"
+        kind = "loop"
+        role = "builder"
+        backend = "demo"
+
+        [[agent]]
+        name = "adversary"
+        kind = "loop"
+        role = "adversary"
+        backend = "demo"
+
+        [loop]
+        roles_dir = "."
+        handoff = {{ repo = "{watch}", state_subdir = "docs" }}
+        phases = [{{ id = "a", status = "S-a.md" }}, {{ id = "b", status = "S-b.md" }},
+                  {{ id = "c", status = "S-c.md" }}]
+    """)
+    for role in ("builder", "adversary"):
+        (path.parent / f"{role}.md").write_text(role)
+    shown = agents("phase", "show", "--config", str(path))
+    assert shown.returncode == 0, shown.stderr
+    assert [line.split()[:4] for line in shown.stdout.splitlines()[:3]] == [
+        ["→", "1/3", "a", "DONE"], ["2/3", "b", "not", "yet"], ["3/3", "c", "missing",
+                                                                "S-c.md"]]
+    assert f"status files: origin/main of {watch} (as last fetched)" in shown.stdout

@@ -158,3 +158,26 @@ def test_arg_flags_place_kickoff_text_and_kickoff_is_the_file(
     assert launch.plan_agent(config, g).argv == ("mycli", "--prompt=- hi")
     file = str(launch.kickoff_file(config, b.session))
     assert launch.plan_agent(config, b).argv == ("mycli", "--read", file, "- hi")
+
+
+def test_ping_attach_kickoff_is_the_file(make_config: Callable[..., Path]) -> None:
+    """`{kickoff}` means the kickoff file's path in a ping backend's `attach` too."""
+    import shlex
+
+    path = make_config("""
+        [backend.pinged]
+        bin = "mycli"
+        prompt_delivery = "ping"
+        attach = "{bin} --read {kickoff} --also '{kickoff_file}'"
+
+        [[agent]]
+        name = "p"
+        backend = "pinged"
+        prompt = "hi"
+    """)
+    config = config_mod.load(path)
+    agent = config.agent("p")
+    assert agent is not None
+    file = str(launch.kickoff_file(config, agent.session))
+    line = launch.plan_agent(config, agent).argv[2]
+    assert shlex.split(line.split("; ")[-1]) == ["mycli", "--read", file, "--also", file]

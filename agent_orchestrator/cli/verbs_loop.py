@@ -90,8 +90,8 @@ def run_phase(args: argparse.Namespace) -> int:
 
 
 PHASE = Verb(
-    "phase", "show the loop's phases and their status files, or move the loop to another "
-    "phase (phases are numbered from 1, as in `agents status` and the events)",
+    "phase", "show the loop's phases (numbered from 1, as in `agents status` and the "
+    "events) and their status files, or move the loop to another",
     "agents phase             # each phase, → the current one, its status file: DONE, "
     "not yet, missing\n"
     "  agents phase set 1       # back to the first phase; after the sequence completed it\n"

@@ -184,7 +184,8 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
     else:  # ping
         file = str(kickoff_file(config, agent.session))
         attach = render_shell(backend.attach, {"dir": str(agent.dir), "session": agent.session,
-                                               "model": model or "", "kickoff_file": file},
+                                               "model": model or "", "kickoff_file": file,
+                                               "kickoff": file},
                               raw={"bin": bin_text, "server": backend.server})
         env += _model_env(backend, model)
         line = f"{backend.preamble}; {attach}" if backend.preamble.strip() else attach

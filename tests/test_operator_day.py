@@ -254,3 +254,58 @@ def test_phase_show_reads_the_pushed_status_files_of_the_handoff_repo(
         ["→", "1/3", "a", "DONE"], ["2/3", "b", "not", "yet"], ["3/3", "c", "missing",
                                                                 "S-c.md"]]
     assert f"status files: origin/main of {watch} (as last fetched)" in shown.stdout
+
+
+LOOP_FLEET = """
+[watchdog]
+signal_interval = 0.3
+heavy_interval = 0.3
+
+[[agent]]
+name = "b"
+kind = "loop"
+role = "builder"
+backend = "demo"
+
+[[agent]]
+name = "fin"
+kind = "task"
+backend = "demo"
+enabled = false
+prompt = "report"
+
+[loop]
+roles_dir = "."
+on_complete = { run = "fin" }
+phases = [{ id = "one", status = "S-one.md" }, { id = "two", status = "S-two.md" }]
+"""
+
+
+@pytest.mark.tmux
+def test_phase_set_after_the_sequence_completed_runs_that_phase(make_fleet: Callable,
+                                                               tmp_path: Path) -> None:
+    """End to end: both phases DONE → SEQUENCE-COMPLETE, `fin` started; the operator
+    reopens phase 1 (its status file reset) → the loop runs phase 1, not phase 2; the marker
+    is gone; `fin` is not started again."""
+    (tmp_path / "builder.md").write_text("build")
+    for phase in ("one", "two"):
+        (tmp_path / f"S-{phase}.md").write_text(f"## DONE\n{phase} shipped\n")
+    fleet = make_fleet(LOOP_FLEET)
+    assert fleet.agents("up").returncode == 0
+    fleet.wait_event(None, "sequence-complete")
+    marker = tmp_path / "logs" / "SEQUENCE-COMPLETE"
+    wait_until(marker.exists, what="SEQUENCE-COMPLETE written")  # after the event
+    assert len(fleet.events("fin", "start")) == 1
+    (tmp_path / "S-one.md").write_text("## DONE\nnot yet\n")
+    moved = fleet.agents("phase", "set", "1")
+    assert moved.returncode == 0 and "phase 1/2: one" in moved.stdout, moved.stderr
+    assert "runs again" in moved.stdout
+    changed = fleet.wait_event(None, "phase-changed")
+    assert "phase set to 1/2 one" in changed["reason"]
+    wait_until(lambda: not marker.exists(), what="SEQUENCE-COMPLETE removed")
+    header = wait_until(lambda: (d := json.loads(fleet.agents("status", "--json").stdout))
+                        ["phase"] == "1/2 one, DONE pending" and d, what="phase 1 running")
+    assert {a["agent"]: a["state"] for a in header["agents"]}["b"] != "done"
+    assert fleet.events(None, "phase-resumed") == []
+    assert len(fleet.events("fin", "start")) == 1 and \
+        len(fleet.events(None, "sequence-complete")) == 1

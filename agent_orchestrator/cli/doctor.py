@@ -127,6 +127,20 @@ def check_folders(config: config_mod.Config) -> list[Check]:
     return checks
 
 
+def check_sinks(config: config_mod.Config) -> list[Check]:
+    """Each `[[notify.sink]]`: a webhook's host answers, a command's program is found (a
+    dead sink would fail only when something needs the operator). Named without secrets."""
+    from agent_orchestrator.doors import notify
+
+    sinks = config.notify.sinks if config.notify else ()
+    checks = []
+    for sink in sinks:
+        problem = notify.probe(sink)
+        checks.append(Check(f"notify {notify.shown(sink)}", "warn" if problem else "ok",
+                            problem or ("reachable" if sink.kind == "webhook" else "found")))
+    return checks
+
+
 def run(config_path: Path) -> list[Check]:
     """All checks for the config at `config_path` (which may not exist)."""
     checks = [check_tmux(Tmux())]
@@ -147,6 +161,7 @@ def run(config_path: Path) -> list[Check]:
     used = {a.backend for a in config.agents if a.enabled}
     checks += check_clis(used, {b.name: b.bin for b in config.backends if b.name in used})
     checks += check_folders(config)
+    checks += check_sinks(config)
     pid = lock.watchdog_pid(config)
     checks.append(Check("watchdog", "ok" if pid else "info",
                         f"running (pid {pid})" if pid else "not running (`agents up`)"))

@@ -18,6 +18,7 @@ from agent_orchestrator.cli import (
     verbs_fleet,
     verbs_look,
     verbs_loop,
+    verbs_mcp,
     verbs_read,
     verbs_setup,
 )
@@ -28,7 +29,8 @@ VERBS: dict[str, Verb] = {verb.name: verb for verb in (
     verbs_fleet.UP, verbs_fleet.DOWN, verbs_fleet.RESTART, verbs_look.STATUS,
     verbs_agent.ATTACH, verbs_agent.SEND, verbs_read.LOGS, verbs_setup.INIT,
     verbs_setup.CHECK, verbs_setup.SELFTEST, verbs_fleet.WATCHDOG, verbs_look.EXPLAIN,
-    verbs_setup.DOCTOR, verbs_look.EVENTS, verbs_read.TRANSCRIPT, verbs_loop.PHASE)}
+    verbs_setup.DOCTOR, verbs_look.EVENTS, verbs_read.TRANSCRIPT, verbs_loop.PHASE,
+    verbs_mcp.MCP)}
 
 
 def parser() -> argparse.ArgumentParser:

@@ -21,7 +21,6 @@ from agent_orchestrator.cli.verb import (
 if TYPE_CHECKING:
     from agent_orchestrator.config import Agent, Config
     from agent_orchestrator.core.explain import Explanation
-    from agent_orchestrator.core.memory import FleetMemory
 
 
 def _build_status(parser: argparse.ArgumentParser) -> None:
@@ -110,12 +109,11 @@ def _build_explain(parser: argparse.ArgumentParser) -> None:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    import time
     from datetime import datetime
 
     from agent_orchestrator import config as config_mod
+    from agent_orchestrator.cli import render
     from agent_orchestrator.core import explain
-    from agent_orchestrator.doors import memorystore
 
     now = datetime.now().astimezone()
     if args.screen is not None or args.backend is not None:
@@ -137,50 +135,44 @@ def run_explain(args: argparse.Namespace) -> int:
         if not args.name:
             raise UsageError("give an agent NAME, or --backend B --screen FILE")
         config = load(args, env=False)
-        agent = agent_named(config, args.name)
-        memory, _ = memorystore.load_memory(config, quarantine=False)
-        mem = memory.agent(agent.name)
-        result = _not_running(config, agent, memory)
-        if result is not None:
-            _show_explanation(args, result)
-            return 0
-        screen = tmux(config).capture(agent.session)
-        idle = max(time.monotonic() - mem.active_at, 0.0) if mem.active_at is not None \
-            else None
-        judged = None if mem.state is None else {
-            "state": mem.state, "source": mem.state_source,
-            "age_s": round(max(time.monotonic() - mem.looked_at, 0.0), 1)
-            if mem.looked_at is not None else None}
-        result = explain.explain_screen(screen, config.backend(agent.backend), now,
-                                        agent.name, idle, judged)
-    _show_explanation(args, result)
-    return 0
-
-
-def _not_running(config: Config, agent: Agent, memory: FleetMemory) -> Explanation | None:
-    """The explanation of an agent with no running screen (stopped, exited, crash-looping,
-    ...), in the words of `agents status`; None when its pane runs."""
-    import time
-
-    from agent_orchestrator.cli.status import agent_state
-    from agent_orchestrator.core import explain
-    from agent_orchestrator.doors import markers
-
-    snap = tmux(config).snapshot()
-    state, detail = agent_state(
-        agent, snap.pane(agent.session), memory.agent(agent.name),
-        agent.name in markers.stopped_agents(config), snap.server_running, time.monotonic(),
-        agent.kind == "loop" and memory.loop.sequence_complete)
-    return explain.not_running(state, detail, config.backend(agent.backend), agent.name)
-
-
-def _show_explanation(args: argparse.Namespace, result: Explanation) -> None:
-    from agent_orchestrator.cli import render
-
+        result = explain_agent(config, agent_named(config, args.name))
     if args.json:
         render.json_document(result.to_json())
     else:
         render.explanation(render.console(), result)
+
+
+def explain_agent(config: Config, agent: Agent) -> Explanation:
+    """What `explain NAME` shows: the agent's screen now, judged, and the watchdog's last
+    verdict on it; for an agent with no running screen, its state and what brings it
+    back (core/explain.not_running)."""
+    import time
+    from datetime import datetime
+
+    from agent_orchestrator.cli.status import agent_state
+    from agent_orchestrator.core import explain
+    from agent_orchestrator.doors import markers, memorystore
+
+    memory, _ = memorystore.load_memory(config, quarantine=False)
+    mem = memory.agent(agent.name)
+    # No running screen (stopped, exited, crash-looping, ...): say so in status's words
+    # rather than judge a dead pane or fail on a missing one.
+    snap = tmux(config).snapshot()
+    state, detail = agent_state(
+        agent, snap.pane(agent.session), mem, agent.name in markers.stopped_agents(config),
+        snap.server_running, time.monotonic(),
+        agent.kind == "loop" and memory.loop.sequence_complete)
+    down = explain.not_running(state, detail, config.backend(agent.backend), agent.name)
+    if down is not None:
+        return down
+    screen = tmux(config).capture(agent.session)
+    idle = max(time.monotonic() - mem.active_at, 0.0) if mem.active_at is not None else None
+    judged = None if mem.state is None else {
+        "state": mem.state, "source": mem.state_source,
+        "age_s": round(max(time.monotonic() - mem.looked_at, 0.0), 1)
+        if mem.looked_at is not None else None}
+    return explain.explain_screen(screen, config.backend(agent.backend),
+                                  datetime.now().astimezone(), agent.name, idle, judged)
 
 
 STATUS = Verb(

@@ -2,7 +2,8 @@
 
 Each pass: follow an edit of the config (configwatch.py), observe the fleet (observe.py),
 call the pure `rules.decide`, carry out its actions (apply.py), save the memory, record the
-events; then sleep until a wake-up source fires or a deadline passes (wakeups.py). Screens
+events and hand those worth telling to the notifier (notifier.py, delivered by workers); then
+sleep until a wake-up source fires or a deadline passes (wakeups.py). Screens
 are read only on light passes (`signal_interval`), the loop's slow checks run on heavy ones
 (`heavy_interval`).
 """
@@ -27,6 +28,7 @@ from agent_orchestrator.doors.files import private_dir
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import apply, observe
 from agent_orchestrator.runtime.configwatch import ConfigWatch, file_stamp, write_health
+from agent_orchestrator.runtime.notifier import Notifier
 from agent_orchestrator.runtime.observe import Observer
 from agent_orchestrator.runtime.wakeups import WakeUps
 from agent_orchestrator.runtime.workers import Workers
@@ -47,6 +49,7 @@ class Watchdog:
     workers: Workers | None = None  # made with the waker, in __post_init__
     observer: Observer | None = None
     config_watch: ConfigWatch = field(default_factory=ConfigWatch)
+    notifier: Notifier | None = None  # made with the workers, in __post_init__
     _last_light: float = float("-inf")
     _last_heavy: float = float("-inf")
     _reported: dict[str, str] = field(default_factory=dict)  # trouble key → its last reason
@@ -58,6 +61,8 @@ class Watchdog:
             self.workers = Workers(self.wakeups.waker.wake)
         if self.observer is None:
             self.observer = Observer(self.workers)
+        if self.notifier is None:
+            self.notifier = Notifier(self.workers)
 
     @classmethod
     def open(cls, config: Config) -> Watchdog:
@@ -112,7 +117,16 @@ class Watchdog:
         self.wakeups.wait(timeouts)
 
     def tick(self) -> Decisions | None:
-        """One pass. Never raises for tmux trouble: it is reported and the next tick retries."""
+        """One pass. Never raises for tmux trouble: it is reported and the next tick retries.
+        The pass's events then become notifications, handed to workers (never waited on)."""
+        assert self.notifier is not None and self.workers is not None
+        self.record(self.notifier.outcomes(self.workers.results(("notify",)), time.time()))
+        try:
+            return self._pass()
+        finally:
+            self.notifier.flush(self.config.notify, time.time())
+
+    def _pass(self) -> Decisions | None:
         assert self.observer is not None and self.workers is not None
         before = self.config
         self.config_watch.reload(self)
@@ -158,6 +172,8 @@ class Watchdog:
     # ------------------------------------------------------------------ reporting
 
     def record(self, events: Sequence[Event]) -> None:
+        if self.notifier is not None:
+            self.notifier.offer(events)
         for event in events:
             log.info("%s %s: %s", event.agent or "-", event.event, event.reason)
         try:

@@ -120,10 +120,12 @@ def phase_show(config: Config) -> dict[str, object]:
 
 def phase_set(config: Config, target: int) -> bool:
     """Move the loop to the phase of 0-based index `target` (checked by the caller); the
-    watchdog restarts the loop agents on it. After the sequence completed it runs again
-    from there (returns True then). Moving to the phase the sequence completed on is a
-    UserError: the watchdog tells a move by the phase file changing."""
+    watchdog restarts the loop agents on it. A `phase-set` event names the operator. After
+    the sequence completed it runs again from there (returns True then). Moving to the
+    phase the sequence completed on is a UserError: the watchdog tells a move by the phase
+    file changing."""
     from agent_orchestrator.doors import markers, memorystore
+    from agent_orchestrator.runtime.fleet import operator_event
 
     loop = config.loop
     assert loop is not None
@@ -135,6 +137,10 @@ def phase_set(config: Config, target: int) -> bool:
                         "earlier phase (its status file must not say DONE yet)")
     markers.ensure_dirs(config)
     markers.write_phase_index(config, target)
+    total = len(loop.phases)
+    operator_event(config, None, "phase-set",
+                   f"phase {target + 1}/{total} {loop.phases[target].id} (was {current + 1}"
+                   f"/{total}{', the sequence complete' if complete else ''})")
     return complete
 
 

@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,12 +143,13 @@ def _rotate(path: Path, fd: int, need: int, max_bytes: int, keep: int) -> int:
     return _open(path)
 
 
-def read(log_dir: Path, include_rotated: bool = True) -> Iterator[dict[str, object]]:
+def read(log_dir: Path, include_rotated: bool = True,
+         include_current: bool = True) -> Iterator[dict[str, object]]:
     """The recorded events, oldest first (rotated files first, oldest of them first); lines
     that are not JSON objects are skipped. All files are opened before the first is read, so
     a rotation while reading neither loses nor repeats a file."""
-    paths = [*rotated_files(log_dir), events_file(log_dir)] if include_rotated else \
-        [events_file(log_dir)]
+    paths = [*(rotated_files(log_dir) if include_rotated else []),
+             *([events_file(log_dir)] if include_current else [])]
     handles = []
     try:
         for path in paths:
@@ -183,6 +185,29 @@ def follow(log_dir: Path, poll: float = 0.2, stop: Callable[[], bool] | None = N
             record = _parse(line)
             if record is not None:
                 yield record
+
+
+def follow_last(log_dir: Path, last: int, keep: Callable[[dict[str, object]], bool],
+                poll: float = 0.2, stop: Callable[[], bool] | None = None
+                ) -> Iterator[dict[str, object]]:
+    """Like `tail -n LAST -F`: the last `last` records that `keep` accepts (rotated files
+    included), then each new one it accepts as it comes. The history ends with what the
+    followed file held when it was opened, so nothing is lost or repeated between the two."""
+    lines = Lines()
+    pieces = follow_file(events_file(log_dir), poll, stop)
+    try:
+        held = [r for line in lines.feed(next(pieces)) if (r := _parse(line)) is not None]
+        backlog: deque[dict[str, object]] = deque(maxlen=last)
+        backlog.extend(r for r in read(log_dir, include_current=False) if keep(r))
+        backlog.extend(r for r in held if keep(r))
+        yield from backlog
+        for piece in pieces:
+            for line in lines.feed(piece):
+                record = _parse(line)
+                if record is not None and keep(record):
+                    yield record
+    finally:
+        pieces.close()
 
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", re.IGNORECASE)

@@ -376,16 +376,23 @@ def test_phase_verb_validates_and_moves(make_config: Callable[..., Path]) -> Non
                   { id = "c", status = "C.md" }]
     """)
     state_file = path.parent / "logs" / "state" / "phase-idx"
+    (path.parent / "B.md").write_text("# B\n## DONE\nshipped at abc\n")
+    (path.parent / "C.md").write_text("# C\n## DONE\nnot yet\n")
     shown = agents("phase", "--config", str(path))
-    assert shown.returncode == 0 and "→ 0  a" in shown.stdout
-    for bad, message in (("99", "0..2"), ("-1", ">= 0"), ("abc", "whole number")):
+    assert shown.returncode == 0, shown.stderr
+    assert [line.split()[:3] for line in shown.stdout.splitlines()[:3]] == [
+        ["→", "1/3", "a"], ["2/3", "b", "DONE"], ["3/3", "c", "not"]]
+    assert "missing" in shown.stdout.splitlines()[0] and "project's files" in shown.stdout
+    for bad, message in (("99", "1..3"), ("0", ">= 1"), ("-1", ">= 1"),
+                         ("abc", "whole number")):
         result = agents("phase", "set", bad, "--config", str(path))
         assert result.returncode == 2 and message in result.stderr, (bad, result.stderr)
         assert not state_file.exists()  # nothing changed
-    assert agents("phase", "set", "2", "--config", str(path)).returncode == 0
-    assert state_file.read_text().strip() == "2"
+    moved = agents("phase", "set", "3", "--config", str(path))
+    assert moved.returncode == 0 and "phase 3/3: c" in moved.stdout
+    assert state_file.read_text().strip() == "2"  # the file keeps the 0-based index
     last = agents("phase", "next", "--config", str(path))
-    assert last.returncode == 1 and "already at the last phase" in last.stderr
-    assert agents("phase", "set", "0", "--config", str(path)).returncode == 0
+    assert last.returncode == 1 and "already at the last phase (3: c)" in last.stderr
+    assert agents("phase", "set", "1", "--config", str(path)).returncode == 0
     assert agents("phase", "next", "--config", str(path)).returncode == 0
     assert state_file.read_text().strip() == "1"

@@ -419,11 +419,11 @@ def test_phase_set_is_an_operator_event(tmp_path: Path) -> None:
         name = "a"
         backend = "demo"
     """)
-    assert run_cli("phase", "set", "1", "--config", str(path)).returncode == 0
+    assert run_cli("phase", "set", "2", "--config", str(path)).returncode == 0
     assert run_cli("phase", "set", "--config", str(path)).returncode == 2
     (record,) = operator_records(tmp_path / "logs", "phase-set")
-    assert record["agent"] is None
-    assert re.fullmatch(r"phase 1 two \(was 0\) \(operator: pid \d+, user \S+\)",
+    assert record["agent"] is None  # numbered from 1, as the status header and `phase`
+    assert re.fullmatch(r"phase 2/2 two \(was 1/2\) \(operator: pid \d+, user \S+\)",
                         str(record["reason"])), record
 
 

@@ -48,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     verbs = top.add_subparsers(dest="verb", metavar="VERB")
     for verb in VERBS.values():
         verb.build(verbs.add_parser(
-            verb.name, parents=[config_opt], help=verb.purpose,
+            verb.name, parents=[config_opt] if verb.takes_config else [], help=verb.purpose,
             description=verb.purpose + ".", epilog="example:\n  " + verb.example,
             formatter_class=argparse.RawDescriptionHelpFormatter))
     # `main` hands `hook` to cli/hook.py before parsing; listed here for --help only.

@@ -91,20 +91,13 @@ def phase_show(path: Path) -> dict[str, object]:
     return show(load(path)[0])
 
 
-def phase_set(path: Path, index: int) -> dict[str, object]:
+def phase_set(path: Path, number: int) -> dict[str, object]:
+    from agent_orchestrator.cli.verbs_loop import parse_target
     from agent_orchestrator.cli.verbs_loop import phase_set as move
     from agent_orchestrator.cli.verbs_loop import phase_show as show
-    from agent_orchestrator.core import phases
 
     config, _ = load(path)
-    count = len(config.loop.phases) if config.loop else 0
-    if not count:
-        raise UserError("the config has no [loop] phases")
-    try:
-        target = phases.validate_target(str(index), count)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    move(config, target)
+    move(config, parse_target(config, str(number)))
     return show(config)
 
 

@@ -94,5 +94,6 @@ WATCHDOG = Verb(
 RESTART = Verb(
     "restart", "stop and start agents or services: a new run, its clocks and counters fresh",
     "agents restart builder    # the watchdog starts its idle clock and back-off over\n"
-    "  agents restart a b",
-    _restart_names, run_restart)
+    "  agents restart a b\n"
+    "like `up` it refuses a config with errors (it starts sessions: not from an old copy)",
+    _restart_names, run_restart, starts_fleet=True)

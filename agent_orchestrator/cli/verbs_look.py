@@ -158,21 +158,32 @@ def run_explain(args: argparse.Namespace) -> int:
         render.json_document(result.to_json())
     else:
         render.explanation(render.console(), result)
-    return 0
 
 
 def explain_agent(config: Config, agent: Agent) -> Explanation:
     """What `explain NAME` shows: the agent's screen now, judged, and the watchdog's last
-    verdict on it."""
+    verdict on it; for an agent with no running screen, its state and what brings it
+    back (core/explain.not_running)."""
     import time
     from datetime import datetime
 
+    from agent_orchestrator.cli.status import agent_state
     from agent_orchestrator.core import explain
-    from agent_orchestrator.doors import memorystore
+    from agent_orchestrator.doors import markers, memorystore
 
-    screen = tmux(config).capture(agent.session)
     memory, _ = memorystore.load_memory(config, quarantine=False)
     mem = memory.agent(agent.name)
+    # No running screen (stopped, exited, crash-looping, ...): say so in status's words
+    # rather than judge a dead pane or fail on a missing one.
+    snap = tmux(config).snapshot()
+    state, detail = agent_state(
+        agent, snap.pane(agent.session), mem, agent.name in markers.stopped_agents(config),
+        snap.server_running, time.monotonic(),
+        agent.kind == "loop" and memory.loop.sequence_complete)
+    down = explain.not_running(state, detail, config.backend(agent.backend), agent.name)
+    if down is not None:
+        return down
+    screen = tmux(config).capture(agent.session)
     idle = max(time.monotonic() - mem.active_at, 0.0) if mem.active_at is not None else None
     judged = None if mem.state is None else {
         "state": mem.state, "source": mem.state_source,

@@ -153,11 +153,11 @@ class Builder:
                 split_words(values.get(key) or "")
             except TemplateError as exc:
                 self.problems.add(where + (key,), str(exc), label=f"backend.{name}.{key}")
-        shell_checks = [("attach", ("dir", "session", "model", "kickoff_file")),
+        shell_checks = [("attach", ("dir", "session", "model", "kickoff", "kickoff_file")),
                         ("preamble", ())]
         if values.get("prompt_delivery") == "exec":
-            shell_checks.append(("bin", ("kickoff", "kickoff_file", "session", "model",
-                                         "dir", "id")))
+            shell_checks.append(("bin", ("kickoff", "kickoff_file", "kickoff_text", "session",
+                                         "model", "dir", "id")))
         elif "bin" in values:
             try:
                 split_words(values["bin"])

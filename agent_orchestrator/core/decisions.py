@@ -68,11 +68,13 @@ class Queue:
 
 @dataclass(frozen=True)
 class SetPhase:
-    """Save `index` as the loop's current phase (before its agents are started on it)."""
+    """Save `index` as the loop's current phase (before its agents are started on it);
+    `reopen`: the sequence runs again, so `<log_dir>/SEQUENCE-COMPLETE` is removed."""
 
     index: int
     reason: str
     agent: None = None
+    reopen: bool = False
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@
   the builder is told what failed, once per commit;
 - advance (`auto_advance`): next phase saved, loop agents restarted on it (new kickoff, new
   models); after the last: SEQUENCE-COMPLETE, loop agents stopped, the `on_complete` agent
-  started; a phase appended later resumes the loops on it.
+  started; a phase appended later resumes the loops on it, and `agents phase set N` after
+  the end runs phase N again (SEQUENCE-COMPLETE removed).
 """
 
 from __future__ import annotations
@@ -54,7 +55,11 @@ def apply(tick: Tick) -> None:
         if seen.head is not None:  # pings name commits, not phases: they still go
             _relay(tick)
         return
-    if tick.loop.phase != index and not tick.loop.sequence_complete:
+    if _moved_by_operator(tick, index):
+        if tick.loop.sequence_complete:  # `agents phase set N` after the end: run N again
+            tick.loop = replace(tick.loop, sequence_complete=False)
+            tick.actions.append(SetPhase(index, "the operator set the phase after the "
+                                         "sequence completed", reopen=True))
         _start_loops(tick, index, f"phase set to {index + 1}/{len(loop.phases)} "
                      f"{loop.phases[index].id}")
     if seen.head is not None:
@@ -70,6 +75,20 @@ def apply(tick: Tick) -> None:
         tick.loop = replace(tick.loop, done_note=_done_note(tick, seen.done_sha))
     if seen.done_sha is not None and loop.auto_advance:
         _maybe_advance(tick, index, seen.done_sha)
+
+
+def _moved_by_operator(tick: Tick, index: int) -> bool:
+    """The phase file names another phase than the loops run: `agents phase set/next`. Not
+    when the remembered phase was removed from the config since (the file's index past the
+    end reads as the last phase): after the sequence completed that is no request to run
+    the last phase again."""
+    loop = tick.config.loop
+    assert loop is not None
+    known = tick.loop.phase
+    if known is None or known == index:
+        return False
+    return not (known >= len(loop.phases) and index == len(loop.phases) - 1
+                and tick.loop.sequence_complete)
 
 
 def _phase_file_corrupt(tick: Tick, seen: LoopSeen) -> bool:

@@ -196,10 +196,12 @@ def apply_one(door: Door, config: Config, action: Action, record: Record) -> Non
 
 def _apply_loop(config: Config, action: SetPhase | CompleteSequence, record: Record) -> None:
     try:
+        marker = config.log_dir / "SEQUENCE-COMPLETE"
         if isinstance(action, SetPhase):
             markers.write_phase_index(config, action.index)
+            if action.reopen:
+                marker.unlink(missing_ok=True)
             return
-        marker = config.log_dir / "SEQUENCE-COMPLETE"
         if not marker.exists():
             write_atomic(marker, f"{action.reason}\n".encode())
         loop = config.loop

@@ -10,6 +10,7 @@ Deliveries:
 - arg:  bin [resume] [remote-control] [model] [flags] <kickoff text>, exec'd with no shell;
 - ping: `preamble; [model env] attach` through /bin/sh, then boot.py types the boot line;
 - exec: the `bin` template through /bin/sh in the agent's dir, values shell-quoted.
+`{kickoff}` and `{kickoff_file}` are the kickoff file's path; `{kickoff_text}` is the text.
 """
 
 from __future__ import annotations
@@ -146,12 +147,13 @@ def _check_argument_sizes(agent: Agent, argv: list[str]) -> None:
 
 
 def _flag_words(flags: str, common: dict[str, str], kickoff: str) -> list[str]:
-    """`flags` as argv words with the kickoff as the last word, or, when `flags` places it
-    (`--prompt={kickoff}`: a parser that takes a leading `-` for an option needs the text
-    glued to its flag), in that word; such a word is left out when there is no kickoff."""
-    if "{kickoff}" not in flags:
+    """`flags` as argv words with the kickoff text as the last word, or, when `flags` places
+    it (`--prompt={kickoff_text}`: a parser that takes a leading `-` for an option needs the
+    text glued to its flag), in that word; such a word is left out when there is no kickoff.
+    `{kickoff}` / `{kickoff_file}` in `common` are the kickoff file's path."""
+    if "{kickoff_text}" not in flags:
         return render_words(flags, common) + ([kickoff] if kickoff else [])
-    return render_words(flags, {**common, "kickoff": kickoff}, omit_empty="kickoff")
+    return render_words(flags, {**common, "kickoff_text": kickoff}, omit_empty="kickoff_text")
 
 
 def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
@@ -177,16 +179,21 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
             argv += render_words(backend.remote_control_flag, common)
         if model:
             argv += render_words(backend.model_flag, common)
-        argv += _flag_words(backend.flags, common, kickoff)
+        file = str(kickoff_file(config, agent.session))
+        argv += _flag_words(backend.flags, {**common, "kickoff": file, "kickoff_file": file},
+                            kickoff)
     elif backend.prompt_delivery == "exec":
-        line = render_shell(bin_text, {**common, "kickoff": kickoff,
-                                       "kickoff_file": str(kickoff_file(config, agent.session)),
-                                       "id": resume_id or ""})
+        # `{kickoff}` is the FILE's path, as in the original tool, so its configs run
+        # unchanged; the text is `{kickoff_text}` (SPEC §3).
+        file = str(kickoff_file(config, agent.session))
+        line = render_shell(bin_text, {**common, "kickoff": file, "kickoff_file": file,
+                                       "kickoff_text": kickoff, "id": resume_id or ""})
         argv = ["/bin/sh", "-c", line]
     else:  # ping
         file = str(kickoff_file(config, agent.session))
         attach = render_shell(backend.attach, {"dir": str(agent.dir), "session": agent.session,
-                                               "model": model or "", "kickoff_file": file},
+                                               "model": model or "", "kickoff_file": file,
+                                               "kickoff": file},
                               raw={"bin": bin_text, "server": backend.server})
         env += _model_env(backend, model)
         line = f"{backend.preamble}; {attach}" if backend.preamble.strip() else attach

@@ -286,7 +286,7 @@ def _kickoff_config(mode: str, folder: Path, record: Path, socket: str) -> Path:
     elif mode == "exec":
         backend = f'''
             [backend.hostile]
-            bin = "FOO=bar {{python}} -m agent_orchestrator.fakeagent --record {record} --model '{{model}}' {{kickoff}}"
+            bin = "FOO=bar {{python}} -m agent_orchestrator.fakeagent --record {record} --model '{{model}}' {{kickoff_text}}"
             prompt_delivery = "exec"
         '''  # noqa: E501
     else:
@@ -487,7 +487,7 @@ def test_t33_hostile_paths_work_literally(tmux_socket: str, tmp_path: Path,
         bin = "{demo} --record {recs}/arg"
 
         [backend.viaexec]
-        bin = "{demo} --record {recs}/exec --name {{dir}} --model {{kickoff_file}} {{kickoff}}"
+        bin = "{demo} --record {recs}/exec --name {{dir}} --model {{kickoff}} {{kickoff_text}}"
         prompt_delivery = "exec"
 
         [backend.viaping]

@@ -296,7 +296,7 @@ def test_t09_corrupt_phase_file_is_reported_and_changes_nothing(make_fleet, tmp_
     meanwhile the phase's status says DONE and the loop agent is killed. EXPECTED: one
     `phase-file-corrupt` per distinct content (the content shown), `agents status` shows
     it, the file is left as it is, no phase change or advance, the killed agent is healed on
-    the phase it had; once `agents phase set 0` rewrites the file, `phase-file-recovered`
+    the phase it had; once `agents phase set 1` rewrites the file, `phase-file-recovered`
     and the DONE phase advances as usual."""
     (tmp_path / "builder.md").write_text("Build.\n")
     (tmp_path / "kickoff.md").write_text("Phase {phase_id} as {role}.\n")
@@ -334,7 +334,7 @@ def test_t09_corrupt_phase_file_is_reported_and_changes_nothing(make_fleet, tmp_
     index.write_text("")
     emptied = next_event(fleet, None, "phase-file-corrupt", 1)
     assert "holds ''" in emptied["reason"]
-    assert fleet.agents("phase", "set", "0").returncode == 0
+    assert fleet.agents("phase", "set", "1").returncode == 0
     fleet.wait_event(None, "phase-file-recovered")
     fleet.wait_event(None, "phase-advance")
     wait_until(lambda: index.read_text() == "1\n", what="the advance to be saved")

@@ -84,8 +84,8 @@ def test_every_tool_against_a_demo_fleet(make_fleet, tmp_path) -> None:
         ("send", {"name": "a", "text": "hello from the lead"}),
         ("send", {"name": "a", "text": "later", "when_idle": True}),
         ("phase_show", {}),
-        ("phase_set", {"index": 1}),
-        ("phase_set", {"index": 7}),
+        ("phase_set", {"number": 2}),
+        ("phase_set", {"number": 7}),
         ("tasks", {}),
         ("restart", {"names": ["a"]}),
         ("down", {"names": ["a"]}),
@@ -115,11 +115,11 @@ def test_every_tool_against_a_demo_fleet(make_fleet, tmp_path) -> None:
     assert isinstance(data(logs)["lines"], list) and len(data(logs)["lines"]) <= 5
     assert data(sent)["agent"] == "a" and data(sent)["delivered"] is True
     assert data(queued)["queued"] and data(queued)["delivered"] is None
-    assert data(phases)["current"] == 0 and [p["id"] for p in data(phases)["phases"]] == \
+    assert data(phases)["current"] == 1 and [p["id"] for p in data(phases)["phases"]] == \
         ["one", "two"]
-    assert data(moved)["current"] == 1
-    assert json.loads(fleet.agents("phase", "show", "--json").stdout)["current"] == 1
-    assert "0..1" in error(bad_phase)
+    assert data(moved)["current"] == 2
+    assert json.loads(fleet.agents("phase", "show", "--json").stdout)["current"] == 2
+    assert "1..2" in error(bad_phase)
     assert data(tasks) == {"tasks": []}
     assert [o["action"] for o in data(restarted)["outcomes"]] == ["restarted"]
     assert [(o["name"], o["action"]) for o in data(stopped)["outcomes"]] == [("a", "stopped")]

@@ -59,14 +59,18 @@ def _version(path: str) -> str:
 
 
 def check_tmux(tmux: Tmux) -> Check:
+    """tmux's whole version as it prints it (`3.3a`), or why it cannot run the fleet."""
+    need = f"{MIN_TMUX[0]}.{MIN_TMUX[1]} or newer"
+    if shutil.which("tmux") is None:
+        return Check("tmux", "fail", f"not installed (no 'tmux' on PATH): install tmux {need} "
+                     "(e.g. apt-get install tmux, brew install tmux)")
     try:
         version = tmux.version()
     except TmuxError as exc:
-        return Check("tmux", "fail", f"{exc}; install it (e.g. apt-get install tmux)")
+        return Check("tmux", "fail", f"{exc}; tmux {need} is needed")
     found = re.match(r"(\d+)\.(\d+)", version)
     if found and (int(found.group(1)), int(found.group(2))) < MIN_TMUX:
-        return Check("tmux", "fail", f"tmux {version} is too old: "
-                     f"{MIN_TMUX[0]}.{MIN_TMUX[1]} or newer is needed")
+        return Check("tmux", "fail", f"tmux {version} is too old: {need} is needed")
     return Check("tmux", "ok", f"tmux {version}")
 
 

@@ -1,9 +1,10 @@
 """`agents`: the parser, the table of verbs and the one error boundary that picks exit codes.
 
 Exit codes (SPEC §2): 0 ok, 1 a failed check or runtime error (message on stderr), 2 bad
-usage, 3 another watchdog already runs for this log_dir. A user's mistake (bad config,
-unknown agent, tmux missing) is a message, never a traceback. Each verb lives in a
-cli/verbs_*.py module: its description, its parser builder and its runner.
+usage (a name not in the config too), 3 another watchdog already runs for this log_dir. A
+user's mistake (bad config, unknown agent, tmux missing) is a message, never a traceback.
+Each verb lives in a cli/verbs_*.py module: its description, its parser builder and its
+runner.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
     verbs = top.add_subparsers(dest="verb", metavar="VERB")
     for verb in VERBS.values():
         verb.build(verbs.add_parser(
-            verb.name, parents=[config_opt], help=verb.purpose,
+            verb.name, parents=[config_opt] if verb.takes_config else [], help=verb.purpose,
             description=verb.purpose + ".", epilog="example:\n  " + verb.example,
             formatter_class=argparse.RawDescriptionHelpFormatter))
     # `main` hands `hook` to cli/hook.py before parsing; listed here for --help only.
@@ -83,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _name_the_snapshot(args)
     except (UserError, UnknownNames, TmuxError, AlreadyRunning, Untrusted) as exc:
         _say(str(exc))
+        if isinstance(exc, UnknownNames):  # a name not in the config: bad usage
+            return 2
         return exc.exit_code if isinstance(exc, AlreadyRunning | UserError) else 1
     except KeyboardInterrupt:
         return 130

@@ -107,12 +107,14 @@ def build(path: Path, config: Config) -> FleetServer:
         return _guard(lambda: mcptools.outcomes(path, "down", names or []))
 
     def phase_show() -> dict[str, object]:
-        """The loop's phases, the current one (0-based) and whether the sequence is done."""
+        """The loop's phases (numbered from 1), each status file's state (DONE, not yet,
+        missing), the current one and whether the sequence is done."""
         return _guard(lambda: mcptools.phase_show(path))
 
-    def phase_set(index: int) -> dict[str, object]:
-        """Move the loop to phase `index` (0-based); the loop agents restart on it."""
-        return _guard(lambda: mcptools.phase_set(path, index))
+    def phase_set(number: int) -> dict[str, object]:
+        """Move the loop to phase `number` (numbered from 1, as `phase_show` shows them);
+        the loop agents restart on it, after a completed sequence too."""
+        return _guard(lambda: mcptools.phase_set(path, number))
 
     def explain(name: str) -> dict[str, object]:
         """Which state the watchdog sees on the agent's screen now, and why

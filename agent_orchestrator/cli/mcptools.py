@@ -77,7 +77,12 @@ def outcomes(path: Path, verb: str, names: list[str]) -> dict[str, object]:
     if verb == "up":
         refuse_unstartable(config)
     run = {"up": fleet.up, "down": fleet.down, "restart": fleet.restart}[verb]
-    return {"outcomes": [asdict(o) for o in run(config, tmux(config), names)]}
+    results = run(config, tmux(config), names)
+    if verb != "restart":  # fleet.restart records its own
+        from agent_orchestrator.cli.verbs_fleet import record
+
+        record(config, results, kind=verb)
+    return {"outcomes": [asdict(o) for o in results]}
 
 
 def phase_show(path: Path) -> dict[str, object]:
@@ -86,20 +91,13 @@ def phase_show(path: Path) -> dict[str, object]:
     return show(load(path)[0])
 
 
-def phase_set(path: Path, index: int) -> dict[str, object]:
+def phase_set(path: Path, number: int) -> dict[str, object]:
+    from agent_orchestrator.cli.verbs_loop import parse_target
     from agent_orchestrator.cli.verbs_loop import phase_set as move
     from agent_orchestrator.cli.verbs_loop import phase_show as show
-    from agent_orchestrator.core import phases
 
     config, _ = load(path)
-    count = len(config.loop.phases) if config.loop else 0
-    if not count:
-        raise UserError("the config has no [loop] phases")
-    try:
-        target = phases.validate_target(str(index), count)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    move(config, target)
+    move(config, parse_target(config, str(number)))
     return show(config)
 
 
@@ -112,9 +110,8 @@ def explain(path: Path, name: str) -> dict[str, object]:
 
 def logs_tail(path: Path, name: str, lines: int) -> dict[str, object]:
     """The last `lines` of the session log as `agents logs --no-follow` prints them
-    (terminal control sequences removed)."""
-    from agent_orchestrator.cli.verbs_read import LOG_TAIL_BYTES
-    from agent_orchestrator.core.screen import strip_ansi
+    (rendered as the screen showed them)."""
+    from agent_orchestrator.cli.verbs_read import log_lines
     from agent_orchestrator.runtime import launch
     from agent_orchestrator.runtime.fleet import check_names
 
@@ -127,11 +124,7 @@ def logs_tail(path: Path, name: str, lines: int) -> dict[str, object]:
     log = launch.log_file(config, target.session)
     if not log.exists():
         raise UserError(f"no log yet for {name}")
-    with log.open("rb") as file:
-        file.seek(max(log.stat().st_size - LOG_TAIL_BYTES, 0))
-        data = file.read(LOG_TAIL_BYTES)
-    text = strip_ansi(data.decode("utf-8", "replace"))
-    return {"name": name, "lines": text.splitlines()[-lines:]}
+    return {"name": name, "lines": log_lines(log, lines)}
 
 
 def tasks(path: Path, state: str | None) -> dict[str, object]:

@@ -86,7 +86,7 @@ def run_submit(args: argparse.Namespace) -> int:
                                      retries=args.retries)
     except TaskError as exc:
         raise UserError(str(exc)) from None
-    _changed(config, task.name, "task-submitted", "queued")
+    _changed(config, task.name, kind="task-submitted", what="queued")
     print(json.dumps(as_json(task)) if args.json else task.name)
     return 0
 
@@ -141,10 +141,10 @@ def run_task(args: argparse.Namespace) -> int:
     try:
         if args.action == "cancel":
             task = queue.cancel(args.name)
-            _changed(config, task.name, "task-cancelled", "cancelled")
+            _changed(config, task.name, kind="task-cancelled", what="cancelled")
         elif args.action == "retry":
             task = queue.retry(args.name)
-            _changed(config, task.name, "task-retried", "queued again")
+            _changed(config, task.name, kind="task-retried", what="queued again")
         else:
             task = queue.get(args.name)
     except TaskError as exc:

@@ -76,9 +76,12 @@ class Builder:
             (a.backend for a in agents), None), {b.name for b in backends})
         if self.problems.items or prefix is None or not defaults.get("log_dir"):
             return None
+        log_dir = self._path(defaults["log_dir"], where=("defaults", "log_dir"))
+        if (unsafe := filetrust.log_dir_problem(log_dir)) is not None:
+            self.problems.add(("defaults", "log_dir"), unsafe)
+            return None
         return model.Config(
-            path=self.path, project_dir=self.root, session_prefix=prefix,
-            log_dir=self._path(defaults["log_dir"], where=("defaults", "log_dir")),
+            path=self.path, project_dir=self.root, session_prefix=prefix, log_dir=log_dir,
             tmux_socket=defaults.get("tmux_socket"),
             watchdog=watchdog, backends=backends, agents=agents, services=services,
             loop=loop, tasks=tasks, log_max_bytes=defaults["log_max_bytes"],
@@ -161,11 +164,11 @@ class Builder:
                 split_words(values.get(key) or "")
             except TemplateError as exc:
                 self.problems.add(where + (key,), str(exc), label=f"backend.{name}.{key}")
-        shell_checks = [("attach", ("dir", "session", "model", "kickoff_file")),
+        shell_checks = [("attach", ("dir", "session", "model", "kickoff", "kickoff_file")),
                         ("preamble", ())]
         if values.get("prompt_delivery") == "exec":
-            shell_checks.append(("bin", ("kickoff", "kickoff_file", "session", "model",
-                                         "dir", "id")))
+            shell_checks.append(("bin", ("kickoff", "kickoff_file", "kickoff_text", "session",
+                                         "model", "dir", "id")))
         elif "bin" in values:
             try:
                 split_words(values["bin"])

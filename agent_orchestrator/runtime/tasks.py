@@ -96,7 +96,8 @@ class TaskRunner:
                     self._start(config, task, adopted=True, events=events)
             claimed, failed = queue.claim(config.tasks.max_parallel, self.claimer)
             for task in failed:
-                events.append(_event(task.name, "task-failed", task.reason or "dependency"))
+                events.append(_event(task.name, kind="task-failed",
+                                     reason=task.reason or "dependency"))
             for task in claimed:
                 self._start(config, task, adopted=False, events=events)
         except (TaskError, OSError, sqlite3.Error) as exc:  # reported; the next pass retries
@@ -113,13 +114,14 @@ class TaskRunner:
                 "submit --backend"), events)
             return
         if not adopted:
-            events.append(_event(task.name, "task-started", f"claimed (attempt "
+            events.append(_event(task.name, kind="task-started", reason=f"claimed (attempt "
                                  f"{task.attempts} of {task.retries + 1})"))
         if task.worktree or not config.tasks.worktree:
             self.runs[task.name] = self._run(config, task, Path(task.worktree or
                                                                 config.project_dir))
             if adopted:
-                events.append(_event(task.name, "task-adopted", "found running in the queue"))
+                events.append(_event(task.name, kind="task-adopted",
+                                     reason="found running in the queue"))
             else:
                 self.fresh.add(task.name)
             return
@@ -152,8 +154,8 @@ class TaskRunner:
                     if task.state == "running":
                         self.runs[name] = self._run(config, task, Path(task.worktree or ""))
                         self.fresh.add(name)
-                        events.append(_event(name, "task-worktree", f"{task.worktree} on "
-                                             f"branch {task.branch}"))
+                        events.append(_event(name, kind="task-worktree", reason=(
+                            f"{task.worktree} on branch {task.branch}")))
                     else:  # cancelled while its worktree was being made
                         self._clean(config, task)
                 else:
@@ -181,15 +183,18 @@ class TaskRunner:
             return
         self.runs.pop(outcome.task, None)
         self.stop(config, tasks.session_name(config, outcome.task))
-        kind = {"done": "task-done", "failed": "task-failed"}.get(task.state, "task-retry")
         facts = [f"branch {task.branch}" if task.branch else None, task.commits, task.diffstat]
         detail = outcome.reason if not outcome.ok else \
             ", ".join(f for f in facts if f) or outcome.reason
-        if kind == "task-retry":
-            detail += f" (attempt {task.attempts} of {task.retries + 1}; queued again)"
-        events.append(_event(task.name, kind, detail))
-        if kind != "task-retry":
-            self._clean(config, task)
+        if task.state == "queued":  # retries left: its worktree and branch carry on
+            events.append(_event(task.name, kind="task-retry", reason=f"{detail} (attempt "
+                                 f"{task.attempts} of {task.retries + 1}; queued again)"))
+            return
+        if task.state == "done":
+            events.append(_event(task.name, kind="task-done", reason=detail))
+        else:
+            events.append(_event(task.name, kind="task-failed", reason=detail))
+        self._clean(config, task)
 
     def _clean(self, config: Config, task: Task) -> None:
         """Remove an ended task's worktree (a worker), unless `keep_worktrees`."""
@@ -206,8 +211,8 @@ class TaskRunner:
         for end in tasks.ended(config, self.runs.values(), observed, memory):
             run = self.runs.pop(end.task)
             self.judging.add(end.task)
-            events.append(_event(end.task, "task-finished" if end.ok else "task-exited",
-                                 end.reason))
+            events.append(_event(end.task, kind="task-finished", reason=end.reason) if end.ok
+                          else _event(end.task, kind="task-exited", reason=end.reason))
             if end.ok:
                 self.workers.submit("task-judge", end.task, lambda cancel, run=run: TaskGit(
                     config.project_dir, cancel=cancel).judge(
@@ -255,9 +260,9 @@ class TaskRunner:
         return tasks.forget(memory, set(self.runs) - (self.fresh if starting else set()))
 
     def dialogs(self, before: FleetMemory, after: FleetMemory, report: Recorder) -> None:
-        report.record([_event(name, "task-dialog", "its agent waits at a dialog (reported, "
-                              "not failed)") for name in tasks.dialogs(before, after,
-                                                                       self.runs.values())])
+        report.record([_event(name, kind="task-dialog", reason="its agent waits at a dialog "
+                              "(reported, not failed)")
+                       for name in tasks.dialogs(before, after, self.runs.values())])
 
 
 def _make_tree(config: Config, agent: Agent) -> Callable[[threading.Event], None]:

@@ -23,8 +23,17 @@ from agent_orchestrator.core import rules
 from agent_orchestrator.core.decisions import Decisions
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.memory import FleetMemory, only_look_stamps_differ
-from agent_orchestrator.doors import eventlog, lock, markers, memorystore, signals
-from agent_orchestrator.doors.files import private_dir
+from agent_orchestrator.doors import (
+    eventlog,
+    gitrelay,
+    lock,
+    markers,
+    memorystore,
+    orphans,
+    rundir,
+    signals,
+)
+from agent_orchestrator.doors.files import private_dir, remove_stray_temps
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import apply, observe
 from agent_orchestrator.runtime.configwatch import ConfigWatch, file_stamp, write_health
@@ -78,6 +87,7 @@ class Watchdog:
         if warning:
             dog.record([Event(time.time(), None, "state-rebuilt", warning)])
         dog.config_watch.warn(config, dog)
+        dog.record(_debris(config, dog.tmux))
         write_health(config, None)
         return dog
 
@@ -205,6 +215,27 @@ class Watchdog:
     def stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.stopping = True
         self.wakeups.waker.wake()
+
+
+def _debris(config: Config, tmux: Tmux) -> list[Event]:
+    """Clean what a killed watchdog left (doors/orphans.py): its verify scratch worktrees
+    and its tmux control client; one `debris-removed` event per kind found."""
+    remove_stray_temps(rundir.of(config))  # kickoff or launch spec writes cut short
+    events = []
+    if (ended := orphans.control_orphans(tmux)):
+        events.append(Event(time.time(), None, "debris-removed", "ended orphaned tmux "
+                            f"control client(s) {', '.join(map(str, ended))}"))
+    handoff = config.loop.handoff if config.loop is not None else None
+    if handoff is not None:
+        try:
+            removed = orphans.verify_debris(gitrelay.Git(handoff.repo))
+        except (gitrelay.GitError, OSError) as exc:
+            return [*events, Event(time.time(), None, "git-error",
+                                   f"cleaning old verify worktrees: {exc}")]
+        if removed:
+            events.append(Event(time.time(), None, "debris-removed", "removed the verify "
+                                f"scratch worktree(s) {', '.join(map(str, removed))}"))
+    return events
 
 
 def run(config: Config) -> None:

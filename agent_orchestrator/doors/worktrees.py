@@ -138,7 +138,7 @@ class TaskGit(Git):
 
     def remove(self, tree: Path) -> None:
         """Remove a finished task's worktree (its branch stays, to be read and merged)."""
-        self._remove_worktree(tree)
+        self.remove_worktree(tree)
 
 
 def copy_included(repo: Path, tree: Path) -> list[str]:

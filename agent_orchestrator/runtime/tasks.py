@@ -140,6 +140,9 @@ class TaskRunner:
     def _take_results(self, config: Config, queue: TaskQueue, events: list[Event]) -> None:
         for done in self.workers.results(JOBS[:3]):
             name = done.key
+            if done.kind == "task-clean" and done.error is not None and not done.cancelled:
+                events.append(_event(name, kind="task-error", reason=f"removing its worktree: "
+                                     f"{done.error}"))
             if done.kind == "task-clean" or done.cancelled or \
                     isinstance(done.error, GitCancelled):
                 self.preparing.discard(name)

@@ -1,0 +1,147 @@
+"""Reliability cases for processes and descriptors: T50–T55 (issue #14, items 4, 5, 7).
+
+- T50 a low open-file limit: the watchdog raises its soft limit to the hard one, and over
+  more agents than pidfds fit it degrades to polling (said once), never crashes, still heals.
+- T51 the tmux server's open-file limit: a fleet that outgrows it (2 descriptors a pane)
+  is warned about by `doctor` and `up`.
+- T52 a daemon that double-forks, calls setsid, renames itself and drops its environment
+  (no tag left to find it by) does not survive `agents down`.
+- T53 `agents down a` while the watchdog is in the middle of restarting `a`: when down
+  returns, `a` has no session and no process, and stays so.
+
+Real parts: a private tmux server, real processes, watchdogs as subprocesses.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import holds_for, sessions, wait_until
+
+from agent_orchestrator.doors import proctree
+from agent_orchestrator.doors.crashpoints import SLOW_VAR
+
+pytestmark = pytest.mark.tmux
+
+TOOL = """
+[watchdog]
+signal_interval = 0.3
+restart_stable = 0.5
+restart_backoff = 0.2
+crash_limit = 10
+
+[backend.tool]
+bin = "{bin}"
+"""
+
+
+def tool_agent(name: str) -> str:
+    return f'\n[[agent]]\nname = "{name}"\nbackend = "tool"\nwatch = "heal"\n'
+
+
+def watchdog(fleet, env: dict[str, str] | None = None,
+             preexec=None) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "agent_orchestrator", "watchdog",
+                             "--config", str(fleet.path)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
+                            preexec_fn=preexec)
+    fleet.procs.append(proc)
+    return proc
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+# ------------------------------------------------------------------------------- T53
+
+def test_t53_down_during_a_restart_stays_down(make_fleet) -> None:
+    """FAULT: the agent's process dies; the watchdog kills its session and, before it
+    starts the new one (slowed 3 s at the `restart-killed` point), the operator runs
+    `agents down a`. EXPECTED: down succeeds, and from then on there is no session and no
+    process of `a`: the watchdog's restart does not bring it back."""
+    fleet = make_fleet(TOOL.format(bin="sleep 600") + tool_agent("a"))
+    assert fleet.agents("up", "a").returncode == 0
+    dog = watchdog(fleet, {SLOW_VAR: "restart-killed:3"})
+    fleet.wait_event("a", "adopt")
+    pid = wait_until(lambda: fleet.pane_pid("e-a"), what="a's pane")
+    os.kill(pid, 9)
+    fleet.wait_event("a", "restart")
+    wait_until(lambda: "e-a" not in sessions(fleet.socket), what="the old session killed")
+    down = fleet.agents("down", "a")
+    assert down.returncode == 0, down.stderr
+    tag = proctree.launch_tag(fleet.socket, "e-a")
+    holds_for(lambda: "e-a" not in sessions(fleet.socket) and not proctree.tagged(tag), 5.0,
+              what="a stays down")
+    assert dog.poll() is None
+
+
+def test_t53_down_waits_for_a_start_in_flight(make_fleet, tmp_path: Path) -> None:
+    """FAULT: `agents down a` while the watchdog holds a's session lock (its start in
+    flight). EXPECTED: down waits for the start to end, then kills what it started."""
+    from agent_orchestrator import config as config_mod
+    from agent_orchestrator.doors import lock
+
+    fleet = make_fleet(TOOL.format(bin="sleep 600") + tool_agent("a"))
+    assert fleet.agents("up", "a").returncode == 0
+    wait_until(lambda: fleet.pane_pid("e-a"), what="a's pane")
+    config = config_mod.load(fleet.path)
+    with lock.session_lock(config, "e-a") as held:
+        assert held
+        down = subprocess.Popen([sys.executable, "-m", "agent_orchestrator", "down", "a",
+                                 "--config", str(fleet.path)], stdout=subprocess.PIPE)
+        holds_for(lambda: down.poll() is None and "e-a" in sessions(fleet.socket), 1.0,
+                  what="down waits for the lock")
+    assert down.wait(timeout=30) == 0
+    assert "e-a" not in sessions(fleet.socket)
+
+
+# ------------------------------------------------------------------------------- T52
+
+DAEMON = textwrap.dedent("""
+    import ctypes, os, sys, time
+    if os.fork():
+        os._exit(0)
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    # A new program with an empty environment and another argv[0]: no tag left to read.
+    os.execve(sys.executable, ["sneaky-server", "-c",
+        "import ctypes, time\\n"
+        "ctypes.CDLL(None).prctl(15, b'sneakyd', 0, 0, 0)\\n"
+        "open({pidfile!r}, 'w').write(str(__import__('os').getpid()))\\n"
+        "time.sleep(600)\\n"], {{}})
+""")
+
+
+def test_t52_setsid_daemon_without_tag_does_not_survive_down(make_fleet,
+                                                            tmp_path: Path) -> None:
+    """FAULT: the agent starts a daemon that double-forks, calls setsid, execs itself
+    under another name with an EMPTY environment and renames its comm. EXPECTED: `agents
+    down a` leaves no process of the agent, that daemon included."""
+    pidfile = tmp_path / "daemon.pid"
+    script = tmp_path / "daemon.py"
+    script.write_text(DAEMON.format(pidfile=str(pidfile)))
+    fleet = make_fleet(TOOL.format(bin=f"sh -c '{{python}} {script}; exec sleep 600'")
+                       + tool_agent("a"))
+    assert fleet.agents("up", "a").returncode == 0
+    pid = int(wait_until(lambda: pidfile.exists() and pidfile.read_text(),
+                         what="the daemon's pid"))
+    environ = Path(f"/proc/{pid}/environ").read_bytes()
+    assert proctree.TAG_VAR.encode() not in environ  # the old way cannot find it
+    assert Path(f"/proc/{pid}/comm").read_text().strip() == "sneakyd"
+    assert fleet.agents("down", "a").returncode == 0
+    try:
+        assert not alive(pid), "the daemon survived down"
+    finally:
+        if alive(pid):
+            os.kill(pid, 9)

@@ -154,8 +154,7 @@ class Tmux:
         session name or a pane id (`%N`)."""
         result = self._run(["capture-pane", "-p", "-J", "-t", _pane_target(target),
                             "-S", f"-{max(lines - PANE_HEIGHT, 0)}"])
-        text = result.stdout.rstrip("\n")
-        return "\n".join(text.split("\n")[-lines:])
+        return "\n".join(result.stdout.rstrip("\n").split("\n")[-lines:])
 
     def capture_many(self, sessions: Iterable[str]) -> dict[str, str]:
         """Screens of several sessions, chained into as few tmux clients as the 16 KB
@@ -208,6 +207,11 @@ class Tmux:
             raise TmuxError(f"cannot read the tmux version: {said}")
         return version
 
+    def server_pid(self) -> int | None:
+        """The server's pid; None when none runs (`list-sessions` starts none)."""
+        out = self._run(["list-sessions", "-F", "#{pid}"], check=False).stdout.split()
+        return int(out[0]) if out and out[0].isdigit() else None
+
     # ------------------------------------------------------------------ acting
 
     def start(self, session: str, argv: Sequence[str], pipe: str | None = None) -> None:
@@ -220,9 +224,9 @@ class Tmux:
         """
         # One client: the session is created on a placeholder window and gets its
         # scrollback limit; the agent's window is created next (so its pane is made under
-        # that limit: setting it afterwards would not shrink the pane's) and the placeholder
-        # is closed. Not `new-window -k` in its place: with a control client attached, tmux
-        # 3.3a then crashed (SIGSEGV) when the session was killed later, about 1 time in 15.
+        # that limit: setting it afterwards would not shrink the pane's), the placeholder
+        # closed. Not `new-window -k` in its place: with a control client attached, tmux
+        # 3.3a crashed (SIGSEGV) when the session was killed later, about 1 time in 15.
         args = ["new-session", "-d", "-s", session, "-x", str(PANE_WIDTH),
                 "-y", str(PANE_HEIGHT), "--", *_PLACEHOLDER,
                 ";", "set-option", "-t", f"={session}:", "history-limit", str(HISTORY_LIMIT),
@@ -284,9 +288,8 @@ class Tmux:
             self._run(["load-buffer", "-b", buffer, "-"], stdin=data)
             self._run(paste)
         except TmuxError:
-            # paste-buffer -d deletes the buffer only when the paste ran: don't leave the
-            # text (a prompt may hold secrets) lying in the server (the pane vanished, the
-            # server is hung).
+            # paste-buffer -d deletes the buffer only when the paste ran: don't leave the text
+            # (a prompt may hold secrets) in the server (the pane vanished, it is hung).
             with contextlib.suppress(TmuxError):
                 self._run(["delete-buffer", "-b", buffer], check=False)
             raise

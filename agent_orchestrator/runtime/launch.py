@@ -30,7 +30,7 @@ from agent_orchestrator.config.templates import (
     render_shell,
     render_words,
 )
-from agent_orchestrator.doors import logcap, markers, proctree, signals
+from agent_orchestrator.doors import fdlimit, logcap, markers, proctree, signals
 from agent_orchestrator.doors.files import private_dir, touch_private, write_atomic
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import signalwiring
@@ -246,6 +246,7 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan, swept: bool = False) -> 
         "submit_key": plan.submit_key}, ensure_ascii=False).encode("utf-8"))
     log = touch_private(log_file(config, plan.session))
     pipe = logcap.pipe_command(str(log), config.log_max_bytes, config.log_keep)
+    fdlimit.raise_soft()  # a tmux server this starts inherits it: 2 descriptors a pane
     tmux.start(plan.session, [sys.executable, "-m", "agent_orchestrator.runtime.boot", str(spec)],
                pipe=pipe)
     # The session is ours now, so any other run's process carrying its tag is a leftover:
@@ -259,8 +260,12 @@ def stop(tmux: Tmux, config: Config, session: str) -> bool:
     """Kill a session and every process it started (re-parented daemons included).
     Returns whether the session existed."""
     tag = proctree.launch_tag(config.tmux_socket, session)
+    # The tree is read before the kill: once the pane's process is gone, its orphans go to
+    # init and only the tag (which a daemon may have dropped) still finds them.
+    pane = tmux.snapshot().pane(session)
+    tree = proctree.descendants(pane.pid) if pane and not pane.dead and pane.pid > 0 else []
     existed = tmux.kill(session)
-    proctree.terminate(proctree.tagged(tag))
+    proctree.terminate({*tree, *proctree.tagged(tag)})
     # Killed before boot.py read its spec: don't leave the prompt lying around.
     spec_file(config, session).unlink(missing_ok=True)
     return existed

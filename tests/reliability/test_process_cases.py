@@ -21,7 +21,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import holds_for, sessions, wait_until
+from conftest import holds_for, sessions, tmux_cmd, wait_until
 
 from agent_orchestrator.doors import proctree
 from agent_orchestrator.doors.crashpoints import SLOW_VAR
@@ -70,9 +70,8 @@ def test_t53_down_during_a_restart_stays_down(make_fleet) -> None:
     `agents down a`. EXPECTED: down succeeds, and from then on there is no session and no
     process of `a`: the watchdog's restart does not bring it back."""
     fleet = make_fleet(TOOL.format(bin="sleep 600") + tool_agent("a"))
-    assert fleet.agents("up", "a").returncode == 0
-    dog = watchdog(fleet, {SLOW_VAR: "restart-killed:3"})
-    fleet.wait_event("a", "adopt")
+    dog = watchdog(fleet, {SLOW_VAR: "restart-killed:3"})  # it starts `a` itself
+    fleet.wait_event("a", "start")
     pid = wait_until(lambda: fleet.pane_pid("e-a"), what="a's pane")
     os.kill(pid, 9)
     fleet.wait_event("a", "restart")
@@ -145,3 +144,38 @@ def test_t52_setsid_daemon_without_tag_does_not_survive_down(make_fleet,
     finally:
         if alive(pid):
             os.kill(pid, 9)
+
+
+# ------------------------------------------------------------------------------- T50
+
+def low_fd_limit(limit: int):
+    def preexec() -> None:
+        import resource
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    return preexec
+
+
+@pytest.mark.slow
+def test_t50_watchdog_under_a_low_fd_limit_still_heals(make_fleet) -> None:
+    """FAULT: the watchdog runs with `ulimit -n 64` (hard) over 60 agents: more than
+    pidfds fit. EXPECTED: it never crashes; agents it could not give a pidfd are polled
+    (one `fd-limit` event says so); killed agents are restarted."""
+    count = 60
+    fleet = make_fleet(TOOL.format(bin="sleep 600").replace(
+        "crash_limit = 10", "crash_limit = 10\nfleet_restart_limit = 100")
+        + "".join(tool_agent(f"a{i}") for i in range(count)))
+    tmux_cmd(fleet.socket, "new-session", "-d", "-s", "keep", "sleep 600")  # normal limit
+    dog = watchdog(fleet, preexec=low_fd_limit(64))
+    names = {f"e-a{i}" for i in range(count)}
+    wait_until(lambda: names <= sessions(fleet.socket), timeout=60, what="60 sessions")
+    event = fleet.wait_event(None, "fd-limit", timeout=20)
+    assert "polled" in event["reason"]
+    victims = [wait_until(lambda i=i: fleet.pane_pid(f"e-a{i}"), what="a pane")
+               for i in (0, 30, 59)]
+    for pid in victims:
+        os.kill(pid, 9)
+    for i, old in zip((0, 30, 59), victims, strict=True):
+        wait_until(lambda i=i, old=old: fleet.pane_pid(f"e-a{i}") not in (None, old),
+                   timeout=20, what=f"a{i} restarted")
+    assert dog.poll() is None, dog.stderr.read().decode() if dog.stderr else ""
+    assert len(fleet.events(None, "fd-limit")) == 1

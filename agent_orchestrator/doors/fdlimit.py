@@ -22,6 +22,7 @@ import resource
 RESERVE = 24  # descriptors kept free for tmux calls (3 pipes each), logs, locks, git
 SOFT_CAP = 1 << 16  # the most we raise the soft limit to
 PER_PANE = 2  # a pane's pty and its pipe-pane to the log writer
+WATCHDOG_OWN = 16  # the watchdog's descriptors but pidfds and the reserve
 SERVER_MARGIN = 32  # the server's own: clients, its socket, control-mode attachments
 
 
@@ -55,6 +56,12 @@ def open_count() -> int:
 def room() -> int:
     """Descriptors still free for pidfds, the reserve kept."""
     return soft_limit() - open_count() - RESERVE
+
+
+def watchdog_need(agents: int) -> int:
+    """Descriptors the watchdog needs to watch `agents` by pidfd: one each, the reserve,
+    and its own (the lock, the event log, watchers, the control client)."""
+    return agents + RESERVE + WATCHDOG_OWN
 
 
 def server_need(agents: int) -> int:

@@ -179,3 +179,49 @@ def test_t50_watchdog_under_a_low_fd_limit_still_heals(make_fleet) -> None:
                    timeout=20, what=f"a{i} restarted")
     assert dog.poll() is None, dog.stderr.read().decode() if dog.stderr else ""
     assert len(fleet.events(None, "fd-limit")) == 1
+
+
+# ------------------------------------------------------------------------------- T51
+
+def many_agents(count: int) -> str:
+    return TOOL.format(bin="sleep 600") + "".join(tool_agent(f"a{i}") for i in range(count))
+
+
+def test_t51_doctor_warns_when_the_fleet_outgrows_the_limits(make_fleet) -> None:
+    """FAULT: `ulimit -n 64` (hard) and 40 agents; no server running yet. EXPECTED: doctor
+    warns that the tmux server it would start (2 descriptors a pane) and the watchdog (a
+    pidfd an agent) will not fit them, and says what to do; 10 agents fit."""
+    fleet = make_fleet(many_agents(40))
+    result = subprocess.run([sys.executable, "-m", "agent_orchestrator", "doctor",
+                             "--config", str(fleet.path)], capture_output=True, text=True,
+                            preexec_fn=low_fd_limit(64), timeout=60, check=False)
+    lines = [line for line in result.stdout.splitlines() if "open files" in line]
+    assert len(lines) == 2, result.stdout
+    server, dog = lines
+    assert "warn" in server and "limit 64" in server and "about 114" in server
+    assert "past about 16 agents" in server and "ulimit -n" in server
+    assert "warn" in dog and "polled" in dog
+    fleet.write(many_agents(10))
+    result = subprocess.run([sys.executable, "-m", "agent_orchestrator", "doctor",
+                             "--config", str(fleet.path)], capture_output=True, text=True,
+                            preexec_fn=low_fd_limit(64), timeout=60, check=False)
+    assert [line.split()[0] for line in result.stdout.splitlines()
+            if "open files" in line] == ["ok", "ok"], result.stdout
+
+
+def test_t51_up_warns_about_a_running_server_with_a_low_limit(make_fleet) -> None:
+    """FAULT: the fleet's tmux server is already running with an open-file limit of 64
+    (started under that ulimit) and the config has 40 agents. EXPECTED: `agents up` warns,
+    naming the server's pid and its limit (read from /proc/<pid>/limits), before it starts
+    anything; `doctor` says the same."""
+    fleet = make_fleet(many_agents(40))
+    subprocess.run(["tmux", "-L", fleet.socket, "new-session", "-d", "-s", "keep",
+                    "sleep 600"], check=True, preexec_fn=low_fd_limit(64), timeout=10)
+    pid = int(tmux_cmd(fleet.socket, "display-message", "-p", "#{pid}").stdout)
+    result = fleet.agents("up", "watchdog")
+    assert result.returncode == 0, result.stderr
+    warning = next(line for line in result.stdout.splitlines() if "open files" in line)
+    assert "tmux server" in warning and f"pid {pid}" in warning and "limit 64" in warning
+    assert result.stdout.index("open files") < result.stdout.index("e-watchdog")
+    doctor = fleet.agents("doctor").stdout
+    assert f"pid {pid}) but this fleet needs about 114" in doctor

@@ -8,6 +8,8 @@
   (no tag left to find it by) does not survive `agents down`.
 - T53 `agents down a` while the watchdog is in the middle of restarting `a`: when down
   returns, `a` has no session and no process, and stays so.
+- T54 under a soft `ulimit -n` of 64 (hard 4096), the tmux server the watchdog or `agents
+  up` starts gets the raised limit (it inherits ours).
 
 Real parts: a private tmux server, real processes, watchdogs as subprocesses.
 """
@@ -148,10 +150,11 @@ def test_t52_setsid_daemon_without_tag_does_not_survive_down(make_fleet,
 
 # ------------------------------------------------------------------------------- T50
 
-def low_fd_limit(limit: int):
+def low_fd_limit(limit: int, hard: int | None = None):
+    """A preexec_fn setting `ulimit -n` (soft `limit`, hard `hard` or the same)."""
     def preexec() -> None:
         import resource
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard or limit))
     return preexec
 
 
@@ -225,3 +228,26 @@ def test_t51_up_warns_about_a_running_server_with_a_low_limit(make_fleet) -> Non
     assert result.stdout.index("open files") < result.stdout.index("e-watchdog")
     doctor = fleet.agents("doctor").stdout
     assert f"pid {pid}) but this fleet needs about 114" in doctor
+
+
+# ------------------------------------------------------------------------------- T54
+
+def server_limit(socket: str) -> int | None:
+    from agent_orchestrator.doors import fdlimit
+    out = tmux_cmd(socket, "display-message", "-p", "#{pid}").stdout.strip()
+    return fdlimit.process_limit(int(out)) if out.isdigit() else None
+
+
+@pytest.mark.parametrize("starter", ["watchdog", "up"])
+def test_t54_a_server_we_start_gets_the_raised_limit(make_fleet, starter: str) -> None:
+    """FAULT: `ulimit -n` soft 64, hard 4096, and no tmux server yet. EXPECTED: the server
+    the watchdog (or `agents up`) starts inherits the soft limit raised to the hard one."""
+    fleet = make_fleet(many_agents(1))
+    if starter == "watchdog":
+        watchdog(fleet, preexec=low_fd_limit(64, 4096))
+    else:
+        assert subprocess.run([sys.executable, "-m", "agent_orchestrator", "up", "a0",
+                               "--config", str(fleet.path)], capture_output=True, timeout=60,
+                              preexec_fn=low_fd_limit(64, 4096), check=False).returncode == 0
+    wait_until(lambda: "e-a0" in sessions(fleet.socket), what="a0's session")
+    assert server_limit(fleet.socket) == 4096

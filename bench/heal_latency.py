@@ -2,6 +2,12 @@
 
     python bench/heal_latency.py [--agents 10] [--kills 30] [--signal-interval 30]
                                  [--gap 1.5] [--detect control|poll] [--slow-work]
+                                 [--full-log-disk]
+
+With `--full-log-disk` (root: it mounts a tmpfs) `log_dir` is a 2 MB tmpfs of its own, filled
+to the last byte once the watchdog adopted the fleet (events.jsonl is moved aside first, so
+every later event is dropped: no `wake` column). Heals must not notice: the launch files go
+to the fleet's runtime folder in memory (reliability case T44).
 
 With `--slow-work` the second half of the kills happens while the watchdog has slow work in
 flight (a loop phase that is DONE with a verify gate sleeping for minutes, and a handoff
@@ -189,6 +195,8 @@ def run(box: Sandbox, args: argparse.Namespace) -> list[Sample]:
                           bin_text=bin_text, process_name=process, watchdog=settings,
                           fatal_re=NEVER_MATCHES if args.workload == "date" else None)
     log_dir = config.parent / "logs"
+    if args.full_log_disk:
+        box.tiny_tmpfs(log_dir)
     print(f"# private tmux server: tmux -L {socket} (TMUX_TMPDIR={os.environ['TMUX_TMPDIR']})")
     print(f"# fleet: {args.agents} agents running `{bin_text}`, watch = heal"
           + (" (+ a never-matching fatal_re: light ticks capture every pane that printed)"
@@ -217,6 +225,8 @@ def run(box: Sandbox, args: argparse.Namespace) -> list[Sample]:
 
     wait_for("the watchdog to adopt every agent (events.jsonl)", adopted,
              timeout=60 + args.agents * 0.3)
+    if args.full_log_disk:
+        fill_disk(log_dir)
     if not args.ulimit:  # else made first, so the server kept the usual limit
         tmux(socket, "new-session", "-d", "-s", OWN_SESSION, "-x", "80", "-y", "24",
              "sleep", "1000000")
@@ -266,6 +276,21 @@ def start_limited_watchdog(box: Sandbox, socket: str, config: Path, limit: int) 
     print(f"# the watchdog (pid {dog.pid}) runs under `ulimit -n {limit}`; the tmux server "
           "does not")
     return dog.pid
+
+
+def fill_disk(log_dir: Path) -> None:
+    """Move events.jsonl aside (its last page has room left) and fill `log_dir`'s
+    filesystem to the last byte."""
+    os.rename(log_dir / "events.jsonl", log_dir / "events.jsonl.1")
+    written = 0
+    with (log_dir / "filler").open("wb", buffering=0) as out:
+        for size in (65536, 4096, 1):
+            try:
+                while True:
+                    written += out.write(b"x" * size)
+            except OSError:
+                pass
+    print(f"# log_dir is full: {written:,} bytes of filler; events from now on are dropped")
 
 
 def kill_series(socket: str, names: list[str], process: str, dog_pid: int,
@@ -436,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ulimit", type=int, default=0, metavar="N",
                         help="run the watchdog under `ulimit -n N` (e.g. 64 with --agents "
                         "60: agents past the descriptors get no pidfd and are polled)")
+    parser.add_argument("--full-log-disk", action="store_true",
+                        help="log_dir on a 2 MB tmpfs (root), filled before the kills")
     args = parser.parse_args(argv)
     if args.agents < 1 or args.kills < 1 or args.gap < 1.5:
         parser.error("--agents and --kills must be >= 1 and --gap >= 1.5")

@@ -20,7 +20,7 @@ from pathlib import Path
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config.presets import CHECKED_VERSIONS, PRESETS
 from agent_orchestrator.config.templates import PYTHON, TemplateError, fill_python, split_words
-from agent_orchestrator.doors import fdlimit, lock
+from agent_orchestrator.doors import fdlimit, lock, proctree
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
 
 MIN_TMUX = (3, 2)  # control clients' `attach -f ignore-size,no-output`; argv new-session
@@ -124,6 +124,20 @@ def check_folders(config: config_mod.Config) -> list[Check]:
     return checks
 
 
+def check_sinks(config: config_mod.Config) -> list[Check]:
+    """Each `[[notify.sink]]`: a webhook's host answers, a command's program is found (a
+    dead sink would fail only when something needs the operator). Named without secrets."""
+    from agent_orchestrator.doors import notify
+
+    sinks = config.notify.sinks if config.notify else ()
+    checks = []
+    for sink in sinks:
+        problem = notify.probe(sink)
+        checks.append(Check(f"notify {notify.shown(sink)}", "warn" if problem else "ok",
+                            problem or ("reachable" if sink.kind == "webhook" else "found")))
+    return checks
+
+
 def run(config_path: Path) -> list[Check]:
     """All checks for the config at `config_path` (which may not exist)."""
     checks = [check_tmux(Tmux())]
@@ -144,6 +158,7 @@ def run(config_path: Path) -> list[Check]:
     used = {a.backend for a in config.agents if a.enabled}
     checks += check_clis(used, {b.name: b.bin for b in config.backends if b.name in used})
     checks += check_folders(config)
+    checks += check_sinks(config)
     pid = lock.watchdog_pid(config)
     checks.append(Check("watchdog", "ok" if pid else "info",
                         f"running (pid {pid})" if pid else "not running (`agents up`)"))
@@ -158,8 +173,9 @@ def check_fd_limits(config: config_mod.Config, tmux: Tmux) -> list[Check]:
     agents = sum(a.enabled for a in config.agents)
     sessions = agents + len(config.services) + 1  # the watchdog's own session
     ours = min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], fdlimit.SOFT_CAP)
-    try:
-        server = tmux.server_pid()
+    try:  # a live pane's parent is the server (a remote one's limit is not ours to read)
+        live = [p.pid for p in tmux.snapshot().panes.values() if not p.dead and p.pid > 0]
+        server = proctree.parent(live[0]) if live and tmux.remote is None else None
     except TmuxError:
         server = None
     checks = []

@@ -1,9 +1,10 @@
 """`agents`: the parser, the table of verbs and the one error boundary that picks exit codes.
 
 Exit codes (SPEC §2): 0 ok, 1 a failed check or runtime error (message on stderr), 2 bad
-usage, 3 another watchdog already runs for this log_dir. A user's mistake (bad config,
-unknown agent, tmux missing) is a message, never a traceback. Each verb lives in a
-cli/verbs_*.py module: its description, its parser builder and its runner.
+usage (a name not in the config too), 3 another watchdog already runs for this log_dir. A
+user's mistake (bad config, unknown agent, tmux missing) is a message, never a traceback.
+Each verb lives in a cli/verbs_*.py module: its description, its parser builder and its
+runner.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from agent_orchestrator.cli import (
     verbs_fleet,
     verbs_look,
     verbs_loop,
+    verbs_mcp,
     verbs_read,
     verbs_setup,
 )
@@ -28,7 +30,8 @@ VERBS: dict[str, Verb] = {verb.name: verb for verb in (
     verbs_fleet.UP, verbs_fleet.DOWN, verbs_fleet.RESTART, verbs_look.STATUS,
     verbs_agent.ATTACH, verbs_agent.SEND, verbs_read.LOGS, verbs_setup.INIT,
     verbs_setup.CHECK, verbs_setup.SELFTEST, verbs_fleet.WATCHDOG, verbs_look.EXPLAIN,
-    verbs_setup.DOCTOR, verbs_look.EVENTS, verbs_read.TRANSCRIPT, verbs_loop.PHASE)}
+    verbs_setup.DOCTOR, verbs_look.EVENTS, verbs_read.TRANSCRIPT, verbs_loop.PHASE,
+    verbs_mcp.MCP)}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -80,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _name_the_snapshot(args)
     except (UserError, UnknownNames, TmuxError, AlreadyRunning, Untrusted) as exc:
         _say(str(exc))
+        if isinstance(exc, UnknownNames):  # a name not in the config: bad usage
+            return 2
         return exc.exit_code if isinstance(exc, AlreadyRunning | UserError) else 1
     except KeyboardInterrupt:
         return 130

@@ -156,7 +156,8 @@ _EVENT_STYLE = {"restart": "yellow", "start": "green", "adopt": "dim", "crash-lo
                 "sequence-complete": "bold cyan", "tmux-server-gone": "bold red",
                 "fleet-degraded": "bold red", "fleet-recovered": "green",
                 "backoff": "yellow", "throttled": "yellow", "crash-loop-cleared": "green",
-                "backoff-cleared": "green"}
+                "backoff-cleared": "green", "up": "green", "down": "yellow",
+                "verify-done": "cyan", "phase-set": "cyan"}
 
 
 def event(out: Console, record: dict[str, object]) -> None:
@@ -193,16 +194,17 @@ def json_line(data: object) -> None:
     print(json.dumps(data, ensure_ascii=False), flush=True)
 
 
-def log_bytes(data: bytes, raw: bool) -> None:
-    """Session log output: the bytes as written, or (not `raw`) readable text, TUI redraws
-    reduced to their characters."""
-    if raw:
-        sys.stdout.buffer.write(data)
-    else:
-        from agent_orchestrator.core.screen import strip_ansi
-
-        sys.stdout.write(strip_ansi(data.decode("utf-8", "replace")))
+def log_bytes(data: bytes) -> None:
+    """Session log bytes as written (`logs --raw`)."""
+    sys.stdout.buffer.write(data)
     sys.stdout.flush()
+
+
+def log_lines(lines: Sequence[str]) -> None:
+    """Rendered session log lines (`logs`), flushed at once: a reader may be following."""
+    if lines:
+        sys.stdout.write("".join(line + "\n" for line in lines))
+        sys.stdout.flush()
 
 
 def phases(loop_phases: Sequence[Phase], current: int) -> None:

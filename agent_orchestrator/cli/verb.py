@@ -50,6 +50,17 @@ def no_arguments(parser: argparse.ArgumentParser) -> None:
     """The parser builder of a verb that takes only --config."""
 
 
+def count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more (`-n -5` is a usage error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
 def config_path(args: argparse.Namespace) -> Path:
     return Path(getattr(args, "config", None) or "agents.toml")
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agent_orchestrator.config import filetrust, model
+from agent_orchestrator.config import filetrust, model, steering
 from agent_orchestrator.config.presets import PRESETS, SKIP_PERMISSIONS
 from agent_orchestrator.config.schema import NAME_RE, Problems, check_table, dotted
 from agent_orchestrator.config.tables import (
@@ -69,14 +69,20 @@ class Builder:
         services = self._services(top.get("service", []), prefix or "")
         loop = self._loop(top["loop"], agents) if "loop" in top and top["loop"] else None
         self._check_names(agents, services, prefix or "")
+        notify = steering.notify(top.get("notify"), self.problems)
+        mcp = steering.mcp(top.get("mcp"), self.problems)
         if self.problems.items or prefix is None or not defaults.get("log_dir"):
             return None
+        log_dir = self._path(defaults["log_dir"], where=("defaults", "log_dir"))
+        if (unsafe := filetrust.log_dir_problem(log_dir)) is not None:
+            self.problems.add(("defaults", "log_dir"), unsafe)
+            return None
         return model.Config(
-            path=self.path, project_dir=self.root, session_prefix=prefix,
-            log_dir=self._path(defaults["log_dir"], where=("defaults", "log_dir")),
+            path=self.path, project_dir=self.root, session_prefix=prefix, log_dir=log_dir,
             tmux_socket=defaults.get("tmux_socket"),
             watchdog=watchdog, backends=backends, agents=agents, services=services,
-            loop=loop, log_max_bytes=defaults["log_max_bytes"], log_keep=defaults["log_keep"])
+            loop=loop, log_max_bytes=defaults["log_max_bytes"], log_keep=defaults["log_keep"],
+            notify=notify, mcp=mcp)
 
     def _path(self, value: str | Path, base: Path | None = None,
               where: tuple[Any, ...] = (), label: str | None = None) -> Path:

@@ -140,6 +140,23 @@ LOOP = modelled(model.Loop, {
     "handoff": Field("table"),
     "on_complete": Field("table"),
 })
+NOTIFY = modelled(model.Notify, {
+    "on": Field("strlist"),
+    "sink": Field("list", []),
+    "min_gap": Field("number"),
+    "attempts": Field("int", minimum=1),
+    "backoff": Field("number"),
+    "timeout": Field("number", minimum=0.1),
+})
+SINK = modelled(model.NotifySink, {
+    "kind": Field("choice", required=True, choices=model.SINK_KINDS),
+    "url": Field("nonempty"),
+    "format": Field("choice", choices=model.SINK_FORMATS),
+    "headers": Field("strmap"),
+    "argv": Field("strlist"),
+})
+MCP = modelled(model.Mcp, {"allow": Field("strlist")})
 TOP = {"defaults": Field("table", required=True), "watchdog": Field("table", {}),
        "backend": Field("table", {}), "agent": Field("list", []),
-       "service": Field("list", []), "loop": Field("table")}
+       "service": Field("list", []), "loop": Field("table"), "notify": Field("table"),
+       "mcp": Field("table")}

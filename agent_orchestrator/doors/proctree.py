@@ -133,6 +133,12 @@ def become_subreaper() -> bool:
         return False
 
 
+def parent(pid: int) -> int | None:
+    """The parent pid of `pid` (None when it is gone); a pane's parent is its tmux server."""
+    fields = _stat_fields(pid)
+    return int(fields[1]) if fields else None
+
+
 def descendants(root: int) -> list[tuple[int, str]]:
     """(pid, start time) of `root` and every process below it, by parent pid (field 4)."""
     children: dict[int, list[int]] = {}

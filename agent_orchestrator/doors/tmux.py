@@ -6,13 +6,11 @@ the watchdog), and an error that names the tmux subcommand that failed. Sessions
 addressed exactly: `=NAME` for session commands and `=NAME:` for pane commands (tmux 3.3a
 does not resolve `=NAME` for panes), so `proj-a` never matches `proj-ab`.
 
-Why raw `tmux` processes and no libtmux: libtmux runs every call without a timeout and an
-idiomatic per-session tick costs ~3 processes per agent (see
-shared/reference/tmux-performance.md). Here a whole tick's view of the fleet is ONE
-`list-panes -a`. The last thing libtmux did here, reading the version, is one regex over
-`tmux -V` (doors/tmuxparse.py); that is not worth a dependency pinned to a minor release
-(its API breaks between 0.x releases), nor its 65 ms of import. What tmux prints is read by
-doors/tmuxparse.py; control-mode clients, which this door starts, by doors/tmuxcontrol.py.
+Why raw `tmux` processes and no libtmux: libtmux runs every call without a timeout and costs
+~3 processes per agent per tick (shared/reference/tmux-performance.md); here a whole tick's
+view of the fleet is ONE `list-panes -a`, and the version is one regex over `tmux -V`. What
+tmux prints is read by doors/tmuxparse.py; the control-mode clients this door starts, by
+doors/tmuxcontrol.py.
 
 Failure modes handled here (tests/reliability/test_tmux_cases.py):
 - a hung server (SIGSTOPped, wedged): every call has a timeout, and after one timed out the
@@ -37,7 +35,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 from agent_orchestrator.core.observed import Snapshot
-from agent_orchestrator.doors import proctree, tmuxparse, tmuxsocket
+from agent_orchestrator.doors import orphans, proctree, ssh, tmuxparse, tmuxsocket
 
 DEFAULT_TIMEOUT = 5.0
 REAP_PAUSES = (0.02, 0.05, 0.15)  # waits after nudging the server to reap a dead pane
@@ -61,20 +59,30 @@ class SessionExists(TmuxError):
     """`start` found a session of that name already there (someone started it first)."""
 
 
+class HostUnreachable(TmuxError):
+    """The tmux server is on another host, and ssh could not reach it (or its key is not
+    known): a fact about the link, not about tmux or any session on it."""
+
+
 class Tmux:
-    """A handle on one tmux server: the default one, a named socket (`-L`) or a path (`-S`)."""
+    """A handle on one tmux server: the default one, a named socket (`-L`) or a path (`-S`),
+    on this machine or, with `remote`, on another host (every tmux client then runs there,
+    through that host's ssh connection: the same commands, each word quoted)."""
 
     def __init__(self, socket_name: str | None = None, socket_path: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, remote: ssh.Connection | None = None) -> None:
         self.socket_name = socket_name
         self.socket_path = socket_path
         self.timeout = timeout
+        self.remote = remote
         self._hung_until = float("-inf")  # monotonic time before which calls fail at once
         self._hung_error = ""
 
     def check_socket_dir(self) -> None:
         """Raise TmuxError, naming the folder and what it must be, when tmux would refuse
-        its socket folder. Costs one lstat; spawns nothing."""
+        its socket folder. Costs one lstat; spawns nothing (a remote one's is its tmux's)."""
+        if self.remote is not None:
+            return
         refused = tmuxsocket.refusal(self.socket_name, self.socket_path)
         if refused is not None:
             raise TmuxError(refused)
@@ -91,26 +99,34 @@ class Tmux:
             return ["tmux", "-L", self.socket_name]
         return ["tmux"]
 
+    def _argv(self, args: Sequence[str], *ssh_options: str, utf8: bool = True) -> list[str]:
+        """The local argv of one tmux client running `args` (over ssh for a remote one).
+        `-u`: without a UTF-8 locale (ssh sessions often have none) tmux prints every tab
+        of a format as `_`, and a snapshot row could not be split into its fields."""
+        local = self._base() + (["-u"] if utf8 else []) + list(args)
+        return local if self.remote is None else self.remote.argv(local, *ssh_options)
+
     def _run(self, args: Sequence[str], *, stdin: bytes | None = None,
              timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = self._base() + list(args)
+        argv = self._argv(args)
         if time.monotonic() < self._hung_until:
-            raise TmuxError(self._hung_error)  # the same text: reported once, not per call
+            # The same text: reported once, not per call.
+            raise (HostUnreachable if self.remote else TmuxError)(self._hung_error)
         self.check_socket_dir()  # before every spawn: a loop never retries a refused folder
         limit = timeout or self.timeout
         try:
             result = _spawn(argv, stdin, limit)
         except subprocess.TimeoutExpired:
-            self._hung_error = (f"tmux {args[0]} timed out after {limit:g}s "
-                                "(is the tmux server hung?)")
+            where = f"host {self.remote.target.name}" if self.remote else "the tmux server"
+            self._hung_error = f"tmux {args[0]} timed out after {limit:g}s (is {where} hung?)"
             self._hung_until = time.monotonic() + limit
-            raise TmuxError(self._hung_error) from None
+            raise (HostUnreachable if self.remote else TmuxError)(self._hung_error) from None
+        if self.remote is not None and result.returncode == 255:  # ssh's own failure
+            raise HostUnreachable(str(ssh.classify(self.remote.target, result.stderr)))
         if check and result.returncode != 0:
             reason = result.stderr.strip() or f"exit status {result.returncode}"
             raise TmuxError(f"tmux {args[0]} failed: {reason}")
         return result
-
-    # ------------------------------------------------------------------ reading
 
     def snapshot(self) -> Snapshot:
         """Every session's first pane, in ONE tmux call (a few more when a dead pane lacks
@@ -144,8 +160,9 @@ class Tmux:
         """
         try:
             pid = int(self._run(["display-message", "-p", "#{pid}"]).stdout.strip())
-            os.kill(pid, signal.SIGCHLD)
-        except (TmuxError, ValueError, ProcessLookupError, PermissionError):
+            _ = (self.remote.run(["kill", "-CHLD", str(pid)]) if self.remote
+                 else os.kill(pid, signal.SIGCHLD))
+        except (TmuxError, ssh.SshError, ValueError, ProcessLookupError, PermissionError):
             return
         time.sleep(pause)
 
@@ -154,7 +171,8 @@ class Tmux:
         session name or a pane id (`%N`)."""
         result = self._run(["capture-pane", "-p", "-J", "-t", _pane_target(target),
                             "-S", f"-{max(lines - PANE_HEIGHT, 0)}"])
-        return "\n".join(result.stdout.rstrip("\n").split("\n")[-lines:])
+        text = result.stdout.rstrip("\n")
+        return "\n".join(text.split("\n")[-lines:])
 
     def capture_many(self, sessions: Iterable[str]) -> dict[str, str]:
         """Screens of several sessions, chained into as few tmux clients as the 16 KB
@@ -164,7 +182,7 @@ class Tmux:
         pending = list(sessions)
         screens: dict[str, str] = {}
         while pending:
-            batch = _fit(pending, CHAIN_BYTES)
+            batch = tmuxparse.fit_chain(pending, CHAIN_BYTES)
             done = self._capture_chain(batch, screens)
             if done == 0 and batch:
                 done = 1  # the first one failed: skip it
@@ -174,12 +192,8 @@ class Tmux:
     def _capture_chain(self, batch: list[str], screens: dict[str, str]) -> int:
         """Capture `batch` in one client; return how many sessions were dealt with."""
         nonce = f"@@agents-{os.getpid()}-{time.monotonic_ns()}@@"
-        args: list[str] = []
-        for session in batch:
-            args += ["display-message", "-p", f"{nonce} {session}", ";",
-                     "capture-pane", "-p", "-J", "-t", f"={session}:", ";"]
         try:
-            result = self._run(args[:-1], check=False)
+            result = self._run(tmuxparse.capture_chain(batch, nonce), check=False)
         except TmuxError:  # hung: screens are best effort, the next snapshot reports it
             return len(batch)
         found = tmuxparse.parse_captures(result.stdout, nonce)
@@ -199,18 +213,13 @@ class Tmux:
         TmuxError when tmux is missing or answers something else. Asks no server, so no
         socket folder is checked."""
         try:
-            result = _spawn(["tmux", "-V"], None, self.timeout)
+            result = _spawn(self._argv(["-V"]), None, self.timeout)
         except (TmuxError, subprocess.TimeoutExpired) as exc:
             raise TmuxError(f"cannot read the tmux version: {exc}") from None
         if (version := tmuxparse.parse_version(result.stdout)) is None:
             said = (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
             raise TmuxError(f"cannot read the tmux version: {said}")
         return version
-
-    def server_pid(self) -> int | None:
-        """The server's pid; None when none runs (`list-sessions` starts none)."""
-        out = self._run(["list-sessions", "-F", "#{pid}"], check=False).stdout.split()
-        return int(out[0]) if out and out[0].isdigit() else None
 
     # ------------------------------------------------------------------ acting
 
@@ -224,9 +233,9 @@ class Tmux:
         """
         # One client: the session is created on a placeholder window and gets its
         # scrollback limit; the agent's window is created next (so its pane is made under
-        # that limit: setting it afterwards would not shrink the pane's), the placeholder
-        # closed. Not `new-window -k` in its place: with a control client attached, tmux
-        # 3.3a crashed (SIGSEGV) when the session was killed later, about 1 time in 15.
+        # that limit: setting it afterwards would not shrink the pane's) and the placeholder
+        # is closed. Not `new-window -k` in its place: with a control client attached, tmux
+        # 3.3a then crashed (SIGSEGV) when the session was killed later, about 1 time in 15.
         args = ["new-session", "-d", "-s", session, "-x", str(PANE_WIDTH),
                 "-y", str(PANE_HEIGHT), "--", *_PLACEHOLDER,
                 ";", "set-option", "-t", f"={session}:", "history-limit", str(HISTORY_LIMIT),
@@ -288,8 +297,9 @@ class Tmux:
             self._run(["load-buffer", "-b", buffer, "-"], stdin=data)
             self._run(paste)
         except TmuxError:
-            # paste-buffer -d deletes the buffer only when the paste ran: don't leave the text
-            # (a prompt may hold secrets) in the server (the pane vanished, it is hung).
+            # paste-buffer -d deletes the buffer only when the paste ran: don't leave the
+            # text (a prompt may hold secrets) lying in the server (the pane vanished, the
+            # server is hung).
             with contextlib.suppress(TmuxError):
                 self._run(["delete-buffer", "-b", buffer], check=False)
             raise
@@ -301,8 +311,9 @@ class Tmux:
     def attach_argv(self, session: str, switch: bool) -> list[str]:
         """The command line that puts the user's terminal on exactly `session`:
         `switch-client` for a client of this server already (`switch`), else attach."""
-        return self._base() + ["switch-client" if switch else "attach-session",
-                               "-t", f"={session}"]
+        args = ["switch-client" if switch else "attach-session", "-t", f"={session}"]
+        # The user's own terminal decides UTF-8; a remote client needs ssh's terminal.
+        return self._argv(args, "-t", utf8=False)
 
     def attach_control(self, session: str) -> subprocess.Popen[bytes]:
         """Start a control-mode client attached to `session`, its stdin and stdout piped
@@ -310,10 +321,11 @@ class Tmux:
         `ignore-size,no-output`: it never resizes the agent's window and receives none of
         its output, only notifications."""
         return subprocess.Popen(
-            self._base() + ["-C", "attach-session", "-t", f"={session}",
-                            "-f", "ignore-size,no-output"],
+            self._argv(["-C", "attach-session", "-t", f"={session}",
+                        "-f", "ignore-size,no-output"]),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=proctree.untagged(os.environ))
+            env=proctree.untagged(os.environ),
+            preexec_fn=orphans.die_with_parent)  # never outlives a killed watchdog (T48)
 
 
 # Bytes of text pasted by one atomic tmux command list (set-buffer + paste-buffer); the
@@ -331,18 +343,6 @@ def _spawn(argv: list[str], stdin: bytes | None,
                               env=proctree.untagged(os.environ))
     except FileNotFoundError:
         raise TmuxError("tmux is not installed (no 'tmux' on PATH)") from None
-
-
-def _fit(sessions: list[str], budget: int) -> list[str]:
-    """The longest prefix of `sessions` whose capture chain fits in `budget` bytes."""
-    batch: list[str] = []
-    used = 0
-    for session in sessions:
-        used += 2 * len(session) + 80
-        if batch and used > budget:
-            break
-        batch.append(session)
-    return batch
 
 
 def _pane_target(target: str) -> str:

@@ -1,7 +1,8 @@
-"""Reading what tmux prints: snapshot rows into Panes, chained captures into screens,
-`tmux -V` into a version, and a client's "there is no server" from its other errors.
+"""tmux's text, both ways: the capture chain we write (and how much of it fits one client),
+and what tmux prints back: snapshot rows into Panes, chained captures into screens, `tmux -V`
+into a version, and a client's "there is no server" from its other errors.
 
-Pure parsing, no process: doors/tmux.py asks tmux, this module reads the answer.
+No process: doors/tmux.py asks tmux, this module writes the question and reads the answer.
 """
 
 from __future__ import annotations
@@ -45,6 +46,29 @@ def parse_snapshot(text: str) -> dict[str, Pane]:
             exit_signal=_int(signum) if is_dead and signum else None,
             created=float(_int(created)))
     return panes
+
+
+def capture_chain(sessions: list[str], nonce: str) -> list[str]:
+    """One tmux command chain printing `NONCE SESSION` and then the screen, per session
+    (read back by `parse_captures`)."""
+    args: list[str] = []
+    for session in sessions:
+        args += ["display-message", "-p", f"{nonce} {session}", ";",
+                 "capture-pane", "-p", "-J", "-t", f"={session}:", ";"]
+    return args[:-1]
+
+
+def fit_chain(sessions: list[str], budget: int) -> list[str]:
+    """The longest prefix of `sessions` (at least one) whose capture chain fits in
+    `budget` bytes of a tmux client's command line."""
+    batch: list[str] = []
+    used = 0
+    for session in sessions:
+        used += 2 * len(session) + 80
+        if batch and used > budget:
+            break
+        batch.append(session)
+    return batch
 
 
 def parse_captures(text: str, nonce: str) -> dict[str, str]:

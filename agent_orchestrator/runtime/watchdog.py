@@ -2,7 +2,8 @@
 
 Each pass: follow an edit of the config (configwatch.py), observe the fleet (observe.py),
 call the pure `rules.decide`, carry out its actions (apply.py), save the memory, record the
-events; then sleep until a wake-up source fires or a deadline passes (wakeups.py). Screens
+events and hand those worth telling to the notifier (notifier.py, delivered by workers); then
+sleep until a wake-up source fires or a deadline passes (wakeups.py). Screens
 are read only on light passes (`signal_interval`), the loop's slow checks run on heavy ones
 (`heavy_interval`).
 """
@@ -22,11 +23,22 @@ from agent_orchestrator.core import rules
 from agent_orchestrator.core.decisions import Decisions
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.memory import FleetMemory, only_look_stamps_differ
-from agent_orchestrator.doors import eventlog, fdlimit, lock, markers, memorystore, signals
-from agent_orchestrator.doors.files import private_dir
+from agent_orchestrator.doors import (
+    eventlog,
+    fdlimit,
+    gitrelay,
+    lock,
+    markers,
+    memorystore,
+    orphans,
+    rundir,
+    signals,
+)
+from agent_orchestrator.doors.files import private_dir, remove_stray_temps
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import apply, observe
 from agent_orchestrator.runtime.configwatch import ConfigWatch, file_stamp, write_health
+from agent_orchestrator.runtime.notifier import Notifier
 from agent_orchestrator.runtime.observe import Observer
 from agent_orchestrator.runtime.wakeups import FALLBACK_POLL, WakeUps
 from agent_orchestrator.runtime.workers import Workers
@@ -47,6 +59,7 @@ class Watchdog:
     workers: Workers | None = None  # made with the waker, in __post_init__
     observer: Observer | None = None
     config_watch: ConfigWatch = field(default_factory=ConfigWatch)
+    notifier: Notifier | None = None  # made with the workers, in __post_init__
     _last_light: float = float("-inf")
     _last_heavy: float = float("-inf")
     _reported: dict[str, str] = field(default_factory=dict)  # trouble key → its last reason
@@ -59,6 +72,8 @@ class Watchdog:
             self.workers = Workers(self.wakeups.waker.wake)
         if self.observer is None:
             self.observer = Observer(self.workers)
+        if self.notifier is None:
+            self.notifier = Notifier(self.workers)
 
     @classmethod
     def open(cls, config: Config) -> Watchdog:
@@ -69,6 +84,7 @@ class Watchdog:
         if warning:
             dog.record([Event(time.time(), None, "state-rebuilt", warning)])
         dog.config_watch.warn(config, dog)
+        dog.record(_debris(config, dog.tmux))
         write_health(config, None)
         return dog
 
@@ -115,7 +131,16 @@ class Watchdog:
         self.wakeups.wait(timeouts)
 
     def tick(self) -> Decisions | None:
-        """One pass. Never raises for tmux trouble: it is reported and the next tick retries."""
+        """One pass. Never raises for tmux trouble: it is reported and the next tick retries.
+        The pass's events then become notifications, handed to workers (never waited on)."""
+        assert self.notifier is not None and self.workers is not None
+        self.record(self.notifier.outcomes(self.workers.results(("notify",)), time.time()))
+        try:
+            return self._pass()
+        finally:
+            self.notifier.flush(self.config.notify, time.time())
+
+    def _pass(self) -> Decisions | None:
         assert self.observer is not None and self.workers is not None
         before = self.config
         self.config_watch.reload(self)
@@ -167,6 +192,8 @@ class Watchdog:
     # ------------------------------------------------------------------ reporting
 
     def record(self, events: Sequence[Event]) -> None:
+        if self.notifier is not None:
+            self.notifier.offer(events)
         for event in events:
             log.info("%s %s: %s", event.agent or "-", event.event, event.reason)
         try:
@@ -189,6 +216,27 @@ class Watchdog:
     def stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.stopping = True
         self.wakeups.waker.wake()
+
+
+def _debris(config: Config, tmux: Tmux) -> list[Event]:
+    """Clean what a killed watchdog left (doors/orphans.py): its verify scratch worktrees
+    and its tmux control client; one `debris-removed` event per kind found."""
+    remove_stray_temps(rundir.of(config))  # kickoff or launch spec writes cut short
+    events = []
+    if (ended := orphans.control_orphans(tmux)):
+        events.append(Event(time.time(), None, "debris-removed", "ended orphaned tmux "
+                            f"control client(s) {', '.join(map(str, ended))}"))
+    handoff = config.loop.handoff if config.loop is not None else None
+    if handoff is not None:
+        try:
+            removed = orphans.verify_debris(gitrelay.Git(handoff.repo))
+        except (gitrelay.GitError, OSError) as exc:
+            return [*events, Event(time.time(), None, "git-error",
+                                   f"cleaning old verify worktrees: {exc}")]
+        if removed:
+            events.append(Event(time.time(), None, "debris-removed", "removed the verify "
+                                f"scratch worktree(s) {', '.join(map(str, removed))}"))
+    return events
 
 
 def run(config: Config) -> None:

@@ -42,7 +42,7 @@ from agent_orchestrator import config as config_mod
 from agent_orchestrator.core.memory import AgentMemory, FleetMemory, LoopMemory
 from agent_orchestrator.doors import files, lock, markers, memorystore, proctree
 from agent_orchestrator.doors.crashpoints import ENV_VAR as CRASH_VAR
-from agent_orchestrator.runtime import watchdog
+from agent_orchestrator.runtime import launch, watchdog
 
 pytestmark = pytest.mark.tmux
 
@@ -756,12 +756,14 @@ def test_t35_files_are_private_whatever_the_umask(make_fleet, tmp_path) -> None:
     modes = _modes(logs)
     for name in ["state/watchdog.json", "state/watchdog.lock", "state/config-health.json",
                  "state/last-good.toml", "events.jsonl", "e-a.log", "e-b.log",
-                 "state/kickoff-e-a.txt", "state/kickoff-e-b.txt", "state/stopped",
+                 "state/stopped",
                  "state/started/a"]:
         assert name in modes, name
     wrong = {n: oct(m) for n, m in modes.items()
              if m != (0o700 if (logs / n).is_dir() else 0o600)}
     assert wrong == {}
+    kickoff = launch.kickoff_file(config_mod.load(fleet.path), "e-a")  # in memory: T44
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (kickoff, kickoff.parent)] == [0o600, 0o700]
     # A launch spec lives until its pane's boot has read it; a temp file until its rename.
     wait_until(lambda: not list(logs.rglob("launch-*.json")) and not list(logs.rglob("*.tmp")),
                what="launch specs and temp files to be gone")
@@ -770,8 +772,7 @@ def test_t35_files_are_private_whatever_the_umask(make_fleet, tmp_path) -> None:
     assert dog_pid is not None
     os.kill(dog_pid, signal.SIGTERM)
     wait_until(lambda: not alive(dog_pid), what="the watchdog to stop")
-    loose = ["state/watchdog.json", "events.jsonl", "e-a.log", "state/started/a",
-             "state/kickoff-e-a.txt"]
+    loose = ["state/watchdog.json", "events.jsonl", "e-a.log", "state/started/a"]
     for name in loose:
         os.chmod(logs / name, 0o644)
     os.chmod(logs / "state", 0o755)

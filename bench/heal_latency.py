@@ -50,6 +50,7 @@ import argparse
 import json
 import os
 import queue
+import resource
 import signal
 import subprocess
 import sys
@@ -210,26 +211,32 @@ def run(box: Sandbox, args: argparse.Namespace) -> list[Sample]:
           + ", ".join(f"{k} = {v}" for k, v in settings.items()))
     print("# restart_stable = 1 s and huge crash_limit / fleet_restart_limit: back-off, "
           "crash-loop and the fleet cap never hold a restart back in this bench")
+    if args.ulimit:
+        dog_pid = start_limited_watchdog(box, socket, config, args.ulimit)
     up = subprocess.run([*agents_command(), "up", "--config", str(config)], capture_output=True,
                         text=True, timeout=120, check=False)
     if up.returncode != 0:
         raise BenchError(f"`agents up` failed ({up.returncode}): {up.stderr.strip()}")
-    dog = panes(socket).get(PREFIX + "watchdog")
-    if dog is None:
-        raise BenchError("`agents up` started no watchdog session")
-    dog_pid = dog[0]
-    box.own_pid(dog_pid, str(box.root))
+    if not args.ulimit:
+        dog = panes(socket).get(PREFIX + "watchdog")
+        if dog is None:
+            raise BenchError("`agents up` started no watchdog session")
+        dog_pid = dog[0]
+        box.own_pid(dog_pid, str(box.root))
 
     def adopted() -> bool:
-        done = {r.get("agent") for r in read_events(log_dir) if r.get("event") == "adopt"}
+        # A watchdog already running (--ulimit) may start some agents itself (`start`).
+        done = {r.get("agent") for r in read_events(log_dir)
+                if r.get("event") in ("adopt", "start")}
         return done >= set(names)
 
     wait_for("the watchdog to adopt every agent (events.jsonl)", adopted,
              timeout=60 + args.agents * 0.3)
     if args.full_log_disk:
         fill_disk(log_dir)
-    tmux(socket, "new-session", "-d", "-s", OWN_SESSION, "-x", "80", "-y", "24",
-         "sleep", "1000000")
+    if not args.ulimit:  # else made first, so the server kept the usual limit
+        tmux(socket, "new-session", "-d", "-s", OWN_SESSION, "-x", "80", "-y", "24",
+             "sleep", "1000000")
     ctl = Control(socket, OWN_SESSION) if args.detect == "control" else None
     time.sleep(args.gap)  # every agent has now run longer than restart_stable
     print(f"# watchdog pid {dog_pid} adopted all {args.agents} agents; detection: "
@@ -264,6 +271,25 @@ def run(box: Sandbox, args: argparse.Namespace) -> list[Sample]:
             ctl.close()
     attach_wakes(samples, starts, read_events(log_dir))
     return samples
+
+
+def start_limited_watchdog(box: Sandbox, socket: str, config: Path, limit: int) -> int:
+    """`--ulimit N`: the tmux server first, with the usual limit (our own session), then the
+    watchdog as our child under `ulimit -n N` (soft and hard), before `agents up` (which
+    then finds it running). Only the watchdog is limited: its pidfds are what run out."""
+    tmux(socket, "new-session", "-d", "-s", OWN_SESSION, "-x", "80", "-y", "24",
+         "sleep", "1000000")
+    dog = subprocess.Popen(
+        [*agents_command(), "watchdog", "--config", str(config)], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit)))
+    box.own_pid(dog.pid, str(config))
+    lock = config.parent / "logs" / "state" / "watchdog.lock"
+    wait_for("the limited watchdog to take its lock", lambda: lock.exists()
+             and lock.read_text().strip() == str(dog.pid), timeout=30)
+    print(f"# the watchdog (pid {dog.pid}) runs under `ulimit -n {limit}`; the tmux server "
+          "does not")
+    return dog.pid
 
 
 def fill_disk(log_dir: Path) -> None:
@@ -498,6 +524,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slow-work", action="store_true",
                         help="second half of the kills while a verify gate sleeps and a "
                         "handoff fetch hangs; prints p50/p95 idle vs during slow work")
+    parser.add_argument("--ulimit", type=int, default=0, metavar="N",
+                        help="run the watchdog under `ulimit -n N` (e.g. 64 with --agents "
+                        "60: agents past the descriptors get no pidfd and are polled)")
     parser.add_argument("--full-log-disk", action="store_true",
                         help="log_dir on a 2 MB tmpfs (root), filled before the kills")
     parser.add_argument("--backtracking", action="store_true",

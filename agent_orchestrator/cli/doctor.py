@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import stat
 import subprocess
@@ -19,7 +20,7 @@ from pathlib import Path
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config.presets import CHECKED_VERSIONS, PRESETS
 from agent_orchestrator.config.templates import PYTHON, TemplateError, fill_python, split_words
-from agent_orchestrator.doors import lock
+from agent_orchestrator.doors import fdlimit, lock, proctree
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
 
 MIN_TMUX = (3, 2)  # control clients' `attach -f ignore-size,no-output`; argv new-session
@@ -165,4 +166,38 @@ def run(config_path: Path) -> list[Check]:
     pid = lock.watchdog_pid(config)
     checks.append(Check("watchdog", "ok" if pid else "info",
                         f"running (pid {pid})" if pid else "not running (`agents up`)"))
+    return checks + check_fd_limits(config, Tmux(config.tmux_socket))
+
+
+def check_fd_limits(config: config_mod.Config, tmux: Tmux) -> list[Check]:
+    """The open-file limits of the watchdog (a pidfd per agent) and of the tmux server (two
+    descriptors per session) against this fleet's size (doors/fdlimit.py); `agents up`
+    prints the warnings too. A server or watchdog not running yet is judged by the limit
+    it will inherit from us: our soft one, raised to the hard one."""
+    agents = sum(a.enabled for a in config.agents)
+    sessions = agents + len(config.services) + 1  # the watchdog's own session
+    ours = min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], fdlimit.SOFT_CAP)
+    try:  # a live pane's parent is the server (a remote one's limit is not ours to read)
+        live = [p.pid for p in tmux.snapshot().panes.values() if not p.dead and p.pid > 0]
+        server = proctree.parent(live[0]) if live and tmux.remote is None else None
+    except TmuxError:
+        server = None
+    checks = []
+    for name, pid, need, effect in (
+            ("tmux server", server, fdlimit.server_need(sessions),
+             "its sessions fail to start past about {} agents"),
+            ("watchdog", lock.watchdog_pid(config), fdlimit.watchdog_need(agents),
+             "agents past about {} get no pidfd and are polled every second")):
+        limit = (fdlimit.process_limit(pid) if pid else None) or ours
+        where = f"pid {pid}" if pid else "when started by `agents up`"
+        if limit >= need:
+            checks.append(Check(f"open files, {name}", "ok", f"limit {limit} ({where}); "
+                                f"this fleet needs about {need}"))
+            continue
+        fits = (limit - fdlimit.SERVER_MARGIN) // fdlimit.PER_PANE if name == "tmux server" \
+            else limit - fdlimit.RESERVE - fdlimit.WATCHDOG_OWN
+        checks.append(Check(f"open files, {name}", "warn", f"limit {limit} ({where}) but "
+                            f"this fleet needs about {need}: "
+                            f"{effect.format(max(fits, 0))}; raise `ulimit -n` (hard) and "
+                            "start it again (`agents down`, `agents up`)"))
     return checks

@@ -19,14 +19,16 @@ def _names(parser: argparse.ArgumentParser) -> None:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from agent_orchestrator.cli import render
+    from agent_orchestrator.cli import doctor, render
     from agent_orchestrator.runtime import fleet
 
     config = load(args, strict=True)
     refuse_unstartable(config)
-    results = fleet.up(config, tmux(config), args.names)
+    out, server = render.console(), tmux(config)
+    render.doctor(out, [c for c in doctor.check_fd_limits(config, server) if c.status == "warn"])
+    results = fleet.up(config, server, args.names)
     record(config, results, kind="up")
-    render.outcomes(render.console(), results)
+    render.outcomes(out, results)
     return 0
 
 

@@ -15,6 +15,7 @@ on screen is not lost: one not queued yet (a wake text) goes to the agent's inbo
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -35,8 +36,8 @@ from agent_orchestrator.core.decisions import (
     Type,
 )
 from agent_orchestrator.core.events import Event
-from agent_orchestrator.doors import inbox, markers
-from agent_orchestrator.doors.crashpoints import crash_point
+from agent_orchestrator.doors import inbox, lock, markers
+from agent_orchestrator.doors.crashpoints import crash_point, slow_point
 from agent_orchestrator.doors.files import write_atomic
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
 from agent_orchestrator.runtime import delivery, launch
@@ -44,6 +45,7 @@ from agent_orchestrator.runtime.delivery import Delivery
 from agent_orchestrator.runtime.launch import LaunchPlan
 from agent_orchestrator.runtime.workers import Done, Workers
 
+log = logging.getLogger(__name__)
 Record = Callable[[Sequence[Event]], None]  # where the events of a failure go
 
 
@@ -84,7 +86,15 @@ class TmuxDoor:
     workers: Workers
 
     def start(self, config: Config, plan: LaunchPlan, swept: bool) -> None:
-        launch.start(self.tmux, config, plan, swept=swept)
+        # `agents down` marks the agent stopped, then takes this lock to kill: a start is
+        # either done before that kill, or sees the mark here (T53). Never waited for.
+        with lock.session_lock(config, plan.session, wait=False) as held:
+            stopped = markers.stopped_agents(config)
+            if not held or any(a.session == plan.session and a.name in stopped
+                               for a in config.agents):
+                log.info("%s: not started, the operator is stopping it", plan.session)
+                return
+            launch.start(self.tmux, config, plan, swept=swept)
 
     def stop(self, config: Config, session: str) -> None:
         self.workers.cancel("deliver", session)  # nothing more is typed into it
@@ -181,6 +191,7 @@ def apply_one(door: Door, config: Config, action: Action, record: Record) -> Non
         if isinstance(action, Stop | Restart):
             door.stop(config, session)
             crash_point("restart-killed")  # test-only (crashpoints.py)
+            slow_point("restart-killed")
         if isinstance(action, Start | Restart) and agent is not None:
             door.start(config, launch.plan_for(config, agent),
                        swept=isinstance(action, Restart))

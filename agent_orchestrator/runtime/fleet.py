@@ -203,6 +203,9 @@ def down(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]
                      if s.startswith(config.session_prefix) and s not in known]
         targets += [(s, s) for s in sorted(leftovers)]
     for name, session in targets:
-        existed = launch.stop(tmux, config, session)
+        # After the stopped mark, under the session's lock: a watchdog's start in flight
+        # ends first and is killed here, a later one sees the mark (T53).
+        with lock.session_lock(config, session):
+            existed = launch.stop(tmux, config, session)
         outcomes.append(Outcome(name, session, "stopped" if existed else "absent"))
     return outcomes

@@ -33,7 +33,7 @@ from agent_orchestrator.config.templates import (
     render_shell,
     render_words,
 )
-from agent_orchestrator.doors import logcap, markers, proctree, rundir, signals, worktrees
+from agent_orchestrator.doors import fdlimit, logcap, markers, proctree, rundir, signals, worktrees
 from agent_orchestrator.doors.files import touch_private, write_atomic
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import signalwiring
@@ -270,6 +270,7 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan, swept: bool = False) -> 
     with contextlib.suppress(OSError):
         touch_private(log)
     pipe = logcap.pipe_command(str(log), config.log_max_bytes, config.log_keep)
+    fdlimit.raise_soft()  # a tmux server this starts inherits it: 2 descriptors a pane
     tmux.start(plan.session, [sys.executable, "-m", "agent_orchestrator.runtime.boot", str(spec)],
                pipe=pipe)
     # The session is ours now, so any other run's process carrying its tag is a leftover:
@@ -297,8 +298,13 @@ def stop(tmux: Tmux, config: Config, session: str) -> bool:
     """Kill a session and every process it started (re-parented daemons included).
     Returns whether the session existed."""
     tag = proctree.launch_tag(config.tmux_socket, session)
+    # The tree is read before the kill: once the pane's process is gone, its orphans go to
+    # init and only the tag (which a daemon may have dropped) still finds them. A remote
+    # pane's pid names a process on another host: never looked up here.
+    pane = tmux.snapshot().pane(session) if tmux.remote is None else None
+    tree = proctree.descendants(pane.pid) if pane and not pane.dead and pane.pid > 0 else []
     existed = tmux.kill(session)
-    proctree.terminate(proctree.tagged(tag))
+    proctree.terminate({*tree, *proctree.tagged(tag)})
     # Killed before boot.py read its spec: don't leave the prompt lying around.
     spec_file(config, session).unlink(missing_ok=True)
     return existed

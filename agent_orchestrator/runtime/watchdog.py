@@ -25,6 +25,7 @@ from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.memory import FleetMemory, only_look_stamps_differ
 from agent_orchestrator.doors import (
     eventlog,
+    fdlimit,
     gitrelay,
     lock,
     markers,
@@ -40,7 +41,7 @@ from agent_orchestrator.runtime.configwatch import ConfigWatch, file_stamp, writ
 from agent_orchestrator.runtime.notifier import Notifier
 from agent_orchestrator.runtime.observe import Observer
 from agent_orchestrator.runtime.tasks import TaskRunner
-from agent_orchestrator.runtime.wakeups import WakeUps
+from agent_orchestrator.runtime.wakeups import FALLBACK_POLL, WakeUps
 from agent_orchestrator.runtime.workers import Workers
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class Watchdog:
     _reported: dict[str, str] = field(default_factory=dict)  # trouble key → its last reason
     _saved: FleetMemory = field(default_factory=FleetMemory)  # as last written to disk
     _saved_at: float = float("-inf")
+    _fd_limit_said: bool = False
 
     def __post_init__(self) -> None:
         if self.workers is None:
@@ -100,8 +102,10 @@ class Watchdog:
     # ------------------------------------------------------------------ the loop
 
     def run(self) -> None:
+        soft, _ = fdlimit.raise_soft()  # pidfds, and a tmux server we start, inherit it
         self.record([Event(time.time(), None, "watchdog-start",
-                           f"pid {os.getpid()}, watching {len(self.config.agents)} agents")])
+                           f"pid {os.getpid()}, watching {len(self.config.agents)} agents, "
+                           f"open-file limit {soft}")])
         try:
             folder = private_dir(signals.signals_dir(self.config.state_dir))
             with self.wakeups.watching(self.config.path, folder):
@@ -167,6 +171,12 @@ class Watchdog:
         self.tasks.dialogs(self.memory, decisions.memory, self)
         self.commit(decisions, config)
         self.wakeups.follow(config, self.tmux, observed)
+        if self.wakeups.unwatched and not self._fd_limit_said:  # once per run
+            self._fd_limit_said = True
+            self.record([Event(time.time(), None, "fd-limit", f"open-file limit "
+                               f"{fdlimit.soft_limit()}: {self.wakeups.unwatched} agents get "
+                               f"no pidfd and are polled every {FALLBACK_POLL:g}s (raise "
+                               "`ulimit -n` and restart the watchdog)")])
         return decisions
 
     def commit(self, decisions: Decisions, config: Config | None = None) -> None:

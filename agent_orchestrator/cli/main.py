@@ -22,6 +22,7 @@ from agent_orchestrator.cli import (
     verbs_mcp,
     verbs_read,
     verbs_setup,
+    verbs_tasks,
 )
 from agent_orchestrator.cli.verb import UserError, Verb, config_path
 
@@ -31,7 +32,7 @@ VERBS: dict[str, Verb] = {verb.name: verb for verb in (
     verbs_agent.ATTACH, verbs_agent.SEND, verbs_read.LOGS, verbs_setup.INIT,
     verbs_setup.CHECK, verbs_setup.SELFTEST, verbs_fleet.WATCHDOG, verbs_look.EXPLAIN,
     verbs_setup.DOCTOR, verbs_look.EVENTS, verbs_read.TRANSCRIPT, verbs_loop.PHASE,
-    verbs_mcp.MCP)}
+    verbs_mcp.MCP, verbs_tasks.SUBMIT, verbs_tasks.TASKS, verbs_tasks.TASK)}
 
 
 def parser() -> argparse.ArgumentParser:

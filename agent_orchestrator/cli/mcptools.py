@@ -128,12 +128,13 @@ def logs_tail(path: Path, name: str, lines: int) -> dict[str, object]:
 
 
 def tasks(path: Path, state: str | None) -> dict[str, object]:
-    """The task queue (doors/taskqueue.py, `state/tasks.db`), read only."""
-    from agent_orchestrator.doors.taskqueue import TaskQueue
+    """The task queue (`agents tasks --json`'s document), read only."""
+    from agent_orchestrator.cli.verbs_tasks import as_json
+    from agent_orchestrator.runtime.tasks import open_queue
 
     config, _ = load(path)
-    queue = TaskQueue(config.state_dir / "tasks.db")
+    queue = open_queue(config)
     try:
-        return {"tasks": [asdict(t) for t in queue.tasks(state)]}
+        return {"tasks": [as_json(t) for t in queue.tasks(state)]}
     finally:
         queue.close()

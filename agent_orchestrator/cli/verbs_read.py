@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -123,12 +124,13 @@ def _build_transcript(parser: argparse.ArgumentParser) -> None:
 def _agent_transcript(args: argparse.Namespace) -> Path:
     """The transcript file of the agent NAME, found through its stored session id."""
     from agent_orchestrator.cli import render
-    from agent_orchestrator.doors import markers
+    from agent_orchestrator.doors import markers, worktrees
     from agent_orchestrator.doors.transcript import locate
     from agent_orchestrator.runtime.launch import CONTINUE_LAST
 
     config = load(args)
     agent = agent_named(config, args.name)
+    agent = replace(agent, dir=worktrees.work_dir(config, agent))  # where the CLI ran
     backend = config.backend(agent.backend)
     notes: list[str] = []
     stored = markers.resume_id(config, agent.name)

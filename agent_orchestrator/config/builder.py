@@ -26,6 +26,7 @@ from agent_orchestrator.config.tables import (
     ON_COMPLETE,
     PHASE,
     SERVICE,
+    TASKS,
     TOP,
     WAKE,
     WATCHDOG,
@@ -71,6 +72,8 @@ class Builder:
         self._check_names(agents, services, prefix or "")
         notify = steering.notify(top.get("notify"), self.problems)
         mcp = steering.mcp(top.get("mcp"), self.problems)
+        tasks = self._tasks(top.get("tasks", {}), defaults.get("backend") or next(
+            (a.backend for a in agents), None), {b.name for b in backends})
         if self.problems.items or prefix is None or not defaults.get("log_dir"):
             return None
         log_dir = self._path(defaults["log_dir"], where=("defaults", "log_dir"))
@@ -81,8 +84,16 @@ class Builder:
             path=self.path, project_dir=self.root, session_prefix=prefix, log_dir=log_dir,
             tmux_socket=defaults.get("tmux_socket"),
             watchdog=watchdog, backends=backends, agents=agents, services=services,
-            loop=loop, log_max_bytes=defaults["log_max_bytes"], log_keep=defaults["log_keep"],
-            notify=notify, mcp=mcp)
+            loop=loop, tasks=tasks, log_max_bytes=defaults["log_max_bytes"],
+            log_keep=defaults["log_keep"], notify=notify, mcp=mcp)
+
+    def _tasks(self, raw: Any, fallback: str | None, backends: set[str]) -> model.Tasks:
+        """`[tasks]`; its backend defaults to `[defaults]`' one, else the first agent's."""
+        values = check_table(raw, TASKS, ("tasks",), self.problems)
+        values["backend"] = values.get("backend") or fallback
+        if values["backend"] is not None and values["backend"] not in backends:
+            self.problems.add(("tasks", "backend"), f"unknown backend {values['backend']!r}")
+        return model.Tasks(**values)
 
     def _path(self, value: str | Path, base: Path | None = None,
               where: tuple[Any, ...] = (), label: str | None = None) -> Path:
@@ -217,7 +228,8 @@ class Builder:
                                        f"agent.{name}.prompt_file") if prompt_file else None,
                 dir=self._path(values["dir"], where=where + ("dir",), label=f"agent.{name}.dir"),
                 enabled=values["enabled"],
-                watch=values["watch"], resume=values["resume"], wake=wake))
+                watch=values["watch"], resume=values["resume"], wake=wake,
+                worktree=values["worktree"]))
         return tuple(out)
 
     def _wake(self, raw: Any, where: tuple[Any, ...], label: str) -> model.Wake | None:

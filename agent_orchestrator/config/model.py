@@ -26,7 +26,7 @@ WATCHDOG_NAME = "watchdog"  # the watchdog's own session is <prefix>watchdog
 # `limited`/`crash-looping` name the state, `limit`/`crash-loop` the event: both are accepted.
 NOTIFY_ON = ("crash-looping", "crash-loop", "limited", "limit", "dialog", "phase-advance",
              "sequence-complete", "fleet-degraded", "fleet-recovered", "turn-finished",
-             "stall-reboot", "config-rejected")
+             "stall-reboot", "config-rejected", "task-done", "task-failed")
 NOTIFY_DEFAULT_ON = ("crash-looping", "limited", "dialog", "phase-advance",
                      "sequence-complete", "fleet-degraded")
 SINK_KINDS = ("webhook", "command")
@@ -124,6 +124,8 @@ class Agent:
     watch: str = "none"
     resume: bool = False
     wake: Wake | None = None
+    # Work in an own git worktree of `dir`'s repository (doors/worktrees.py says where).
+    worktree: bool = False
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,19 @@ class Mcp:
 
 
 @dataclass(frozen=True)
+class Tasks:
+    """`[tasks]`: the one-shot task queue (`agents submit`). `backend` None: the task
+    agents use `[defaults]`' backend, else the first declared one."""
+
+    max_parallel: int = 2
+    backend: str | None = None
+    model: str | None = None
+    worktree: bool = True
+    base: str = "HEAD"
+    keep_worktrees: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole, valid agents.toml."""
 
@@ -233,6 +248,7 @@ class Config:
     agents: tuple[Agent, ...]
     services: tuple[Service, ...] = ()
     loop: Loop | None = None
+    tasks: Tasks = Tasks()
     log_max_bytes: int = 20_000_000
     log_keep: int = 1
     notify: Notify | None = None

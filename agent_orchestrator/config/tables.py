@@ -55,6 +55,7 @@ AGENT = modelled(model.Agent, {
     "watch": Field("choice", choices=model.WATCH_MODES),
     "resume": Field("bool"),
     "wake": Field("table"),
+    "worktree": Field("bool"),
 })
 # Any agent key except its identity may be defaulted in [defaults].
 DEFAULTS = DEFAULTS_OWN | {k: v for k, v in AGENT.items() if k not in ("name", "session")}
@@ -140,6 +141,14 @@ LOOP = modelled(model.Loop, {
     "handoff": Field("table"),
     "on_complete": Field("table"),
 })
+TASKS = modelled(model.Tasks, {
+    "max_parallel": Field("int", minimum=1),
+    "backend": Field("name"),
+    "model": Field("nonempty"),
+    "worktree": Field("bool"),
+    "base": Field("nonempty"),
+    "keep_worktrees": Field("bool"),
+})
 NOTIFY = modelled(model.Notify, {
     "on": Field("strlist"),
     "sink": Field("list", []),
@@ -159,4 +168,4 @@ MCP = modelled(model.Mcp, {"allow": Field("strlist")})
 TOP = {"defaults": Field("table", required=True), "watchdog": Field("table", {}),
        "backend": Field("table", {}), "agent": Field("list", []),
        "service": Field("list", []), "loop": Field("table"), "notify": Field("table"),
-       "mcp": Field("table")}
+       "mcp": Field("table"), "tasks": Field("table", {})}

@@ -37,6 +37,10 @@ KINDS = frozenset({
     "log-write-failed", "debris-removed", "fd-limit",
     # the operator's verbs (also `restart` and `send`)
     "up", "down",
+    # one-shot tasks (runtime/tasks.py; the operator's submit, cancel, retry) and worktrees
+    "task-submitted", "task-cancelled", "task-retried", "task-started", "task-worktree",
+    "task-adopted", "task-finished", "task-exited", "task-done", "task-retry",
+    "task-failed", "task-dialog", "task-error", "worktree-failed",
 })
 
 

@@ -22,7 +22,7 @@ import re
 import sys
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agent_orchestrator.config import Agent, Backend, Config, Service, filetrust
@@ -33,7 +33,7 @@ from agent_orchestrator.config.templates import (
     render_shell,
     render_words,
 )
-from agent_orchestrator.doors import fdlimit, logcap, markers, proctree, rundir, signals
+from agent_orchestrator.doors import fdlimit, logcap, markers, proctree, rundir, signals, worktrees
 from agent_orchestrator.doors.files import touch_private, write_atomic
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import signalwiring
@@ -162,6 +162,7 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
     """The launch plan of `agent`. Pure apart from reading prompt files, making the runtime
     folder its kickoff file's path names (`launch_dir`) and `new_id`."""
     backend = config.backend(agent.backend)
+    agent = replace(agent, dir=worktrees.work_dir(config, agent))  # its own checkout?
     kickoff = kickoff_text(config, agent, phase_index)
     model = agent_model(config, agent, phase_index)
     env: list[tuple[str, str]] = []

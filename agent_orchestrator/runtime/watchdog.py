@@ -5,7 +5,7 @@ call the pure `rules.decide`, carry out its actions (apply.py), save the memory,
 events and hand those worth telling to the notifier (notifier.py, delivered by workers); then
 sleep until a wake-up source fires or a deadline passes (wakeups.py). Screens
 are read only on light passes (`signal_interval`), the loop's slow checks run on heavy ones
-(`heavy_interval`).
+(`heavy_interval`). Queued one-shot tasks join each pass as agents (runtime/tasks.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 import signal
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import FrameType
 
 from agent_orchestrator.config import Config
@@ -40,6 +40,7 @@ from agent_orchestrator.runtime import apply, observe
 from agent_orchestrator.runtime.configwatch import ConfigWatch, file_stamp, write_health
 from agent_orchestrator.runtime.notifier import Notifier
 from agent_orchestrator.runtime.observe import Observer
+from agent_orchestrator.runtime.tasks import TaskRunner
 from agent_orchestrator.runtime.wakeups import FALLBACK_POLL, WakeUps
 from agent_orchestrator.runtime.workers import Workers
 
@@ -58,6 +59,7 @@ class Watchdog:
     wakeups: WakeUps = field(default_factory=WakeUps)
     workers: Workers | None = None  # made with the waker, in __post_init__
     observer: Observer | None = None
+    tasks: TaskRunner | None = None  # the one-shot task queue's runs (runtime/tasks.py)
     config_watch: ConfigWatch = field(default_factory=ConfigWatch)
     notifier: Notifier | None = None  # made with the workers, in __post_init__
     _last_light: float = float("-inf")
@@ -74,6 +76,9 @@ class Watchdog:
             self.observer = Observer(self.workers)
         if self.notifier is None:
             self.notifier = Notifier(self.workers)
+        if self.tasks is None:
+            self.tasks = TaskRunner(self.workers, lambda config, session: self.door.stop(
+                config, session))
 
     @classmethod
     def open(cls, config: Config) -> Watchdog:
@@ -141,7 +146,7 @@ class Watchdog:
             self.notifier.flush(self.config.notify, time.time())
 
     def _pass(self) -> Decisions | None:
-        assert self.observer is not None and self.workers is not None
+        assert self.observer is not None and self.workers is not None and self.tasks
         before = self.config
         self.config_watch.reload(self)
         if self.config != before:  # the loop's work in flight was for the old config
@@ -151,17 +156,21 @@ class Watchdog:
                                             time.time()))
         light = now.mono - self._last_light >= self.config.watchdog.signal_interval
         heavy = now.mono - self._last_heavy >= self.config.watchdog.heavy_interval
-        observed = self.observer.observe(self.config, self.tmux, self.memory, light, heavy,
-                                         self)
+        # Task runs are agents too: observed, healed and held like the declared ones.
+        config = self.tasks.prepare(self.config, self)
+        observed = self.observer.observe(config, self.tmux, self.memory, light, heavy, self)
         if observed is None:
             return None
         if heavy:
             self._last_heavy = now.mono
         if light:
             self._last_light = now.mono
-        decisions = rules.decide(self.config, observed, self.memory, now)
-        self.commit(decisions)
-        self.wakeups.follow(self.config, self.tmux, observed)
+        config = self.tasks.settle(self.config, observed, self.memory, self)
+        decisions = rules.decide(config, observed, self.tasks.forget(self.memory, True), now)
+        decisions = replace(decisions, memory=self.tasks.forget(decisions.memory))
+        self.tasks.dialogs(self.memory, decisions.memory, self)
+        self.commit(decisions, config)
+        self.wakeups.follow(config, self.tmux, observed)
         if self.wakeups.unwatched and not self._fd_limit_said:  # once per run
             self._fd_limit_said = True
             self.record([Event(time.time(), None, "fd-limit", f"open-file limit "
@@ -170,11 +179,11 @@ class Watchdog:
                                "`ulimit -n` and restart the watchdog)")])
         return decisions
 
-    def commit(self, decisions: Decisions) -> None:
-        """Carry out the decisions and save their memory (a failed save is retried on the
-        next pass)."""
-        self.wakeups.look_again |= apply.apply_all(self.door, self.config, decisions,
-                                                   self.record)
+    def commit(self, decisions: Decisions, config: Config | None = None) -> None:
+        """Carry out the decisions (about `config`'s agents: the declared ones and the task
+        runs) and save their memory (a failed save is retried on the next pass)."""
+        self.wakeups.look_again |= apply.apply_all(self.door, config or self.config,
+                                                   decisions, self.record)
         changed = decisions.memory != self.memory
         self.memory = decisions.memory
         now = time.monotonic()

@@ -3,6 +3,7 @@ watchdog forgets and stops. No tmux, no clock."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import NamedTuple
 
@@ -27,16 +28,25 @@ process_name = "tool"
 name = "builder"
 backend = "tool"
 watch = "heal"
-
-[[agent]]
-name = "task-taken"
-backend = "tool"
 """
 
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory: pytest.TempPathFactory) -> config_mod.Config:
-    return config_mod.load(write_config(tmp_path_factory.mktemp("tasks"), FLEET))
+    """The fleet, plus an agent named like a task's: the config refuses such a name
+    (test_a_task_agents_name_is_refused_in_the_config), so it is made here, to show
+    `with_tasks` would never shadow one anyway."""
+    loaded = config_mod.load(write_config(tmp_path_factory.mktemp("tasks"), FLEET))
+    taken = dataclasses.replace(loaded.agents[0], name="task-taken", session="t-task-taken",
+                                watch="none")
+    return dataclasses.replace(loaded, agents=(*loaded.agents, taken))
+
+
+def test_a_task_agents_name_is_refused_in_the_config(tmp_path: Path) -> None:
+    with pytest.raises(config_mod.ConfigError, match="agent.task-taken: names starting "
+                       "with 'task-' are kept for queued tasks"):
+        config_mod.load(write_config(tmp_path, FLEET + '[[agent]]\nname = "task-taken"\n'
+                                     'backend = "tool"\n'))
 
 
 def run(name: str = "fix") -> tasks.TaskRun:

@@ -269,6 +269,10 @@ class Builder:
                                   f"by {other})", label=f"{kind}.{name}")
                 continue
             seen_names[name.lower()] = f"{kind} '{name}'"
+            if name.lower().startswith(model.TASK_AGENT_PREFIX):
+                self.problems.add(where + ("name",), f"names starting with "
+                                  f"'{model.TASK_AGENT_PREFIX}' are kept for queued tasks "
+                                  "(`agents submit`): pick another", label=f"{kind}.{name}")
             if (owner := seen_sessions.get(session.lower())) is not None:
                 self.problems.add(where, f"session name '{session}' is already used by "
                                   f"{owner}", label=f"{kind}.{name}.session")

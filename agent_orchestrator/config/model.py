@@ -22,6 +22,7 @@ DELIVERIES = ("arg", "ping", "exec")
 # CLIs whose own signals (hooks, notify programs) the launcher can wire (core/signals.py).
 SIGNAL_SOURCES = ("claude", "codex", "gemini")
 WATCHDOG_NAME = "watchdog"  # the watchdog's own session is <prefix>watchdog
+TASK_AGENT_PREFIX = "task-"  # a queued task runs as the agent task-<name> (core/tasks.py)
 # `[notify] on`: the states an operator may be told about (core/notify.py titles each);
 # `limited`/`crash-looping` name the state, `limit`/`crash-loop` the event: both are accepted.
 NOTIFY_ON = ("crash-looping", "crash-loop", "limited", "limit", "dialog", "phase-advance",

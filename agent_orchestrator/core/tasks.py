@@ -14,11 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from agent_orchestrator.config import Agent, Config
+from agent_orchestrator.config import Agent, Config, model
 from agent_orchestrator.core.memory import AgentMemory, FleetMemory
 from agent_orchestrator.core.observed import Observed
 
-AGENT_PREFIX = "task-"
+AGENT_PREFIX = model.TASK_AGENT_PREFIX
 
 
 @dataclass(frozen=True)

@@ -87,11 +87,17 @@ def _kill_inside(folder: Path) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
-def verify_debris(git: Git) -> list[Path]:
-    """Remove the verify scratch folders (and their registered worktrees in `git`'s
-    repository) of watchdogs that are gone; returns the folders removed."""
+def verify_debris(git: Git | None) -> list[Path]:
+    """Remove the verify scratch folders (and, with `git`, their registered worktrees in its
+    repository) of watchdogs that are gone; returns the folders removed. A task's gate
+    (doors/worktrees.py) leaves only a folder: no `git` is needed for it."""
     root = Path(os.path.realpath(tempfile.gettempdir()))
     found = {entry for entry in root.glob(f"{SCRATCH_PREFIX}*") if _dead_scratch(entry)}
+    if git is None:
+        for scratch in sorted(found):
+            _kill_inside(scratch)
+            shutil.rmtree(scratch, ignore_errors=True)
+        return sorted(found)
     with contextlib.suppress(OSError):  # a worktree git still lists, its folder gone or not
         found |= {Path(p).parent for p in git.worktrees()
                   if Path(p).name == "tree" and Path(p).parent.parent == root

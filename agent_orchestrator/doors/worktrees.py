@@ -8,6 +8,7 @@ the verify gate is the user's own command line, run through `/bin/sh -c` as the 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_orchestrator.config import Agent, Config
-from agent_orchestrator.doors.gitrelay import Git, GitError
+from agent_orchestrator.doors.gitrelay import SCRATCH_PREFIX, Git, GitError
 
 INCLUDE_FILE = ".worktreeinclude"
 BRANCH_PREFIX = "agents/"
@@ -124,7 +125,9 @@ class TaskGit(Git):
             diffstat = work._run(["diff", "--shortstat", base_sha, head]).stdout.strip() \
                 or "no changes"
         if verify:
-            scratch = Path(tempfile.mkdtemp(prefix="ao-task-verify-"))
+            # Named like the loop's gate scratch: a watchdog killed mid-gate leaves it to
+            # the next one's debris sweep (doors/orphans.py).
+            scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-task-"))
             try:
                 result = work._run_commands(head or "", tree, scratch / "output", [verify],
                                             timeout)

@@ -235,16 +235,16 @@ def _debris(config: Config, tmux: Tmux) -> list[Event]:
     if (ended := orphans.control_orphans(tmux)):
         events.append(Event(time.time(), None, "debris-removed", "ended orphaned tmux "
                             f"control client(s) {', '.join(map(str, ended))}"))
+    # A task's gate leaves a scratch folder too, with or without a handoff repo.
     handoff = config.loop.handoff if config.loop is not None else None
-    if handoff is not None:
-        try:
-            removed = orphans.verify_debris(gitrelay.Git(handoff.repo))
-        except (gitrelay.GitError, OSError) as exc:
-            return [*events, Event(time.time(), None, "git-error",
-                                   f"cleaning old verify worktrees: {exc}")]
-        if removed:
-            events.append(Event(time.time(), None, "debris-removed", "removed the verify "
-                                f"scratch worktree(s) {', '.join(map(str, removed))}"))
+    try:
+        removed = orphans.verify_debris(gitrelay.Git(handoff.repo) if handoff else None)
+    except (gitrelay.GitError, OSError) as exc:
+        return [*events, Event(time.time(), None, "git-error",
+                               f"cleaning old verify worktrees: {exc}")]
+    if removed:
+        events.append(Event(time.time(), None, "debris-removed", "removed the verify "
+                            f"scratch folder(s) {', '.join(map(str, removed))}"))
     return events
 
 

@@ -179,3 +179,26 @@ def test_t48_control_client_dies_with_its_watchdog(make_fleet, tmp_path: Path) -
         wait_until(lambda: not alive(client), timeout=10, what="the client to die")
     finally:
         os.killpg(parent.pid, signal.SIGKILL)  # the fork holding the pipe: ours
+
+
+def test_t47_a_task_gates_scratch_of_a_dead_watchdog_is_removed_without_a_handoff(
+        tmp_path: Path) -> None:
+    """FAULT: a watchdog killed during a TASK's verify gate (doors/worktrees.py) leaves its
+    scratch folder; the fleet has no loop, so no handoff repo to clean through.
+    EXPECTED: the next start's sweep removes it (and leaves a live watchdog's alone)."""
+    from agent_orchestrator.doors import orphans
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    root = Path(tempfile.gettempdir())
+    stale = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{dead.pid}-task-", dir=root))
+    (stale / "output").write_text("gate output\n")
+    live = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-task-", dir=root))
+    try:
+        removed = orphans.verify_debris(None)
+        assert Path(os.path.realpath(stale)) in removed and not stale.exists()
+        assert live.exists()
+    finally:
+        import shutil
+        shutil.rmtree(stale, ignore_errors=True)
+        shutil.rmtree(live, ignore_errors=True)

@@ -50,15 +50,26 @@ class Sandbox:
         tmux_dir = self.root / "tmux"
         tmux_dir.mkdir(mode=0o700)
         os.environ["TMUX_TMPDIR"] = str(tmux_dir)
+        os.environ["XDG_RUNTIME_DIR"] = str(tmux_dir)  # the fleet's launch files: ours too
         os.environ.pop("TMUX", None)
         os.environ.pop("TMUX_PANE", None)
         self.sockets: list[str] = []
         self.pids: list[tuple[int, str]] = []  # (pid, text its cmdline must contain)
+        self.mounts: list[Path] = []  # unmounted on close, before the temp dir goes
 
     def socket(self, suffix: str = "") -> str:
         name = f"bench-{os.getpid()}" + (f"-{suffix}" if suffix else "")
         self.sockets.append(name)
         return name
+
+    def tiny_tmpfs(self, folder: Path, size: str = "2m") -> None:
+        """Mount a tmpfs of `size` on `folder` (needs root), unmounted on close."""
+        folder.mkdir(parents=True, mode=0o700)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs",
+                               str(folder)], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise BenchError(f"cannot mount a tmpfs on {folder}: {done.stderr.strip()}")
+        self.mounts.append(folder)
 
     def own_pid(self, pid: int, marker: str) -> None:
         """Stop `pid` on close, if its cmdline still contains `marker` (pid reuse guard)."""
@@ -73,6 +84,8 @@ class Sandbox:
             for pid in tagged_pids(socket):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
+        for mount in self.mounts:
+            subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:

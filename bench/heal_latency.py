@@ -2,11 +2,24 @@
 
     python bench/heal_latency.py [--agents 10] [--kills 30] [--signal-interval 30]
                                  [--gap 1.5] [--detect control|poll] [--slow-work]
+                                 [--full-log-disk] [--backtracking]
+
+With `--full-log-disk` (root: it mounts a tmpfs) `log_dir` is a 2 MB tmpfs of its own, filled
+to the last byte once the watchdog adopted the fleet (events.jsonl is moved aside first, so
+every later event is dropped: no `wake` column). Heals must not notice: the launch files go
+to the fleet's runtime folder in memory (reliability case T44).
 
 With `--slow-work` the second half of the kills happens while the watchdog has slow work in
 flight (a loop phase that is DONE with a verify gate sleeping for minutes, and a handoff
 fetch that hangs): heal latency must not notice (p95 < 100 ms), since that work runs in
 workers. Both halves are printed side by side, with their ratio.
+
+With `--backtracking` the second half of the kills happens while one more agent shows a
+2,000-column paragraph of "usage ... limit ..." (never "reached"), redrawn every second,
+under a user `limit_re = ".*usage.*limit.*reached"`: the pattern a backtracking engine takes
+cubic time on. Every light tick captures and classifies that screen (use a short
+`--signal-interval`); with RE2 heal latency must not notice. Printed like `--slow-work`,
+with the in-process cost of one classify of that screen.
 
 A private tmux server gets a fleet of N `sleep` agents (`watch = "heal"`) and the watchdog,
 both started by `agents up`. Once the watchdog adopted every agent, the bench kills one agent
@@ -37,6 +50,7 @@ import argparse
 import json
 import os
 import queue
+import resource
 import signal
 import subprocess
 import sys
@@ -188,6 +202,8 @@ def run(box: Sandbox, args: argparse.Namespace) -> list[Sample]:
                           bin_text=bin_text, process_name=process, watchdog=settings,
                           fatal_re=NEVER_MATCHES if args.workload == "date" else None)
     log_dir = config.parent / "logs"
+    if args.full_log_disk:
+        box.tiny_tmpfs(log_dir)
     print(f"# private tmux server: tmux -L {socket} (TMUX_TMPDIR={os.environ['TMUX_TMPDIR']})")
     print(f"# fleet: {args.agents} agents running `{bin_text}`, watch = heal"
           + (" (+ a never-matching fatal_re: light ticks capture every pane that printed)"
@@ -195,24 +211,32 @@ def run(box: Sandbox, args: argparse.Namespace) -> list[Sample]:
           + ", ".join(f"{k} = {v}" for k, v in settings.items()))
     print("# restart_stable = 1 s and huge crash_limit / fleet_restart_limit: back-off, "
           "crash-loop and the fleet cap never hold a restart back in this bench")
+    if args.ulimit:
+        dog_pid = start_limited_watchdog(box, socket, config, args.ulimit)
     up = subprocess.run([*agents_command(), "up", "--config", str(config)], capture_output=True,
                         text=True, timeout=120, check=False)
     if up.returncode != 0:
         raise BenchError(f"`agents up` failed ({up.returncode}): {up.stderr.strip()}")
-    dog = panes(socket).get(PREFIX + "watchdog")
-    if dog is None:
-        raise BenchError("`agents up` started no watchdog session")
-    dog_pid = dog[0]
-    box.own_pid(dog_pid, str(box.root))
+    if not args.ulimit:
+        dog = panes(socket).get(PREFIX + "watchdog")
+        if dog is None:
+            raise BenchError("`agents up` started no watchdog session")
+        dog_pid = dog[0]
+        box.own_pid(dog_pid, str(box.root))
 
     def adopted() -> bool:
-        done = {r.get("agent") for r in read_events(log_dir) if r.get("event") == "adopt"}
+        # A watchdog already running (--ulimit) may start some agents itself (`start`).
+        done = {r.get("agent") for r in read_events(log_dir)
+                if r.get("event") in ("adopt", "start")}
         return done >= set(names)
 
     wait_for("the watchdog to adopt every agent (events.jsonl)", adopted,
              timeout=60 + args.agents * 0.3)
-    tmux(socket, "new-session", "-d", "-s", OWN_SESSION, "-x", "80", "-y", "24",
-         "sleep", "1000000")
+    if args.full_log_disk:
+        fill_disk(log_dir)
+    if not args.ulimit:  # else made first, so the server kept the usual limit
+        tmux(socket, "new-session", "-d", "-s", OWN_SESSION, "-x", "80", "-y", "24",
+             "sleep", "1000000")
     ctl = Control(socket, OWN_SESSION) if args.detect == "control" else None
     time.sleep(args.gap)  # every agent has now run longer than restart_stable
     print(f"# watchdog pid {dog_pid} adopted all {args.agents} agents; detection: "
@@ -222,7 +246,14 @@ def run(box: Sandbox, args: argparse.Namespace) -> list[Sample]:
     samples: list[Sample] = []
     starts: list[float] = []
     try:
-        if not args.slow_work:
+        if args.backtracking:
+            half = args.kills // 2
+            kill_series(socket, names, process, dog_pid, ctl, args, range(half), "idle",
+                        samples, starts)
+            start_backtracking(box, config, socket)
+            kill_series(socket, names, process, dog_pid, ctl, args,
+                        range(half, args.kills), "backtracking", samples, starts)
+        elif not args.slow_work:
             kill_series(socket, names, process, dog_pid, ctl, args, range(args.kills),
                         "idle", samples, starts)
         else:
@@ -240,6 +271,40 @@ def run(box: Sandbox, args: argparse.Namespace) -> list[Sample]:
             ctl.close()
     attach_wakes(samples, starts, read_events(log_dir))
     return samples
+
+
+def start_limited_watchdog(box: Sandbox, socket: str, config: Path, limit: int) -> int:
+    """`--ulimit N`: the tmux server first, with the usual limit (our own session), then the
+    watchdog as our child under `ulimit -n N` (soft and hard), before `agents up` (which
+    then finds it running). Only the watchdog is limited: its pidfds are what run out."""
+    tmux(socket, "new-session", "-d", "-s", OWN_SESSION, "-x", "80", "-y", "24",
+         "sleep", "1000000")
+    dog = subprocess.Popen(
+        [*agents_command(), "watchdog", "--config", str(config)], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit)))
+    box.own_pid(dog.pid, str(config))
+    lock = config.parent / "logs" / "state" / "watchdog.lock"
+    wait_for("the limited watchdog to take its lock", lambda: lock.exists()
+             and lock.read_text().strip() == str(dog.pid), timeout=30)
+    print(f"# the watchdog (pid {dog.pid}) runs under `ulimit -n {limit}`; the tmux server "
+          "does not")
+    return dog.pid
+
+
+def fill_disk(log_dir: Path) -> None:
+    """Move events.jsonl aside (its last page has room left) and fill `log_dir`'s
+    filesystem to the last byte."""
+    os.rename(log_dir / "events.jsonl", log_dir / "events.jsonl.1")
+    written = 0
+    with (log_dir / "filler").open("wb", buffering=0) as out:
+        for size in (65536, 4096, 1):
+            try:
+                while True:
+                    written += out.write(b"x" * size)
+            except OSError:
+                pass
+    print(f"# log_dir is full: {written:,} bytes of filler; events from now on are dropped")
 
 
 def kill_series(socket: str, names: list[str], process: str, dog_pid: int,
@@ -327,6 +392,53 @@ handoff = {{ repo = "{watch}", claim_pings = "builder", review_pings = "builder"
           f"{SLOW_GATE_S} s and a fetch whose upload-pack hangs, both in flight")
 
 
+BACKTRACK_RE = ".*usage.*limit.*reached"
+BACKTRACK_COLUMNS = 2000
+BACKTRACK_AGENT = """
+import sys, time
+line = ("usage limit " * 200)[:COLUMNS]  # 'usage' and 'limit' everywhere, never 'reached'
+while True:  # redrawn each second: every light tick captures it again
+    sys.stdout.write("\\x1b[H\\x1b[2J" + line + "\\n")
+    sys.stdout.flush()
+    time.sleep(1)
+""".replace("COLUMNS", str(BACKTRACK_COLUMNS))
+
+
+def start_backtracking(box: Sandbox, config: Path, socket: str) -> None:
+    """Add an agent whose screen is one 2,000-column paragraph (tmux's `capture-pane -J`
+    joins its wrapped rows) under a backtracking-prone user `limit_re`, and return once the
+    watchdog started it (the config reload). Prints what one classify of it costs here."""
+    from agent_orchestrator.config import Backend, UserRegex
+    from agent_orchestrator.core.screen import classify
+
+    script = box.root / "backtrack_agent.py"
+    script.write_text(BACKTRACK_AGENT, encoding="utf-8")
+    with config.open("a", encoding="utf-8") as out:
+        out.write(f"""
+[[agent]]
+name = "bt"
+backend = "bt"
+
+[backend.bt]
+bin = "{{python}} {script}"
+process_name = "python"
+limit_re = '{BACKTRACK_RE}'
+""")
+    wait_for("the watchdog to start the backtracking agent (config reload)",
+             lambda: PREFIX + "bt" in panes(socket), timeout=60)
+    time.sleep(2.0)  # a few light ticks on it before the kills go on
+    screen = ("usage limit " * 200)[:BACKTRACK_COLUMNS]
+    backend = Backend(name="bt", bin="bt", limit_re=UserRegex(BACKTRACK_RE))
+    runs = 200
+    t0 = time.perf_counter()
+    for _ in range(runs):
+        classify(screen, backend, datetime.now().astimezone())
+    each = (time.perf_counter() - t0) / runs * 1e3
+    print(f"# backtracking screen on: one {BACKTRACK_COLUMNS}-column paragraph under "
+          f"limit_re `{BACKTRACK_RE}`, captured and classified every light tick "
+          f"(one classify here: {each:.2f} ms, RE2)")
+
+
 def attach_wakes(samples: list[Sample], starts: list[float],
                  records: list[dict[str, object]]) -> None:
     """Match each kill with the watchdog's `restart` event that followed it."""
@@ -357,7 +469,7 @@ def report(samples: list[Sample], args: argparse.Namespace, events: list[str]) -
               f"{'dog cpu':>8}")
     print(header)
     groups = [(m, [s for s in samples if s.method == m]) for m in ("kill-session", "SIGKILL")]
-    phases = sorted({s.phase for s in samples}, key=["idle", "slow work"].index)
+    phases = sorted({s.phase for s in samples}, key=lambda p: (p != "idle", p))
     if len(phases) > 1:
         groups += [(phase, [s for s in samples if s.phase == phase]) for phase in phases]
     groups.append(("all", samples))
@@ -380,7 +492,12 @@ def report(samples: list[Sample], args: argparse.Namespace, events: list[str]) -
     print(f"# other watchdog events during the kills: {', '.join(events) or 'none'}")
     p95 = pct([s.new_pane_ms for s in samples], 95)
     ok = p95 <= TARGET_MS
-    if len(phases) > 1:
+    if "backtracking" in phases:
+        idle = pct([s.new_pane_ms for s in samples if s.phase == "idle"], 95)
+        busy = pct([s.new_pane_ms for s in samples if s.phase == "backtracking"], 95)
+        print(f"# p95 with the backtracking screen on ÷ p95 idle (same run): "
+              f"{busy / idle:.2f} ({busy:.1f} vs {idle:.1f} ms)")
+    if "slow work" in phases:
         idle = pct([s.new_pane_ms for s in samples if s.phase == "idle"], 95)
         slow = pct([s.new_pane_ms for s in samples if s.phase == "slow work"], 95)
         print(f"# p95 during slow work ÷ p95 idle (same run): {slow / idle:.2f}; "
@@ -407,7 +524,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slow-work", action="store_true",
                         help="second half of the kills while a verify gate sleeps and a "
                         "handoff fetch hangs; prints p50/p95 idle vs during slow work")
+    parser.add_argument("--ulimit", type=int, default=0, metavar="N",
+                        help="run the watchdog under `ulimit -n N` (e.g. 64 with --agents "
+                        "60: agents past the descriptors get no pidfd and are polled)")
+    parser.add_argument("--full-log-disk", action="store_true",
+                        help="log_dir on a 2 MB tmpfs (root), filled before the kills")
+    parser.add_argument("--backtracking", action="store_true",
+                        help="second half of the kills while one more agent shows a "
+                        "2,000-column screen under limit_re '.*usage.*limit.*reached'; "
+                        "prints p50/p95 idle vs with that screen on")
     args = parser.parse_args(argv)
+    if args.backtracking and args.slow_work:
+        parser.error("--backtracking and --slow-work each take the second half: pick one")
     if args.agents < 1 or args.kills < 1 or args.gap < 1.5:
         parser.error("--agents and --kills must be >= 1 and --gap >= 1.5")
     box = Sandbox("heal")  # first: TMUX_TMPDIR set, TMUX unset before any tmux call

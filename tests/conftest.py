@@ -31,6 +31,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory,
     tmux_tmp = tempfile.mkdtemp(prefix="ao-")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("TMUX_TMPDIR", tmux_tmp)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", tmux_tmp)  # launch files (doors/rundir.py)
     monkeypatch.delenv("TMUX", raising=False)
     monkeypatch.delenv("TMUX_PANE", raising=False)
     for name in list(os.environ):

@@ -12,11 +12,11 @@ from conftest import write_config
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config import Backend, Config
-from agent_orchestrator.core import rules
+from agent_orchestrator.core import rules, screen
 from agent_orchestrator.core.decisions import Action, Restart, Start, Type
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.memory import FleetMemory
-from agent_orchestrator.core.observed import Now, Observed, Pane
+from agent_orchestrator.core.observed import LoopSeen, Now, Observed, Pane
 from agent_orchestrator.core.signals import ApiError, SignalRecord
 from agent_orchestrator.doors import inbox
 from agent_orchestrator.runtime import apply, configwatch, observe
@@ -69,6 +69,7 @@ class Sim:
     signals: dict[str, SignalRecord] = field(default_factory=dict)  # agent → latest signal
     api_errors: dict[str, ApiError] = field(default_factory=dict)  # agent → transcript's
     undeliverable: bool = False  # typing fails (the text stays in the input line)
+    loop: LoopSeen | None = None  # what the loop's workers found (pings: this tick only)
     _pid: int = 100
 
     def session(self, name: str) -> str:
@@ -139,7 +140,8 @@ class Sim:
                         frozenset(self.stopped), dict(self.operator_starts),
                         signals=dict(self.signals), api_errors=dict(self.api_errors),
                         inbox={a.name: q for a in self.config.agents
-                               if (q := inbox.oldest(self.config.state_dir, a.name))})
+                               if (q := inbox.oldest(self.config.state_dir, a.name))},
+                        loop=self.loop)
 
     # ---------------------------------------------------------------- the applier's door
 
@@ -150,7 +152,12 @@ class Sim:
         self.panes.pop(session, None)
 
     def deliver(self, session: str, text: str, backend: Backend, agent: str,
-                reason: str, queued: str | None = None) -> Delivery:
+                reason: str, queued: str | None = None,
+                into_limit: bool = False) -> Delivery:
+        shown = self.screens.get(session, "")  # what delivery.deliver refuses, refused here
+        if screen.dialog_line(shown, backend.prompt_re) or \
+                not into_limit and screen.limit_line(shown, backend):
+            return Delivery(False, "not typed: a dialog or a limit is on screen", True)
         if self.undeliverable:
             return Delivery(False, "text still in the input line after 3 presses")
         return Delivery(True, "typed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -256,3 +257,187 @@ def test_matches() -> None:
     assert not eventlog.matches({"agent": "a1", "time": "not a time"}, since=0)
     assert eventlog.matches({"agent": "a1", "time": "not a time"}, agent="a1")
     assert eventlog.matches({"time": "2024-05-01T12:00:00"}, since=NOW)  # naive: UTC
+
+
+# ------------------------------------------------------------------ every kind, documented
+
+PACKAGE = Path(__file__).resolve().parent.parent / "agent_orchestrator"
+README = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+# The calls that record an event, and the position of the kind among their arguments.
+KIND_AT = {"Event": 2, "event": 1, "report_once": 1, "operator_event": 2}
+
+
+def kinds_in(rel: str, source: str) -> set[str]:
+    """The event kinds written as literals in a module: in the recording calls above, in
+    core's `start(tick, agent, KIND, ...)`, as `kind=` arguments and as the defaults of
+    parameters named `kind`."""
+    import ast
+
+    found: set[str] = set()
+
+    def take(node: ast.AST | None) -> None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.add(node.value)
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else \
+                func.id if isinstance(func, ast.Name) else None
+            at = KIND_AT.get(name or "")
+            if name == "start" and isinstance(func, ast.Name) and rel.startswith("core/"):
+                at = 2
+            if at is not None and len(node.args) > at:
+                take(node.args[at])
+            for keyword in node.keywords:
+                if keyword.arg == "kind" or (name == "Event" and keyword.arg == "event"):
+                    take(keyword.value)
+        elif isinstance(node, ast.FunctionDef):
+            params = node.args.args[len(node.args.args) - len(node.args.defaults):]
+            for param, default in [*zip(params, node.args.defaults, strict=True),
+                                   *zip(node.args.kwonlyargs, node.args.kw_defaults,
+                                        strict=True)]:
+                if param.arg == "kind":
+                    take(default)
+    return found
+
+
+def test_the_code_records_exactly_the_registered_kinds() -> None:
+    from agent_orchestrator.core.events import KINDS
+
+    emitted: set[str] = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        emitted |= kinds_in(str(path.relative_to(PACKAGE)), path.read_text(encoding="utf-8"))
+    assert len(emitted) > 50  # the scan sees the recording calls
+    assert emitted - KINDS == set(), "recorded but not in core/events.py KINDS (and README)"
+    assert KINDS - emitted == set(), "in KINDS but recorded nowhere"
+
+
+def test_a_planted_unregistered_kind_is_seen() -> None:
+    planted = ('def f(tick, report, kind="k-default"):\n'
+               '    tick.event(None, "k-tick", "r")\n'
+               '    report.report_once("key", "k-once", "r")\n'
+               '    x = Event(0, None, "k-event", "r")\n'
+               '    operator_event(config, "a", "k-operator", "r")\n'
+               '    start(tick, agent, "k-start", "r", restart=True)\n'
+               '    other(kind="k-keyword")\n')
+    assert kinds_in("core/x.py", planted) == {"k-default", "k-tick", "k-once", "k-event",
+                                              "k-operator", "k-start", "k-keyword"}
+
+
+def readme_kinds() -> set[str]:
+    section = README.split("\n## Events\n", 1)[1].split("\n## ", 1)[0]
+    kinds: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            kinds |= set(re.findall(r"`([a-z-]+)`", line.split(" | ")[0]))
+    return kinds
+
+
+def test_the_readme_lists_every_kind_and_only_those() -> None:
+    from agent_orchestrator.cli.render import _EVENT_STYLE
+    from agent_orchestrator.core.events import KINDS
+
+    assert readme_kinds() == KINDS
+    assert set(_EVENT_STYLE) <= KINDS  # no colour for a kind that does not exist
+
+
+# ------------------------------------------------------------------ -n and -f
+
+
+def test_follow_last_gives_the_last_matching_then_new_ones(tmp_path: Path) -> None:
+    for index in range(30):  # rotated files too
+        eventlog.append(tmp_path, [event(index, agent="a1" if index % 2 else "a2")],
+                        max_bytes=600, keep=20)
+    assert eventlog.rotated_files(tmp_path)
+    got: list[dict[str, object]] = []
+    done = threading.Event()
+
+    def run() -> None:
+        got.extend(eventlog.follow_last(tmp_path, 4, lambda r: r["agent"] == "a1",
+                                        poll=0.02, stop=done.is_set))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: len(got) == 4, timeout=5, what="the history")
+        assert reasons(got) == ["n23", "n25", "n27", "n29"]
+        eventlog.append(tmp_path, [event(30, agent="a2"), event(31)], max_bytes=600, keep=20)
+        wait_until(lambda: len(got) == 5, timeout=5, what="the new one")
+        assert reasons(got)[-1] == "n31"
+    finally:
+        done.set()
+        thread.join(timeout=5)
+
+
+def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agent_orchestrator", *args],
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def test_events_n_and_follow_from_the_last_ten(tmp_path: Path) -> None:
+    from conftest import write_config
+
+    path = write_config(tmp_path, '[[agent]]\nname = "a1"\nbackend = "demo"\n')
+    logs = tmp_path / "logs"
+    eventlog.append(logs, [Event(time.time(), "a1", "restart", f"n{i}") for i in range(25)])
+    last = run_cli("events", "-n", "3", "--json", "--config", str(path))
+    assert last.returncode == 0, last.stderr
+    assert [json.loads(x)["reason"] for x in last.stdout.splitlines()] == ["n22", "n23", "n24"]
+    for bad in (["-n", "-5"], ["--agent", "nobody"]):
+        result = run_cli("events", *bad, "--config", str(path))
+        assert result.returncode == 2 and result.stderr.strip(), (bad, result.stderr)
+    follower = subprocess.Popen([sys.executable, "-m", "agent_orchestrator", "events", "-f",
+                                 "--json", "--config", str(path)], stdout=subprocess.PIPE,
+                                text=True)
+    try:
+        assert follower.stdout is not None
+        first = [json.loads(follower.stdout.readline())["reason"] for _ in range(10)]
+        assert first == [f"n{i}" for i in range(15, 25)]  # not a replay of all 25
+        eventlog.append(logs, [Event(time.time(), "a1", "restart", "live")])
+        assert json.loads(follower.stdout.readline())["reason"] == "live"
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)
+
+
+# ------------------------------------------------------------------ the operator's verbs
+
+
+def operator_records(logs: Path, kind: str) -> list[dict[str, object]]:
+    return [r for r in eventlog.read(logs) if r["event"] == kind]
+
+
+def test_phase_set_is_an_operator_event(tmp_path: Path) -> None:
+    from conftest import write_config
+
+    path = write_config(tmp_path, """
+        [loop]
+        phases = [{ id = "one", status = "A.md" }, { id = "two", status = "B.md" }]
+
+        [[agent]]
+        name = "a"
+        backend = "demo"
+    """)
+    assert run_cli("phase", "set", "2", "--config", str(path)).returncode == 0
+    assert run_cli("phase", "set", "--config", str(path)).returncode == 2
+    (record,) = operator_records(tmp_path / "logs", "phase-set")
+    assert record["agent"] is None  # numbered from 1, as the status header and `phase`
+    assert re.fullmatch(r"phase 2/2 two \(was 1/2\) \(operator: pid \d+, user \S+\)",
+                        str(record["reason"])), record
+
+
+@pytest.mark.tmux
+def test_up_and_down_are_operator_events(make_fleet: object, tmp_path: Path) -> None:
+    from harness import demo_agent
+
+    fleet = make_fleet(demo_agent("a", tmp_path, watch="none"))  # type: ignore[operator]
+    logs = tmp_path / "logs"
+    assert fleet.agents("up", "a").returncode == 0
+    ups = operator_records(logs, "up")
+    assert [(r["agent"], str(r["reason"]).split(" (operator")[0]) for r in ups] == \
+        [("a", "started"), (None, "e-watchdog: started")]
+    assert all(re.search(r"\(operator: pid \d+, user \S+\)$", str(r["reason"])) for r in ups)
+    assert fleet.agents("down", "a").returncode == 0
+    (down,) = operator_records(logs, "down")
+    assert down["agent"] == "a" and str(down["reason"]).startswith("stopped (operator: pid ")

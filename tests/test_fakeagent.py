@@ -540,3 +540,26 @@ def test_tmux_hostile_prompt_arrives_intact(tmux: Tmux, tmp_path: Path) -> None:
     assert start["argv"][-1] == prompt and start["cwd"] == str(tmp_path)
     assert not (tmp_path / "canary").exists() and not (tmp_path / "canary2").exists()
     assert not (REPO / "canary").exists() and not (REPO / "canary2").exists()
+
+
+def test_task_mode_commits_its_work_then_exits_0(tmp_path: Path) -> None:
+    repo = tmp_path / "fix-typo"
+    repo.mkdir()
+    for args in (["init", "-q", "-b", "main"], ["config", "user.name", "T"],
+                 ["config", "user.email", "t@example.com"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    agent = FakeAgent(Options(busy=2.0, prompt="Fix the typo\nin README", cwd=str(repo),
+                              task=True), Recorder(None), 1000.0)
+    agent.tick(1001.0)  # still working: nothing yet
+    assert not (repo / "fix-typo.txt").exists()
+    with pytest.raises(AgentExit) as ended:
+        agent.tick(1002.5)
+    assert ended.value.code == 0
+    text = (repo / "fix-typo.txt").read_text()
+    assert text.startswith("Fix the typo\nin README\nstarted=")
+    started, finished = (float(w.split("=")[1]) for w in text.splitlines()[-1].split())
+    assert finished - started == pytest.approx(2.5, abs=0.01)
+    log = subprocess.run(["git", "log", "--format=%s"], cwd=repo, check=True,
+                         capture_output=True, text=True).stdout
+    assert log == "task fix-typo: Fix the typo\n"
+    assert parse_args(["--task", "go"]).task and not parse_args(["go"]).task

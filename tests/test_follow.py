@@ -154,3 +154,22 @@ def test_follow_yields_history_first_then_new_pieces_and_stops(tmp_path: Path) -
         done.set()
         thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_ticks_mark_each_quiet_poll(tmp_path: Path) -> None:
+    """`logs` renders a screen whose rows settle with time alone: it is woken by each poll
+    that found nothing (an empty piece, neither fresh nor final); others are not."""
+    path = tmp_path / "log"
+    path.write_bytes(b"a\n")
+    polls = 0
+
+    def stop() -> bool:
+        nonlocal polls
+        polls += 1
+        return polls > 4
+
+    ticking = list(follow(path, poll=0.01, stop=stop, ticks=True))
+    assert ticking[0] == Piece(b"a\n", fresh=True)
+    assert ticking[1:] == [Piece(b"")] * 4
+    polls = 0
+    assert list(follow(path, poll=0.01, stop=stop)) == [Piece(b"a\n", fresh=True)]

@@ -144,7 +144,7 @@ def test_send_types_byte_exact_now_and_reports_json(make_fleet, tmp_path: Path) 
     assert [r["text"] for r in fleet.records("a") if r["event"] == "input"][-1] == \
         "from stdin"
     # The errors.
-    assert fleet.agents("send", "nope", "x").returncode == 1
+    assert fleet.agents("send", "nope", "x").returncode == 2  # an unknown name: bad usage
     assert fleet.agents("send", "a").returncode == 2
     assert fleet.agents("send", "a", "  ").returncode == 1
     assert fleet.agents("down", "a").returncode == 0

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "agent_orchestrator"
 LAYERS = ("config", "core", "doors", "runtime", "cli")
 TOP = len(LAYERS)  # agent_orchestrator/__init__.py and __main__.py sit above everything
 # Libraries that belong to one layer only.
-OWNED = {"rich": "cli", "watchfiles": "runtime", "mcp": "cli"}
+OWNED = {"rich": "cli", "watchfiles": "runtime", "mcp": "cli", "pyte": "cli"}
 # The core decides; it never touches the outside world or reads a clock.
 CORE_FORBIDDEN_MODULES = {"os", "subprocess", "time", "socket", "select", "fcntl", "shutil",
                           "signal", "threading", "tempfile", "asyncio", "httpx", "sqlite3",

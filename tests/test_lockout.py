@@ -1,12 +1,15 @@
 """A broken config never locks the operator out (issue 13): with errors in agents.toml the
 reading and stopping verbs act on the last good config the watchdog runs, saying so on
-stderr; only the verbs that start a fleet (`up`, `watchdog`) and `check` refuse. End to end
+stderr; only the verbs that start sessions (`up`, `watchdog`, `restart`) and `check`
+refuse. End to end
 on a private tmux server with the demo agent."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import sessions, wait_until, write_config
@@ -18,41 +21,86 @@ pytestmark = pytest.mark.tmux
 BROKEN = "\n[[agent]\n"  # a TOML syntax error
 
 
-def test_a_broken_config_falls_back_to_the_last_good_one(make_fleet, tmp_path: Path) -> None:
-    body = "[watchdog]\nsignal_interval = 0.3\n" + demo_agent("a", tmp_path)
-    fleet = make_fleet(body)
-    assert fleet.agents("up").returncode == 0
-    fleet.wait_event("a", "adopt")
-    fleet.write(body + BROKEN)
+LOOP = """
+[loop]
+phases = [{ id = "one", status = "S-one.md" }, { id = "two", status = "S-two.md" }]
+"""
 
-    for refused in (("up",), ("check",), ("watchdog",)):
-        result = fleet.agents(*refused)
-        assert result.returncode == 1, refused
-        assert "invalid config" in result.stderr and "TOML syntax error" in result.stderr
 
-    shown = fleet.agents("status")
-    assert shown.returncode == 0 and "last good" in shown.stderr
-    assert "\na " in shown.stdout and "config: ok" not in shown.stdout
+def _acts(argv: tuple[str, ...], check: Callable[[Any, Any], None]) -> Any:
+    return pytest.param(argv, check, id=" ".join(argv))
+
+
+def _status(fleet: Any, result: Any) -> None:
+    assert result.returncode == 0 and "\na " in result.stdout
+    assert "config: ok" not in result.stdout
     doc = json.loads(fleet.agents("status", "--json").stdout)
     assert doc["config"]["ok"] is False and "TOML syntax error" in doc["config"]["errors"]
     assert [(a["agent"], a["pid"] is not None) for a in doc["agents"]] == [("a", True)]
     one = fleet.agents("status", "a", "--json")
     assert one.returncode == 0 and json.loads(one.stdout)["agent"] == "a"
 
-    events = fleet.agents("events")
-    assert events.returncode == 0 and "adopt" in events.stdout and "last good" in events.stderr
-    logs = fleet.agents("logs", "a", "-n", "5", "--no-follow")
-    assert logs.returncode == 0 and "last good" in logs.stderr
-    sent = fleet.agents("send", "a", "hello")
-    assert sent.returncode == 0 and "delivered to a" in sent.stdout, sent.stderr
-    phase = fleet.agents("phase", "show")  # this fleet has no loop: that, not the config
-    assert "last good" in phase.stderr and "no [loop] phases" in phase.stderr
-    attach = fleet.agents("attach", "nosuch")
-    assert "last good" in attach.stderr and "nosuch" in attach.stderr
 
-    down = fleet.agents("down")
-    assert down.returncode == 0 and "last good" in down.stderr
+def _down(fleet: Any, result: Any) -> None:
+    assert result.returncode == 0
     wait_until(lambda: "e-a" not in sessions(fleet.socket), what="the agent stopped")
+
+
+def _attach(fleet: Any, result: Any) -> None:
+    # No terminal here: tmux itself refuses, which proves the verb got as far as tmux.
+    assert "invalid config" not in result.stderr and "terminal" in result.stderr, result.stderr
+
+
+VERBS = [
+    _acts(("status",), _status),
+    _acts(("events",), lambda f, r: r.returncode == 0 and "adopt" in r.stdout or
+          pytest.fail(r.stdout)),
+    _acts(("logs", "a", "-n", "5", "--no-follow"), lambda f, r: r.returncode == 0 or
+          pytest.fail(r.stderr)),
+    _acts(("send", "a", "hello"), lambda f, r: "delivered to a" in r.stdout or
+          pytest.fail(r.stderr)),
+    _acts(("phase", "show"), lambda f, r: r.returncode == 0 and "→ 1/2  one" in r.stdout or
+          pytest.fail(r.stdout + r.stderr)),
+    _acts(("attach", "a"), _attach),
+    _acts(("down",), _down),
+]
+
+
+@pytest.mark.parametrize(("argv", "check"), VERBS)
+def test_a_broken_config_falls_back_to_the_last_good_one(
+        make_fleet: Any, tmp_path: Path, argv: tuple[str, ...],
+        check: Callable[[Any, Any], None]) -> None:
+    """Each verb that reads or stops the fleet acts on the last good config the watchdog
+    runs, saying so on stderr, while agents.toml has a syntax error."""
+    body = "[watchdog]\nsignal_interval = 0.3\n" + demo_agent("a", tmp_path) + LOOP
+    fleet = make_fleet(body)
+    assert fleet.agents("up").returncode == 0
+    fleet.wait_event("a", "adopt")
+    fleet.write(body + BROKEN)
+    result = fleet.agents(*argv)
+    assert "last good" in result.stderr and "TOML syntax error" in result.stderr, result.stderr
+    check(fleet, result)
+
+
+@pytest.mark.parametrize("argv", [("up",), ("check",), ("watchdog",), ("restart", "a")],
+                         ids=" ".join)
+def test_the_verbs_that_start_things_refuse_a_broken_config(
+        make_fleet: Any, tmp_path: Path, argv: tuple[str, ...]) -> None:
+    """`up`, `watchdog` and `restart` start sessions: not from a copy the user has since
+    edited away from; `check` validates the file itself. Each says what is wrong."""
+    body = "[watchdog]\nsignal_interval = 0.3\n" + demo_agent("a", tmp_path)
+    fleet = make_fleet(body)
+    assert fleet.agents("up").returncode == 0
+    fleet.wait_event("a", "adopt")
+    pid = json.loads(fleet.agents("status", "--json").stdout)["agents"][0]["pid"]
+    fleet.write(body + BROKEN)
+    result = fleet.agents(*argv)
+    assert result.returncode == 1
+    assert "invalid config" in result.stderr and "TOML syntax error" in result.stderr
+    if argv[0] != "check":
+        assert "nothing is started from it" in result.stderr
+    fleet.write(body)
+    assert json.loads(fleet.agents("status", "--json").stdout)["agents"][0]["pid"] == pid
 
 
 def test_status_json_says_the_config_is_broken_when_no_good_one_is_known(

@@ -171,6 +171,8 @@ def test_builder_adversary_loop(tmp_path: Path, tmux_socket: str) -> None:
         failed = wait_until(lambda: events("verify-failed"), timeout=20,
                             what="the verify gate to fail")[0]
         assert "`test -f GATE` exited 1" in failed["reason"]
+        gate = [e["reason"] for e in events("verify-done")]  # the gate's own end, with its result
+        assert gate and gate[0].startswith("failed at ") and "`test -f GATE` exited 1" in gate[0]
         told = wait_until(lambda: [t for t in inputs(rec_b) if "verify" in t],
                           what="the builder to be told")[0]
         assert "test -f GATE" in told
@@ -186,6 +188,7 @@ def test_builder_adversary_loop(tmp_path: Path, tmux_socket: str) -> None:
                    what="the loop agents to stop")
         wait_until(lambda: not (tmp_path / ".run-on-complete").exists(), what="the trigger")
         assert len(events("sequence-complete")) == 1
+        assert events("verify-done")[-1]["reason"].startswith("passed: 1 gate(s) at ")
     finally:
         agents("down")
 

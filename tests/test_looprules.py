@@ -132,3 +132,36 @@ def test_a_fixed_phase_file_is_reported_and_then_acts(tmp_path: Path) -> None:
     assert [e.event for e in moved.events] == ["phase-file-recovered", "phase-changed",
                                                "restart"]
     assert summary(moved) == [("Restart", "b")] and moved.memory.loop.phase == 2
+
+
+def completed(tmp_path: Path, ids: list[str]) -> tuple[config_mod.Config, FleetMemory]:
+    """A loop of `ids` whose last phase was done: the sequence is complete."""
+    config = load(tmp_path, ids)
+    last = len(ids) - 1
+    memory = FleetMemory({"b": AgentMemory(starts=1)}, loop=LoopMemory(phase=last))
+    done = run(config, memory, LoopSeen(last, head="abc", done_sha="abc", done_checked=True))
+    assert done.memory.loop.sequence_complete
+    return config, done.memory
+
+
+def test_phase_set_after_completion_runs_that_phase(tmp_path: Path) -> None:
+    """`agents phase set 1` (index 0) after the end runs phase 1 — not phase 2 as if a phase
+    had been appended — SEQUENCE-COMPLETE goes, and the on_complete agent is not started a
+    second time."""
+    config, memory = completed(tmp_path, ["one", "two", "three"])
+    moved = run(config, memory, LoopSeen(0))
+    assert summary(moved) == [("SetPhase", 0), ("Restart", "b")]
+    assert next(a for a in moved.actions if type(a).__name__ == "SetPhase").reopen
+    assert moved.memory.loop.phase == 0 and not moved.memory.loop.sequence_complete
+    assert [e.event for e in moved.events] == ["phase-changed", "restart"]
+    assert "phase set to 1/3 one" in moved.events[0].reason
+    assert run(config, moved.memory, LoopSeen(0)).actions == ()  # and it stays there
+
+
+def test_a_phase_removed_after_completion_is_no_request_to_run_again(tmp_path: Path) -> None:
+    """Completed on the third phase, then the config drops it: the phase file's index reads
+    as the (new) last phase; the loops keep resting, nothing is reopened."""
+    _, memory = completed(tmp_path, ["one", "two", "three"])
+    fewer = load(tmp_path, ["one", "two"])
+    after = run(fewer, memory, LoopSeen(1))
+    assert after.actions == () and after.memory.loop.sequence_complete

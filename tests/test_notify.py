@@ -14,7 +14,7 @@ import pytest
 
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.notify import Notification, plan, wanted_kinds
-from agent_orchestrator.doors.notify import Sink, body, deliver, shown_url
+from agent_orchestrator.doors.notify import Sink, body, deliver, shown, shown_url
 
 ALL = wanted_kinds(["crash-looping", "limited", "dialog", "phase-advance",
                     "sequence-complete", "fleet-degraded", "turn-finished"])
@@ -62,7 +62,7 @@ def test_urls_never_show_their_secrets() -> None:
     assert shown_url("https://user:pw@ntfy.sh:8443/topic?auth=tok") == "https://ntfy.sh:8443/…"
     assert shown_url("http://127.0.0.1:9") == "http://127.0.0.1:9"
     sink = Sink("webhook", url="https://ntfy.sh/secret-topic")
-    assert "secret" not in sink.shown
+    assert "secret" not in shown(sink)
 
 
 NOTE = Notification("limit", "a: held at a usage limit", ("a",), ("a: resets 3pm",), 1000.0)

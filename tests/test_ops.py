@@ -60,7 +60,7 @@ def test_restart_is_a_new_run_with_fresh_clocks_and_counters(make_fleet,
 def test_restart_refuses_unknown_names_and_needs_one(make_fleet, tmp_path: Path) -> None:
     fleet = make_fleet(demo_agent("a", tmp_path))
     result = fleet.agents("restart", "b")
-    assert result.returncode == 1 and "unknown name: b" in result.stderr
+    assert result.returncode == 2 and "unknown name: b" in result.stderr
     assert fleet.agents("restart").returncode == 2
     assert sessions(fleet.socket) == set()
 
@@ -108,7 +108,7 @@ def test_attach_execs_tmux_on_that_exact_session(make_fleet, tmp_path: Path,
     argv, env = _attach(fleet.path, "a1", monkeypatch, "/tmp/elsewhere/default,1,0")  # type: ignore[misc]
     assert argv[-3:] == ["attach-session", "-t", "=e-a1"] and "TMUX" not in env
     # The errors: an unknown name, a stopped agent.
-    assert _attach(fleet.path, "nope", monkeypatch) == 1
+    assert _attach(fleet.path, "nope", monkeypatch) == 2
     assert "unknown name: nope" in capsys.readouterr().err
     assert fleet.agents("down", "a").returncode == 0
     assert _attach(fleet.path, "a", monkeypatch) == 1
@@ -161,14 +161,14 @@ def test_status_of_one_agent_in_detail(make_fleet, tmp_path: Path) -> None:
     for part in (f"pid {pid}", "CPU", "MiB", "restart: exited with status 3", "screen",
                  "last events", "state "):
         assert part in text.stdout, (part, text.stdout)
-    assert fleet.agents("status", "zz").returncode == 1
+    assert fleet.agents("status", "zz").returncode == 2
     assert fleet.agents("status", "a", "--watch").returncode == 2
     assert fleet.agents("down", "b").returncode == 0
     stopped = json.loads(fleet.agents("status", "b", "--json").stdout)
     assert stopped["state"] == "stopped" and stopped["pid"] is None and stopped["screen"] is None
 
 
-def test_usage_mistakes_exit_2_and_unknown_agents_are_errors(tmp_path: Path) -> None:
+def test_usage_mistakes_and_unknown_names_exit_2(tmp_path: Path) -> None:
     from conftest import write_config
 
     path = write_config(tmp_path, """
@@ -191,4 +191,4 @@ def test_usage_mistakes_exit_2_and_unknown_agents_are_errors(tmp_path: Path) -> 
     events = subprocess.run([sys.executable, "-m", "agent_orchestrator", "events", "--agent",
                              "nobody", "--config", str(path)], capture_output=True, text=True,
                             timeout=30, check=False)
-    assert events.returncode == 1 and "unknown name: nobody" in events.stderr
+    assert events.returncode == 2 and "unknown name: nobody" in events.stderr

@@ -19,6 +19,7 @@ from agent_orchestrator.core.phases import (
     is_done,
     parse_index,
     status_paths,
+    status_state,
     validate_target,
 )
 from agent_orchestrator.doors import markers, memorystore
@@ -153,25 +154,33 @@ def test_parse_index_rejects_garbage(text: str) -> None:
         parse_index(text)
 
 
-@pytest.mark.parametrize(("value", "phases", "expected"), [("0", 3, 0), ("2", 3, 2),
-                                                           (" 1 ", 2, 1)])
-def test_validate_target_accepts(value: str, phases: int, expected: int) -> None:
+@pytest.mark.parametrize(("value", "phases", "expected"), [("1", 3, 0), ("3", 3, 2),
+                                                           (" 2 ", 2, 1)])
+def test_validate_target_numbers_from_1(value: str, phases: int, expected: int) -> None:
     assert validate_target(value, phases) == expected
 
 
 @pytest.mark.parametrize(("value", "phases", "message"), [
-    ("99", 3, "phase 99 does not exist: the loop has 3 phases (0..2)"),
-    ("3", 3, "phase 3 does not exist: the loop has 3 phases (0..2)"),
-    ("1", 1, "phase 1 does not exist: the loop has 1 phase (0..0)"),
-    ("-1", 3, "phase must be >= 0 (phases are numbered 0..2), got -1"),
-    ("abc", 3, "phase must be a whole number in 0..2, got 'abc'"),
-    ("", 3, "phase must be a whole number in 0..2, got ''"),
-    ("0", 0, "the loop has no phases"),
+    ("99", 3, "phase 99 does not exist: the loop has 3 phases (1..3)"),
+    ("4", 3, "phase 4 does not exist: the loop has 3 phases (1..3)"),
+    ("2", 1, "phase 2 does not exist: the loop has 1 phase (1..1)"),
+    ("0", 3, "phase must be >= 1 (phases are numbered 1..3), got 0"),
+    ("-1", 3, "phase must be >= 1 (phases are numbered 1..3), got -1"),
+    ("abc", 3, "phase must be a whole number in 1..3, got 'abc'"),
+    ("", 3, "phase must be a whole number in 1..3, got ''"),
+    ("1", 0, "the loop has no phases"),
 ])
 def test_validate_target_rejects(value: str, phases: int, message: str) -> None:
     with pytest.raises(ValueError) as info:
         validate_target(value, phases)
     assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize(("text", "state"), [
+    (None, "missing"), ("", "not yet"), ("## DONE\nnot yet\n", "not yet"),
+    ("# S\n## DONE\nAll gates green at abc.\n", "DONE")])
+def test_status_state(text: str | None, state: str) -> None:
+    assert status_state(text) == state
 
 
 def test_parse_index_shows_the_content_shortened_and_redacted() -> None:

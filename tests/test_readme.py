@@ -26,3 +26,38 @@ def test_readme_toml_examples_are_valid_configs(tmp_path: Path, block: str) -> N
 def test_ci_runs_the_readme_test_command() -> None:
     test_command = re.findall(r"```sh\n(.*?)\n```", README, re.DOTALL)[1].strip()
     assert test_command in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def verb_rows() -> dict[str, list[str]]:
+    """The verbs table: each verb, with the text of its rows (usage and what it does)."""
+    section = README.split("## Verbs\n", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, list[str]] = {}
+    for line in section.splitlines():
+        found = re.match(r"\| `agents ([a-z]+)", line)
+        if found:
+            rows.setdefault(found.group(1), []).append(line)
+    return rows
+
+
+def test_the_verbs_table_is_true_to_the_parser() -> None:
+    """Every verb has a row and every row a verb; every option a row names is the verb's,
+    and every option of a verb is named in its rows."""
+    import argparse
+
+    from agent_orchestrator.cli.main import VERBS, parser
+
+    rows = verb_rows()
+    assert set(rows) == set(VERBS) | {"hook"}
+    subparsers = next(a for a in parser()._actions
+                      if isinstance(a, argparse._SubParsersAction))
+    for name, verb_parser in subparsers.choices.items():
+        if name == "hook":
+            continue
+        options = {o for a in verb_parser._actions for o in a.option_strings} - \
+            {"-h", "--help", "--config"}
+        named = set(re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", " ".join(rows[name])))
+        assert named <= options, (name, named - options)
+        for action in verb_parser._actions:
+            spelled = set(action.option_strings) & options
+            assert not spelled or spelled & named, f"`agents {name}`: {sorted(spelled)} " \
+                "not in README's verbs table"

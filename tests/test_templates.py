@@ -201,3 +201,13 @@ def test_fill_python_names_this_interpreter() -> None:
 def test_fill_python_output_runs_this_interpreter(tmp_path: Path) -> None:
     words = split_words(fill_python("{python} -c 'import sys; print(sys.executable)'"))
     assert run_sh(shlex.join(words), tmp_path).strip() == sys.executable
+
+
+def test_boot_line_kickoff_is_the_file_path_like_kickoff_file() -> None:
+    from agent_orchestrator.config.templates import render_boot_line
+
+    path = "/p/it's $(x)/kickoff-a.txt"
+    line = render_boot_line("read {kickoff}, run `cat '{kickoff}'` or `cat '{kickoff_file}'`",
+                            path)
+    quoted = "'/p/it'\\''s $(x)/kickoff-a.txt'"
+    assert line == f"read {path}, run `cat {quoted}` or `cat {quoted}`"

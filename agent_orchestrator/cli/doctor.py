@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import stat
 import subprocess
@@ -19,7 +20,7 @@ from pathlib import Path
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config.presets import CHECKED_VERSIONS, PRESETS
 from agent_orchestrator.config.templates import PYTHON, TemplateError, fill_python, split_words
-from agent_orchestrator.doors import lock
+from agent_orchestrator.doors import fdlimit, lock, proctree
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
 
 MIN_TMUX = (3, 2)  # control clients' `attach -f ignore-size,no-output`; argv new-session
@@ -59,14 +60,18 @@ def _version(path: str) -> str:
 
 
 def check_tmux(tmux: Tmux) -> Check:
+    """tmux's whole version as it prints it (`3.3a`), or why it cannot run the fleet."""
+    need = f"{MIN_TMUX[0]}.{MIN_TMUX[1]} or newer"
+    if shutil.which("tmux") is None:
+        return Check("tmux", "fail", f"not installed (no 'tmux' on PATH): install tmux {need} "
+                     "(e.g. apt-get install tmux, brew install tmux)")
     try:
         version = tmux.version()
     except TmuxError as exc:
-        return Check("tmux", "fail", f"{exc}; install it (e.g. apt-get install tmux)")
+        return Check("tmux", "fail", f"{exc}; tmux {need} is needed")
     found = re.match(r"(\d+)\.(\d+)", version)
     if found and (int(found.group(1)), int(found.group(2))) < MIN_TMUX:
-        return Check("tmux", "fail", f"tmux {version} is too old: "
-                     f"{MIN_TMUX[0]}.{MIN_TMUX[1]} or newer is needed")
+        return Check("tmux", "fail", f"tmux {version} is too old: {need} is needed")
     return Check("tmux", "ok", f"tmux {version}")
 
 
@@ -123,6 +128,20 @@ def check_folders(config: config_mod.Config) -> list[Check]:
     return checks
 
 
+def check_sinks(config: config_mod.Config) -> list[Check]:
+    """Each `[[notify.sink]]`: a webhook's host answers, a command's program is found (a
+    dead sink would fail only when something needs the operator). Named without secrets."""
+    from agent_orchestrator.doors import notify
+
+    sinks = config.notify.sinks if config.notify else ()
+    checks = []
+    for sink in sinks:
+        problem = notify.probe(sink)
+        checks.append(Check(f"notify {notify.shown(sink)}", "warn" if problem else "ok",
+                            problem or ("reachable" if sink.kind == "webhook" else "found")))
+    return checks
+
+
 def run(config_path: Path) -> list[Check]:
     """All checks for the config at `config_path` (which may not exist)."""
     checks = [check_tmux(Tmux())]
@@ -143,7 +162,42 @@ def run(config_path: Path) -> list[Check]:
     used = {a.backend for a in config.agents if a.enabled}
     checks += check_clis(used, {b.name: b.bin for b in config.backends if b.name in used})
     checks += check_folders(config)
+    checks += check_sinks(config)
     pid = lock.watchdog_pid(config)
     checks.append(Check("watchdog", "ok" if pid else "info",
                         f"running (pid {pid})" if pid else "not running (`agents up`)"))
+    return checks + check_fd_limits(config, Tmux(config.tmux_socket))
+
+
+def check_fd_limits(config: config_mod.Config, tmux: Tmux) -> list[Check]:
+    """The open-file limits of the watchdog (a pidfd per agent) and of the tmux server (two
+    descriptors per session) against this fleet's size (doors/fdlimit.py); `agents up`
+    prints the warnings too. A server or watchdog not running yet is judged by the limit
+    it will inherit from us: our soft one, raised to the hard one."""
+    agents = sum(a.enabled for a in config.agents)
+    sessions = agents + len(config.services) + 1  # the watchdog's own session
+    ours = min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], fdlimit.SOFT_CAP)
+    try:  # a live pane's parent is the server (a remote one's limit is not ours to read)
+        live = [p.pid for p in tmux.snapshot().panes.values() if not p.dead and p.pid > 0]
+        server = proctree.parent(live[0]) if live and tmux.remote is None else None
+    except TmuxError:
+        server = None
+    checks = []
+    for name, pid, need, effect in (
+            ("tmux server", server, fdlimit.server_need(sessions),
+             "its sessions fail to start past about {} agents"),
+            ("watchdog", lock.watchdog_pid(config), fdlimit.watchdog_need(agents),
+             "agents past about {} get no pidfd and are polled every second")):
+        limit = (fdlimit.process_limit(pid) if pid else None) or ours
+        where = f"pid {pid}" if pid else "when started by `agents up`"
+        if limit >= need:
+            checks.append(Check(f"open files, {name}", "ok", f"limit {limit} ({where}); "
+                                f"this fleet needs about {need}"))
+            continue
+        fits = (limit - fdlimit.SERVER_MARGIN) // fdlimit.PER_PANE if name == "tmux server" \
+            else limit - fdlimit.RESERVE - fdlimit.WATCHDOG_OWN
+        checks.append(Check(f"open files, {name}", "warn", f"limit {limit} ({where}) but "
+                            f"this fleet needs about {need}: "
+                            f"{effect.format(max(fits, 0))}; raise `ulimit -n` (hard) and "
+                            "start it again (`agents down`, `agents up`)"))
     return checks

@@ -1,9 +1,10 @@
 """`agents`: the parser, the table of verbs and the one error boundary that picks exit codes.
 
 Exit codes (SPEC §2): 0 ok, 1 a failed check or runtime error (message on stderr), 2 bad
-usage, 3 another watchdog already runs for this log_dir. A user's mistake (bad config,
-unknown agent, tmux missing) is a message, never a traceback. Each verb lives in a
-cli/verbs_*.py module: its description, its parser builder and its runner.
+usage (a name not in the config too), 3 another watchdog already runs for this log_dir. A
+user's mistake (bad config, unknown agent, tmux missing) is a message, never a traceback.
+Each verb lives in a cli/verbs_*.py module: its description, its parser builder and its
+runner.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from agent_orchestrator.cli import (
     verbs_fleet,
     verbs_look,
     verbs_loop,
+    verbs_mcp,
     verbs_read,
     verbs_setup,
+    verbs_tasks,
 )
 from agent_orchestrator.cli.verb import UserError, Verb, config_path
 
@@ -28,7 +31,8 @@ VERBS: dict[str, Verb] = {verb.name: verb for verb in (
     verbs_fleet.UP, verbs_fleet.DOWN, verbs_fleet.RESTART, verbs_look.STATUS,
     verbs_agent.ATTACH, verbs_agent.SEND, verbs_read.LOGS, verbs_setup.INIT,
     verbs_setup.CHECK, verbs_setup.SELFTEST, verbs_fleet.WATCHDOG, verbs_look.EXPLAIN,
-    verbs_setup.DOCTOR, verbs_look.EVENTS, verbs_read.TRANSCRIPT, verbs_loop.PHASE)}
+    verbs_setup.DOCTOR, verbs_look.EVENTS, verbs_read.TRANSCRIPT, verbs_loop.PHASE,
+    verbs_mcp.MCP, verbs_tasks.SUBMIT, verbs_tasks.TASKS, verbs_tasks.TASK)}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -45,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
     verbs = top.add_subparsers(dest="verb", metavar="VERB")
     for verb in VERBS.values():
         verb.build(verbs.add_parser(
-            verb.name, parents=[config_opt], help=verb.purpose,
+            verb.name, parents=[config_opt] if verb.takes_config else [], help=verb.purpose,
             description=verb.purpose + ".", epilog="example:\n  " + verb.example,
             formatter_class=argparse.RawDescriptionHelpFormatter))
     # `main` hands `hook` to cli/hook.py before parsing; listed here for --help only.
@@ -80,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _name_the_snapshot(args)
     except (UserError, UnknownNames, TmuxError, AlreadyRunning, Untrusted) as exc:
         _say(str(exc))
+        if isinstance(exc, UnknownNames):  # a name not in the config: bad usage
+            return 2
         return exc.exit_code if isinstance(exc, AlreadyRunning | UserError) else 1
     except KeyboardInterrupt:
         return 130

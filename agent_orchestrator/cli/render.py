@@ -72,7 +72,12 @@ def selftest(out: Console, results: Sequence[tuple[str, bool, str]]) -> None:
 def explanation(out: Console, result: Explanation) -> None:
     who = f"agent {result.agent} ({result.backend})" if result.agent else \
         f"backend {result.backend}"
-    out.print(f"[bold]{who}[/bold]: [bold]{result.state}[/bold] — {result.why}")
+    from agent_orchestrator.core.explain import NOT_RUNNING
+
+    out.print(f"[bold]{who}[/bold]: [bold]{result.state}[/bold] — {escape(result.why)}")
+    if result.agent is not None and result.state in NOT_RUNNING:
+        out.print("[dim]no running screen: nothing was judged[/dim]")
+        return
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("regex", "pattern", "matched line"):
         table.add_column(column)
@@ -156,7 +161,8 @@ _EVENT_STYLE = {"restart": "yellow", "start": "green", "adopt": "dim", "crash-lo
                 "sequence-complete": "bold cyan", "tmux-server-gone": "bold red",
                 "fleet-degraded": "bold red", "fleet-recovered": "green",
                 "backoff": "yellow", "throttled": "yellow", "crash-loop-cleared": "green",
-                "backoff-cleared": "green"}
+                "backoff-cleared": "green", "up": "green", "down": "yellow",
+                "verify-done": "cyan", "phase-set": "cyan"}
 
 
 def event(out: Console, record: dict[str, object]) -> None:
@@ -193,40 +199,56 @@ def json_line(data: object) -> None:
     print(json.dumps(data, ensure_ascii=False), flush=True)
 
 
-def log_bytes(data: bytes, raw: bool) -> None:
-    """Session log output: the bytes as written, or (not `raw`) readable text, TUI redraws
-    reduced to their characters."""
-    if raw:
-        sys.stdout.buffer.write(data)
-    else:
-        from agent_orchestrator.core.screen import strip_ansi
-
-        sys.stdout.write(strip_ansi(data.decode("utf-8", "replace")))
+def log_bytes(data: bytes) -> None:
+    """Session log bytes as written (`logs --raw`)."""
+    sys.stdout.buffer.write(data)
     sys.stdout.flush()
 
 
-def phases(loop_phases: Sequence[Phase], current: int) -> None:
-    """`agents phase show`: each phase, an arrow at the current one."""
-    for number, phase in enumerate(loop_phases):
-        mark = "→" if number == current else " "
+def log_lines(lines: Sequence[str]) -> None:
+    """Rendered session log lines (`logs`), flushed at once: a reader may be following."""
+    if lines:
+        sys.stdout.write("".join(line + "\n" for line in lines))
+        sys.stdout.flush()
+
+
+def phases(loop_phases: Sequence[Phase], current: int, states: Sequence[str],
+           source: str) -> None:
+    """`agents phase show`: each phase numbered from 1, an arrow at the current one, what
+    its status file says (`states`, read from `source`)."""
+    total = len(loop_phases)
+    for index, (phase, state) in enumerate(zip(loop_phases, states, strict=True)):
+        mark = "→" if index == current else " "
         models = ", ".join(f"{r}={m}" for r, m in phase.models) or "agents' own models"
-        print(f"{mark} {number}  {phase.id:<20} status {phase.status}  ({models})")
+        print(f"{mark} {index + 1}/{total}  {phase.id:<16} {state:<8} {phase.status}  "
+              f"({models})")
+    print(f"status files: {source}")
 
 
 def sequence_complete() -> None:
-    print("the sequence is complete (SEQUENCE-COMPLETE written)")
+    print("the sequence is complete (SEQUENCE-COMPLETE written); `agents phase set N` runs "
+          "phase N again")
 
 
-def phase_moved(target: int, phase: Phase) -> None:
-    print(f"phase {target}: {phase.id} (the watchdog restarts the loop agents on it)")
+def phase_moved(target: int, total: int, phase: Phase, reopened: bool = False) -> None:
+    again = "; the sequence runs again from there" if reopened else ""
+    print(f"phase {target + 1}/{total}: {phase.id} (the watchdog restarts the loop agents "
+          f"on it{again})")
 
 
 def scaffolded(written: Iterable[Path], folder: str, loop_demo: bool) -> None:
     """`agents init`: the files written and what to run next."""
+    import shlex
+
     for path in written:
         print(f"wrote {path}")
-    print(f"next: cd {folder} && agents up" + (
-        "   (then watch: agents status --watch, agents events -f)" if loop_demo else ""))
+    go = "" if Path(folder) == Path(".") else f"cd {shlex.quote(folder)} && "
+    if loop_demo:
+        print(f"next: {go}agents up   (then watch: agents status --watch, agents events -f)")
+        return
+    print(f"next: {go}agents check && agents up   # starts the demo agents")
+    print("      for real work, first set `backend` (claude, codex, ...) in agents.toml and "
+          "write PLAN.md")
 
 
 def sent(result: dict[str, object]) -> None:

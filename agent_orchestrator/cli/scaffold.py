@@ -7,6 +7,8 @@ wheel maps that folder to `agent_orchestrator.prompts`).
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 from importlib import resources
 from importlib.abc import Traversable
@@ -18,26 +20,80 @@ import tomli_w
 PROMPTS = ("kickoff.md", "builder.md", "adversary.md")
 
 
-def starter_config(name: str) -> dict[str, Any]:
+STARTER = """\
+# agents.toml, written by `agents init`. Every key is in the README ("Configuration");
+# `agents check` validates this file and lists every error with its line.
+
+[defaults]
+session_prefix = {prefix}   # tmux sessions are named <prefix><agent name>
+log_dir = ".agents"           # session logs, events.jsonl, state/ (kickoff files, memory)
+backend = "demo"              # the bundled demo agent, runs anywhere; for real work:
+                              # "claude", "codex", "gemini", "opencode" or "aider"
+watch = "heal"                # restart dead sessions; "heal+stall" also reboots stalled ones
+
+[watchdog]
+signal_interval = 30          # seconds between looks at the agents' screens
+heavy_interval = 300          # seconds between checks of the phase's status file
+
+# A plain agent: its prompt is its kickoff, given once at start.
+[[agent]]
+name = "helper"
+prompt = "Look around the repository and wait for work."
+# model = "..."               # passed with the backend's model flag
+# watch = "heal+stall"
+
+# The loop pair: a builder and an adversary work on the phases below, in turn. Their
+# kickoff is prompts/kickoff.md followed by prompts/<role>.md.
+[[agent]]
+name = "builder"
+kind = "loop"
+role = "builder"
+
+[[agent]]
+name = "adversary"
+kind = "loop"
+role = "adversary"
+
+[loop]
+kickoff_template = "prompts/kickoff.md"
+roles_dir = "prompts"
+# handoff = {{ repo = "../watch" }}  # a clone of the git repo the pair pushes to
+
+# A phase ends when its status file has a "## DONE" line with real text under it; then the
+# loop moves to the next one. Phases are numbered from 1 (`agents phase`).
+[[loop.phases]]
+id = "phase-1"
+plan = "PLAN.md"
+status = "STATUS.md"
+"""
+
+
+def starter_config(name: str) -> str:
+    """The commented starter agents.toml for a project folder called `name`."""
     prefix = "".join(c if c.isalnum() or c in "-_" else "-" for c in name).strip("-") or "proj"
-    return {
-        "defaults": {"session_prefix": f"{prefix}-", "log_dir": ".agents", "backend": "demo",
-                     "watch": "heal"},
-        "watchdog": {"signal_interval": 30, "heavy_interval": 300},
-        "agent": [
-            {"name": "builder", "kind": "loop", "role": "builder"},
-            {"name": "adversary", "kind": "loop", "role": "adversary"},
-            {"name": "helper", "prompt": "Look around the repository and wait for work."},
-        ],
-        "loop": {
-            "kickoff_template": "prompts/kickoff.md", "roles_dir": "prompts",
-            "phases": [{"id": "phase-1", "plan": "PLAN.md", "status": "STATUS.md"}],
-        },
-    }
+    return STARTER.format(prefix=json.dumps(f"{prefix}-"))
+
+
+def _new_dir(path: Path) -> None:
+    """Create `path` and its missing parents 0700; a folder that exists is left as it is
+    (it may be the user's project)."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700)
+        os.chmod(folder, 0o700)  # whatever the umask
+
+
+def _new_file(path: Path, text: str) -> Path:
+    """Write a file that must not exist yet, 0600 from its creation."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    return path
 
 
 def init(folder: Path) -> list[Path]:
-    """Write agents.toml and prompts/*.md into `folder`; return the paths written.
+    """Write agents.toml, prompts/*.md and the PLAN.md its phase names (unless the project
+    has one) into `folder`; return the paths written. Files 0600, created folders 0700.
 
     Raises FileExistsError naming the first file that exists, before writing anything.
     """
@@ -47,19 +103,15 @@ def init(folder: Path) -> list[Path]:
     for target in targets:
         if target.exists():
             raise FileExistsError(17, "refusing to overwrite existing file", str(target))
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "prompts").mkdir(exist_ok=True)
-    name = folder.resolve().name
-    config_path.write_text(tomli_w.dumps(starter_config(name)), encoding="utf-8")
+    _new_dir(folder / "prompts")
+    _new_file(config_path, starter_config(folder.resolve().name))
     source = prompts_source()
     for prompt in PROMPTS:
-        (folder / "prompts" / prompt).write_text(source.joinpath(prompt).read_text("utf-8"),
-                                                 encoding="utf-8")
+        _new_file(folder / "prompts" / prompt, source.joinpath(prompt).read_text("utf-8"))
     plan = folder / "PLAN.md"  # the plan the starter's phase names (`check` wants it there)
     if not plan.exists():  # a project's own plan is kept
-        plan.write_text("# Plan\n\nWhat phase-1 should build, and how to tell it is done.\n",
-                        encoding="utf-8")
-        targets.append(plan)
+        targets.append(_new_file(plan, "# Plan\n\nWhat phase-1 should build, and how to "
+                                 "tell it is done.\n"))
     return targets
 
 
@@ -119,7 +171,7 @@ def init_loop_demo(folder: Path) -> list[Path]:
     config_path = folder / "agents.toml"
     if config_path.exists():
         raise FileExistsError(17, "refusing to overwrite existing file", str(config_path))
-    folder.mkdir(parents=True, exist_ok=True)
+    _new_dir(folder)
     origin = folder / "origin.git"
     _git("init", "-q", "--bare", "-b", "main", str(origin))
     for name in ("seed", "builder", "adversary", "watch"):
@@ -134,15 +186,12 @@ def init_loop_demo(folder: Path) -> list[Path]:
     for name in ("builder", "adversary", "watch"):
         _git("pull", "-q", "origin", "main", cwd=folder / name)
     prompts = folder / "prompts"
-    prompts.mkdir(exist_ok=True)
+    _new_dir(prompts)
     source = prompts_source()
-    written = [config_path]
-    (prompts / "kickoff.md").write_text(source.joinpath("kickoff.md").read_text("utf-8"),
-                                        encoding="utf-8")
-    written.append(prompts / "kickoff.md")
+    written = [config_path, _new_file(prompts / "kickoff.md",
+                                      source.joinpath("kickoff.md").read_text("utf-8"))]
     for role in DEMO_ROLES:
         text = source.joinpath("loop-demo").joinpath(f"{role}.md").read_text("utf-8")
-        (prompts / f"{role}.md").write_text(text, encoding="utf-8")
-        written.append(prompts / f"{role}.md")
-    config_path.write_text(tomli_w.dumps(loop_demo_config()), encoding="utf-8")
+        written.append(_new_file(prompts / f"{role}.md", text))
+    _new_file(config_path, tomli_w.dumps(loop_demo_config()))
     return written + [origin]

@@ -36,7 +36,8 @@ class Verb:
     """One verb: `purpose` is its help line, `example` its epilog, `build` adds its
     arguments to its parser, `run` does it and returns the exit status. `starts_fleet`:
     when an invalid config stops it, the error also says that the last good copy is kept
-    but nothing is started from it."""
+    but nothing is started from it. `takes_config`: False for a verb that reads no config
+    (`init`, `selftest`): it has no --config option."""
 
     name: str
     purpose: str
@@ -44,10 +45,22 @@ class Verb:
     build: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
     starts_fleet: bool = False
+    takes_config: bool = True
 
 
 def no_arguments(parser: argparse.ArgumentParser) -> None:
     """The parser builder of a verb that takes only --config."""
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more (`-n -5` is a usage error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
 
 
 def config_path(args: argparse.Namespace) -> Path:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from agent_orchestrator.cli.verb import UserError, Verb, agent_named, load, tmux
+
+if TYPE_CHECKING:
+    from agent_orchestrator.config import Agent, Config
 
 
 def _build_attach(parser: argparse.ArgumentParser) -> None:
@@ -64,16 +68,33 @@ def _build_send(parser: argparse.ArgumentParser) -> None:
 
 def run_send(args: argparse.Namespace) -> int:
     from agent_orchestrator.cli import render
-    from agent_orchestrator.doors import inbox, lock
-    from agent_orchestrator.runtime import delivery, fleet
+    from agent_orchestrator.doors import lock
 
     config = load(args, env=False)
     agent = agent_named(config, args.name)
     text = sys.stdin.read().rstrip("\n") if args.text == "-" else args.text
+    result = send_text(config, agent, text, args.when_idle)
+    if args.when_idle and lock.watchdog_pid(config) is None:
+        render.notice("the watchdog is not running: the text waits until it runs "
+                      "(`agents up watchdog`)")
+    if args.json:
+        render.json_document(result)
+    else:
+        render.sent(result)
+    return 0 if result["delivered"] is not False else 1
+
+
+def send_text(config: Config, agent: Agent, text: str, when_idle: bool) -> dict[str, object]:
+    """Type `text` into `agent` now, or queue it for its next idle moment (`when_idle`);
+    the `send --json` document. A UserError when there is nothing to send or it is not
+    running (nothing was typed)."""
+    from agent_orchestrator.doors import inbox
+    from agent_orchestrator.runtime import delivery, fleet
+
     if not text.strip():
         raise UserError("nothing to send: the text is empty")
     result: dict[str, object] = {"agent": agent.name, "queued": None, "delivered": None}
-    if args.when_idle:
+    if when_idle:
         try:
             queued = inbox.enqueue(config.state_dir, agent.name, text)
         except ValueError as exc:
@@ -81,26 +102,19 @@ def run_send(args: argparse.Namespace) -> int:
         result |= {"queued": queued.id, "detail": "queued for its next idle moment"}
         fleet.operator_event(config, agent.name, "send", f"queued {len(text)} characters "
                              f"as {queued.id} for its next idle moment")
-        if lock.watchdog_pid(config) is None:
-            render.notice("the watchdog is not running: the text waits until it runs "
-                          "(`agents up watchdog`)")
-    else:
-        door = tmux(config)
-        pane = door.snapshot().pane(agent.session)
-        if pane is None or pane.dead:
-            raise UserError(f"'{agent.name}' is not running; nothing was typed (queue it "
-                            "with --when-idle, or `agents up " + agent.name + "`)")
-        backend = config.backend(agent.backend)
-        outcome = delivery.deliver(door, agent.session, text, backend.submit_key,
-                                   dialog_re=backend.prompt_re, active_re=backend.active_re)
-        result |= {"delivered": outcome.delivered, "detail": outcome.detail}
-        fleet.operator_event(config, agent.name, "send", f"typed {len(text)} characters: "
-                             f"{outcome.detail}")
-    if args.json:
-        render.json_document(result)
-    else:
-        render.sent(result)
-    return 0 if result["delivered"] is not False else 1
+        return result
+    door = tmux(config)
+    pane = door.snapshot().pane(agent.session)
+    if pane is None or pane.dead:
+        raise UserError(f"'{agent.name}' is not running; nothing was typed (queue it "
+                        "with --when-idle, or `agents up " + agent.name + "`)")
+    backend = config.backend(agent.backend)
+    outcome = delivery.deliver(door, agent.session, text, backend.submit_key,
+                               dialog_re=backend.prompt_re, active_re=backend.active_re)
+    result |= {"delivered": outcome.delivered, "detail": outcome.detail}
+    fleet.operator_event(config, agent.name, "send", f"typed {len(text)} characters: "
+                         f"{outcome.detail}")
+    return result
 
 
 SEND = Verb(

@@ -4,8 +4,14 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from agent_orchestrator.cli.verb import Verb, load, no_arguments, refuse_unstartable, tmux
+
+if TYPE_CHECKING:
+    from agent_orchestrator.config import Config
+    from agent_orchestrator.runtime.fleet import Outcome
 
 
 def _names(parser: argparse.ArgumentParser) -> None:
@@ -13,12 +19,16 @@ def _names(parser: argparse.ArgumentParser) -> None:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from agent_orchestrator.cli import render
+    from agent_orchestrator.cli import doctor, render
     from agent_orchestrator.runtime import fleet
 
     config = load(args, strict=True)
     refuse_unstartable(config)
-    render.outcomes(render.console(), fleet.up(config, tmux(config), args.names))
+    out, server = render.console(), tmux(config)
+    render.doctor(out, [c for c in doctor.check_fd_limits(config, server) if c.status == "warn"])
+    results = fleet.up(config, server, args.names)
+    record(config, results, kind="up")
+    render.outcomes(out, results)
     return 0
 
 
@@ -27,8 +37,24 @@ def run_down(args: argparse.Namespace) -> int:
     from agent_orchestrator.runtime import fleet
 
     config = load(args, env=False)
-    render.outcomes(render.console(), fleet.down(config, tmux(config), args.names))
+    results = fleet.down(config, tmux(config), args.names)
+    record(config, results, kind="down")
+    render.outcomes(render.console(), results)
     return 0
+
+
+def record(config: Config, results: Sequence[Outcome], kind: str) -> None:
+    """The operator's `up` or `down` as events (with the pid and user that ran it): one per
+    agent or service it acted on; the watchdog's and leftover sessions' are fleet-wide."""
+    from agent_orchestrator.runtime import fleet
+
+    names = {a.name for a in config.agents} | {s.name for s in config.services}
+    for result in results:
+        what = result.action + (f" ({result.detail})" if result.detail else "")
+        if result.name in names:
+            fleet.operator_event(config, result.name, kind, what)
+        else:
+            fleet.operator_event(config, None, kind, f"{result.session}: {what}")
 
 
 def _restart_names(parser: argparse.ArgumentParser) -> None:
@@ -70,5 +96,6 @@ WATCHDOG = Verb(
 RESTART = Verb(
     "restart", "stop and start agents or services: a new run, its clocks and counters fresh",
     "agents restart builder    # the watchdog starts its idle clock and back-off over\n"
-    "  agents restart a b",
-    _restart_names, run_restart)
+    "  agents restart a b\n"
+    "like `up` it refuses a config with errors (it starts sessions: not from an old copy)",
+    _restart_names, run_restart, starts_fleet=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent_orchestrator.cli.verb import (
     UsageError,
@@ -12,10 +13,15 @@ from agent_orchestrator.cli.verb import (
     Verb,
     agent_named,
     config_path,
+    count,
     load,
     loaded,
     tmux,
 )
+
+if TYPE_CHECKING:
+    from agent_orchestrator.config import Agent, Config
+    from agent_orchestrator.core.explain import Explanation
 
 
 def _build_status(parser: argparse.ArgumentParser) -> None:
@@ -61,8 +67,14 @@ def run_status(args: argparse.Namespace) -> int:
     return 0
 
 
+FOLLOW_HISTORY = 10  # events `events -f` prints before the new ones, unless -n says
+
+
 def _build_events(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-f", "--follow", action="store_true", help="keep printing new ones")
+    parser.add_argument("-f", "--follow", action="store_true",
+                        help=f"keep printing new ones (after the last {FOLLOW_HISTORY})")
+    parser.add_argument("-n", "--lines", type=count, metavar="N",
+                        help=f"only the last N (default: all; with -f {FOLLOW_HISTORY})")
     parser.add_argument("--agent", metavar="NAME", help="only this agent's")
     parser.add_argument("--since", metavar="WHEN",
                         help="only newer ones: 30m, 8h, 2d or an ISO time")
@@ -70,6 +82,9 @@ def _build_events(parser: argparse.ArgumentParser) -> None:
 
 
 def run_events(args: argparse.Namespace) -> int:
+    from collections import deque
+    from collections.abc import Iterable
+
     from agent_orchestrator.cli import render
     from agent_orchestrator.doors import eventlog
 
@@ -82,12 +97,20 @@ def run_events(args: argparse.Namespace) -> int:
         from agent_orchestrator.runtime.fleet import check_names
 
         check_names(config, [args.agent])
+
+    def keep(record: dict[str, object]) -> bool:
+        return eventlog.matches(record, agent=args.agent, since=since)
+
+    records: Iterable[dict[str, object]]
+    if args.follow:
+        last = FOLLOW_HISTORY if args.lines is None else args.lines
+        records = eventlog.follow_last(config.log_dir, last, keep)
+    else:
+        records = (r for r in eventlog.read(config.log_dir) if keep(r))
+        if args.lines is not None:
+            records = deque(records, maxlen=args.lines)
     out = render.console()
-    records = eventlog.follow(config.log_dir, from_start=True) if args.follow else \
-        eventlog.read(config.log_dir)
     for record in records:
-        if not eventlog.matches(record, agent=args.agent, since=since):
-            continue
         if args.json:
             render.json_line(record)
         else:
@@ -104,13 +127,11 @@ def _build_explain(parser: argparse.ArgumentParser) -> None:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    import time
     from datetime import datetime
 
     from agent_orchestrator import config as config_mod
     from agent_orchestrator.cli import render
     from agent_orchestrator.core import explain
-    from agent_orchestrator.doors import memorystore
 
     now = datetime.now().astimezone()
     if args.screen is not None or args.backend is not None:
@@ -132,23 +153,44 @@ def run_explain(args: argparse.Namespace) -> int:
         if not args.name:
             raise UsageError("give an agent NAME, or --backend B --screen FILE")
         config = load(args, env=False)
-        agent = agent_named(config, args.name)
-        screen = tmux(config).capture(agent.session)
-        memory, _ = memorystore.load_memory(config, quarantine=False)
-        mem = memory.agent(agent.name)
-        idle = max(time.monotonic() - mem.active_at, 0.0) if mem.active_at is not None \
-            else None
-        judged = None if mem.state is None else {
-            "state": mem.state, "source": mem.state_source,
-            "age_s": round(max(time.monotonic() - mem.looked_at, 0.0), 1)
-            if mem.looked_at is not None else None}
-        result = explain.explain_screen(screen, config.backend(agent.backend), now,
-                                        agent.name, idle, judged)
+        result = explain_agent(config, agent_named(config, args.name))
     if args.json:
         render.json_document(result.to_json())
     else:
         render.explanation(render.console(), result)
-    return 0
+
+
+def explain_agent(config: Config, agent: Agent) -> Explanation:
+    """What `explain NAME` shows: the agent's screen now, judged, and the watchdog's last
+    verdict on it; for an agent with no running screen, its state and what brings it
+    back (core/explain.not_running)."""
+    import time
+    from datetime import datetime
+
+    from agent_orchestrator.cli.status import agent_state
+    from agent_orchestrator.core import explain
+    from agent_orchestrator.doors import markers, memorystore
+
+    memory, _ = memorystore.load_memory(config, quarantine=False)
+    mem = memory.agent(agent.name)
+    # No running screen (stopped, exited, crash-looping, ...): say so in status's words
+    # rather than judge a dead pane or fail on a missing one.
+    snap = tmux(config).snapshot()
+    state, detail = agent_state(
+        agent, snap.pane(agent.session), mem, agent.name in markers.stopped_agents(config),
+        snap.server_running, time.monotonic(),
+        agent.kind == "loop" and memory.loop.sequence_complete)
+    down = explain.not_running(state, detail, config.backend(agent.backend), agent.name)
+    if down is not None:
+        return down
+    screen = tmux(config).capture(agent.session)
+    idle = max(time.monotonic() - mem.active_at, 0.0) if mem.active_at is not None else None
+    judged = None if mem.state is None else {
+        "state": mem.state, "source": mem.state_source,
+        "age_s": round(max(time.monotonic() - mem.looked_at, 0.0), 1)
+        if mem.looked_at is not None else None}
+    return explain.explain_screen(screen, config.backend(agent.backend),
+                                  datetime.now().astimezone(), agent.name, idle, judged)
 
 
 STATUS = Verb(
@@ -158,9 +200,11 @@ STATUS = Verb(
     "  agents status --json | jq '.agents[] | select(.state == \"crash-looping\")'",
     _build_status, run_status)
 EVENTS = Verb(
-    "events", "the watchdog's decisions (time, agent, event, reason), optionally followed",
+    "events", "the watchdog's decisions and the operator's actions (time, agent, event, "
+    "reason), optionally followed",
     "agents events --since 8h          # what happened overnight\n"
-    "  agents events -f --agent builder   # follow one agent's decisions live",
+    "  agents events -f --agent builder   # its last 10, then follow it live\n"
+    "  agents events -n 20 --json         # the last 20 as JSON lines",
     _build_events, run_events)
 EXPLAIN = Verb(
     "explain", "show which state the watchdog sees on an agent's screen, and why",

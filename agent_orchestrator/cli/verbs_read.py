@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent_orchestrator.cli.verb import UsageError, UserError, Verb, agent_named, load
+from agent_orchestrator.cli.verb import UsageError, UserError, Verb, agent_named, count, load
 
 if TYPE_CHECKING:
+    from agent_orchestrator.cli.logrender import LogView
+    from agent_orchestrator.doors.follow import Piece
     from agent_orchestrator.doors.transcript.turns import Turn
 
 LOG_POLL = 0.25  # seconds between looks at a quiet session log
@@ -18,10 +21,16 @@ LOG_TAIL_BYTES = 256 * 1024  # the history's last lines are looked for in this m
 
 def _build_logs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", metavar="NAME", help="agent or service")
-    parser.add_argument("-n", "--lines", type=int, default=40, help="lines of history (40)")
-    parser.add_argument("--no-follow", action="store_true", help="print and exit")
+    parser.add_argument("-n", "--lines", type=count, default=40, metavar="N",
+                        help="lines of history (40; 0 for none)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("-f", "--follow", action="store_true",
+                      help="keep printing what comes next (the default): a line when it "
+                      "scrolls off the screen or has stopped changing")
+    mode.add_argument("--no-follow", action="store_true", help="print and exit")
     parser.add_argument("--raw", action="store_true",
-                        help="the bytes as written (terminal control sequences included)")
+                        help="the bytes as written (terminal control sequences included), "
+                        "not the rendered screen")
 
 
 def run_logs(args: argparse.Namespace) -> int:
@@ -36,19 +45,70 @@ def run_logs(args: argparse.Namespace) -> int:
     assert target is not None
     path = launch.log_file(config, target.session)
     if not path.exists():
-        raise UserError(f"no log yet for {args.name} ({path})")
+        if args.no_follow:
+            raise UserError(f"no log yet for {args.name} ({path})")
+        render.notice(f"no log yet for {args.name}: waiting for {path}")
     # Followed through rotation: the session log's writer renames it away at log_max_bytes.
-    pieces = follow(path, LOG_POLL)
+    pieces = follow(path, LOG_POLL, ticks=not args.raw)
     try:
         history = next(pieces).data[-LOG_TAIL_BYTES:]
-        render.log_bytes(b"".join(history.splitlines(keepends=True)[-args.lines:]), args.raw)
-        if not args.no_follow:
-            for piece in pieces:
-                if piece.data:
-                    render.log_bytes(piece.data, args.raw)
+        if args.raw:
+            render.log_bytes(b"".join(history.splitlines(keepends=True)[-args.lines:]
+                                      if args.lines else []))
+            if not args.no_follow:
+                for piece in pieces:
+                    render.log_bytes(piece.data)
+        else:
+            _rendered(pieces, _view(path, history), args.lines, not args.no_follow)
     finally:
         pieces.close()
     return 0
+
+
+def _from_a_boundary(tail: bytes) -> bytes:
+    """A tail cut from a longer log, from its first newline or escape sequence on: the cut
+    may fall inside a sequence or a character."""
+    if len(tail) < LOG_TAIL_BYTES:
+        return tail  # the whole log (and its rotated copy): nothing was cut
+    starts = [i for i in (tail.find(b"\n"), tail.find(b"\x1b")) if i >= 0]
+    return tail[min(starts):] if starts else tail
+
+
+def _view(path: Path, tail: bytes) -> LogView:
+    """The session log at `path` replayed on a terminal emulator (cli/logrender.py), from
+    `tail`, its last LOG_TAIL_BYTES. A log just rotated starts mid-screen (a TUI repaints
+    only the rows that change): the rotated copy's tail (LOG.1) goes first."""
+    from agent_orchestrator.cli.logrender import LogView
+    from agent_orchestrator.doors.follow import tail_bytes
+
+    older = tail_bytes(path.with_name(path.name + ".1"), LOG_TAIL_BYTES - len(tail))
+    view = LogView()
+    view.feed(_from_a_boundary(older + tail))
+    return view
+
+
+def log_lines(path: Path, lines: int) -> list[str]:
+    """The last `lines` rendered lines of the session log at `path`, as `agents logs
+    --no-follow` prints them (also the MCP tool logs_tail's)."""
+    from agent_orchestrator.doors.follow import tail_bytes
+
+    return _view(path, tail_bytes(path, LOG_TAIL_BYTES)).history(lines)
+
+
+def _rendered(pieces: Iterator[Piece], view: LogView, lines: int, follow: bool) -> None:
+    """The rendered log's last `lines` lines, then (`follow`) the lines that complete or
+    change as `pieces` come."""
+    import time
+
+    from agent_orchestrator.cli import render
+
+    render.log_lines(view.history(lines))
+    if not follow:
+        return
+    view.start_following(time.monotonic())
+    for piece in pieces:  # the writer's rotation continues the same terminal: one view
+        view.feed(piece.data)
+        render.log_lines(view.update(time.monotonic()))
 
 
 def _build_transcript(parser: argparse.ArgumentParser) -> None:
@@ -64,12 +124,13 @@ def _build_transcript(parser: argparse.ArgumentParser) -> None:
 def _agent_transcript(args: argparse.Namespace) -> Path:
     """The transcript file of the agent NAME, found through its stored session id."""
     from agent_orchestrator.cli import render
-    from agent_orchestrator.doors import markers
+    from agent_orchestrator.doors import markers, worktrees
     from agent_orchestrator.doors.transcript import locate
     from agent_orchestrator.runtime.launch import CONTINUE_LAST
 
     config = load(args)
     agent = agent_named(config, args.name)
+    agent = replace(agent, dir=worktrees.work_dir(config, agent))  # where the CLI ran
     backend = config.backend(agent.backend)
     notes: list[str] = []
     stored = markers.resume_id(config, agent.name)
@@ -120,7 +181,10 @@ def run_transcript(args: argparse.Namespace) -> int:
 
 
 LOGS = Verb(
-    "logs", "print and follow an agent's session log", "agents logs builder -n 100",
+    "logs", "print and follow an agent's session log, rendered as its screen showed it",
+    "agents logs builder -n 100       # the last 100 lines, then what comes next\n"
+    "  agents logs builder --no-follow  # print and exit\n"
+    "  agents logs builder --raw        # the bytes as the pane wrote them",
     _build_logs, run_logs)
 TRANSCRIPT = Verb(
     "transcript", "show an agent's conversation from its Claude Code or Codex session file",

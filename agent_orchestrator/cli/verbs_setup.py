@@ -53,13 +53,13 @@ INIT = Verb(
     "init", "scaffold agents.toml and prompts/ in a folder (never overwrites)",
     "agents init ~/proj        # writes ~/proj/agents.toml and ~/proj/prompts/\n"
     "  agents init --loop-demo /tmp/loopdemo   # watch a builder and an adversary",
-    _build_init, run_init)
+    _build_init, run_init, takes_config=False)
 CHECK = Verb(
     "check", "validate the config and list every error found", "agents check --config agents.toml",
     no_arguments, run_check)
 SELFTEST = Verb(
     "selftest", "check the built-in screen classifiers against sample screens",
-    "agents selftest", no_arguments, run_selftest)
+    "agents selftest", no_arguments, run_selftest, takes_config=False)
 DOCTOR = Verb(
     "doctor", "check tmux, the agent CLIs, the config and the folders",
     "agents doctor --config ~/proj/agents.toml", no_arguments, run_doctor)

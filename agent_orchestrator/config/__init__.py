@@ -24,6 +24,7 @@ from agent_orchestrator.config.model import (
     OnComplete,
     Phase,
     Service,
+    Tasks,
     Wake,
     WatchdogSettings,
 )
@@ -33,5 +34,5 @@ from agent_orchestrator.config.userregex import UserRegex
 __all__ = [
     "BOOT_LINE", "DELIVERIES", "KINDS", "PRESETS", "WATCHDOG_NAME", "WATCH_MODES", "Agent",
     "Backend", "Config", "ConfigError", "Handoff", "Loop", "OnComplete", "Phase", "Service",
-    "UserRegex", "Wake", "WatchdogSettings", "builtin_backend", "content_digest", "load",
+    "Tasks", "UserRegex", "Wake", "WatchdogSettings", "builtin_backend", "content_digest", "load",
 ]

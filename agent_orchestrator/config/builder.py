@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from agent_orchestrator.config import filetrust, model
-from agent_orchestrator.config.hosts import build_hosts, check_agent_hosts
+from agent_orchestrator.config import filetrust, model, steering
+from agent_orchestrator.config.hosts import build_hosts, check_agent_hosts, path_on_host
 from agent_orchestrator.config.presets import PRESETS, SKIP_PERMISSIONS
 from agent_orchestrator.config.schema import NAME_RE, Problems, check_table, dotted
 from agent_orchestrator.config.tables import (
@@ -27,6 +27,7 @@ from agent_orchestrator.config.tables import (
     ON_COMPLETE,
     PHASE,
     SERVICE,
+    TASKS,
     TOP,
     WAKE,
     WATCHDOG,
@@ -44,6 +45,9 @@ class Builder:
         self.warnings = Problems(lines)
         self.env = env
         self.root = self.path.parent
+
+    def _on_host(self, value: str, where: tuple[Any, ...], label: str) -> Path:
+        return path_on_host(value, where, label, self.problems)
 
     def build(self, raw: dict[str, Any]) -> model.Config | None:
         top = check_table(raw, TOP, (), self.problems)
@@ -73,15 +77,30 @@ class Builder:
         self._check_names(agents, services, prefix or "")
         declared = top.get("host") if isinstance(top.get("host"), dict) else {}
         check_agent_hosts(declared, agents, self.problems)
+        notify = steering.notify(top.get("notify"), self.problems)
+        mcp = steering.mcp(top.get("mcp"), self.problems)
+        tasks = self._tasks(top.get("tasks", {}), defaults.get("backend") or next(
+            (a.backend for a in agents), None), {b.name for b in backends})
         if self.problems.items or prefix is None or not defaults.get("log_dir"):
             return None
+        log_dir = self._path(defaults["log_dir"], where=("defaults", "log_dir"))
+        if (unsafe := filetrust.log_dir_problem(log_dir)) is not None:
+            self.problems.add(("defaults", "log_dir"), unsafe)
+            return None
         return model.Config(
-            path=self.path, project_dir=self.root, session_prefix=prefix,
-            log_dir=self._path(defaults["log_dir"], where=("defaults", "log_dir")),
+            path=self.path, project_dir=self.root, session_prefix=prefix, log_dir=log_dir,
             tmux_socket=defaults.get("tmux_socket"),
             watchdog=watchdog, backends=backends, agents=agents, services=services,
-            hosts=hosts, loop=loop, log_max_bytes=defaults["log_max_bytes"],
-            log_keep=defaults["log_keep"])
+            hosts=hosts, loop=loop, tasks=tasks, log_max_bytes=defaults["log_max_bytes"],
+            log_keep=defaults["log_keep"], notify=notify, mcp=mcp)
+
+    def _tasks(self, raw: Any, fallback: str | None, backends: set[str]) -> model.Tasks:
+        """`[tasks]`; its backend defaults to `[defaults]`' one, else the first agent's."""
+        values = check_table(raw, TASKS, ("tasks",), self.problems)
+        values["backend"] = values.get("backend") or fallback
+        if values["backend"] is not None and values["backend"] not in backends:
+            self.problems.add(("tasks", "backend"), f"unknown backend {values['backend']!r}")
+        return model.Tasks(**values)
 
     def _path(self, value: str | Path, base: Path | None = None,
               where: tuple[Any, ...] = (), label: str | None = None) -> Path:
@@ -152,11 +171,11 @@ class Builder:
                 split_words(values.get(key) or "")
             except TemplateError as exc:
                 self.problems.add(where + (key,), str(exc), label=f"backend.{name}.{key}")
-        shell_checks = [("attach", ("dir", "session", "model", "kickoff_file")),
+        shell_checks = [("attach", ("dir", "session", "model", "kickoff", "kickoff_file")),
                         ("preamble", ())]
         if values.get("prompt_delivery") == "exec":
-            shell_checks.append(("bin", ("kickoff", "kickoff_file", "session", "model",
-                                         "dir", "id")))
+            shell_checks.append(("bin", ("kickoff", "kickoff_file", "kickoff_text", "session",
+                                         "model", "dir", "id")))
         elif "bin" in values:
             try:
                 split_words(values["bin"])
@@ -209,7 +228,7 @@ class Builder:
             prompt_file = values.get("prompt_file")
             host = values.get("host")
             # On another host, its folder and files are that host's: not looked at here.
-            file = self._file if host is None else self._remote_path
+            file = self._file if host is None else self._on_host
             wake = self._wake(values.get("wake"), where + ("wake",), f"agent.{name}.wake", file)
             out.append(model.Agent(
                 name=name, session=values.get("session") or prefix + name,
@@ -218,10 +237,11 @@ class Builder:
                 prompt_file=file(prompt_file, where + ("prompt_file",),
                                  f"agent.{name}.prompt_file") if prompt_file else None,
                 dir=self._path(values["dir"], where=where + ("dir",), label=f"agent.{name}.dir")
-                if host is None else self._remote_path(values["dir"], where + ("dir",),
+                if host is None else self._on_host(values["dir"], where + ("dir",),
                                                        f"agent.{name}.dir"),
                 enabled=values["enabled"],
-                watch=values["watch"], resume=values["resume"], wake=wake, host=host))
+                watch=values["watch"], resume=values["resume"], wake=wake, host=host,
+                worktree=values["worktree"]))
         return tuple(out)
 
     def _wake(self, raw: Any, where: tuple[Any, ...], label: str,
@@ -235,13 +255,6 @@ class Builder:
                                                    where + ("prompt_file",),
                                                    f"{label}.prompt_file"))
 
-    def _remote_path(self, value: str, where: tuple[Any, ...], label: str) -> Path:
-        """A path on an agent's host: taken as written, which must be absolute or from `~`
-        (there is no project folder there to be relative to)."""
-        if not value.startswith(("/", "~")):
-            self.problems.add(where, f"{value[:200]!r} is a path on the agent's host: write "
-                              "it absolute or from ~", label=label)
-        return Path(value)
 
     def _services(self, raw: Any, prefix: str) -> tuple[model.Service, ...]:
         if not isinstance(raw, list):
@@ -270,6 +283,10 @@ class Builder:
                                   f"by {other})", label=f"{kind}.{name}")
                 continue
             seen_names[name.lower()] = f"{kind} '{name}'"
+            if name.lower().startswith(model.TASK_AGENT_PREFIX):
+                self.problems.add(where + ("name",), f"names starting with "
+                                  f"'{model.TASK_AGENT_PREFIX}' are kept for queued tasks "
+                                  "(`agents submit`): pick another", label=f"{kind}.{name}")
             if (owner := seen_sessions.get(session.lower())) is not None:
                 self.problems.add(where, f"session name '{session}' is already used by "
                                   f"{owner}", label=f"{kind}.{name}.session")

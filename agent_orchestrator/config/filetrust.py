@@ -101,6 +101,33 @@ def judge(info: os.stat_result, path: Path, shown: str, stakes: str) -> Verdict:
     return Verdict()
 
 
+def log_dir_problem(log_dir: Path) -> str | None:
+    """Why `log_dir` (resolved) must not be used, or None: it or the folder it is in can be
+    written by anyone without the sticky bit, so anyone could swap our logs and state (the
+    lock, the watchdog's memory) for their own files or symlinks. A sticky shared folder
+    such as /tmp is fine: there only the owner of a name can replace it."""
+    for folder in (log_dir, log_dir.parent):
+        try:
+            mode = os.stat(folder).st_mode
+        except OSError:
+            continue  # not there yet: created by us, 0700
+        if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+            return (f"log_dir {log_dir} {'is' if folder == log_dir else 'is in'} a folder "
+                    f"anyone can write to without the sticky bit ({folder}, mode "
+                    f"{stat.S_IMODE(mode):04o}): anyone could replace our logs and state with "
+                    f"their own files; choose a log_dir in a folder of your own, or fix the "
+                    f"folder with: chmod o-w {folder} (or chmod +t {folder})")
+    state = log_dir / "state"
+    with contextlib.suppress(OSError):
+        info = os.stat(state)
+        if info.st_uid != os.geteuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return (f"{state} (where the watchdog keeps its lock and memory) is owned by "
+                    f"{_user(info.st_uid)} with mode {stat.S_IMODE(info.st_mode):04o}: it must "
+                    f"be a folder of yours no one else can write to; remove it (it is made "
+                    f"again, private) or choose another log_dir")
+    return None
+
+
 def _too_big(name: str, size: int, least: str = "") -> str:
     return (f"{name} is {least}{size:,} bytes, over the {MAX_BYTES:,}-byte cap on files we "
             f"read (config, prompts, wake and role files, templates): is it the right file?")

@@ -22,6 +22,20 @@ DELIVERIES = ("arg", "ping", "exec")
 # CLIs whose own signals (hooks, notify programs) the launcher can wire (core/signals.py).
 SIGNAL_SOURCES = ("claude", "codex", "gemini")
 WATCHDOG_NAME = "watchdog"  # the watchdog's own session is <prefix>watchdog
+TASK_AGENT_PREFIX = "task-"  # a queued task runs as the agent task-<name> (core/tasks.py)
+# `[notify] on`: the states an operator may be told about (core/notify.py titles each);
+# `limited`/`crash-looping` name the state, `limit`/`crash-loop` the event: both are accepted.
+NOTIFY_ON = ("crash-looping", "crash-loop", "limited", "limit", "dialog", "phase-advance",
+             "sequence-complete", "fleet-degraded", "fleet-recovered", "turn-finished",
+             "stall-reboot", "config-rejected", "task-done", "task-failed")
+NOTIFY_DEFAULT_ON = ("crash-looping", "limited", "dialog", "phase-advance",
+                     "sequence-complete", "fleet-degraded")
+SINK_KINDS = ("webhook", "command")
+SINK_FORMATS = ("json", "ntfy", "slack")
+# `agents mcp`: its tools; `[mcp] allow` defaults to the read-only ones.
+MCP_READ_TOOLS = ("fleet_status", "agent_status", "events", "phase_show", "explain",
+                  "logs_tail", "tasks")
+MCP_WRITE_TOOLS = ("send", "restart", "up", "down", "phase_set")
 
 
 @dataclass(frozen=True)
@@ -111,6 +125,8 @@ class Agent:
     watch: str = "none"
     resume: bool = False
     wake: Wake | None = None
+    # Work in an own git worktree of `dir`'s repository (doors/worktrees.py says where).
+    worktree: bool = False
     host: str | None = None  # a [host.NAME]; None: this machine
 
 
@@ -188,6 +204,52 @@ class Loop:
 
 
 @dataclass(frozen=True)
+class NotifySink:
+    """One `[[notify.sink]]`: a "webhook" (`url`, `format`, extra `headers`) or a
+    "command" (`argv`, the notification as JSON on stdin). `url` and `headers` may hold
+    secrets: they are shown only through doors/notify.py's `shown`."""
+
+    kind: str
+    url: str | None = None
+    format: str = "json"
+    headers: tuple[tuple[str, str], ...] = ()
+    argv: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Notify:
+    """`[notify]`: which states become messages (`on`), where they go, and how hard to try.
+    `min_gap`: seconds before the same agent is told about the same kind again."""
+
+    on: tuple[str, ...] = NOTIFY_DEFAULT_ON
+    sinks: tuple[NotifySink, ...] = ()
+    min_gap: float = 600
+    attempts: int = 3
+    backoff: float = 1
+    timeout: float = 10
+
+
+@dataclass(frozen=True)
+class Mcp:
+    """`[mcp]`: the tools `agents mcp` serves (`"*"`: all of them)."""
+
+    allow: tuple[str, ...] = MCP_READ_TOOLS
+
+
+@dataclass(frozen=True)
+class Tasks:
+    """`[tasks]`: the one-shot task queue (`agents submit`). `backend` None: the task
+    agents use `[defaults]`' backend, else the first declared one."""
+
+    max_parallel: int = 2
+    backend: str | None = None
+    model: str | None = None
+    worktree: bool = True
+    base: str = "HEAD"
+    keep_worktrees: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole, valid agents.toml."""
 
@@ -202,8 +264,11 @@ class Config:
     services: tuple[Service, ...] = ()
     hosts: tuple[Host, ...] = ()
     loop: Loop | None = None
+    tasks: Tasks = Tasks()
     log_max_bytes: int = 20_000_000
     log_keep: int = 1
+    notify: Notify | None = None
+    mcp: Mcp = Mcp()
     digest: str = field(default="", compare=False)  # sha256 of the file's bytes, 12 digits
     # Accepted but worth saying (a group-writable prompt file), as `FILE:LINE: key: text`.
     warnings: tuple[str, ...] = field(default=(), compare=False)

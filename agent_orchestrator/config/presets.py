@@ -203,7 +203,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "signals": "gemini",
         "bin": "gemini",
         "prompt_delivery": "arg",
-        "flags": "--prompt-interactive={kickoff}",
+        "flags": "--prompt-interactive={kickoff_text}",
         "model_flag": "--model '{model}'",
         "supports_resume": True,
         "resume_flag": "--resume '{id}'",
@@ -250,7 +250,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "opencode": {
         "bin": "opencode",
         "prompt_delivery": "arg",
-        "flags": "--prompt={kickoff}",
+        "flags": "--prompt={kickoff_text}",
         "model_flag": "--model '{model}'",
         "supports_resume": True,
         "resume_flag": "--session '{id}'",

@@ -56,6 +56,7 @@ AGENT = modelled(model.Agent, {
     "resume": Field("bool"),
     "wake": Field("table"),
     "host": Field("name"),
+    "worktree": Field("bool"),
 })
 # Any agent key except its identity may be defaulted in [defaults].
 DEFAULTS = DEFAULTS_OWN | {k: v for k, v in AGENT.items() if k not in ("name", "session")}
@@ -141,6 +142,32 @@ LOOP = modelled(model.Loop, {
     "handoff": Field("table"),
     "on_complete": Field("table"),
 })
+TASKS = modelled(model.Tasks, {
+    "max_parallel": Field("int", minimum=1),
+    "backend": Field("name"),
+    "model": Field("nonempty"),
+    "worktree": Field("bool"),
+    "base": Field("nonempty"),
+    "keep_worktrees": Field("bool"),
+})
+NOTIFY = modelled(model.Notify, {
+    "on": Field("strlist"),
+    "sink": Field("list", []),
+    "min_gap": Field("number"),
+    "attempts": Field("int", minimum=1),
+    "backoff": Field("number"),
+    "timeout": Field("number", minimum=0.1),
+})
+SINK = modelled(model.NotifySink, {
+    "kind": Field("choice", required=True, choices=model.SINK_KINDS),
+    "url": Field("nonempty"),
+    "format": Field("choice", choices=model.SINK_FORMATS),
+    "headers": Field("strmap"),
+    "argv": Field("strlist"),
+})
+MCP = modelled(model.Mcp, {"allow": Field("strlist")})
 TOP = {"defaults": Field("table", required=True), "watchdog": Field("table", {}),
        "backend": Field("table", {}), "agent": Field("list", []),
-       "service": Field("list", []), "loop": Field("table"), "host": Field("table", {})}
+       "service": Field("list", []), "loop": Field("table"), "notify": Field("table"),
+       "mcp": Field("table"), "tasks": Field("table", {}),
+       "host": Field("table", {})}

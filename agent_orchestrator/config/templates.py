@@ -9,6 +9,8 @@ Two kinds of template:
   the placeholder, so it stays one word;
 - the ping boot line (`render_boot_line`): prose typed to an agent, whose quoted
   `'{kickoff_file}'` must stay one word for the shell the agent runs it in.
+`{kickoff}` is the kickoff FILE's path wherever it appears, as in the original tool; the
+text itself is `{kickoff_text}` (exec `bin`, arg `flags`).
 Only the names passed in are replaced; other braces (`${HOME}`, code in prompts) are left.
 `{python}` in a backend's `bin` is filled before all of these (`fill_python`).
 """
@@ -86,13 +88,14 @@ def render_shell(template: str, quoted: Mapping[str, str],
 
 
 def render_boot_line(template: str, kickoff_file: str) -> str:
-    """Fill `{kickoff_file}` in a ping boot line: text typed to an agent, which then runs
-    the command it quotes. Inside single quotes (`cat '{kickoff_file}'`) the path's own `'`
-    become `'\\''`, so the agent's shell gets the path as one word whatever it holds (a
-    project folder named `it's $(x)` must not run `x`); elsewhere (prose) it is inserted as
-    is. One pass: a path that itself holds `{kickoff_file}` is not substituted again."""
+    """Fill `{kickoff_file}` (or `{kickoff}`, the same path) in a ping boot line: text typed
+    to an agent, which then runs the command it quotes. Inside single quotes
+    (`cat '{kickoff_file}'`) the path's own `'` become `'\\''`, so the agent's shell gets
+    the path as one word whatever it holds (a project folder named `it's $(x)` must not run
+    `x`); elsewhere (prose) it is inserted as is. One pass: a path that itself holds
+    `{kickoff_file}` is not substituted again."""
     escaped = "'" + kickoff_file.replace("'", "'\\''") + "'"
-    return re.sub(r"'\{kickoff_file\}'|\{kickoff_file\}",
+    return re.sub(r"'\{kickoff(?:_file)?\}'|\{kickoff(?:_file)?\}",
                   lambda m: escaped if m.group(0).startswith("'") else kickoff_file, template)
 
 

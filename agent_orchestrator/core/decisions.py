@@ -43,22 +43,38 @@ class Stop:
 @dataclass(frozen=True)
 class Type:
     """Type `text` (or the content of `file`, whitespace collapsed) into the agent and
-    submit it; `queued`: the id of the queued text it is (removed once delivered)."""
+    submit it; `queued`: the id of the queued text it is (removed once delivered). Not typed
+    while a dialog or, unless `into_limit` (the resume nudge), a limit banner is on screen:
+    a text that is not queued yet then goes to the agent's inbox to wait."""
 
     agent: str
     reason: str
     text: str | None = None
     file: Path | None = None
     queued: str | None = None
+    into_limit: bool = False
+
+
+@dataclass(frozen=True)
+class Queue:
+    """Put `text` in the agent's inbox (doors/inbox.py): typed at its next idle look (never
+    while it works, is limited or at a dialog), kept across watchdog restarts until it was
+    seen to land."""
+
+    agent: str
+    reason: str
+    text: str
 
 
 @dataclass(frozen=True)
 class SetPhase:
-    """Save `index` as the loop's current phase (before its agents are started on it)."""
+    """Save `index` as the loop's current phase (before its agents are started on it);
+    `reopen`: the sequence runs again, so `<log_dir>/SEQUENCE-COMPLETE` is removed."""
 
     index: int
     reason: str
     agent: None = None
+    reopen: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,7 +85,7 @@ class CompleteSequence:
     agent: None = None
 
 
-Action = Start | Restart | Stop | Type | SetPhase | CompleteSequence
+Action = Start | Restart | Stop | Type | Queue | SetPhase | CompleteSequence
 
 
 @dataclass(frozen=True)

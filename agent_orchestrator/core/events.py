@@ -1,4 +1,5 @@
-"""Event: one decision of the watchdog, and its JSON line (doors/eventlog.py appends them)."""
+"""Event: one decision of the watchdog or action of the operator, and its JSON line
+(doors/eventlog.py appends them); KINDS names every kind the code records."""
 
 from __future__ import annotations
 
@@ -9,6 +10,38 @@ from datetime import UTC, datetime
 
 from agent_orchestrator.config.schema import NAME_RE
 from agent_orchestrator.core.redact import redact
+
+# Every `event` value the code records, each explained in README's "Events" table
+# (tests/test_events.py checks both ways: the README against this, the code's emitting
+# calls against this).
+KINDS = frozenset({
+    # the watchdog: agents' runs
+    "start", "restart", "adopt", "stall-reboot", "backoff", "backoff-cleared", "crash-loop",
+    "crash-loop-cleared", "throttled", "fleet-degraded", "fleet-recovered", "clock-clamped",
+    # what the agents show or say
+    "limit", "limit-nudge", "limit-over", "limit-waiting", "limit-suspicious", "dialog",
+    "wake", "turn-finished", "signal-disagrees",
+    # texts typed in
+    "send", "send-typing", "send-delivered", "delivery-failed", "delivery-deferred",
+    "action-failed",
+    # the loop
+    "handoff-ping", "handoff-unrouted", "verify", "verify-done", "verify-failed",
+    "phase-advance", "phase-changed", "phase-resumed", "phase-set", "sequence-complete",
+    "phase-file-corrupt", "phase-file-recovered",
+    # the config
+    "config-reloaded", "config-rejected", "config-pending", "config-recovered",
+    "config-warning", "config-gone", "added", "changed", "removed",
+    # the watchdog itself and its world
+    "watchdog-start", "watchdog-stop", "tmux-server-gone", "tmux-error", "git-error",
+    "state-rebuilt", "state-write-failed", "state-write-recovered", "notify-failed",
+    "log-write-failed", "debris-removed", "fd-limit",
+    # the operator's verbs (also `restart` and `send`)
+    "up", "down",
+    # one-shot tasks (runtime/tasks.py; the operator's submit, cancel, retry) and worktrees
+    "task-submitted", "task-cancelled", "task-retried", "task-started", "task-worktree",
+    "task-adopted", "task-finished", "task-exited", "task-done", "task-retry",
+    "task-failed", "task-dialog", "task-error", "worktree-failed",
+})
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ how long the agent has been idle; for a saved screen (`--backend B --screen FILE
 text is judged. Either way the answer lists, for every regex of the backend, the line it
 matched (in the part of the screen the rules read), the reset time read from a limit
 banner, and a WAITING-UNTIL marker: what a user needs to fix a regex after a CLI update.
+An agent with no running screen (stopped, exited, crash-looping, disabled, resting after
+the last phase) is said to be so instead (`not_running`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,41 @@ _WHY = {
     "limited": "limit_re matched with no live spinner: held until the reset time",
     "idle": "no regex matched: idle (a heal+stall agent is rebooted after stall_idle)",
 }
+
+
+# The states of cli/status.agent_state in which no live screen is judged: `explain NAME`
+# says so (and what brings the agent back) instead of judging a dead or missing pane.
+_NOT_RUNNING = {
+    "disabled": "`enabled = false` in the config: never started, never watched",
+    "stopped": "`agents down` stopped it (or it is not watched, or no tmux server runs): the "
+               "watchdog leaves it down; `agents up {name}` starts it",
+    "done": "a loop agent resting after the last phase; `agents phase set N` runs the loop "
+            "again",
+    "crash-looping": "it failed crash_limit times within crash_window, so the watchdog "
+                     "stopped restarting it; `agents events --agent {name}` shows why, "
+                     "`agents up {name}` (or editing its config entry) clears it",
+    "backoff": "between crashes: the watchdog restarts it once its back-off ends",
+    "exited": "its program ended or its session is gone: the watchdog restarts it "
+              "(`agents logs {name}` shows its last output)",
+}
+NOT_RUNNING = frozenset(_NOT_RUNNING)
+
+
+def not_running(state: str, detail: str, backend: Backend, agent: str) -> Explanation | None:
+    """The answer for an agent in `state` (cli/status.agent_state, with its prose `detail`)
+    when there is no running screen to judge; None when there is one."""
+    why = _NOT_RUNNING.get(state)
+    if why is None:
+        return None
+    why = why.format(name=agent)
+    regexes = {"active_re": backend.active_re, "limit_re": backend.limit_re,
+               "fatal_re": backend.fatal_re, "prompt_re": backend.prompt_re}
+    return Explanation(backend=backend.name, state=state,
+                       why=why if detail == state else f"{detail}: {why}",
+                       matches=dict.fromkeys(regexes),
+                       patterns={k: r.pattern if r is not None else None
+                                 for k, r in regexes.items()},
+                       agent=agent, notes=["no running screen: nothing was judged"])
 
 
 @dataclass(frozen=True)

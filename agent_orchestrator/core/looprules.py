@@ -3,13 +3,15 @@
 - phase changed by the operator (`agents phase set/next`) → the loop agents restart on it;
 - phase file corrupt → reported once per content; no phase change or advance until fixed;
 - handoff: each ping the shell relayed from origin/main (claim → reviewer, review → builder,
-  inbox → its target) is typed into its target agent, naming the commit;
+  inbox → its target) goes to its target agent's inbox, naming the commit: typed at the
+  agent's next idle look, never into a limit or a dialog;
 - DONE: the current phase's pushed status file says DONE with real text; if the phase has
   `verify` commands they must have passed at that very commit (the shell runs them), else
   the builder is told what failed, once per commit;
 - advance (`auto_advance`): next phase saved, loop agents restarted on it (new kickoff, new
   models); after the last: SEQUENCE-COMPLETE, loop agents stopped, the `on_complete` agent
-  started; a phase appended later resumes the loops on it.
+  started; a phase appended later resumes the loops on it, and `agents phase set N` after
+  the end runs phase N again (SEQUENCE-COMPLETE removed).
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from agent_orchestrator.config import Agent, Config
-from agent_orchestrator.core.decisions import CompleteSequence, SetPhase, Stop, Tick, Type
+from agent_orchestrator.core import screenrules
+from agent_orchestrator.core.decisions import (
+    CompleteSequence,
+    Queue,
+    SetPhase,
+    Stop,
+    Tick,
+    Type,
+)
 from agent_orchestrator.core.memory import AgentMemory
 from agent_orchestrator.core.observed import LoopSeen
 from agent_orchestrator.core.restarts import start
@@ -45,7 +55,11 @@ def apply(tick: Tick) -> None:
         if seen.head is not None:  # pings name commits, not phases: they still go
             _relay(tick)
         return
-    if tick.loop.phase != index and not tick.loop.sequence_complete:
+    if _moved_by_operator(tick, index):
+        if tick.loop.sequence_complete:  # `agents phase set N` after the end: run N again
+            tick.loop = replace(tick.loop, sequence_complete=False)
+            tick.actions.append(SetPhase(index, "the operator set the phase after the "
+                                         "sequence completed", reopen=True))
         _start_loops(tick, index, f"phase set to {index + 1}/{len(loop.phases)} "
                      f"{loop.phases[index].id}")
     if seen.head is not None:
@@ -61,6 +75,20 @@ def apply(tick: Tick) -> None:
         tick.loop = replace(tick.loop, done_note=_done_note(tick, seen.done_sha))
     if seen.done_sha is not None and loop.auto_advance:
         _maybe_advance(tick, index, seen.done_sha)
+
+
+def _moved_by_operator(tick: Tick, index: int) -> bool:
+    """The phase file names another phase than the loops run: `agents phase set/next`. Not
+    when the remembered phase was removed from the config since (the file's index past the
+    end reads as the last phase): after the sequence completed that is no request to run
+    the last phase again."""
+    loop = tick.config.loop
+    assert loop is not None
+    known = tick.loop.phase
+    if known is None or known == index:
+        return False
+    return not (known >= len(loop.phases) and index == len(loop.phases) - 1
+                and tick.loop.sequence_complete)
 
 
 def _phase_file_corrupt(tick: Tick, seen: LoopSeen) -> bool:
@@ -109,9 +137,21 @@ def _relay(tick: Tick) -> None:
             tick.event(None, "handoff-unrouted", f"no running loop agent '{ping.target}' "
                        f"for {ping.sha[:12]}")
             continue
-        tick.actions.append(Type(agent.name, "handoff", text=ping.text))
-        tick.event(agent.name, "handoff-ping", ping.text)
+        queued = _tell(tick, agent, "handoff", ping.text)
+        tick.event(agent.name, "handoff-ping", ping.text + (
+            " (queued for its next idle moment)" if queued else ""))
     tick.loop = replace(tick.loop, seen_sha=seen.head)
+
+
+def _tell(tick: Tick, agent: Agent, reason: str, text: str) -> bool:
+    """Have `text` reach the agent: through its inbox, typed at its next idle look (a
+    limited agent, or one at a dialog, is never typed into; the text survives a restart),
+    or typed at once to an agent the screen rules never judge. True when queued."""
+    if screenrules.takes_queue(tick.config, agent):
+        tick.actions.append(Queue(agent.name, reason, text))
+        return True
+    tick.actions.append(Type(agent.name, reason, text=text))
+    return False
 
 
 def _maybe_advance(tick: Tick, index: int, sha: str) -> None:
@@ -131,11 +171,11 @@ def _maybe_advance(tick: Tick, index: int, sha: str) -> None:
                            f"`{result.command}` {what}: {tail}")
                 builder = _builder(tick.config)
                 if builder is not None:
-                    tick.actions.append(Type(builder.name, "verify failed", text=(
+                    _tell(tick, builder, "verify failed", (
                         f"The watchdog ran the verify gates of phase {phase.id} at "
                         f"{sha[:12]} and `{result.command}` {what}. Output tail: "
                         f"{' '.join(tail.split())[-400:]} — fix it, push, and keep ## DONE "
-                        "only when the gates pass.")))
+                        "only when the gates pass."))
             return
     if index + 1 < len(loop.phases):
         nxt = loop.phases[index + 1]

@@ -38,6 +38,7 @@ class AgentMemory:
     screen_hash: str | None = None
     screen_changed_at: float | None = None
     screen_state: str | None = None  # screen.ScreenView.state of the last capture
+    screen_limit: bool = False  # the last capture showed a limit banner (maybe behind a spinner)
     # the state judged at the last look, from the screen or the agent's own signals
     state: str | None = None
     state_source: str | None = None  # "hook", "notify", "transcript" or "screen"

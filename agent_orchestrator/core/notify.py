@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from agent_orchestrator.config.model import Notify
 from agent_orchestrator.core.events import Event
 
 # The event kinds a notification can be asked for (README, Notifications), and a title each.
@@ -33,7 +34,7 @@ TITLES = {
 }
 # Operators say the state (`limited`); the event log says what happened (`limit`).
 ALIASES = {"crash-looping": "crash-loop", "limited": "limit"}
-DEFAULT_MIN_GAP = 600.0
+DEFAULT_MIN_GAP = Notify.min_gap
 
 
 @dataclass(frozen=True)

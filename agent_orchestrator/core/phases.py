@@ -118,18 +118,28 @@ def parse_index(text: str) -> int:
 
 
 def validate_target(value: str, phases: int) -> int:
-    """A 0-based phase index given by the operator (`agents phase set N`), checked against
-    the number of phases. Raises ValueError with a message fit to show as-is."""
+    """The phase the operator names (`agents phase set N`), numbered from 1 as everywhere the
+    operator reads one (status header, events, `phase show`), checked against the number of
+    phases; returns its 0-based index (the phase file's, as in the original tool). Raises
+    ValueError with a message fit to show as-is."""
     text = value.strip()
     if phases <= 0:
         raise ValueError("the loop has no phases: add some to [loop].phases in agents.toml")
-    last = f"0..{phases - 1}"
+    span = f"1..{phases}"
     if re.fullmatch(r"[+-]?[0-9]+", text) is None:
-        raise ValueError(f"phase must be a whole number in {last}, got {value!r}")
-    index = int(text)
-    if index < 0:
-        raise ValueError(f"phase must be >= 0 (phases are numbered {last}), got {index}")
-    if index >= phases:
+        raise ValueError(f"phase must be a whole number in {span}, got {value!r}")
+    number = int(text)
+    if number < 1:
+        raise ValueError(f"phase must be >= 1 (phases are numbered {span}), got {number}")
+    if number > phases:
         count = "1 phase" if phases == 1 else f"{phases} phases"
-        raise ValueError(f"phase {index} does not exist: the loop has {count} ({last})")
-    return index
+        raise ValueError(f"phase {number} does not exist: the loop has {count} ({span})")
+    return number - 1
+
+
+def status_state(text: str | None, marker: str = "## DONE") -> str:
+    """What a phase's status file says, for `agents phase show`: `DONE` (the marker with
+    real text under it), `not yet` (the file without that) or `missing` (no file: None)."""
+    if text is None:
+        return "missing"
+    return "DONE" if is_done(text, marker) else "not yet"

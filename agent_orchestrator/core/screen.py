@@ -4,8 +4,8 @@
 `limited` or `idle` (that precedence), with the lines that decided it, the reset time a
 limit banner announces and the time of a `WAITING-UNTIL: <ISO>` marker (an agent sleeping on
 purpose). `dialog_line` and `submitted` answer, by the same rules, what typing into a pane
-asks (runtime/delivery.py): is a dialog up, did the typed text leave the input box. Pure: no
-tmux, no clock.
+asks (runtime/delivery.py): is a dialog or a limit banner up, did the typed text leave the
+input box. Pure: no tmux, no clock.
 
 How the screen is read:
 
@@ -26,6 +26,9 @@ How the screen is read:
   skipped but does not start a new turn.
   With `message_gutter` (opencode, whose echoed prompts are unmarked), only the last block
   of rows drawn in that gutter above the input box counts.
+- Both a working line and a limit banner: the banner wins when it is below the working
+  line (that spinner froze when the limit ended the turn); a spinner below the banner, or
+  in a footer, is a CLI retrying (`active`; screenrules.py drops it once it stops moving).
 - `prompt_re` (dialogs): the last 15 non-empty lines, echoed prompts skipped.
 - The reset time is read from the limit line and the 2 non-empty lines after it (banners
   wrap: `... Your limit will reset` / `at 3pm (America/Santiago).`).
@@ -113,37 +116,27 @@ def classify(screen: str, backend: Backend, now: datetime) -> ScreenView:
     lines = screen_lines(screen)
     filled = _filled(lines)
     bottom = filled[-SCAN_LINES:]
-    composer = set(filled[-COMPOSER_LINES:])
-    resumed = backend.resumed_re
-    turn_start = max(
-        (i for i in filled
-         if i not in composer and (is_echo(lines[i]) and not _SLASH_ECHO_RE.match(lines[i])
-                                   or resumed is not None and resumed.search(lines[i]))),
-        default=-1,
-    )
-    current = [i for i in bottom
-               if i > turn_start and not is_echo(lines[i])
-               and not resets.is_limit_warning(lines[i])]
-    if backend.message_gutter:
-        current = _last_gutter_block(lines, current, composer, backend.message_gutter)
+    current = _current_turn(lines, backend)
 
     fatal_line = _last_match(backend.fatal_re, lines, current)
 
     active_rows = (range(max(len(lines) - FOOTER_ROWS, 0), len(lines)) if backend.footer_ui
                    else range(len(lines)))
-    active_line = _last_match(backend.active_re, lines, active_rows)
+    active_at = _last_index(backend.active_re, lines, active_rows)
 
     dialog_line = _last_match(backend.prompt_re, lines, _dialog_rows(lines, bottom))
 
-    limit_line = None
-    reset_at = None
-    if backend.limit_re is not None:
-        for i in reversed(current):
-            if backend.limit_re.search(lines[i]):
-                limit_line = _clean(lines[i])
-                after = [j for j in filled if j > i][:RESET_CONTEXT]
-                reset_at = resets.parse_reset("\n".join(lines[j] for j in [i, *after]), now)
-                break
+    limit_at = _last_index(backend.limit_re, lines, current)
+    limit_line = reset_at = None
+    if limit_at is not None:
+        limit_line = _clean(lines[limit_at])
+        after = [j for j in filled if j > limit_at][:RESET_CONTEXT]
+        reset_at = resets.parse_reset("\n".join(lines[j] for j in [limit_at, *after]), now)
+    if active_at is not None and limit_at is not None and limit_at > active_at:
+        # A working line ABOVE the banner is the frozen spinner of the turn the limit ended
+        # (a CLI retrying draws its live spinner below the banner, or in its footer).
+        active_at = None
+    active_line = _clean(lines[active_at]) if active_at is not None else None
 
     if fatal_line is not None:
         state = "fatal"
@@ -168,6 +161,14 @@ def classify(screen: str, backend: Backend, now: datetime) -> ScreenView:
     )
 
 
+def limit_line(screen: str, backend: Backend) -> str | None:
+    """The limit banner of the current turn where `classify` looks for one, cleaned; None
+    when there is none. Typing there is lost (in Claude Code Enter picks an option of the
+    limit menu)."""
+    lines = screen_lines(screen)
+    return _last_match(backend.limit_re, lines, _current_turn(lines, backend))
+
+
 def dialog_line(screen: str, prompt_re: UserRegex | None) -> str | None:
     """The line `prompt_re` matches where `classify` looks for a dialog, cleaned; None when
     no dialog is up."""
@@ -186,6 +187,25 @@ def submitted(screen: str, text: str, active_re: UserRegex | None) -> bool:
         return True
     probe = _probe(text)
     return not probe or not any(probe in lines[i] for i in rows)
+
+
+def _current_turn(lines: list[str], backend: Backend) -> list[int]:
+    """The rows of the current turn that `limit_re` and `fatal_re` read (module docstring)."""
+    filled = _filled(lines)
+    composer = set(filled[-COMPOSER_LINES:])
+    resumed = backend.resumed_re
+    turn_start = max(
+        (i for i in filled
+         if i not in composer and (is_echo(lines[i]) and not _SLASH_ECHO_RE.match(lines[i])
+                                   or resumed is not None and resumed.search(lines[i]))),
+        default=-1,
+    )
+    current = [i for i in filled[-SCAN_LINES:]
+               if i > turn_start and not is_echo(lines[i])
+               and not resets.is_limit_warning(lines[i])]
+    if backend.message_gutter:
+        current = _last_gutter_block(lines, current, composer, backend.message_gutter)
+    return current
 
 
 def _filled(lines: list[str]) -> list[int]:
@@ -251,9 +271,13 @@ def _clean(line: str) -> str:
 def _last_match(pattern: UserRegex | None, lines: list[str],
                 rows: range | list[int]) -> str | None:
     """The bottom-most of `rows` that `pattern` matches, stripped; None when none does."""
+    found = _last_index(pattern, lines, rows)
+    return _clean(lines[found]) if found is not None else None
+
+
+def _last_index(pattern: UserRegex | None, lines: list[str],
+                rows: range | list[int]) -> int | None:
+    """The bottom-most of `rows` that `pattern` matches; None when none does."""
     if pattern is None:
         return None
-    for i in reversed(rows):
-        if pattern.search(lines[i]):
-            return _clean(lines[i])
-    return None
+    return next((i for i in reversed(rows) if pattern.search(lines[i])), None)

@@ -6,12 +6,14 @@ light ticks and only when the pane printed something since it was last read (tmu
 work from what memory kept of the last one.
 
 - fatal: `fatal_re` on a fresh capture → restart (a failure: it counts toward crash loops).
-- limit: `limit_re` with no live spinner → hold until the banner's reset time + slack (or
+- limit: `limit_re` with no live spinner (one above the banner, or one that has not moved
+  for FROZEN seconds, is frozen) → hold until the banner's reset time + slack (or
   `limit_probe_fallback` when none can be read): never reboot, never type. When the window
   ends, type one resume nudge; leave the window once the agent works or the banner is gone;
   still limited after the nudge → a new window (so never two nudges in a row).
 - dialog (`prompt_re`): reported once, never typed into, never rebooted for a stall.
-- inbox: a text the operator queued (`agents send --when-idle`) → typed at an idle look.
+- inbox: a text queued for the agent (`agents send --when-idle`, a handoff ping, a verify
+  failure, a wake text the screen refused) → typed at an idle look.
 - wake: idle for `wake.interval` since the last wake/start → type the wake file's text.
 - stall (`heal+stall`): "working" counts only while the screen still changes (a frozen
   spinner is not work) or, for `footer_ui`, while the session log is written within
@@ -38,6 +40,7 @@ from agent_orchestrator.core.signals import Verdict, api_error
 
 AUTO_RESUME_GRACE = 120.0  # seconds a CLI that resumes by itself gets past the window
 LOOK_SLACK = 30.0  # seconds a light tick may come late before its look leaves a hole
+FROZEN = 3.0  # seconds a spinner over a limit banner may stand still: live ones tick each second
 NUDGE = "Your usage limit should have reset now. Please continue where you left off."
 
 
@@ -59,10 +62,19 @@ def screens_wanted(config: Config, observed: Observed, memory: FleetMemory,
         pane, mem = observed.panes[session], memory.agent(by_session[session].name)
         # window_activity has 1 s resolution: output in the same second as the last
         # capture may be newer than it, so such a pane is read again.
+        # A spinner last seen over a limit banner is read again though tmux saw no output:
+        # a frozen one is a limit, not a retry (_read).
         if (mem.limit_until is not None or mem.captured_wall is None
+                or mem.screen_state == "active" and mem.screen_limit
                 or pane.activity >= math.floor(mem.captured_wall)):
             wanted.append(session)
     return wanted
+
+
+def takes_queue(config: Config, agent: Agent) -> bool:
+    """Whether texts for the agent can wait in its inbox: the rules look at it and so
+    know its idle moments (an agent they never judge gets them typed at once)."""
+    return agent.enabled and agent.watch != "none" and _reads_screen(config, agent)
 
 
 def _reads_screen(config: Config, agent: Agent) -> bool:
@@ -116,8 +128,15 @@ def _read(tick: Tick, agent: Agent, pane: Pane) -> ScreenView | None:
         view = classify(screen, backend, datetime.fromtimestamp(now.wall, now.tz))
         digest = hashlib.sha1(screen.encode("utf-8", "replace")).hexdigest()
         changed = digest != mem.screen_hash
+        if view.state == "active" and view.limit_line is not None and not changed and \
+                mem.screen_changed_at is not None and \
+                now.mono - mem.screen_changed_at >= FROZEN:
+            # A retrying CLI's spinner under the banner moves; this one froze: the limit
+            # ended the turn, and holding beats a stall reboot into the same limit.
+            view = replace(view, state="limited", active_line=None)
         mem = replace(
             mem, captured_wall=now.wall, screen_hash=digest, screen_state=view.state,
+            screen_limit=view.limit_line is not None,
             screen_changed_at=now.mono if changed else mem.screen_changed_at,
             waiting_until_wall=view.waiting_until.timestamp() if view.waiting_until else None,
             # "working" only while the screen moves: a frozen spinner is not work
@@ -175,7 +194,7 @@ def _limit(tick: Tick, agent: Agent, view: ScreenView | None, judged: Verdict) -
         return True
     if not mem.limit_nudged:
         tick.agents[name] = replace(mem, limit_nudged=True)
-        tick.actions.append(Type(name, "limit window over", text=NUDGE))
+        tick.actions.append(Type(name, "limit window over", text=NUDGE, into_limit=True))
         tick.event(name, "limit-nudge", "limit window over: typed a resume nudge")
     elif judged.state == "limited":  # still limited after the nudge: a new window
         _enter_limit(tick, agent, view, judged.source)

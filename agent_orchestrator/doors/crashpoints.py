@@ -16,16 +16,24 @@ Points:
 - `restart-killed`: the watchdog killed an agent's old session, the new one not yet started;
 - `config-applied`: a config reload stopped the removed agents and did not yet apply the
   rest (starts, memory).
+
+`slow_point(name)` instead sleeps there when AGENT_ORCHESTRATOR_SLOW_AT is `NAME:SECONDS`,
+so a test can act while the step is in flight (T53: `down` during a restart's gap). Points:
+`restart-killed` as above.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 
 ENV_VAR = "AGENT_ORCHESTRATOR_CRASH_AT"
 
+SLOW_VAR = "AGENT_ORCHESTRATOR_SLOW_AT"
+
 _TARGET = os.environ.get(ENV_VAR) or None
+_SLOW = os.environ.get(SLOW_VAR) or None
 
 
 def crash_point(name: str, subject: str | None = None) -> None:
@@ -34,3 +42,12 @@ def crash_point(name: str, subject: str | None = None) -> None:
         return
     if _TARGET == name or (subject is not None and _TARGET == f"{name}:{subject}"):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def slow_point(name: str) -> None:
+    """Sleep here for the seconds AGENT_ORCHESTRATOR_SLOW_AT gives this point."""
+    if _SLOW is None:
+        return
+    point, _, seconds = _SLOW.rpartition(":")
+    if point == name:
+        time.sleep(float(seconds))

@@ -13,8 +13,10 @@ full file is rotated once. A writer that had the file open just before it was re
 finishes its line in `.1` (hence "one event" of slack over `max_bytes`).
 
 When appending fails (full disk, read-only or vanished folder) the events are dropped, never
-queued in memory: the caller reports it through `write_failed`, which warns ONCE until an
-append to that folder works again (a full disk must not become a warning per event).
+queued in memory (only counted): the caller reports it through `write_failed`, which warns
+ONCE until an append to that folder works again (a full disk must not become a warning per
+event), and the first append that works again starts with ONE `log-write-failed` event
+saying how many were dropped, since when and why.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ import logging
 import os
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from agent_orchestrator.core.events import Event
-from agent_orchestrator.doors.files import private_dir
+from agent_orchestrator.doors.files import open_private, private_dir
 from agent_orchestrator.doors.follow import Lines
 from agent_orchestrator.doors.follow import follow as follow_file
 
@@ -39,7 +43,19 @@ MAX_BYTES = 5_000_000
 KEEP = 5
 
 log = logging.getLogger(__name__)
-_failing: set[Path] = set()  # log dirs whose last append failed (already warned about)
+
+
+@dataclass
+class _Failing:
+    """A run of failed appends to one log dir: the first error, since when, how many."""
+
+    error: str
+    since: float
+    dropped: int = 0
+    warned: bool = False
+
+
+_failing: dict[Path, _Failing] = {}  # log dirs whose last append failed
 
 
 def events_file(log_dir: Path) -> Path:
@@ -60,10 +76,30 @@ def rotated_files(log_dir: Path) -> list[Path]:
 def append(log_dir: Path, events: Iterable[Event], max_bytes: int = MAX_BYTES,
            keep: int = KEEP) -> None:
     """Append `events`, rotating first when the file would grow past `max_bytes`."""
-    lines = [(e.to_json() + "\n").encode("utf-8") for e in events]
-    if not lines:
+    events = list(events)
+    if not events:
         return
+    failing = _failing.get(log_dir)
+    if failing is not None:  # the news of the dropped ones goes first
+        events.insert(0, Event(time.time(), None, "log-write-failed", (
+            f"{failing.dropped} event(s) could not be written to {events_file(log_dir)} "
+            f"since {datetime.fromtimestamp(failing.since, UTC):%Y-%m-%dT%H:%M:%SZ}: "
+            f"{failing.error}; they were dropped")))
+    lines = [(e.to_json() + "\n").encode("utf-8") for e in events]
     path = events_file(log_dir)
+    try:
+        _append_lines(log_dir, path, lines, max_bytes, keep)
+    except OSError as exc:
+        now = _failing.setdefault(log_dir, _Failing(str(exc), time.time()))
+        now.dropped += len(events) - (failing is not None)
+        raise
+    if failing is not None:
+        del _failing[log_dir]
+        log.info("events: writing %s works again", path)
+
+
+def _append_lines(log_dir: Path, path: Path, lines: list[bytes], max_bytes: int,
+                  keep: int) -> None:
     private_dir(log_dir)
     fd = _open(path)
     try:
@@ -74,25 +110,20 @@ def append(log_dir: Path, events: Iterable[Event], max_bytes: int = MAX_BYTES,
             _write_all(fd, batch)
     finally:
         os.close(fd)
-    if log_dir in _failing:
-        _failing.discard(log_dir)
-        log.info("events: writing %s works again", path)
 
 
 def write_failed(log_dir: Path, error: OSError) -> None:
     """Warn that events cannot be written to `log_dir`, once until an append works again."""
-    if log_dir in _failing:
+    failing = _failing.setdefault(log_dir, _Failing(str(error), time.time()))
+    if failing.warned:
         return
-    _failing.add(log_dir)
+    failing.warned = True
     log.warning("cannot write events to %s: %s (dropping events, not keeping them in "
                 "memory; said once until writing works again)", events_file(log_dir), error)
 
 
 def _open(path: Path) -> int:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    with contextlib.suppress(OSError):
-        os.fchmod(fd, 0o600)
-    return fd
+    return open_private(path, os.O_WRONLY | os.O_APPEND)  # never through a planted symlink
 
 
 def _batches(lines: list[bytes], max_bytes: int) -> Iterator[bytes]:
@@ -142,12 +173,13 @@ def _rotate(path: Path, fd: int, need: int, max_bytes: int, keep: int) -> int:
     return _open(path)
 
 
-def read(log_dir: Path, include_rotated: bool = True) -> Iterator[dict[str, object]]:
+def read(log_dir: Path, include_rotated: bool = True,
+         include_current: bool = True) -> Iterator[dict[str, object]]:
     """The recorded events, oldest first (rotated files first, oldest of them first); lines
     that are not JSON objects are skipped. All files are opened before the first is read, so
     a rotation while reading neither loses nor repeats a file."""
-    paths = [*rotated_files(log_dir), events_file(log_dir)] if include_rotated else \
-        [events_file(log_dir)]
+    paths = [*(rotated_files(log_dir) if include_rotated else []),
+             *([events_file(log_dir)] if include_current else [])]
     handles = []
     try:
         for path in paths:
@@ -183,6 +215,29 @@ def follow(log_dir: Path, poll: float = 0.2, stop: Callable[[], bool] | None = N
             record = _parse(line)
             if record is not None:
                 yield record
+
+
+def follow_last(log_dir: Path, last: int, keep: Callable[[dict[str, object]], bool],
+                poll: float = 0.2, stop: Callable[[], bool] | None = None
+                ) -> Iterator[dict[str, object]]:
+    """Like `tail -n LAST -F`: the last `last` records that `keep` accepts (rotated files
+    included), then each new one it accepts as it comes. The history ends with what the
+    followed file held when it was opened, so nothing is lost or repeated between the two."""
+    lines = Lines()
+    pieces = follow_file(events_file(log_dir), poll, stop)
+    try:
+        held = [r for line in lines.feed(next(pieces)) if (r := _parse(line)) is not None]
+        backlog: deque[dict[str, object]] = deque(maxlen=last)
+        backlog.extend(r for r in read(log_dir, include_current=False) if keep(r))
+        backlog.extend(r for r in held if keep(r))
+        yield from backlog
+        for piece in pieces:
+            for line in lines.feed(piece):
+                record = _parse(line)
+                if record is not None and keep(record):
+                    yield record
+    finally:
+        pieces.close()
 
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", re.IGNORECASE)

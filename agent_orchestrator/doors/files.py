@@ -1,5 +1,9 @@
 """Files the tool writes: private (folders 0700, files 0600) and, for state, atomic.
 
+Never through a symlink someone planted where a file of ours goes (`open_private`:
+O_NOFOLLOW; `write_atomic` renames a new file over the name), and never re-moding a folder
+we did not create (`private_dir`): `log_dir` may sit in a shared folder.
+
 Prompts, logs and state may hold secrets of the user's project, so nothing we create is
 readable by other users whatever the umask. An atomic write goes to a temporary file in the
 same folder, is flushed to disk, then renamed over the target: a crash leaves the old file or
@@ -24,18 +28,41 @@ _TEMP_RE = re.compile(r"^\.(.+)\.(\d+)\.[A-Za-z0-9_]+\.tmp$")  # see write_atomi
 
 
 def private_dir(path: Path) -> Path:
-    """Create `path` (and parents) if needed and make it 0700. Returns `path`."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    """Create `path` and its missing parents 0700 (whatever the umask). A folder that
+    already exists is left as it is: it may be a shared one we did not create (its sticky
+    bit and everyone else's access are not ours to take; our own folders are tightened by
+    `tighten` at start). Returns `path`; raises FileExistsError when it is not a folder."""
+    missing = []
+    folder = path
+    while not os.path.lexists(folder) and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            continue  # made by someone else meanwhile: not ours to re-mode
+        os.chmod(folder, 0o700)  # ours: the umask may have taken bits off, never added
+    if not path.is_dir():
+        raise FileExistsError(f"{path} exists and is not a folder")
     return path
+
+
+def open_private(path: Path, flags: int) -> int:
+    """`os.open` for writing a file of ours: created 0600, never through a symlink planted
+    at `path` (O_NOFOLLOW: ELOOP instead of writing into someone else's file), and made
+    0600 by its fd (a chmod by name would follow a link swapped in meanwhile)."""
+    fd = os.open(path, flags | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY,
+                 0o600)
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, 0o600)
+    return fd
 
 
 def touch_private(path: Path) -> Path:
     """Create `path` empty if missing (never truncating it) and make it 0600."""
     private_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
+    os.close(open_private(path, os.O_WRONLY | os.O_APPEND))
     return path
 
 

@@ -84,11 +84,12 @@ class Tail:
 
 
 def follow(path: Path, poll: float, stop: Callable[[], bool] | None = None,
-           at_end: bool = False) -> Iterator[Piece]:
+           at_end: bool = False, ticks: bool = False) -> Iterator[Piece]:
     """Pieces of `path` as they arrive, until `stop()` is true (asked after every read, so
     at least every `poll` seconds). The FIRST piece is always what the file held when
     following began (empty when it did not exist yet, or with `at_end`), so a caller can
-    treat the history apart from what comes later."""
+    treat the history apart from what comes later. `ticks`: also an empty Piece after each
+    poll that found nothing (for a reader whose output changes with time alone)."""
     tail = Tail(path, at_end)
     try:
         yield tail.read() or Piece(b"", fresh=True)
@@ -96,10 +97,24 @@ def follow(path: Path, poll: float, stop: Callable[[], bool] | None = None,
             piece = tail.read()
             if piece is None:
                 time.sleep(poll)
+                if ticks:
+                    yield Piece(b"")
             elif piece.data or piece.fresh or piece.final:
                 yield piece
     finally:
         tail.close()
+
+
+def tail_bytes(path: Path, size: int) -> bytes:
+    """The last `size` bytes of `path`; b"" when it is missing or unreadable."""
+    if size <= 0:
+        return b""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(handle.seek(0, os.SEEK_END) - size, 0))
+            return handle.read(size)
+    except OSError:
+        return b""
 
 
 class Lines:

@@ -52,6 +52,9 @@ _GIT_LOCATION_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_D
 _SHA = re.compile(r"[0-9a-fA-F]{4,64}")
 _KILL_GRACE = 5.0
 _CANCEL_POLL = 0.1  # seconds between looks at a cancel event
+# A verify scratch folder is `$TMPDIR/<prefix><watchdog pid>-XXXX`: the pid tells the next
+# watchdog whether its writer is gone (doors/orphans.py removes what a SIGKILL left).
+SCRATCH_PREFIX = "ao-verify-"
 
 
 class GitError(Exception):
@@ -238,14 +241,14 @@ class Git:
             raise GitError(f"git rev-parse: no such commit {commit!r}")
         if not commands:
             return VerifyResult(ok=True, sha=sha)
-        scratch = Path(tempfile.mkdtemp(prefix="ao-verify-"))
+        scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         tree = scratch / "tree"
         try:
             self._run(["worktree", "add", "--detach", "--quiet", "--end-of-options",
                        str(tree), sha], timeout=max(self.timeout, 120))
             return self._run_commands(sha, tree, scratch / "output", commands, timeout_each)
         finally:
-            self._remove_worktree(tree)
+            self.remove_worktree(tree)
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _run_commands(self, sha: str, tree: Path, log: Path, commands: Sequence[str],
@@ -267,7 +270,8 @@ class Git:
                                     output=text)
         return VerifyResult(ok=True, sha=sha)
 
-    def _remove_worktree(self, tree: Path) -> None:
+    def remove_worktree(self, tree: Path) -> None:
+        """Remove the worktree at `tree` however it is (files, nested repo), and prune."""
         try:
             self._run(["worktree", "remove", "--force", "--force", "--end-of-options",
                        str(tree)], check=False, cancellable=False)

@@ -2,12 +2,18 @@
 
 flock alone decides who runs (a stale file or a pid naming another process means nothing);
 a second watchdog exits with `AlreadyRunning.exit_code`, naming the holder's pid.
+
+`session_lock`: one flock per session (`state/session-<name>.lock`), held by the watchdog
+around a start and by `agents down` around a stop, so a stop never falls between the
+watchdog's look at the `stopped/` marker and its start (T53).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -89,3 +95,25 @@ def watchdog_pid(config: Config) -> int | None:
             return read_lock_pid(config)
         fcntl.flock(handle, fcntl.LOCK_UN)
     return None
+
+
+@contextlib.contextmanager
+def session_lock(config: Config, session: str, wait: bool = True) -> Iterator[bool]:
+    """Hold the session's lock for the `with` block; yields whether it is held. With
+    `wait=False` (the watchdog, whose loop must not block) it yields False at once while
+    another process holds it."""
+    try:
+        handle = open(touch_private(config.state_dir / f"session-{session}.lock"), "rb")  # noqa: SIM115
+    except OSError:  # no state folder to lock in: nothing started there to race with
+        yield True
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

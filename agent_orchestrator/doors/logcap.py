@@ -15,7 +15,8 @@ text, so a token being printed is not cut in two by the flush either.
 It never holds tmux up: it reads as fast as the pane writes, and when LOG cannot be written
 (deleted folder, full disk) the output is dropped, not buffered, and ONE warning goes to
 stderr (again only after writing worked in between). A LOG deleted or renamed by someone else
-is noticed on the next write and created again. Files are created 0600.
+is noticed on the next write and created again. Files are created 0600, never through a
+symlink planted at LOG (or at a rotated name: renames move the link, not its target).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 from types import FrameType
 
 from agent_orchestrator.core.redact import LineRedactor
+from agent_orchestrator.doors.files import open_private
 
 CHUNK = 256 * 1024
 LINE_MAX = 64 * 1024
@@ -116,7 +118,7 @@ class RotatingLog:
     def _size(self) -> int | None:
         """Size of LOG as open, after reopening it if it was deleted or replaced."""
         try:
-            info = os.stat(self.path)
+            info = os.lstat(self.path)  # a symlink planted there is never ours
         except OSError:
             info = None
         if (self.fd is not None and info is not None
@@ -126,14 +128,11 @@ class RotatingLog:
         if time.monotonic() < self.retry_at:
             return None
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
-                         0o600)
-        except OSError as exc:
+            fd = open_private(Path(self.path), os.O_WRONLY | os.O_APPEND)
+        except OSError as exc:  # ELOOP: a symlink planted at LOG, never written through
             self.retry_at = time.monotonic() + REOPEN_RETRY
             self._failed(exc)
             return None
-        with contextlib.suppress(OSError):
-            os.fchmod(fd, 0o600)
         info = os.fstat(fd)
         self.fd, self.identity = fd, (info.st_dev, info.st_ino)
         return info.st_size

@@ -10,45 +10,38 @@ with every secret of the URL removed: its path, query, user and password).
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 
+from agent_orchestrator.config.model import Notify
+from agent_orchestrator.config.model import NotifySink as Sink
 from agent_orchestrator.core.notify import Notification
 from agent_orchestrator.core.redact import redact
 
-TIMEOUT = 10.0  # seconds one HTTP request or command may take
-ATTEMPTS = 3
-BACKOFF = 1.0
-FORMATS = ("json", "ntfy", "slack")
+# `[notify]`'s defaults: seconds one HTTP request or command may take, tries, first pause
+TIMEOUT, ATTEMPTS, BACKOFF = Notify.timeout, Notify.attempts, Notify.backoff
 
 
-@dataclass(frozen=True)
-class Sink:
-    """Where notifications go: `kind` "webhook" (`url`, `format`, extra `headers`) or
-    "command" (`argv`)."""
-
-    kind: str
-    url: str | None = None
-    format: str = "json"
-    headers: Mapping[str, str] = field(default_factory=dict)
-    argv: tuple[str, ...] = ()
-
-    @property
-    def shown(self) -> str:
-        """The sink as it may appear in logs and events: no secrets."""
-        if self.kind == "command":
-            return f"command {self.argv[0] if self.argv else '?'}"
-        return f"webhook {shown_url(self.url or '')}"
+def shown(sink: Sink) -> str:
+    """The sink as it may appear in logs, events and `agents doctor`: no secrets (a
+    command's first word; a webhook's scheme and host, never its headers)."""
+    if sink.kind == "command":
+        return f"command {sink.argv[0] if sink.argv else '?'}"
+    return f"webhook {shown_url(sink.url or '')}"
 
 
 @dataclass(frozen=True)
 class Delivery:
-    sink: str  # Sink.shown
+    """How one delivery ended: `sink` is its `shown` form, `error` the last try's."""
+
+    sink: str  # shown(sink)
     ok: bool
     attempts: int
     error: str | None = None
@@ -80,29 +73,33 @@ def body(sink: Sink, note: Notification) -> tuple[bytes, dict[str, str]]:
 
 def deliver(sink: Sink, note: Notification, cancel: threading.Event,
             attempts: int = ATTEMPTS, backoff: float = BACKOFF,
-            client: httpx.Client | None = None) -> Delivery:
+            client: httpx.Client | None = None, timeout: float = TIMEOUT) -> Delivery:
     """Send `note` to `sink`, retrying; never raises."""
     error = None
     for attempt in range(1, attempts + 1):
+        if cancel.is_set():
+            return Delivery(shown(sink), False, attempt - 1, "cancelled")
         try:
             if sink.kind == "command":
-                _run_command(sink.argv, note)
+                _run_command(sink.argv, note, timeout)
             else:
-                _post(sink, note, client)
-            return Delivery(sink.shown, True, attempt)
+                _post(sink, note, client, timeout)
+            return Delivery(shown(sink), True, attempt)
         except (httpx.HTTPError, OSError, subprocess.SubprocessError, ValueError) as exc:
             error = redact(_describe(exc, sink))
         if attempt < attempts and cancel.wait(backoff * 2 ** (attempt - 1)):
-            return Delivery(sink.shown, False, attempt, "cancelled")
-    return Delivery(sink.shown, False, attempts, error)
+            return Delivery(shown(sink), False, attempt, "cancelled")
+    return Delivery(shown(sink), False, attempts, error)
 
 
-def _post(sink: Sink, note: Notification, client: httpx.Client | None) -> None:
+def _post(sink: Sink, note: Notification, client: httpx.Client | None,
+          timeout: float) -> None:
     data, headers = body(sink, note)
     own = client is None
-    http = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+    http = client or httpx.Client(timeout=timeout, follow_redirects=False)
     try:
-        response = http.post(sink.url or "", content=data, headers={**headers, **sink.headers})
+        response = http.post(sink.url or "", content=data,
+                             headers={**headers, **dict(sink.headers)})
         if response.status_code >= 400:
             raise ValueError(f"HTTP {response.status_code}")
     finally:
@@ -110,13 +107,29 @@ def _post(sink: Sink, note: Notification, client: httpx.Client | None) -> None:
             http.close()
 
 
-def _run_command(argv: Sequence[str], note: Notification) -> None:
+def _run_command(argv: Sequence[str], note: Notification, timeout: float) -> None:
     done = subprocess.run(list(argv), input=json.dumps(note.to_json()).encode(),
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=TIMEOUT,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout,
                           check=False)
     if done.returncode != 0:
         tail = done.stderr.decode(errors="replace").strip()[-200:]
         raise ValueError(f"exit {done.returncode}" + (f": {tail}" if tail else ""))
+
+
+def probe(sink: Sink, timeout: float = 5.0) -> str | None:
+    """Whether `sink` could be used, without sending a notification: a webhook's host
+    answers HTTP at all (a HEAD; any status counts, many hooks take POST only), a command's
+    program is found. The problem, secret-free, or None."""
+    if sink.kind == "command":
+        first = sink.argv[0] if sink.argv else ""
+        found = first if "/" in first and os.access(first, os.X_OK) else shutil.which(first)
+        return None if found else f"'{first}' not found"
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as http:
+            http.head(sink.url or "")
+    except httpx.HTTPError as exc:
+        return redact(_describe(exc, sink))
+    return None
 
 
 def _describe(exc: Exception, sink: Sink) -> str:
@@ -124,4 +137,7 @@ def _describe(exc: Exception, sink: Sink) -> str:
     text = str(exc) or type(exc).__name__
     if sink.url:
         text = text.replace(sink.url, shown_url(sink.url))
+    for _name, value in sink.headers:  # a header's value is a token more often than not
+        if len(value) >= 4:
+            text = text.replace(value, "[REDACTED:header]")
     return f"{type(exc).__name__}: {text}" if not isinstance(exc, ValueError) else text

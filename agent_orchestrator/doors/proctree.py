@@ -11,6 +11,15 @@ new start, whatever carries the session's tag with ANOTHER launch id is a leftov
 earlier run (a daemon that outlived its killed session, or the killed tmux server) and is
 ended, while the fresh run's processes are spared whatever their timing.
 
+A process can drop the tag, though: a daemon that double-forks, calls setsid and execs
+itself with an empty environment (servers do) carries none. So boot.py also makes each
+pane's process a child subreaper (`become_subreaper`, kept across its exec of the agent):
+orphaned descendants are re-parented to the agent instead of init, and `descendants` of
+the pane's pid finds them by parentage, which no process can leave. `stop` kills the union
+of both. (A cgroup v2 per agent would also hold what outlives the agent, but it needs a
+delegated, writable hierarchy: machines like the CI box mount it read-only.) The cost: an
+agent that never reaps children it did not start keeps their zombies until it exits.
+
 Our tmux clients run WITHOUT these variables (`untagged`): a tmux server started by a tagged
 process (the watchdog recreating a killed server) would otherwise carry the watchdog's tag,
 and every pane's environment with it, and stopping the watchdog would kill the server.
@@ -18,6 +27,7 @@ and every pane's environment with it, and stopping the watchdog would kill the s
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import time
@@ -107,6 +117,42 @@ def tagged(tag: str, prefix: bool = False,
         started = _start_time(int(entry))
         if started is not None:
             found.append((int(entry), started))
+    return found
+
+
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+
+def become_subreaper() -> bool:
+    """Make this process (and the program it execs) the reaper of its orphaned
+    descendants; False where the kernel refuses (not Linux ≥ 3.4)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def parent(pid: int) -> int | None:
+    """The parent pid of `pid` (None when it is gone); a pane's parent is its tmux server."""
+    fields = _stat_fields(pid)
+    return int(fields[1]) if fields else None
+
+
+def descendants(root: int) -> list[tuple[int, str]]:
+    """(pid, start time) of `root` and every process below it, by parent pid (field 4)."""
+    children: dict[int, list[int]] = {}
+    started: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (fields := _stat_fields(int(entry))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry))
+            started[int(entry)] = fields[19].decode()
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        if pid in started:
+            found.append((pid, started[pid]))
+        todo += children.get(pid, [])
     return found
 
 

@@ -35,7 +35,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 from agent_orchestrator.core.observed import Snapshot
-from agent_orchestrator.doors import proctree, ssh, tmuxparse, tmuxsocket
+from agent_orchestrator.doors import orphans, proctree, ssh, tmuxparse, tmuxsocket
 
 DEFAULT_TIMEOUT = 5.0
 REAP_PAUSES = (0.02, 0.05, 0.15)  # waits after nudging the server to reap a dead pane
@@ -324,7 +324,8 @@ class Tmux:
             self._argv(["-C", "attach-session", "-t", f"={session}",
                         "-f", "ignore-size,no-output"]),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=proctree.untagged(os.environ))
+            env=proctree.untagged(os.environ),
+            preexec_fn=orphans.die_with_parent)  # never outlives a killed watchdog (T48)
 
 
 # Bytes of text pasted by one atomic tmux command list (set-buffer + paste-buffer); the

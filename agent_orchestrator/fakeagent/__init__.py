@@ -18,6 +18,9 @@ Options (unknown options are ignored, as real CLIs take many):
                             non-empty line run as a command. Write it atomically (write a
                             temporary file in the same folder, then rename it).
 ``--swallow-first-enter``   ignore the first Enter key, as Codex sometimes does at start-up.
+``--task``                  one-shot (a queued task's agent): when the PROMPT's work is done,
+                            append it and the work's times to ``<folder name>.txt``, commit
+                            that file in the current folder, and exit 0.
 ``PROMPT``                  the last positional argument: shown as ``❯ <first line>``, then
                             the agent works on it.
 

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent_orchestrator.fakeagent.files import Recorder
+from agent_orchestrator.fakeagent.files import Recorder, commit_task
 from agent_orchestrator.fakeagent.keys import Key, KeyKind
 from agent_orchestrator.fakeagent.options import Options
 from agent_orchestrator.fakeagent.screens import (
@@ -135,6 +135,9 @@ class FakeAgent:
 
     def _finish_work(self, now: float) -> None:
         assert self.work is not None
+        if self.opts.task and self.opts.prompt:  # one-shot: commit the work, then exit 0
+            commit_task(self.opts.cwd, self.opts.prompt, self.work.started, now)
+            raise AgentExit(0)
         if self.work.reply is not None:
             reply = sanitize(self.work.reply[:REPLY_CHARS])
             self._add_block(Line(f"{REPLY_MARK}Done: {reply}"))

@@ -65,3 +65,20 @@ class ControlFile:
         if self.path is None:
             return None
         return max(self._next_poll - now, 0.0)
+
+
+def commit_task(cwd: str, prompt: str, started: float, ended: float) -> None:
+    """`--task`: write `<folder name>.txt` (the prompt and the work's wall-clock times) in
+    `cwd` and commit it there: what a one-shot task's agent leaves on its branch."""
+    import subprocess
+    import time
+
+    name = os.path.basename(os.path.abspath(cwd)) or "task"
+    path = os.path.join(cwd, f"{name}.txt")
+    now = time.time()
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(f"{prompt}\nstarted={now - (ended - started):.3f} ended={now:.3f}\n")
+    for args in (["add", "--", path], ["commit", "-q", "-m", f"task {name}: "
+                                       f"{prompt.splitlines()[0][:60] if prompt else ''}"]):
+        subprocess.run(["git", *args], cwd=cwd, check=False, capture_output=True,
+                       timeout=60)

@@ -19,6 +19,7 @@ class Options:
     control: str | None = None
     record: str | None = None
     swallow_first_enter: bool = False
+    task: bool = False
     prompt: str | None = None
     cwd: str = field(default_factory=os.getcwd)
 
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--control")
     parser.add_argument("--record")
     parser.add_argument("--swallow-first-enter", action="store_true")
+    parser.add_argument("--task", action="store_true")
     parser.add_argument("prompt", nargs="*")
     return parser
 
@@ -56,5 +58,6 @@ def parse_args(argv: list[str]) -> Options:
         control=ns.control,
         record=ns.record,
         swallow_first_enter=ns.swallow_first_enter,
+        task=ns.task,
         prompt=prompt or None,
     )

@@ -8,11 +8,14 @@ Typing takes seconds (settle waits, re-presses), so the daemon's door hands it t
 (one delivery in flight per agent, in order) and its outcome comes back later as a
 `Delivered` result (`delivered_events` turns a failed one into its event, and a delivered
 queued text into `send-delivered`, its file removed only then); stopping an agent cancels
-what was still to be typed into it.
+what was still to be typed into it. A text refused because a dialog or a limit banner was
+on screen is not lost: one not queued yet (a wake text) goes to the agent's inbox
+(`delivery-deferred`), a queued one stays there; both are typed at its next idle look.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,10 +23,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from agent_orchestrator.config import Agent, Backend, Config, filetrust
+from agent_orchestrator.core import screenrules
 from agent_orchestrator.core.decisions import (
     Action,
     CompleteSequence,
     Decisions,
+    Queue,
     Restart,
     SetPhase,
     Start,
@@ -31,8 +36,8 @@ from agent_orchestrator.core.decisions import (
     Type,
 )
 from agent_orchestrator.core.events import Event
-from agent_orchestrator.doors import inbox, markers
-from agent_orchestrator.doors.crashpoints import crash_point
+from agent_orchestrator.doors import inbox, lock, markers
+from agent_orchestrator.doors.crashpoints import crash_point, slow_point
 from agent_orchestrator.doors.files import write_atomic
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
 from agent_orchestrator.runtime import delivery, launch
@@ -40,6 +45,7 @@ from agent_orchestrator.runtime.delivery import Delivery
 from agent_orchestrator.runtime.launch import LaunchPlan
 from agent_orchestrator.runtime.workers import Done, Workers
 
+log = logging.getLogger(__name__)
 Record = Callable[[Sequence[Event]], None]  # where the events of a failure go
 
 
@@ -53,10 +59,12 @@ class Door(Protocol):
         """Kill a session and every process it started (`launch.stop`)."""
 
     def deliver(self, session: str, text: str, backend: Backend, agent: str,
-                reason: str, queued: str | None = None) -> Delivery | None:
+                reason: str, queued: str | None = None,
+                into_limit: bool = False) -> Delivery | None:
         """Type `text` into the session's agent and submit it (`delivery.deliver`); None
         when the typing was handed to a worker (its `Delivered` comes back later).
-        `queued`: the id of the queued text it is."""
+        `queued`: the id of the queued text it is; `into_limit`: typed even under a limit
+        banner (never under a dialog)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ class Delivered:
     reason: str
     result: Delivery
     queued: str | None = None  # the queued text's id (doors/inbox.py)
+    text: str = ""  # what was to be typed (queued if the screen refused it)
 
 
 @dataclass(frozen=True)
@@ -77,22 +86,32 @@ class TmuxDoor:
     workers: Workers
 
     def start(self, config: Config, plan: LaunchPlan, swept: bool) -> None:
-        launch.start(self.tmux, config, plan, swept=swept)
+        # `agents down` marks the agent stopped, then takes this lock to kill: a start is
+        # either done before that kill, or sees the mark here (T53). Never waited for.
+        with lock.session_lock(config, plan.session, wait=False) as held:
+            stopped = markers.stopped_agents(config)
+            if not held or any(a.session == plan.session and a.name in stopped
+                               for a in config.agents):
+                log.info("%s: not started, the operator is stopping it", plan.session)
+                return
+            launch.start(self.tmux, config, plan, swept=swept)
 
     def stop(self, config: Config, session: str) -> None:
         self.workers.cancel("deliver", session)  # nothing more is typed into it
         launch.stop(self.tmux, config, session)
 
     def deliver(self, session: str, text: str, backend: Backend, agent: str,
-                reason: str, queued: str | None = None) -> Delivery | None:
+                reason: str, queued: str | None = None,
+                into_limit: bool = False) -> Delivery | None:
         def job(cancel: threading.Event) -> Delivered:
             try:
                 result = delivery.deliver(self.tmux, session, text, backend.submit_key,
                                           dialog_re=backend.prompt_re,
-                                          active_re=backend.active_re, cancel=cancel)
+                                          active_re=backend.active_re, cancel=cancel,
+                                          limits=None if into_limit else backend)
             except TmuxError as exc:
                 result = Delivery(False, str(exc))
-            return Delivered(agent, reason, result, queued)
+            return Delivered(agent, reason, result, queued, text)
         self.workers.submit("deliver", session, job)
         return None
 
@@ -106,6 +125,8 @@ def delivered_events(config: Config, results: Sequence[Done], now: float) -> lis
             continue
         if isinstance(done.result, Delivered) and done.result.queued is not None:
             events += queued_outcome(config, done.result, now)
+        elif isinstance(done.result, Delivered) and done.result.result.blocked:
+            events += defer(config, done.result, now)
         elif isinstance(done.result, Delivered) and not done.result.result.delivered:
             events.append(Event(now, done.result.agent, "delivery-failed",
                                 f"{done.result.reason}: {done.result.result.detail}"))
@@ -128,6 +149,22 @@ def queued_outcome(config: Config, done: Delivered, now: float) -> list[Event]:
                       f"delivered but its file stays: {exc}")]
     return [Event(now, done.agent, "send-delivered",
                   f"queued text {done.queued} {done.result.detail}")]
+
+
+def defer(config: Config, done: Delivered, now: float) -> list[Event]:
+    """A text the screen refused (a dialog or a limit banner was up): into the agent's
+    inbox, typed at its next idle look (if the rules look at it: else it is reported)."""
+    agent = config.agent(done.agent)
+    if agent is None or not screenrules.takes_queue(config, agent):
+        return [Event(now, done.agent, "delivery-failed",
+                      f"{done.reason}: {done.result.detail}")]
+    try:
+        queued = inbox.enqueue(config.state_dir, done.agent, done.text)
+    except (OSError, ValueError) as exc:
+        return [Event(now, done.agent, "delivery-failed", f"{done.reason}: "
+                      f"{done.result.detail}; could not queue it: {exc}")]
+    return [Event(now, done.agent, "delivery-deferred", f"{done.reason}: "
+                  f"{done.result.detail}; queued as {queued.id} for its next idle moment")]
 
 
 def apply_all(door: Door, config: Config, decisions: Decisions, record: Record) -> bool:
@@ -154,12 +191,15 @@ def apply_one(door: Door, config: Config, action: Action, record: Record) -> Non
         if isinstance(action, Stop | Restart):
             door.stop(config, session)
             crash_point("restart-killed")  # test-only (crashpoints.py)
+            slow_point("restart-killed")
         if isinstance(action, Start | Restart) and agent is not None:
             door.start(config, launch.plan_for(config, agent),
                        swept=isinstance(action, Restart))
             crash_point("session-created")  # test-only (crashpoints.py)
         if isinstance(action, Type) and agent is not None:
             _type(door, config, agent, session, action, record)
+        if isinstance(action, Queue) and agent is not None:
+            _queue(config, agent, action)
     except (TmuxError, OSError, filetrust.Untrusted) as exc:
         record([Event(time.time(), action.agent, "action-failed",
                       f"{type(action).__name__.lower()}: {exc}")])
@@ -167,10 +207,12 @@ def apply_one(door: Door, config: Config, action: Action, record: Record) -> Non
 
 def _apply_loop(config: Config, action: SetPhase | CompleteSequence, record: Record) -> None:
     try:
+        marker = config.log_dir / "SEQUENCE-COMPLETE"
         if isinstance(action, SetPhase):
             markers.write_phase_index(config, action.index)
+            if action.reopen:
+                marker.unlink(missing_ok=True)
             return
-        marker = config.log_dir / "SEQUENCE-COMPLETE"
         if not marker.exists():
             write_atomic(marker, f"{action.reason}\n".encode())
         loop = config.loop
@@ -178,6 +220,14 @@ def _apply_loop(config: Config, action: SetPhase | CompleteSequence, record: Rec
             (config.project_dir / loop.on_complete.trigger_file).unlink(missing_ok=True)
     except OSError as exc:
         record([Event(time.time(), None, "action-failed", f"{action.reason}: {exc}")])
+
+
+def _queue(config: Config, agent: Agent, action: Queue) -> None:
+    """Into the agent's inbox; raises OSError (a text too long to queue is one too)."""
+    try:
+        inbox.enqueue(config.state_dir, agent.name, action.text)
+    except ValueError as exc:
+        raise OSError(f"{action.reason}: not queued: {exc}") from exc
 
 
 def _type(door: Door, config: Config, agent: Agent, session: str, action: Type,
@@ -195,10 +245,13 @@ def _type(door: Door, config: Config, agent: Agent, session: str, action: Type,
     else:
         return
     result = door.deliver(session, text, config.backend(agent.backend), agent.name,
-                          action.reason, action.queued)
+                          action.reason, action.queued, action.into_limit)
     if result is not None and action.queued is not None:
         record(queued_outcome(config, Delivered(agent.name, action.reason, result,
                                                 action.queued), time.time()))
+    elif result is not None and result.blocked:
+        record(defer(config, Delivered(agent.name, action.reason, result, text=text),
+                     time.time()))
     elif result is not None and not result.delivered:
         record([Event(time.time(), agent.name, "delivery-failed",
                       f"{action.reason}: {result.detail}")])

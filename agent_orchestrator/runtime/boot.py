@@ -8,7 +8,10 @@ tmux starts this with a fixed argv (tmux would split user text on `;`), and it:
 3. for `ping` delivery, forks a helper that waits `connect_delay`, types the boot line
    into this very pane and presses the submit key again while the text still sits in the
    input line (TUIs swallow an early Enter);
-4. execs the agent, so the pane's pid IS the agent (tmux reports its exit status, and its
+4. becomes a child subreaper (after the pinger's double fork, so that one goes to init),
+   kept across the exec: a daemon the agent starts stays below the pane's pid, where
+   `agents down` finds it whatever it does to its name and environment (proctree.py);
+5. execs the agent, so the pane's pid IS the agent (tmux reports its exit status, and its
    process name is what `process_name` is matched against).
 The prompt reaches the agent as one argv element, byte for byte: no shell sees it unless the
 backend's delivery is `exec`, whose template is a shell command line by definition.
@@ -21,6 +24,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+from agent_orchestrator.doors import proctree
 
 PING_RETRY_WINDOW = 10.0  # seconds to keep pressing submit while the boot line sits unsent
 
@@ -45,6 +50,7 @@ def main(argv: list[str]) -> int:
     env.update(spec.get("env", {}))
     if spec.get("boot_line"):  # the spec carries the backend's delay and key with it
         _fork_pinger(spec["boot_line"], float(spec["connect_delay"]), spec["submit_key"])
+    proctree.become_subreaper()
     args = spec["argv"]
     try:
         os.execvpe(args[0], args, env)

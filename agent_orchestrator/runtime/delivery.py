@@ -3,7 +3,8 @@
 Measured on the real CLIs: an Enter sent with the text is swallowed by Codex and Gemini; a
 short pause before it always works; every miss left the text in the input box, where one more
 Enter submitted it; dialogs take the next Enter as a choice. So:
-1. never type while a `prompt_re` dialog is on screen — report it instead;
+1. never type while a `prompt_re` dialog (or, for the watchdog's texts, a `limit_re` banner:
+   Claude's limit menu takes Enter as a choice) is on screen — report it instead;
 2. paste the text (named buffer, bracketed paste: byte-exact, see Tmux.paste);
 3. wait a settle time that grows with the text (≈1 s per 1,000 characters for Codex);
 4. press the submit key, then confirm: the screen went busy, or the text left the input
@@ -27,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from agent_orchestrator.config import UserRegex
+from agent_orchestrator.config import Backend, UserRegex
 from agent_orchestrator.core import screen
 from agent_orchestrator.doors.tmux import Tmux
 
@@ -37,8 +38,11 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 @dataclass(frozen=True)
 class Delivery:
+    """`blocked`: not typed at all, a dialog or a limit banner was on screen."""
+
     delivered: bool
     detail: str
+    blocked: bool = False
 
 
 def sanitize(text: str) -> str:
@@ -54,17 +58,23 @@ def settle_time(text: str) -> float:
 def deliver(tmux: Tmux, target: str, text: str, submit_key: str = "Enter",
             dialog_re: UserRegex | None = None, active_re: UserRegex | None = None,
             presses: int = 3, wait: float = 0.5,
-            cancel: threading.Event | None = None) -> Delivery:
+            cancel: threading.Event | None = None,
+            limits: Backend | None = None) -> Delivery:
     """Type `text` into `target` and submit it; say whether it was seen to land. It takes
     seconds (settle waits, re-presses): the watchdog runs it in a worker, and `cancel`
-    (the agent is being stopped, the watchdog exits) ends it at its next wait.
+    (the agent is being stopped, the watchdog exits) ends it at its next wait. `limits`:
+    the backend whose limit banner, in the current turn, forbids typing too.
 
     Raises TmuxError when the pane is gone.
     """
     pause = (cancel or threading.Event()).wait  # True once cancelled
-    if dialog_re is not None and (dialog := screen.dialog_line(tmux.capture(target),
-                                                               dialog_re)):
-        return Delivery(False, f"not typed: a dialog is on screen ({dialog!r})")
+    if dialog_re is not None or limits is not None:
+        shown = tmux.capture(target)
+        if dialog_re is not None and (dialog := screen.dialog_line(shown, dialog_re)):
+            return Delivery(False, f"not typed: a dialog is on screen ({dialog!r})", True)
+        if limits is not None and (banner := screen.limit_line(shown, limits)):
+            return Delivery(False, f"not typed: a usage limit is on screen ({banner!r})",
+                            True)
     text = sanitize(text)
     buffer = f"agents-{os.getpid()}-{time.monotonic_ns()}"
     tmux.paste(target, text, buffer=buffer)

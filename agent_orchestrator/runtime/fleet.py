@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent_orchestrator.config import WATCHDOG_NAME as WATCHDOG
-from agent_orchestrator.config import Config
+from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.observed import Snapshot
-from agent_orchestrator.doors import eventlog, lock, markers
+from agent_orchestrator.doors import eventlog, lock, markers, worktrees
+from agent_orchestrator.doors.gitrelay import GitError
 from agent_orchestrator.doors.tmux import SessionExists, Tmux, TmuxError
 from agent_orchestrator.runtime import launch
 from agent_orchestrator.runtime.launch import LaunchPlan
@@ -91,6 +92,9 @@ def up(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]:
         if not agent.enabled:
             outcomes.append(Outcome(agent.name, agent.session, "skipped", "disabled"))
             continue
+        if (trouble := _worktree(config, agent)) is not None:
+            outcomes.append(trouble)
+            continue
         markers.clear_stopped(config, agent.name)
         markers.mark_started(config, agent.name)
         outcomes.append(_ensure(config, tmux, snap, agent.name, launch.plan_for(config, agent)))
@@ -121,6 +125,9 @@ def restart(config: Config, tmux: Tmux, names: Sequence[str]) -> list[Outcome]:
         if agent is not None and not agent.enabled:
             outcomes.append(Outcome(name, agent.session, "skipped", "disabled"))
             continue
+        if agent is not None and (trouble := _worktree(config, agent)) is not None:
+            outcomes.append(trouble)
+            continue
         if agent is not None:
             plan = launch.plan_for(config, agent)
             markers.mark_stopped(config, name)  # the watchdog must not heal the gap
@@ -138,6 +145,18 @@ def restart(config: Config, tmux: Tmux, names: Sequence[str]) -> list[Outcome]:
             markers.clear_stopped(config, name)
         outcomes.append(Outcome(name, plan.session, "restarted", was))
     return outcomes
+
+
+def _worktree(config: Config, agent: Agent) -> Outcome | None:
+    """Make the worktree of an agent with `worktree = true` (none: None); when git cannot,
+    the agent is skipped, saying why."""
+    if not agent.worktree:
+        return None
+    try:
+        worktrees.ensure_agent_tree(config, agent)
+    except (GitError, OSError) as exc:
+        return Outcome(agent.name, agent.session, "skipped", f"worktree: {exc}")
+    return None
 
 
 def _ensure(config: Config, tmux: Tmux, snap: Snapshot, name: str,
@@ -184,6 +203,9 @@ def down(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]
                      if s.startswith(config.session_prefix) and s not in known]
         targets += [(s, s) for s in sorted(leftovers)]
     for name, session in targets:
-        existed = launch.stop(tmux, config, session)
+        # After the stopped mark, under the session's lock: a watchdog's start in flight
+        # ends first and is killed here, a later one sees the mark (T53).
+        with lock.session_lock(config, session):
+            existed = launch.stop(tmux, config, session)
         outcomes.append(Outcome(name, session, "stopped" if existed else "absent"))
     return outcomes

@@ -2,24 +2,27 @@
 
 `plan_agent` is pure: it turns config (+ phase index and resume id) into a `LaunchPlan`;
 `plan_for` is the plan of an agent starting now (both `agents up` and the watchdog use it).
-`start` does the I/O: kickoff file `state/kickoff-<session>.txt`, session log
-`<log_dir>/<session>.log`, a launch spec read by boot.py, and the tmux session itself.
+`start` does the I/O: kickoff file `kickoff-<session>.txt` and a launch spec read by boot.py,
+both in the fleet's runtime folder (doors/rundir.py: in memory, so a full log disk cannot stop
+a restart), session log `<log_dir>/<session>.log`, and the tmux session itself.
 
 Deliveries:
 - arg:  bin [resume] [remote-control] [model] [flags] <kickoff text>, exec'd with no shell;
 - ping: `preamble; [model env] attach` through /bin/sh, then boot.py types the boot line;
 - exec: the `bin` template through /bin/sh in the agent's dir, values shell-quoted.
+`{kickoff}` and `{kickoff_file}` are the kickoff file's path; `{kickoff_text}` is the text.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import re
 import sys
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agent_orchestrator.config import Agent, Backend, Config, Service, filetrust
@@ -30,8 +33,8 @@ from agent_orchestrator.config.templates import (
     render_shell,
     render_words,
 )
-from agent_orchestrator.doors import logcap, markers, proctree, signals
-from agent_orchestrator.doors.files import private_dir, touch_private, write_atomic
+from agent_orchestrator.doors import fdlimit, logcap, markers, proctree, rundir, signals, worktrees
+from agent_orchestrator.doors.files import touch_private, write_atomic
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import signalwiring
 
@@ -58,13 +61,18 @@ class LaunchPlan:
     forget: tuple[Path, ...] = ()  # removed before the start: the previous run's signals
 
 
+def launch_dir(config: Config) -> Path:
+    """Where the kickoff files and launch specs go (created): the fleet's runtime folder."""
+    return rundir.of(config)
+
+
 def kickoff_file(config: Config, session: str) -> Path:
-    return config.state_dir / f"kickoff-{session}.txt"
+    return launch_dir(config) / f"kickoff-{session}.txt"
 
 
 def spec_file(config: Config, session: str) -> Path:
     """The launch spec boot.py reads and deletes (it holds the prompt)."""
-    return config.state_dir / f"launch-{session}.json"
+    return launch_dir(config) / f"launch-{session}.json"
 
 
 def log_file(config: Config, session: str) -> Path:
@@ -139,19 +147,22 @@ def _check_argument_sizes(agent: Agent, argv: list[str]) -> None:
 
 
 def _flag_words(flags: str, common: dict[str, str], kickoff: str) -> list[str]:
-    """`flags` as argv words with the kickoff as the last word, or, when `flags` places it
-    (`--prompt={kickoff}`: a parser that takes a leading `-` for an option needs the text
-    glued to its flag), in that word; such a word is left out when there is no kickoff."""
-    if "{kickoff}" not in flags:
+    """`flags` as argv words with the kickoff text as the last word, or, when `flags` places
+    it (`--prompt={kickoff_text}`: a parser that takes a leading `-` for an option needs the
+    text glued to its flag), in that word; such a word is left out when there is no kickoff.
+    `{kickoff}` / `{kickoff_file}` in `common` are the kickoff file's path."""
+    if "{kickoff_text}" not in flags:
         return render_words(flags, common) + ([kickoff] if kickoff else [])
-    return render_words(flags, {**common, "kickoff": kickoff}, omit_empty="kickoff")
+    return render_words(flags, {**common, "kickoff_text": kickoff}, omit_empty="kickoff_text")
 
 
 def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
                resume_id: str | None = None,
                new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> LaunchPlan:
-    """The launch plan of `agent`. Pure apart from reading prompt files (and `new_id`)."""
+    """The launch plan of `agent`. Pure apart from reading prompt files, making the runtime
+    folder its kickoff file's path names (`launch_dir`) and `new_id`."""
     backend = config.backend(agent.backend)
+    agent = replace(agent, dir=worktrees.work_dir(config, agent))  # its own checkout?
     kickoff = kickoff_text(config, agent, phase_index)
     model = agent_model(config, agent, phase_index)
     env: list[tuple[str, str]] = []
@@ -169,16 +180,21 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
             argv += render_words(backend.remote_control_flag, common)
         if model:
             argv += render_words(backend.model_flag, common)
-        argv += _flag_words(backend.flags, common, kickoff)
+        file = str(kickoff_file(config, agent.session))
+        argv += _flag_words(backend.flags, {**common, "kickoff": file, "kickoff_file": file},
+                            kickoff)
     elif backend.prompt_delivery == "exec":
-        line = render_shell(bin_text, {**common, "kickoff": kickoff,
-                                       "kickoff_file": str(kickoff_file(config, agent.session)),
-                                       "id": resume_id or ""})
+        # `{kickoff}` is the FILE's path, as in the original tool, so its configs run
+        # unchanged; the text is `{kickoff_text}` (SPEC §3).
+        file = str(kickoff_file(config, agent.session))
+        line = render_shell(bin_text, {**common, "kickoff": file, "kickoff_file": file,
+                                       "kickoff_text": kickoff, "id": resume_id or ""})
         argv = ["/bin/sh", "-c", line]
     else:  # ping
         file = str(kickoff_file(config, agent.session))
         attach = render_shell(backend.attach, {"dir": str(agent.dir), "session": agent.session,
-                                               "model": model or "", "kickoff_file": file},
+                                               "model": model or "", "kickoff_file": file,
+                                               "kickoff": file},
                               raw={"bin": bin_text, "server": backend.server})
         env += _model_env(backend, model)
         line = f"{backend.preamble}; {attach}" if backend.preamble.strip() else attach
@@ -220,15 +236,21 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan, swept: bool = False) -> 
     caller has just run `stop` for this session, so no leftover of an earlier run can be
     alive and the sweep for them (a scan of /proc) is skipped.
 
+    Only the runtime folder's files (kickoff, launch spec) must be written: a resume id or
+    the session log that cannot be (a full log disk) is skipped, and a plan file (hooks
+    settings) an earlier start wrote the same is reused, so healing never depends
+    on free space where logs live (the conversation is then not resumed next time; the
+    log writer creates the log once it can).
+
     Raises TmuxError when tmux refuses (e.g. the session exists) and OSError when a file
     cannot be written.
     """
-    private_dir(config.state_dir)
     if plan.new_resume_id is not None:
         id_file, pinned = plan.new_resume_id
-        write_atomic(id_file, pinned.encode())
+        with contextlib.suppress(OSError):
+            write_atomic(id_file, pinned.encode())
     for path, data in plan.files:
-        write_atomic(path, data)
+        _write_or_reuse(path, data)
     for path in plan.forget:
         path.unlink(missing_ok=True)
     if plan.kickoff:
@@ -244,8 +266,11 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan, swept: bool = False) -> 
         "argv": list(plan.argv), "cwd": str(plan.cwd), "env": env,
         "boot_line": plan.boot_line, "connect_delay": plan.connect_delay,
         "submit_key": plan.submit_key}, ensure_ascii=False).encode("utf-8"))
-    log = touch_private(log_file(config, plan.session))
+    log = log_file(config, plan.session)
+    with contextlib.suppress(OSError):
+        touch_private(log)
     pipe = logcap.pipe_command(str(log), config.log_max_bytes, config.log_keep)
+    fdlimit.raise_soft()  # a tmux server this starts inherits it: 2 descriptors a pane
     tmux.start(plan.session, [sys.executable, "-m", "agent_orchestrator.runtime.boot", str(spec)],
                pipe=pipe)
     # The session is ours now, so any other run's process carrying its tag is a leftover:
@@ -255,12 +280,31 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan, swept: bool = False) -> 
         proctree.terminate(proctree.tagged(tag, other_than=launch_id))
 
 
+def _write_or_reuse(path: Path, data: bytes) -> None:
+    """Write `path`, or, when that fails (a full disk), go on with the copy an earlier start
+    wrote if it holds the same bytes (a hooks file is the same at every start)."""
+    try:
+        write_atomic(path, data)
+    except OSError:
+        try:
+            same = path.read_bytes() == data
+        except OSError:
+            same = False
+        if not same:
+            raise
+
+
 def stop(tmux: Tmux, config: Config, session: str) -> bool:
     """Kill a session and every process it started (re-parented daemons included).
     Returns whether the session existed."""
     tag = proctree.launch_tag(config.tmux_socket, session)
+    # The tree is read before the kill: once the pane's process is gone, its orphans go to
+    # init and only the tag (which a daemon may have dropped) still finds them. A remote
+    # pane's pid names a process on another host: never looked up here.
+    pane = tmux.snapshot().pane(session) if tmux.remote is None else None
+    tree = proctree.descendants(pane.pid) if pane and not pane.dead and pane.pid > 0 else []
     existed = tmux.kill(session)
-    proctree.terminate(proctree.tagged(tag))
+    proctree.terminate({*tree, *proctree.tagged(tag)})
     # Killed before boot.py read its spec: don't leave the prompt lying around.
     spec_file(config, session).unlink(missing_ok=True)
     return existed

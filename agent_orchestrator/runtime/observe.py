@@ -193,7 +193,15 @@ class Observer:
             if key not in self._verified:
                 report.record([Event(time.time(), None, "verify", f"running "
                                      f"{len(phase.verify)} gate(s) at {head[:12]}")])
-                self._verified = {key: git.run_at(head, phase.verify, VERIFY_TIMEOUT)}
+                began = time.monotonic()
+                result = git.run_at(head, phase.verify, VERIFY_TIMEOUT)
+                self._verified = {key: result}
+                took = f"{time.monotonic() - began:.1f}s"
+                report.record([Event(time.time(), None, "verify-done", (
+                    f"passed: {len(phase.verify)} gate(s) at {head[:12]} in {took}"
+                    if result.ok else f"failed at {head[:12]}: `{result.command}` " + (
+                        "timed out" if result.timed_out else f"exited {result.exit_code}")
+                    + f" (after {took})"))])
             return DoneCheck(phase_index, head, True, self._verified[key])
         return job
 

@@ -6,7 +6,8 @@
   (`tmuxcontrol.ControlClient`) — a few milliseconds;
 - the config file changed: watchfiles, watching the config's FOLDER (editors save by rename);
 - a deadline the loop passes in (the light-tick timer, a back-off, a held config edit).
-Without a control client (no session to attach to yet) the loop also polls every second.
+Without a control client (no session to attach to yet), or with panes that got no pidfd (a
+low open-file limit, see doors/fdlimit.py), the loop also polls every second.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import watchfiles
 from agent_orchestrator.config import Config
 from agent_orchestrator.core import rules
 from agent_orchestrator.core.observed import Observed
+from agent_orchestrator.doors import fdlimit
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.doors.tmuxcontrol import ControlClient
 
@@ -64,6 +66,7 @@ class WakeUps:
     pidfds: dict[int, int] = field(default_factory=dict)  # pane pid → pidfd
     control: ControlClient | None = None
     look_again: bool = False
+    unwatched: int = 0  # live watched panes without a pidfd: polled every FALLBACK_POLL
 
     def follow(self, config: Config, tmux: Tmux, observed: Observed) -> None:
         """Keep a pidfd on every live watched pane and a control client attached."""
@@ -74,13 +77,16 @@ class WakeUps:
                   watched_sessions}
         for pid in set(self.pidfds) - wanted:
             os.close(self.pidfds.pop(pid))
-        for pid in wanted - set(self.pidfds):
+        missing = wanted - set(self.pidfds)
+        room = fdlimit.room() if missing else 0  # a low `ulimit -n`: keep a reserve
+        for pid in sorted(missing)[:max(room, 0)]:
             try:
                 self.pidfds[pid] = os.pidfd_open(pid)
             except ProcessLookupError:  # died between the snapshot and now
                 self.look_again = True
-            except (OSError, AttributeError):  # no pidfd support: the fallback poll remains
+            except (OSError, AttributeError):  # no pidfd support (or EMFILE): polled
                 pass
+        self.unwatched = len(wanted - set(self.pidfds))
         if not self.control_alive() and observed.server_running and observed.panes:
             target = config.watchdog_session if config.watchdog_session in \
                 observed.panes else next(iter(observed.panes))
@@ -93,7 +99,7 @@ class WakeUps:
 
     def wait(self, timeouts: list[float]) -> None:
         """Sleep until a source fires or the earliest of `timeouts` (seconds) passes."""
-        if not self.control_alive() or self.look_again:
+        if not self.control_alive() or self.look_again or self.unwatched:
             timeouts = [*timeouts, FALLBACK_POLL if not self.look_again else LOOK_AGAIN]
         self.look_again = False
         self.waker.wait(min(timeouts), list(self.pidfds.values()))

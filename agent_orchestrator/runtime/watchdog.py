@@ -2,9 +2,10 @@
 
 Each pass: follow an edit of the config (configwatch.py), observe the fleet (observe.py),
 call the pure `rules.decide`, carry out its actions (apply.py), save the memory, record the
-events; then sleep until a wake-up source fires or a deadline passes (wakeups.py). Screens
+events and hand those worth telling to the notifier (notifier.py, delivered by workers); then
+sleep until a wake-up source fires or a deadline passes (wakeups.py). Screens
 are read only on light passes (`signal_interval`), the loop's slow checks run on heavy ones
-(`heavy_interval`).
+(`heavy_interval`). Queued one-shot tasks join each pass as agents (runtime/tasks.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import signal
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import FrameType
 
 from agent_orchestrator.config import Config
@@ -22,13 +23,25 @@ from agent_orchestrator.core import rules
 from agent_orchestrator.core.decisions import Decisions
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.memory import FleetMemory, only_look_stamps_differ
-from agent_orchestrator.doors import eventlog, lock, markers, memorystore, signals
-from agent_orchestrator.doors.files import private_dir
+from agent_orchestrator.doors import (
+    eventlog,
+    fdlimit,
+    gitrelay,
+    lock,
+    markers,
+    memorystore,
+    orphans,
+    rundir,
+    signals,
+)
+from agent_orchestrator.doors.files import private_dir, remove_stray_temps
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import apply, observe
 from agent_orchestrator.runtime.configwatch import ConfigWatch, file_stamp, write_health
+from agent_orchestrator.runtime.notifier import Notifier
 from agent_orchestrator.runtime.observe import Observer
-from agent_orchestrator.runtime.wakeups import WakeUps
+from agent_orchestrator.runtime.tasks import TaskRunner
+from agent_orchestrator.runtime.wakeups import FALLBACK_POLL, WakeUps
 from agent_orchestrator.runtime.workers import Workers
 
 log = logging.getLogger(__name__)
@@ -46,18 +59,26 @@ class Watchdog:
     wakeups: WakeUps = field(default_factory=WakeUps)
     workers: Workers | None = None  # made with the waker, in __post_init__
     observer: Observer | None = None
+    tasks: TaskRunner | None = None  # the one-shot task queue's runs (runtime/tasks.py)
     config_watch: ConfigWatch = field(default_factory=ConfigWatch)
+    notifier: Notifier | None = None  # made with the workers, in __post_init__
     _last_light: float = float("-inf")
     _last_heavy: float = float("-inf")
     _reported: dict[str, str] = field(default_factory=dict)  # trouble key → its last reason
     _saved: FleetMemory = field(default_factory=FleetMemory)  # as last written to disk
     _saved_at: float = float("-inf")
+    _fd_limit_said: bool = False
 
     def __post_init__(self) -> None:
         if self.workers is None:
             self.workers = Workers(self.wakeups.waker.wake)
         if self.observer is None:
             self.observer = Observer(self.workers)
+        if self.notifier is None:
+            self.notifier = Notifier(self.workers)
+        if self.tasks is None:
+            self.tasks = TaskRunner(self.workers, lambda config, session: self.door.stop(
+                config, session))
 
     @classmethod
     def open(cls, config: Config) -> Watchdog:
@@ -68,6 +89,7 @@ class Watchdog:
         if warning:
             dog.record([Event(time.time(), None, "state-rebuilt", warning)])
         dog.config_watch.warn(config, dog)
+        dog.record(_debris(config, dog.tmux))
         write_health(config, None)
         return dog
 
@@ -80,8 +102,10 @@ class Watchdog:
     # ------------------------------------------------------------------ the loop
 
     def run(self) -> None:
+        soft, _ = fdlimit.raise_soft()  # pidfds, and a tmux server we start, inherit it
         self.record([Event(time.time(), None, "watchdog-start",
-                           f"pid {os.getpid()}, watching {len(self.config.agents)} agents")])
+                           f"pid {os.getpid()}, watching {len(self.config.agents)} agents, "
+                           f"open-file limit {soft}")])
         try:
             folder = private_dir(signals.signals_dir(self.config.state_dir))
             with self.wakeups.watching(self.config.path, folder):
@@ -112,8 +136,17 @@ class Watchdog:
         self.wakeups.wait(timeouts)
 
     def tick(self) -> Decisions | None:
-        """One pass. Never raises for tmux trouble: it is reported and the next tick retries."""
-        assert self.observer is not None and self.workers is not None
+        """One pass. Never raises for tmux trouble: it is reported and the next tick retries.
+        The pass's events then become notifications, handed to workers (never waited on)."""
+        assert self.notifier is not None and self.workers is not None
+        self.record(self.notifier.outcomes(self.workers.results(("notify",)), time.time()))
+        try:
+            return self._pass()
+        finally:
+            self.notifier.flush(self.config.notify, time.time())
+
+    def _pass(self) -> Decisions | None:
+        assert self.observer is not None and self.workers is not None and self.tasks
         before = self.config
         self.config_watch.reload(self)
         if self.config != before:  # the loop's work in flight was for the old config
@@ -123,24 +156,34 @@ class Watchdog:
                                             time.time()))
         light = now.mono - self._last_light >= self.config.watchdog.signal_interval
         heavy = now.mono - self._last_heavy >= self.config.watchdog.heavy_interval
-        observed = self.observer.observe(self.config, self.tmux, self.memory, light, heavy,
-                                         self)
+        # Task runs are agents too: observed, healed and held like the declared ones.
+        config = self.tasks.prepare(self.config, self)
+        observed = self.observer.observe(config, self.tmux, self.memory, light, heavy, self)
         if observed is None:
             return None
         if heavy:
             self._last_heavy = now.mono
         if light:
             self._last_light = now.mono
-        decisions = rules.decide(self.config, observed, self.memory, now)
-        self.commit(decisions)
-        self.wakeups.follow(self.config, self.tmux, observed)
+        config = self.tasks.settle(self.config, observed, self.memory, self)
+        decisions = rules.decide(config, observed, self.tasks.forget(self.memory, True), now)
+        decisions = replace(decisions, memory=self.tasks.forget(decisions.memory))
+        self.tasks.dialogs(self.memory, decisions.memory, self)
+        self.commit(decisions, config)
+        self.wakeups.follow(config, self.tmux, observed)
+        if self.wakeups.unwatched and not self._fd_limit_said:  # once per run
+            self._fd_limit_said = True
+            self.record([Event(time.time(), None, "fd-limit", f"open-file limit "
+                               f"{fdlimit.soft_limit()}: {self.wakeups.unwatched} agents get "
+                               f"no pidfd and are polled every {FALLBACK_POLL:g}s (raise "
+                               "`ulimit -n` and restart the watchdog)")])
         return decisions
 
-    def commit(self, decisions: Decisions) -> None:
-        """Carry out the decisions and save their memory (a failed save is retried on the
-        next pass)."""
-        self.wakeups.look_again |= apply.apply_all(self.door, self.config, decisions,
-                                                   self.record)
+    def commit(self, decisions: Decisions, config: Config | None = None) -> None:
+        """Carry out the decisions (about `config`'s agents: the declared ones and the task
+        runs) and save their memory (a failed save is retried on the next pass)."""
+        self.wakeups.look_again |= apply.apply_all(self.door, config or self.config,
+                                                   decisions, self.record)
         changed = decisions.memory != self.memory
         self.memory = decisions.memory
         now = time.monotonic()
@@ -158,6 +201,8 @@ class Watchdog:
     # ------------------------------------------------------------------ reporting
 
     def record(self, events: Sequence[Event]) -> None:
+        if self.notifier is not None:
+            self.notifier.offer(events)
         for event in events:
             log.info("%s %s: %s", event.agent or "-", event.event, event.reason)
         try:
@@ -180,6 +225,27 @@ class Watchdog:
     def stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.stopping = True
         self.wakeups.waker.wake()
+
+
+def _debris(config: Config, tmux: Tmux) -> list[Event]:
+    """Clean what a killed watchdog left (doors/orphans.py): its verify scratch worktrees
+    and its tmux control client; one `debris-removed` event per kind found."""
+    remove_stray_temps(rundir.of(config))  # kickoff or launch spec writes cut short
+    events = []
+    if (ended := orphans.control_orphans(tmux)):
+        events.append(Event(time.time(), None, "debris-removed", "ended orphaned tmux "
+                            f"control client(s) {', '.join(map(str, ended))}"))
+    # A task's gate leaves a scratch folder too, with or without a handoff repo.
+    handoff = config.loop.handoff if config.loop is not None else None
+    try:
+        removed = orphans.verify_debris(gitrelay.Git(handoff.repo) if handoff else None)
+    except (gitrelay.GitError, OSError) as exc:
+        return [*events, Event(time.time(), None, "git-error",
+                               f"cleaning old verify worktrees: {exc}")]
+    if removed:
+        events.append(Event(time.time(), None, "debris-removed", "removed the verify "
+                            f"scratch folder(s) {', '.join(map(str, removed))}"))
+    return events
 
 
 def run(config: Config) -> None:

@@ -286,7 +286,7 @@ def _kickoff_config(mode: str, folder: Path, record: Path, socket: str) -> Path:
     elif mode == "exec":
         backend = f'''
             [backend.hostile]
-            bin = "FOO=bar {{python}} -m agent_orchestrator.fakeagent --record {record} --model '{{model}}' {{kickoff}}"
+            bin = "FOO=bar {{python}} -m agent_orchestrator.fakeagent --record {record} --model '{{model}}' {{kickoff_text}}"
             prompt_delivery = "exec"
         '''  # noqa: E501
     else:
@@ -487,7 +487,7 @@ def test_t33_hostile_paths_work_literally(tmux_socket: str, tmp_path: Path,
         bin = "{demo} --record {recs}/arg"
 
         [backend.viaexec]
-        bin = "{demo} --record {recs}/exec --name {{dir}} --model {{kickoff_file}} {{kickoff}}"
+        bin = "{demo} --record {recs}/exec --name {{dir}} --model {{kickoff}} {{kickoff_text}}"
         prompt_delivery = "exec"
 
         [backend.viaping]
@@ -530,12 +530,15 @@ def test_t33_hostile_paths_work_literally(tmux_socket: str, tmp_path: Path,
 
 
 def test_t33_boot_line_command_is_one_word_per_path(tmp_path: Path,
-                                                    sandbox: tuple[Path, Path]) -> None:
+                                                    sandbox: tuple[Path, Path],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """FAULT: the ping boot line tells the agent to run `cat '<kickoff file>'`; the file
     lives under a project folder whose name holds `'`, `$()` and backticks.
     EXPECTED: that command, run by a shell as an agent would, prints the kickoff text
     exactly and runs nothing else (no canary)."""
     project, _work, _outside = _hostile_tree(tmp_path)
+    # No runtime folder: the kickoff file falls back to the (hostile) state folder.
+    monkeypatch.setattr("agent_orchestrator.doors.rundir.base", lambda: None)
     path = write_config(project, """
         [backend.tui]
         bin = "tui"
@@ -550,7 +553,7 @@ def test_t33_boot_line_command_is_one_word_per_path(tmp_path: Path,
     plan = launch.plan_agent(config, config.agents[0])
     assert plan.boot_line is not None
     kickoff = launch.kickoff_file(config, "t-x")
-    kickoff.parent.mkdir(parents=True)
+    assert str(project) in str(kickoff)
     kickoff.write_text(plan.kickoff)
     # The `cat '...'` the agent is told to run (the path itself holds backticks).
     command = re.fullmatch(r".*with: `(.*)` — then follow it exactly\.", plan.boot_line)[1]

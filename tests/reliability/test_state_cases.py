@@ -42,7 +42,7 @@ from agent_orchestrator import config as config_mod
 from agent_orchestrator.core.memory import AgentMemory, FleetMemory, LoopMemory
 from agent_orchestrator.doors import files, lock, markers, memorystore, proctree
 from agent_orchestrator.doors.crashpoints import ENV_VAR as CRASH_VAR
-from agent_orchestrator.runtime import watchdog
+from agent_orchestrator.runtime import launch, watchdog
 
 pytestmark = pytest.mark.tmux
 
@@ -296,7 +296,7 @@ def test_t09_corrupt_phase_file_is_reported_and_changes_nothing(make_fleet, tmp_
     meanwhile the phase's status says DONE and the loop agent is killed. EXPECTED: one
     `phase-file-corrupt` per distinct content (the content shown), `agents status` shows
     it, the file is left as it is, no phase change or advance, the killed agent is healed on
-    the phase it had; once `agents phase set 0` rewrites the file, `phase-file-recovered`
+    the phase it had; once `agents phase set 1` rewrites the file, `phase-file-recovered`
     and the DONE phase advances as usual."""
     (tmp_path / "builder.md").write_text("Build.\n")
     (tmp_path / "kickoff.md").write_text("Phase {phase_id} as {role}.\n")
@@ -334,7 +334,7 @@ def test_t09_corrupt_phase_file_is_reported_and_changes_nothing(make_fleet, tmp_
     index.write_text("")
     emptied = next_event(fleet, None, "phase-file-corrupt", 1)
     assert "holds ''" in emptied["reason"]
-    assert fleet.agents("phase", "set", "0").returncode == 0
+    assert fleet.agents("phase", "set", "1").returncode == 0
     fleet.wait_event(None, "phase-file-recovered")
     fleet.wait_event(None, "phase-advance")
     wait_until(lambda: index.read_text() == "1\n", what="the advance to be saved")
@@ -756,12 +756,14 @@ def test_t35_files_are_private_whatever_the_umask(make_fleet, tmp_path) -> None:
     modes = _modes(logs)
     for name in ["state/watchdog.json", "state/watchdog.lock", "state/config-health.json",
                  "state/last-good.toml", "events.jsonl", "e-a.log", "e-b.log",
-                 "state/kickoff-e-a.txt", "state/kickoff-e-b.txt", "state/stopped",
+                 "state/stopped",
                  "state/started/a"]:
         assert name in modes, name
     wrong = {n: oct(m) for n, m in modes.items()
              if m != (0o700 if (logs / n).is_dir() else 0o600)}
     assert wrong == {}
+    kickoff = launch.kickoff_file(config_mod.load(fleet.path), "e-a")  # in memory: T44
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (kickoff, kickoff.parent)] == [0o600, 0o700]
     # A launch spec lives until its pane's boot has read it; a temp file until its rename.
     wait_until(lambda: not list(logs.rglob("launch-*.json")) and not list(logs.rglob("*.tmp")),
                what="launch specs and temp files to be gone")
@@ -770,8 +772,7 @@ def test_t35_files_are_private_whatever_the_umask(make_fleet, tmp_path) -> None:
     assert dog_pid is not None
     os.kill(dog_pid, signal.SIGTERM)
     wait_until(lambda: not alive(dog_pid), what="the watchdog to stop")
-    loose = ["state/watchdog.json", "events.jsonl", "e-a.log", "state/started/a",
-             "state/kickoff-e-a.txt"]
+    loose = ["state/watchdog.json", "events.jsonl", "e-a.log", "state/started/a"]
     for name in loose:
         os.chmod(logs / name, 0o644)
     os.chmod(logs / "state", 0o755)

@@ -1,0 +1,253 @@
+"""Reliability cases for processes and descriptors: T50–T55 (issue #14, items 4, 5, 7).
+
+- T50 a low open-file limit: the watchdog raises its soft limit to the hard one, and over
+  more agents than pidfds fit it degrades to polling (said once), never crashes, still heals.
+- T51 the tmux server's open-file limit: a fleet that outgrows it (2 descriptors a pane)
+  is warned about by `doctor` and `up`.
+- T52 a daemon that double-forks, calls setsid, renames itself and drops its environment
+  (no tag left to find it by) does not survive `agents down`.
+- T53 `agents down a` while the watchdog is in the middle of restarting `a`: when down
+  returns, `a` has no session and no process, and stays so.
+- T54 under a soft `ulimit -n` of 64 (hard 4096), the tmux server the watchdog or `agents
+  up` starts gets the raised limit (it inherits ours).
+
+Real parts: a private tmux server, real processes, watchdogs as subprocesses.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import holds_for, sessions, tmux_cmd, wait_until
+
+from agent_orchestrator.doors import proctree
+from agent_orchestrator.doors.crashpoints import SLOW_VAR
+
+pytestmark = pytest.mark.tmux
+
+TOOL = """
+[watchdog]
+signal_interval = 0.3
+restart_stable = 0.5
+restart_backoff = 0.2
+crash_limit = 10
+
+[backend.tool]
+bin = "{bin}"
+"""
+
+
+def tool_agent(name: str) -> str:
+    return f'\n[[agent]]\nname = "{name}"\nbackend = "tool"\nwatch = "heal"\n'
+
+
+def watchdog(fleet, env: dict[str, str] | None = None,
+             preexec=None) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "agent_orchestrator", "watchdog",
+                             "--config", str(fleet.path)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
+                            preexec_fn=preexec)
+    fleet.procs.append(proc)
+    return proc
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+# ------------------------------------------------------------------------------- T53
+
+def test_t53_down_during_a_restart_stays_down(make_fleet) -> None:
+    """FAULT: the agent's process dies; the watchdog kills its session and, before it
+    starts the new one (slowed 3 s at the `restart-killed` point), the operator runs
+    `agents down a`. EXPECTED: down succeeds, and from then on there is no session and no
+    process of `a`: the watchdog's restart does not bring it back."""
+    fleet = make_fleet(TOOL.format(bin="sleep 600") + tool_agent("a"))
+    dog = watchdog(fleet, {SLOW_VAR: "restart-killed:3"})  # it starts `a` itself
+    fleet.wait_event("a", "start")
+    pid = wait_until(lambda: fleet.pane_pid("e-a"), what="a's pane")
+    os.kill(pid, 9)
+    fleet.wait_event("a", "restart")
+    wait_until(lambda: "e-a" not in sessions(fleet.socket), what="the old session killed")
+    down = fleet.agents("down", "a")
+    assert down.returncode == 0, down.stderr
+    tag = proctree.launch_tag(fleet.socket, "e-a")
+    holds_for(lambda: "e-a" not in sessions(fleet.socket) and not proctree.tagged(tag), 5.0,
+              what="a stays down")
+    assert dog.poll() is None
+
+
+def test_t53_down_waits_for_a_start_in_flight(make_fleet, tmp_path: Path) -> None:
+    """FAULT: `agents down a` while the watchdog holds a's session lock (its start in
+    flight). EXPECTED: down waits for the start to end, then kills what it started."""
+    from agent_orchestrator import config as config_mod
+    from agent_orchestrator.doors import lock
+
+    fleet = make_fleet(TOOL.format(bin="sleep 600") + tool_agent("a"))
+    assert fleet.agents("up", "a").returncode == 0
+    wait_until(lambda: fleet.pane_pid("e-a"), what="a's pane")
+    config = config_mod.load(fleet.path)
+    with lock.session_lock(config, "e-a") as held:
+        assert held
+        down = subprocess.Popen([sys.executable, "-m", "agent_orchestrator", "down", "a",
+                                 "--config", str(fleet.path)], stdout=subprocess.PIPE)
+        holds_for(lambda: down.poll() is None and "e-a" in sessions(fleet.socket), 1.0,
+                  what="down waits for the lock")
+    assert down.wait(timeout=30) == 0
+    assert "e-a" not in sessions(fleet.socket)
+
+
+# ------------------------------------------------------------------------------- T52
+
+DAEMON = textwrap.dedent("""
+    import ctypes, os, sys, time
+    if os.fork():
+        os._exit(0)
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    # A new program with an empty environment and another argv[0]: no tag left to read.
+    os.execve(sys.executable, ["sneaky-server", "-c",
+        "import ctypes, time\\n"
+        "ctypes.CDLL(None).prctl(15, b'sneakyd', 0, 0, 0)\\n"
+        "open({pidfile!r}, 'w').write(str(__import__('os').getpid()))\\n"
+        "time.sleep(600)\\n"], {{}})
+""")
+
+
+def test_t52_setsid_daemon_without_tag_does_not_survive_down(make_fleet,
+                                                            tmp_path: Path) -> None:
+    """FAULT: the agent starts a daemon that double-forks, calls setsid, execs itself
+    under another name with an EMPTY environment and renames its comm. EXPECTED: `agents
+    down a` leaves no process of the agent, that daemon included."""
+    pidfile = tmp_path / "daemon.pid"
+    script = tmp_path / "daemon.py"
+    script.write_text(DAEMON.format(pidfile=str(pidfile)))
+    fleet = make_fleet(TOOL.format(bin=f"sh -c '{{python}} {script}; exec sleep 600'")
+                       + tool_agent("a"))
+    assert fleet.agents("up", "a").returncode == 0
+    pid = int(wait_until(lambda: pidfile.exists() and pidfile.read_text(),
+                         what="the daemon's pid"))
+    environ = Path(f"/proc/{pid}/environ").read_bytes()
+    assert proctree.TAG_VAR.encode() not in environ  # the old way cannot find it
+    assert Path(f"/proc/{pid}/comm").read_text().strip() == "sneakyd"
+    assert fleet.agents("down", "a").returncode == 0
+    try:
+        assert not alive(pid), "the daemon survived down"
+    finally:
+        if alive(pid):
+            os.kill(pid, 9)
+
+
+# ------------------------------------------------------------------------------- T50
+
+def low_fd_limit(limit: int, hard: int | None = None):
+    """A preexec_fn setting `ulimit -n` (soft `limit`, hard `hard` or the same)."""
+    def preexec() -> None:
+        import resource
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard or limit))
+    return preexec
+
+
+@pytest.mark.slow
+def test_t50_watchdog_under_a_low_fd_limit_still_heals(make_fleet) -> None:
+    """FAULT: the watchdog runs with `ulimit -n 64` (hard) over 60 agents: more than
+    pidfds fit. EXPECTED: it never crashes; agents it could not give a pidfd are polled
+    (one `fd-limit` event says so); killed agents are restarted."""
+    count = 60
+    fleet = make_fleet(TOOL.format(bin="sleep 600").replace(
+        "crash_limit = 10", "crash_limit = 10\nfleet_restart_limit = 100")
+        + "".join(tool_agent(f"a{i}") for i in range(count)))
+    tmux_cmd(fleet.socket, "new-session", "-d", "-s", "keep", "sleep 600")  # normal limit
+    dog = watchdog(fleet, preexec=low_fd_limit(64))
+    names = {f"e-a{i}" for i in range(count)}
+    wait_until(lambda: names <= sessions(fleet.socket), timeout=60, what="60 sessions")
+    event = fleet.wait_event(None, "fd-limit", timeout=20)
+    assert "polled" in event["reason"]
+    victims = [wait_until(lambda i=i: fleet.pane_pid(f"e-a{i}"), what="a pane")
+               for i in (0, 30, 59)]
+    for pid in victims:
+        os.kill(pid, 9)
+    for i, old in zip((0, 30, 59), victims, strict=True):
+        wait_until(lambda i=i, old=old: fleet.pane_pid(f"e-a{i}") not in (None, old),
+                   timeout=20, what=f"a{i} restarted")
+    assert dog.poll() is None, dog.stderr.read().decode() if dog.stderr else ""
+    assert len(fleet.events(None, "fd-limit")) == 1
+
+
+# ------------------------------------------------------------------------------- T51
+
+def many_agents(count: int) -> str:
+    return TOOL.format(bin="sleep 600") + "".join(tool_agent(f"a{i}") for i in range(count))
+
+
+def test_t51_doctor_warns_when_the_fleet_outgrows_the_limits(make_fleet) -> None:
+    """FAULT: `ulimit -n 64` (hard) and 40 agents; no server running yet. EXPECTED: doctor
+    warns that the tmux server it would start (2 descriptors a pane) and the watchdog (a
+    pidfd an agent) will not fit them, and says what to do; 10 agents fit."""
+    fleet = make_fleet(many_agents(40))
+    result = subprocess.run([sys.executable, "-m", "agent_orchestrator", "doctor",
+                             "--config", str(fleet.path)], capture_output=True, text=True,
+                            preexec_fn=low_fd_limit(64), timeout=60, check=False)
+    lines = [line for line in result.stdout.splitlines() if "open files" in line]
+    assert len(lines) == 2, result.stdout
+    server, dog = lines
+    assert "warn" in server and "limit 64" in server and "about 114" in server
+    assert "past about 16 agents" in server and "ulimit -n" in server
+    assert "warn" in dog and "polled" in dog
+    fleet.write(many_agents(10))
+    result = subprocess.run([sys.executable, "-m", "agent_orchestrator", "doctor",
+                             "--config", str(fleet.path)], capture_output=True, text=True,
+                            preexec_fn=low_fd_limit(64), timeout=60, check=False)
+    assert [line.split()[0] for line in result.stdout.splitlines()
+            if "open files" in line] == ["ok", "ok"], result.stdout
+
+
+def test_t51_up_warns_about_a_running_server_with_a_low_limit(make_fleet) -> None:
+    """FAULT: the fleet's tmux server is already running with an open-file limit of 64
+    (started under that ulimit) and the config has 40 agents. EXPECTED: `agents up` warns,
+    naming the server's pid and its limit (read from /proc/<pid>/limits), before it starts
+    anything; `doctor` says the same."""
+    fleet = make_fleet(many_agents(40))
+    subprocess.run(["tmux", "-L", fleet.socket, "new-session", "-d", "-s", "keep",
+                    "sleep 600"], check=True, preexec_fn=low_fd_limit(64), timeout=10)
+    pid = int(tmux_cmd(fleet.socket, "display-message", "-p", "#{pid}").stdout)
+    result = fleet.agents("up", "watchdog")
+    assert result.returncode == 0, result.stderr
+    warning = next(line for line in result.stdout.splitlines() if "open files" in line)
+    assert "tmux server" in warning and f"pid {pid}" in warning and "limit 64" in warning
+    assert result.stdout.index("open files") < result.stdout.index("e-watchdog")
+    doctor = fleet.agents("doctor").stdout
+    assert f"pid {pid}) but this fleet needs about 114" in doctor
+
+
+# ------------------------------------------------------------------------------- T54
+
+def server_limit(socket: str) -> int | None:
+    from agent_orchestrator.doors import fdlimit
+    out = tmux_cmd(socket, "display-message", "-p", "#{pid}").stdout.strip()
+    return fdlimit.process_limit(int(out)) if out.isdigit() else None
+
+
+@pytest.mark.parametrize("starter", ["watchdog", "up"])
+def test_t54_a_server_we_start_gets_the_raised_limit(make_fleet, starter: str) -> None:
+    """FAULT: `ulimit -n` soft 64, hard 4096, and no tmux server yet. EXPECTED: the server
+    the watchdog (or `agents up`) starts inherits the soft limit raised to the hard one."""
+    fleet = make_fleet(many_agents(1))
+    if starter == "watchdog":
+        watchdog(fleet, preexec=low_fd_limit(64, 4096))
+    else:
+        assert subprocess.run([sys.executable, "-m", "agent_orchestrator", "up", "a0",
+                               "--config", str(fleet.path)], capture_output=True, timeout=60,
+                              preexec_fn=low_fd_limit(64, 4096), check=False).returncode == 0
+    wait_until(lambda: "e-a0" in sessions(fleet.socket), what="a0's session")
+    assert server_limit(fleet.socket) == 4096

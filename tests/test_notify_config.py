@@ -1,0 +1,110 @@
+"""`[notify]` and `[mcp]` in agents.toml: what loads, and each mistake named at its line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import write_config
+
+from agent_orchestrator import config as config_mod
+from agent_orchestrator.config import model
+from agent_orchestrator.core import notify
+
+AGENT = '[[agent]]\nname = "a"\nbackend = "demo"\n'
+
+
+def load(tmp_path: Path, body: str) -> config_mod.Config:
+    return config_mod.load(write_config(tmp_path, AGENT + body))
+
+
+def problems(tmp_path: Path, body: str) -> str:
+    with pytest.raises(config_mod.ConfigError) as caught:
+        load(tmp_path, body)
+    return str(caught.value)
+
+
+def test_the_issue_example_loads(tmp_path: Path) -> None:
+    config = load(tmp_path, '''
+        [notify]
+        on = ["crash-looping", "limited", "dialog", "phase-advance", "sequence-complete",
+              "fleet-degraded", "turn-finished"]
+
+        [[notify.sink]]
+        kind = "webhook"
+        url = "https://ntfy.example/my-fleet"
+        format = "ntfy"
+        headers = { Authorization = "Bearer tk_123456789" }
+
+        [[notify.sink]]
+        kind = "command"
+        argv = ["notify-send", "agents"]
+        ''')
+    assert config.notify is not None
+    webhook, command = config.notify.sinks
+    assert webhook == model.NotifySink("webhook", url="https://ntfy.example/my-fleet",
+                                       format="ntfy",
+                                       headers=(("Authorization", "Bearer tk_123456789"),))
+    assert command.argv == ("notify-send", "agents") and command.kind == "command"
+    assert config.notify.min_gap == 600 and config.notify.attempts == 3
+    assert config.mcp.allow == model.MCP_READ_TOOLS  # read-only unless allowed
+
+
+def test_defaults_without_the_tables(tmp_path: Path) -> None:
+    config = load(tmp_path, "")
+    assert config.notify is None and config.mcp == model.Mcp()
+    assert load(tmp_path, "[notify]\n").notify == model.Notify()
+
+
+def test_every_config_kind_has_a_title() -> None:
+    assert set(model.NOTIFY_ON) == set(notify.TITLES)  # task-done, task-failed included
+    assert notify.wanted_kinds(model.NOTIFY_DEFAULT_ON)
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ('[notify]\non = ["limted"]\n',
+     "agents.toml:8: notify.on: unknown notification kind 'limted' (did you mean 'limited'?)"),
+    ('[notify]\n[[notify.sink]]\nkind = "webhook"\n',
+     "agents.toml:8: notify.sink[0]: a webhook needs a 'url'"),
+    ('[notify]\n[[notify.sink]]\nkind = "webhook"\nurl = "ftp://x/secret-topic"\n',
+     "agents.toml:10: notify.sink[0].url: expected an http:// or https:// URL with a host"),
+    ('[notify]\n[[notify.sink]]\nkind = "command"\nargv = []\n',
+     "agents.toml:8: notify.sink[0]: a command sink needs a non-empty 'argv'"),
+    ('[notify]\n[[notify.sink]]\nkind = "command"\nargv = ["x"]\nurl = "http://h"\n',
+     "agents.toml:11: notify.sink[0].url: a command sink has no 'url' (that is a webhook's)"),
+    ('[notify]\n[[notify.sink]]\nkind = "pager"\n',
+     'agents.toml:9: notify.sink[0].kind: got string \'pager\' (expected one of "webhook", '
+     '"command")'),
+    ('[notify]\n[[notify.sink]]\nkind = "webhook"\nurl = "http://h"\n'
+     'headers = { "X-A" = "v\\r\\nX-Evil: 1" }\n',
+     "agents.toml:11: notify.sink[0].headers: header 'X-A' has a name that is no HTTP token "
+     "or a value with a line break"),
+    ('[notify]\nattempts = 0\n',
+     "agents.toml:8: notify.attempts: got integer 0 (expected a whole number >= 1)"),
+    ('[mcp]\nallow = ["fleet_status", "restrat"]\n',
+     "agents.toml:8: mcp.allow: unknown tool 'restrat' (did you mean 'restart'?)"),
+    ('[mcp]\nalow = ["send"]\n', "agents.toml:8: mcp.alow: unknown key (did you mean 'allow'?)"),
+])
+def test_mistakes_are_named_at_their_line(tmp_path: Path, body: str, expected: str) -> None:
+    assert expected in problems(tmp_path, body)
+
+
+def test_a_bad_url_is_not_repeated_in_the_error(tmp_path: Path) -> None:
+    text = problems(tmp_path, '[notify]\n[[notify.sink]]\nkind = "webhook"\n'
+                    'url = "hooks.example/T0/secret-path"\n')
+    assert "secret" not in text
+
+
+def test_mcp_allow_all(tmp_path: Path) -> None:
+    assert load(tmp_path, '[mcp]\nallow = ["*"]\n').mcp.allow == ("*",)
+
+
+def test_the_readme_notify_example_loads(tmp_path: Path) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.DOTALL)
+                if "[notify]" in b]
+    config = load(tmp_path, block)
+    assert config.notify is not None and [s.kind for s in config.notify.sinks] == \
+        ["webhook", "webhook", "command"]

@@ -1,0 +1,175 @@
+"""Notifications from a running watchdog: the Notifier on real workers and a loopback HTTP
+server (one JSON document for each `on` kind), and the whole watchdog on a private tmux
+server, where a sink that hangs or fails must not delay a heal."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from conftest import tmux_cmd, wait_until
+from harness import demo_agent
+from test_notify import Server
+
+from agent_orchestrator.config import model
+from agent_orchestrator.core.events import Event
+from agent_orchestrator.core.notify import ALIASES
+from agent_orchestrator.runtime.notifier import Notifier
+from agent_orchestrator.runtime.workers import Workers
+
+ISSUE_ON = ("crash-looping", "limited", "dialog", "phase-advance", "sequence-complete",
+            "fleet-degraded", "turn-finished")
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    s = Server()
+    yield s
+    s.close()
+
+
+def test_each_on_kind_reaches_the_webhook_as_json(server: Server) -> None:
+    workers = Workers(lambda: None)
+    notifier = Notifier(workers)
+    settings = model.Notify(on=ISSUE_ON, sinks=(model.NotifySink("webhook", url=server.url),))
+    kinds = [ALIASES.get(k, k) for k in ISSUE_ON]
+    fleet_wide = {"phase-advance", "sequence-complete", "fleet-degraded"}
+    notifier.offer([Event(1000.0, None if k in fleet_wide else "a", k, f"why {k}")
+                    for k in kinds] + [Event(1000.0, "a", "restart", "not asked for")])
+    assert notifier.flush(settings, 1000.0) == len(kinds)
+    wait_until(lambda: len(server.requests) == len(kinds), what="a request per kind")
+    got = {json.loads(data)["kind"]: json.loads(data) for _, _, data in server.requests}
+    assert set(got) == set(kinds)
+    assert got["limit"] == {"kind": "limit", "title": "a: held at a usage limit",
+                            "agents": ["a"], "lines": ["a: why limit"], "time": 1000.0}
+    assert got["fleet-degraded"]["agents"] == [] and \
+        got["fleet-degraded"]["lines"] == ["why fleet-degraded"]
+    # the same state again within min_gap is no second message
+    notifier.offer([Event(1001.0, "a", "limit", "again")])
+    assert notifier.flush(settings, 1001.0) == 0
+    workers.close()
+    assert notifier.outcomes(workers.results(("notify",)), 1002.0) == []
+
+
+def test_a_failed_delivery_is_an_event_without_the_secret(server: Server) -> None:
+    server.status = 500
+    workers = Workers(lambda: None)
+    notifier = Notifier(workers)
+    settings = model.Notify(on=("limited",), attempts=2, backoff=0.01, sinks=(
+        model.NotifySink("webhook", url=server.url, headers=(("X-Token", "tok-s3cret"),)),))
+    notifier.offer([Event(1.0, "a", "limit", "held")])
+    notifier.flush(settings, 1.0)
+    done = wait_until(lambda: workers.results(("notify",)) or None, what="the delivery")
+    events = notifier.outcomes(done, 2.0)
+    assert [(e.event, e.reason) for e in events] == [
+        ("notify-failed", f"webhook http://127.0.0.1:{server.httpd.server_address[1]}/…: "
+                          "HTTP 500 (after 2 attempts)")]
+    assert len(server.requests) == 2 and server.requests[0][1]["X-Token"] == "tok-s3cret"
+    workers.close()
+
+
+class Hanging:
+    """A loopback HTTP server that never answers until closed."""
+
+    def __init__(self) -> None:
+        self.got = threading.Event()
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                outer.got.set()
+                outer.release.wait(60)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hang-secret"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.tmux
+def test_hanging_and_failing_sinks_do_not_delay_a_heal(make_fleet, tmp_path,
+                                                       server: Server) -> None:
+    hang = Hanging()
+    server.status = 500
+    try:
+        fleet = make_fleet("[watchdog]\nsignal_interval = 0.3\n" + demo_agent("a", tmp_path) + f"""
+            [notify]
+            on = ["limited"]
+            attempts = 2
+            backoff = 0.2
+            timeout = 20
+
+            [[notify.sink]]
+            kind = "webhook"
+            url = "{hang.url}"
+
+            [[notify.sink]]
+            kind = "webhook"
+            url = "{server.url}"
+        """)
+        assert fleet.agents("up").returncode == 0
+        fleet.wait_event("a", "adopt")
+        fleet.control("a", "limit 2099-01-01T00:00:00Z")
+        fleet.wait_event("a", "limit")
+        wait_until(hang.got.is_set, what="the hanging sink to be called")
+        failed = fleet.wait_event(None, "notify-failed")
+        assert "HTTP 500 (after 2 attempts)" in failed["reason"]
+        assert "secret" not in json.dumps(fleet.events())
+        # The hanging sink is still waiting for an answer: a heal must not wait with it.
+        killed = time.monotonic()
+        tmux_cmd(fleet.socket, "kill-session", "-t", "=e-a")
+        fleet.wait_event("a", "restart", timeout=10)
+        latency = time.monotonic() - killed
+        # the hanging sink's request may take 20 s: a loop that waited on it would show it
+        assert latency < 5, f"the heal took {latency:.1f} s"
+        assert not hang.release.is_set()
+    finally:
+        hang.close()
+
+
+def test_doctor_checks_each_sink_without_its_secret(make_config, server: Server) -> None:
+    from agent_orchestrator.cli import doctor
+
+    path = make_config(f"""
+        [[agent]]
+        name = "a"
+        backend = "demo"
+
+        [notify]
+        [[notify.sink]]
+        kind = "webhook"
+        url = "{server.url}"
+
+        [[notify.sink]]
+        kind = "webhook"
+        url = "http://127.0.0.1:9/dead-secret"
+
+        [[notify.sink]]
+        kind = "command"
+        argv = ["{sys.executable}", "-c", "pass"]
+
+        [[notify.sink]]
+        kind = "command"
+        argv = ["no-such-notifier"]
+    """)
+    checks = {c.name: c for c in doctor.run(path) if c.name.startswith("notify ")}
+    port = server.httpd.server_address[1]
+    assert [(c.status, c.detail) for c in checks.values()] == [
+        ("ok", "reachable"), ("warn", checks["notify webhook http://127.0.0.1:9/…"].detail),
+        ("ok", "found"), ("warn", "'no-such-notifier' not found")]
+    assert f"notify webhook http://127.0.0.1:{port}/…" in checks
+    assert "ConnectError" in checks["notify webhook http://127.0.0.1:9/…"].detail
+    assert "secret" not in repr(checks)

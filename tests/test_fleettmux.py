@@ -45,7 +45,7 @@ def test_one_snapshot_of_both_machines(fleet: FleetTmux, host: SshHost) -> None:
     snap = fleet.snapshot()
     assert snap.panes["l-1"].host is None and snap.panes["r-1"].host == "a"
     # r-2 is declared there but not running: the host answered, so it is absent, not unseen.
-    assert snap.unseen == {} and "r-2" not in snap.panes
+    assert snap.unseen == frozenset() and "r-2" not in snap.panes
     wait_until(lambda: fleet.capture_many(["l-1", "r-1"]).keys() == {"l-1", "r-1"},
                what="both screens")
 
@@ -72,6 +72,6 @@ def test_an_unreachable_host_leaves_its_sessions_unseen_not_dead(fleet: FleetTmu
     host.stop()
     snap = wait_until(lambda: (s := fleet.snapshot()) and "r-1" in s.unseen and s,
                       what="r-1 unseen")
-    assert "host a" in snap.unseen["r-1"] and "l-1" in snap.panes
+    assert "host a" in snap.unreachable["a"] and "l-1" in snap.panes
     host.start()
     wait_until(lambda: seen(fleet, "r-1"), timeout=10, what="r-1 again")

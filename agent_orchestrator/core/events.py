@@ -35,6 +35,7 @@ KINDS = frozenset({
     "watchdog-start", "watchdog-stop", "tmux-server-gone", "tmux-error", "git-error",
     "state-rebuilt", "state-write-failed", "state-write-recovered", "notify-failed",
     "log-write-failed", "debris-removed", "fd-limit",
+    "host-unreachable", "host-reachable",
     # the operator's verbs (also `restart` and `send`)
     "up", "down",
     # one-shot tasks (runtime/tasks.py; the operator's submit, cancel, retry) and worktrees

@@ -85,6 +85,9 @@ class FleetMemory:
     server_up: bool = True  # the tmux server was running at the last look
     loop: LoopMemory = field(default_factory=LoopMemory)
     degraded: bool = False  # most of the fleet was failing at the last look (one alert each)
+    # Hosts that did not answer at the last look (one event each way). Not saved: a new
+    # watchdog tells again what it finds.
+    unreachable: tuple[str, ...] = ()
 
     def agent(self, name: str) -> AgentMemory:
         return self.agents.get(name, AgentMemory())

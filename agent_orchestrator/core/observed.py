@@ -50,14 +50,16 @@ class Snapshot:
     caller never mistakes a broken query for a dead fleet.
 
     With agents on other hosts it is the fleet across them: `server_running` when any host's
-    server (this one's included) runs, and `unseen` the sessions this snapshot cannot speak
-    for (their host did not answer, or its last look is older than our last action there):
-    no verdict is made about them, they are neither alive nor dead.
+    server (this one's included) runs; `unreachable` the hosts that did not answer (host →
+    why), and `unseen` the sessions this snapshot cannot speak for (their host did not
+    answer, or its last look is older than our last action there): no verdict is made about
+    them, they are neither alive nor dead.
     """
 
     server_running: bool
     panes: Mapping[str, Pane] = field(default_factory=dict)
-    unseen: Mapping[str, str] = field(default_factory=dict)  # session → why not seen
+    unseen: frozenset[str] = frozenset()
+    unreachable: Mapping[str, str] = field(default_factory=dict)
 
     def pane(self, session: str) -> Pane | None:
         return self.panes.get(session)
@@ -111,6 +113,10 @@ class Observed:
     api_errors: Mapping[str, ApiError] = field(default_factory=dict)  # agent → transcript's
     # agent → its oldest queued text, when nothing is being typed into it right now
     inbox: Mapping[str, Queued] = field(default_factory=dict)
+    # Sessions on other hosts this pass cannot speak for, and the hosts that did not answer
+    # (see Snapshot): no rule judges those agents this pass.
+    unseen: frozenset[str] = frozenset()
+    unreachable: Mapping[str, str] = field(default_factory=dict)
 
     def looked(self, session: str) -> bool:
         """Whether this pass saw the session's screen (captured, or known unchanged)."""

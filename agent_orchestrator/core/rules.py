@@ -96,8 +96,10 @@ def decide(config: Config, observed: Observed, memory: FleetMemory, now: Now) ->
         tick.event(None, "throttled", f"more than {config.watchdog.fleet_restart_limit} "
                    f"restarts in {FLEET_WINDOW:g}s: holding the rest back")
     is_degraded = _fleet_events(tick, agents, memory)
+    _host_events(tick, memory)
     new_memory = FleetMemory(tick.agents, tuple(tick.fleet_starts), tick.throttled,
-                             observed.server_running, tick.loop, is_degraded)
+                             observed.server_running, tick.loop, is_degraded,
+                             tuple(sorted(observed.unreachable)))
     return Decisions(new_memory, tuple(tick.actions), tuple(tick.events))
 
 
@@ -117,7 +119,20 @@ def _fleet_events(tick: Tick, agents: list[Agent], memory: FleetMemory) -> bool:
     return now_degraded
 
 
+def _host_events(tick: Tick, memory: FleetMemory) -> None:
+    """A host that stopped answering, or answers again: once each way."""
+    now_out, was_out = tick.observed.unreachable, set(memory.unreachable)
+    for host in sorted(set(now_out) - was_out):
+        tick.event(None, "host-unreachable", f"host {host}: {now_out[host]}; its agents are "
+                   "held as they were (not counted dead, not started elsewhere) while the "
+                   "watchdog retries with back-off")
+    for host in sorted(was_out - set(now_out)):
+        tick.event(None, "host-reachable", f"host {host} answers again")
+
+
 def _one_agent(tick: Tick, agent: Agent) -> None:
+    if agent.session in tick.observed.unseen:
+        return  # on a host not seen this pass: neither alive nor dead, nothing is counted
     name, now = agent.name, tick.now
     mem = tick.agents[name]
     pane = tick.observed.panes.get(agent.session) if tick.observed.server_running else None

@@ -65,23 +65,24 @@ class FleetTmux:
         """This machine's snapshot (asked now) with every host's latest look merged in."""
         snap = self.local.snapshot()
         panes = {s: p for s, p in snap.panes.items() if s not in self.placement}
-        unseen: dict[str, str] = {}
+        unseen: set[str] = set()
+        unreachable: dict[str, str] = {}
         running = snap.server_running
         for host, poller in self.pollers.items():
             look = poller.latest()
             mine = [s for s, h in self.placement.items() if h == host]
             if look is None or look.snapshot is None:
-                why = look.error if look is not None and look.error else \
-                    f"host {host}: not looked at yet"
-                unseen.update(dict.fromkeys(mine, why))
+                unseen.update(mine)
+                if look is not None and look.error:
+                    unreachable[host] = look.error
                 continue
             running |= look.snapshot.server_running
             for session in mine:
                 if look.started < self._acted_at(session):
-                    unseen[session] = f"host {host}: our last action there not yet seen"
+                    unseen.add(session)  # our last action there is not seen yet
                 elif (pane := look.snapshot.panes.get(session)) is not None:
                     panes[session] = replace(pane, host=host)
-        return Snapshot(running, panes, unseen)
+        return Snapshot(running, panes, frozenset(unseen), unreachable)
 
     def capture_many(self, sessions: Iterable[str]) -> dict[str, str]:
         """Local screens read now; a remote one from its host's latest look when that look

@@ -98,7 +98,8 @@ class Observer:
                             stopped=markers.stopped_agents(config),
                             operator_starts=markers.operator_starts(config),
                             log_written=log_times(config, snap.panes),
-                            loop=self._loop(config, memory, light, heavy, report))
+                            loop=self._loop(config, memory, light, heavy, report),
+                            unseen=snap.unseen, unreachable=snap.unreachable)
         # The agents' own word, every pass (a stat and a small read each; a transcript's
         # tail only when it changed): a hook's news is judged within the pass it wakes.
         records = read_signals(config)

@@ -52,7 +52,7 @@ def test_an_unseen_session_is_neither_alive_nor_dead(config: config_mod.Config) 
     observed = Observed(True, {}, unseen=frozenset({"t-there"}),
                         unreachable={"gpu1": "host gpu1: Connection refused"})
     decisions = rules.decide(config, observed, memory(), NOW)
-    assert [(type(a).__name__, a.agent) for a in decisions.actions] == [("Restart", "here")]
+    assert [(type(a).__name__, a.agent) for a in decisions.actions] == [("Start", "here")]
     assert decisions.memory.agents["there"] == KNOWN  # nothing counted, nothing stamped
     assert [(e.agent, e.event) for e in decisions.events if e.agent != "here"] == [
         (None, "host-unreachable")]

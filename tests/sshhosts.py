@@ -86,7 +86,10 @@ class SshHost:
             "PermitRootLogin prohibit-password\nLogLevel ERROR\nMaxSessions 200\n"
             "MaxStartups 100:30:200\n"
             f"SetEnv HOME={self.home} TMUX_TMPDIR={self.tmux_tmpdir} "
-            f"PATH={os.environ.get('PATH', '/usr/bin:/bin')}\n",
+            f"PATH={os.environ.get('PATH', '/usr/bin:/bin')}"
+            # The host runs our code (runtime/remote.py) from the checkout under test.
+            f"{' PYTHONPATH=' + os.environ['PYTHONPATH'] if os.environ.get('PYTHONPATH') else ''}"
+            "\n",
             encoding="utf-8")
         self._proc: subprocess.Popen[bytes] | None = None
         self.sockets: set[str] = set()  # tmux socket names a test used here: ended at close

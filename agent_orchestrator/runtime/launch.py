@@ -158,12 +158,17 @@ def _flag_words(flags: str, common: dict[str, str], kickoff: str) -> list[str]:
 
 def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
                resume_id: str | None = None,
-               new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> LaunchPlan:
+               new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+               kickoff: str | None = None, kickoff_path: Path | None = None) -> LaunchPlan:
     """The launch plan of `agent`. Pure apart from reading prompt files, making the runtime
-    folder its kickoff file's path names (`launch_dir`) and `new_id`."""
+    folder its kickoff file's path names (`launch_dir`) and `new_id`. An agent on another
+    host comes with its `kickoff` text (its prompt file is there) and the `kickoff_path`
+    its host will write (runtime/remotelaunch.py)."""
     backend = config.backend(agent.backend)
     agent = replace(agent, dir=worktrees.work_dir(config, agent))  # its own checkout?
-    kickoff = kickoff_text(config, agent, phase_index)
+    if kickoff is None:
+        kickoff = kickoff_text(config, agent, phase_index)
+    file = str(kickoff_path or kickoff_file(config, agent.session))
     model = agent_model(config, agent, phase_index)
     env: list[tuple[str, str]] = []
     bin_text = fill_python(backend.bin)
@@ -180,18 +185,15 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
             argv += render_words(backend.remote_control_flag, common)
         if model:
             argv += render_words(backend.model_flag, common)
-        file = str(kickoff_file(config, agent.session))
         argv += _flag_words(backend.flags, {**common, "kickoff": file, "kickoff_file": file},
                             kickoff)
     elif backend.prompt_delivery == "exec":
         # `{kickoff}` is the FILE's path, as in the original tool, so its configs run
         # unchanged; the text is `{kickoff_text}` (SPEC §3).
-        file = str(kickoff_file(config, agent.session))
         line = render_shell(bin_text, {**common, "kickoff": file, "kickoff_file": file,
                                        "kickoff_text": kickoff, "id": resume_id or ""})
         argv = ["/bin/sh", "-c", line]
     else:  # ping
-        file = str(kickoff_file(config, agent.session))
         attach = render_shell(backend.attach, {"dir": str(agent.dir), "session": agent.session,
                                                "model": model or "", "kickoff_file": file,
                                                "kickoff": file},
@@ -245,10 +247,7 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan, swept: bool = False) -> 
     Raises TmuxError when tmux refuses (e.g. the session exists) and OSError when a file
     cannot be written.
     """
-    if plan.new_resume_id is not None:
-        id_file, pinned = plan.new_resume_id
-        with contextlib.suppress(OSError):
-            write_atomic(id_file, pinned.encode())
+    keep_resume_id(plan)
     for path, data in plan.files:
         _write_or_reuse(path, data)
     for path in plan.forget:
@@ -278,6 +277,14 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan, swept: bool = False) -> 
     # suite). Done after the start, not before, so a concurrent start is never hit.
     if not swept:
         proctree.terminate(proctree.tagged(tag, other_than=launch_id))
+
+
+def keep_resume_id(plan: LaunchPlan) -> None:
+    """Store the conversation id this launch pins (skipped when it cannot be written)."""
+    if plan.new_resume_id is not None:
+        id_file, pinned = plan.new_resume_id
+        with contextlib.suppress(OSError):
+            write_atomic(id_file, pinned.encode())
 
 
 def _write_or_reuse(path: Path, data: bytes) -> None:

@@ -50,8 +50,8 @@ def settings_file(config: Config, session: str) -> Path:
 
 
 def wiring(config: Config, agent: Agent, backend: Backend) -> Wiring:
-    if backend.prompt_delivery != "arg" or not backend.signals:
-        return Wiring()
+    if backend.prompt_delivery != "arg" or not backend.signals or agent.host is not None:
+        return Wiring()  # an agent on another host is judged by its screen (README)
     argv = hook_argv(config, agent, backend.signals)
     if backend.signals in ("claude", "gemini"):
         # Hooks run through a shell: the command is quoted word by word.

@@ -180,7 +180,9 @@ def status(config: Config, tmux: Tmux, processes: bool = False,
     mono_now, wall_now = time.monotonic(), time.time()
     live = {a.name: pane for a in config.agents
             if (pane := snap.pane(a.session)) is not None and not pane.dead}
-    used = _usage(config, live) if processes else {}
+    # Another host's pane pid is no process here: no CPU / memory figures for it.
+    used = _usage(config, {n: p for n, p in live.items() if p.host is None}) \
+        if processes else {}
     rows = []
     for agent in config.agents:
         mem = memory.agent(agent.name)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from agent_orchestrator.config import Agent, Config
     from agent_orchestrator.doors.tmux import Tmux
+    from agent_orchestrator.runtime.hosts import FleetTmux
 
 
 class UserError(Exception):
@@ -106,10 +107,19 @@ def refuse_unstartable(config: Config) -> None:
         raise UserError(startable.render(config, found))
 
 
-def tmux(config: Config) -> Tmux:
-    from agent_orchestrator.doors.tmux import Tmux
+def tmux(config: Config) -> Tmux | FleetTmux:
+    """The door to the fleet's sessions; with agents on other hosts, one look at each host
+    first (bounded by the tmux timeout), its ssh connections closed when the verb exits."""
+    import atexit
 
-    return Tmux(config.tmux_socket)
+    from agent_orchestrator.doors.tmux import Tmux
+    from agent_orchestrator.runtime import hostfleet
+
+    local = Tmux(config.tmux_socket)
+    door = hostfleet.open_fleet(config, local, lambda: None, follow=False,
+                                first_look=local.timeout + 1)
+    atexit.register(hostfleet.close, door)
+    return door
 
 
 def agent_named(config: Config, name: str) -> Agent:

@@ -15,10 +15,11 @@ on screen is not lost: one not queued yet (a wake text) goes to the agent's inbo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,8 +41,9 @@ from agent_orchestrator.doors import inbox, lock, markers
 from agent_orchestrator.doors.crashpoints import crash_point, slow_point
 from agent_orchestrator.doors.files import write_atomic
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
-from agent_orchestrator.runtime import delivery, launch
+from agent_orchestrator.runtime import delivery, hostfleet, launch
 from agent_orchestrator.runtime.delivery import Delivery
+from agent_orchestrator.runtime.hosts import FleetTmux
 from agent_orchestrator.runtime.launch import LaunchPlan
 from agent_orchestrator.runtime.workers import Done, Workers
 
@@ -54,6 +56,10 @@ class Door(Protocol):
 
     def start(self, config: Config, plan: LaunchPlan, swept: bool) -> None:
         """Start the plan's session (`launch.start`); raise TmuxError or OSError."""
+
+    def start_remote(self, config: Config, agent: Agent, swept: bool) -> None:
+        """Start an agent placed on another host: planned and started there (in a worker;
+        a failure comes back as its event, `remote_events`)."""
 
     def stop(self, config: Config, session: str) -> None:
         """Kill a session and every process it started (`launch.stop`)."""
@@ -82,23 +88,35 @@ class Delivered:
 class TmuxDoor:
     """The real door: sessions on the config's tmux server; typing in `workers`."""
 
-    tmux: Tmux
+    tmux: Tmux | FleetTmux
     workers: Workers
 
     def start(self, config: Config, plan: LaunchPlan, swept: bool) -> None:
-        # `agents down` marks the agent stopped, then takes this lock to kill: a start is
-        # either done before that kill, or sees the mark here (T53). Never waited for.
-        with lock.session_lock(config, plan.session, wait=False) as held:
-            stopped = markers.stopped_agents(config)
-            if not held or any(a.session == plan.session and a.name in stopped
-                               for a in config.agents):
-                log.info("%s: not started, the operator is stopping it", plan.session)
-                return
-            launch.start(self.tmux, config, plan, swept=swept)
+        with _unless_stopping(config, plan.session) as go:
+            if go:
+                launch.start(hostfleet.local_of(self.tmux), config, plan, swept=swept)
+
+    def start_remote(self, config: Config, agent: Agent, swept: bool) -> None:
+        def job(cancel: threading.Event) -> list[Event]:
+            with _unless_stopping(config, agent.session) as go:
+                if go:
+                    return _remote(lambda: hostfleet.start_agent(self.tmux, config, agent,
+                                                                 swept), agent.name, "start")
+            return []
+        if isinstance(self.tmux, FleetTmux):
+            self.tmux.pending(agent.session)
+        self.workers.submit("host", agent.host or "", job)
 
     def stop(self, config: Config, session: str) -> None:
         self.workers.cancel("deliver", session)  # nothing more is typed into it
-        launch.stop(self.tmux, config, session)
+        if hostfleet.remote_launcher(self.tmux, session) is None:
+            launch.stop(hostfleet.local_of(self.tmux), config, session)
+            return
+        name = next((a.name for a in config.agents if a.session == session), None)
+        assert isinstance(self.tmux, FleetTmux)
+        self.tmux.pending(session)
+        self.workers.submit("host", self.tmux.remote_of(session) or "", lambda cancel: _remote(
+            lambda: hostfleet.stop_session(self.tmux, config, session), name, "stop"))
 
     def deliver(self, session: str, text: str, backend: Backend, agent: str,
                 reason: str, queued: str | None = None,
@@ -114,6 +132,44 @@ class TmuxDoor:
             return Delivered(agent, reason, result, queued, text)
         self.workers.submit("deliver", session, job)
         return None
+
+
+@contextlib.contextmanager
+def _unless_stopping(config: Config, session: str) -> Iterator[bool]:
+    """Whether a start may go on: `agents down` marks the agent stopped, then takes this
+    lock to kill: a start is either done before that kill, or sees the mark here (T53).
+    Never waited for."""
+    with lock.session_lock(config, session, wait=False) as held:
+        stopped = markers.stopped_agents(config)
+        if not held or any(a.session == session and a.name in stopped
+                           for a in config.agents):
+            log.info("%s: not started, the operator is stopping it", session)
+            yield False
+        else:
+            yield True
+
+
+def _remote(act: Callable[[], object], agent: str | None, what: str) -> list[Event]:
+    """Run a start or stop on another host (in a worker): its failure as an event."""
+    try:
+        act()
+    except (TmuxError, OSError, filetrust.Untrusted) as exc:
+        return [Event(time.time(), agent, "action-failed", f"{what}: {exc}")]
+    return []
+
+
+def remote_events(results: Sequence[Done]) -> list[Event]:
+    """The events of finished starts and stops on other hosts (kind "host")."""
+    events: list[Event] = []
+    for done in results:
+        if done.kind != "host":
+            continue
+        if done.error is not None:
+            events.append(Event(time.time(), None, "action-failed", f"{done.key}: "
+                                f"{done.error}"))
+        elif isinstance(done.result, list):
+            events += done.result
+    return events
 
 
 def delivered_events(config: Config, results: Sequence[Done], now: float) -> list[Event]:
@@ -192,7 +248,9 @@ def apply_one(door: Door, config: Config, action: Action, record: Record) -> Non
             door.stop(config, session)
             crash_point("restart-killed")  # test-only (crashpoints.py)
             slow_point("restart-killed")
-        if isinstance(action, Start | Restart) and agent is not None:
+        if isinstance(action, Start | Restart) and agent is not None and agent.host:
+            door.start_remote(config, agent, swept=isinstance(action, Restart))
+        elif isinstance(action, Start | Restart) and agent is not None:
             door.start(config, launch.plan_for(config, agent),
                        swept=isinstance(action, Restart))
             crash_point("session-created")  # test-only (crashpoints.py)

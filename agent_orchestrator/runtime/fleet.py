@@ -13,7 +13,7 @@ import os
 import pwd
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from agent_orchestrator.config import WATCHDOG_NAME as WATCHDOG
@@ -23,7 +23,8 @@ from agent_orchestrator.core.observed import Snapshot
 from agent_orchestrator.doors import eventlog, lock, markers, worktrees
 from agent_orchestrator.doors.gitrelay import GitError
 from agent_orchestrator.doors.tmux import SessionExists, Tmux, TmuxError
-from agent_orchestrator.runtime import launch
+from agent_orchestrator.runtime import hostfleet, launch
+from agent_orchestrator.runtime.hosts import FleetTmux
 from agent_orchestrator.runtime.launch import LaunchPlan
 
 
@@ -76,7 +77,7 @@ def watchdog_plan(config: Config) -> LaunchPlan:
     return LaunchPlan(session=config.watchdog_session, argv=argv, cwd=config.project_dir)
 
 
-def up(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]:
+def up(config: Config, tmux: Tmux | FleetTmux, names: Sequence[str] = ()) -> list[Outcome]:
     """Start the named agents/services (all enabled ones when none are named) and the
     watchdog. A running session is left alone; a dead pane is replaced."""
     check_names(config, names, watchdog=True)
@@ -97,7 +98,7 @@ def up(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]:
             continue
         markers.clear_stopped(config, agent.name)
         markers.mark_started(config, agent.name)
-        outcomes.append(_ensure(config, tmux, snap, agent.name, launch.plan_for(config, agent)))
+        outcomes.append(_ensure_agent(config, tmux, snap, agent))
     for service in config.services:
         if alone or (names and service.name not in names):
             continue
@@ -112,7 +113,7 @@ def up(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]:
     return outcomes
 
 
-def restart(config: Config, tmux: Tmux, names: Sequence[str]) -> list[Outcome]:
+def restart(config: Config, tmux: Tmux | FleetTmux, names: Sequence[str]) -> list[Outcome]:
     """Stop and start the named agents/services. The watchdog sees the new process as a
     run the operator started (the `started/` marker is newer than the run it knew): its
     clocks and its failure counters (back-off, crash window, crash loop) start over.
@@ -129,7 +130,8 @@ def restart(config: Config, tmux: Tmux, names: Sequence[str]) -> list[Outcome]:
             outcomes.append(trouble)
             continue
         if agent is not None:
-            plan = launch.plan_for(config, agent)
+            plan = launch.plan_for(config, agent) if agent.host is None else \
+                LaunchPlan(agent.session, (), agent.dir)  # planned on its host, as it starts
             markers.mark_stopped(config, name)  # the watchdog must not heal the gap
         else:
             plan = launch.plan_service(config, next(s for s in config.services
@@ -138,8 +140,11 @@ def restart(config: Config, tmux: Tmux, names: Sequence[str]) -> list[Outcome]:
         was = f"was pid {old.pid}" if old is not None and not old.dead else "was not running"
         if agent is not None:  # before the new run, which the watchdog reports (adopt)
             operator_event(config, name, "restart", f"restarted by the operator ({was})")
-        launch.stop(tmux, config, plan.session)
-        _ensure(config, tmux, tmux.snapshot(), name, plan)
+        hostfleet.stop_session(tmux, config, plan.session)
+        if agent is not None:
+            _ensure_agent(config, tmux, tmux.snapshot(), agent)
+        else:
+            _ensure(config, tmux, tmux.snapshot(), name, plan)
         if agent is not None:  # only now: a watchdog pass in the gap must not heal it
             markers.mark_started(config, name)
             markers.clear_stopped(config, name)
@@ -159,15 +164,31 @@ def _worktree(config: Config, agent: Agent) -> Outcome | None:
     return None
 
 
-def _ensure(config: Config, tmux: Tmux, snap: Snapshot, name: str,
-            plan: LaunchPlan) -> Outcome:
+def _ensure_agent(config: Config, tmux: Tmux | FleetTmux, snap: Snapshot,
+                  agent: Agent) -> Outcome:
+    """`_ensure` for an agent, wherever it runs."""
+    if agent.host is None:
+        return _ensure(config, tmux, snap, agent.name, launch.plan_for(config, agent))
+    if agent.session in snap.unseen:
+        reason = snap.unreachable.get(agent.host, "no answer yet")
+        return Outcome(agent.name, agent.session, "skipped", f"host {agent.host}: {reason}")
+    return _ensure(config, tmux, snap, agent.name, LaunchPlan(agent.session, (), agent.dir),
+                   lambda swept: hostfleet.start_agent(tmux, config, agent, swept))
+
+
+def _ensure(config: Config, tmux: Tmux | FleetTmux, snap: Snapshot, name: str,
+            plan: LaunchPlan, begin: Callable[[bool], None] | None = None) -> Outcome:
+    """Start `plan`'s session unless it runs (`begin(swept)` starts it, when given)."""
     pane = snap.pane(plan.session)
     if pane is not None and not pane.dead:
         return Outcome(name, plan.session, "running", f"pid {pane.pid}")
     if pane is not None:
-        launch.stop(tmux, config, plan.session)
+        hostfleet.stop_session(tmux, config, plan.session)
     try:
-        launch.start(tmux, config, plan, swept=pane is not None)
+        if begin is not None:
+            begin(pane is not None)
+        else:
+            launch.start(hostfleet.local_of(tmux), config, plan, swept=pane is not None)
     except TmuxError as exc:
         # The watchdog may have started it in the same instant (it saw the started marker
         # written above): that is success too, even if the agent has already exited again.
@@ -180,7 +201,7 @@ def _ensure(config: Config, tmux: Tmux, snap: Snapshot, name: str,
     return Outcome(name, plan.session, "started")
 
 
-def down(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]:
+def down(config: Config, tmux: Tmux | FleetTmux, names: Sequence[str] = ()) -> list[Outcome]:
     """Stop the named agents/services, remembering the operator's stop so the watchdog
     does not heal them; with no names stop everything, the watchdog first (so it does not
     heal what is being stopped) and any leftover session carrying the prefix."""
@@ -205,7 +226,13 @@ def down(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]
     for name, session in targets:
         # After the stopped mark, under the session's lock: a watchdog's start in flight
         # ends first and is killed here, a later one sees the mark (T53).
-        with lock.session_lock(config, session):
-            existed = launch.stop(tmux, config, session)
+        try:
+            with lock.session_lock(config, session):
+                existed = hostfleet.stop_session(tmux, config, session)
+        except (TmuxError, OSError) as exc:  # another host that does not answer
+            if hostfleet.remote_launcher(tmux, session) is None:
+                raise
+            outcomes.append(Outcome(name, session, "skipped", str(exc)))
+            continue
         outcomes.append(Outcome(name, session, "stopped" if existed else "absent"))
     return outcomes

@@ -42,10 +42,12 @@ class HostPoller:
     """The thread that keeps one host's latest look."""
 
     def __init__(self, name: str, tmux: Tmux, wake: Callable[[], None],
-                 interval: float = 1.0) -> None:
+                 interval: float = 1.0, follow: bool = True) -> None:
         self.name = name
         self.tmux = tmux
         self.interval = interval
+        self.follow = follow  # keep a control client there (a verb's one look needs none)
+        self._looked = threading.Event()
         self._wake = wake
         self._lock = threading.Lock()
         self._poke = threading.Event()
@@ -56,6 +58,10 @@ class HostPoller:
         self._backoff = 0.0
         self._thread = threading.Thread(target=self._run, name=f"host-{name}", daemon=True)
         self._thread.start()
+
+    def wait_first(self, timeout: float) -> bool:
+        """Wait until the first look has ended (at most `timeout` s); whether it has."""
+        return self._looked.wait(timeout)
 
     def latest(self) -> HostLook | None:
         with self._lock:
@@ -87,6 +93,7 @@ class HostPoller:
             look = self._look()
             with self._lock:
                 before, self._latest = self._latest, look
+            self._looked.set()
             if _news(before, look):
                 self._wake()
             if look.error is None:
@@ -114,6 +121,8 @@ class HostPoller:
     def _follow(self, look: HostLook) -> None:
         """Keep a control client on the host while it has sessions (it hears deaths)."""
         assert look.snapshot is not None
+        if not self.follow:
+            return
         if self._control is not None and self._control.alive:
             return
         if not look.snapshot.panes:

@@ -24,6 +24,7 @@ from dataclasses import replace
 from agent_orchestrator.core.observed import Snapshot
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime.hostpoll import HostPoller
+from agent_orchestrator.runtime.remotelaunch import HostLauncher
 
 
 class FleetTmux:
@@ -33,10 +34,12 @@ class FleetTmux:
     any other session is this machine's."""
 
     def __init__(self, local: Tmux, pollers: Mapping[str, HostPoller],
-                 placement: Mapping[str, str]) -> None:
+                 placement: Mapping[str, str],
+                 launchers: Mapping[str, HostLauncher] | None = None) -> None:
         self.local = local
         self.pollers = dict(pollers)
         self.placement = dict(placement)
+        self.launchers = dict(launchers or {})  # host → our code run there (remotelaunch)
         # session → monotonic time our last action on it ENDED (float("inf") while it runs:
         # a look that began before the end cannot show its outcome). Written by workers.
         self._acted: dict[str, float] = {}
@@ -54,6 +57,17 @@ class FleetTmux:
     def remote_of(self, session: str) -> str | None:
         """The host a session lives on; None for this machine."""
         return self.placement.get(session)
+
+    def launcher_of(self, session: str) -> HostLauncher | None:
+        host = self.placement.get(session)
+        return None if host is None else self.launchers.get(host)
+
+    def first_look(self, timeout: float) -> None:
+        """Wait (at most `timeout` s in all) until every host has been looked at once: a
+        verb's answer must not say "unseen" just because it asked first."""
+        deadline = time.monotonic() + timeout
+        for poller in self.pollers.values():
+            poller.wait_first(max(0.0, deadline - time.monotonic()))
 
     def door_for(self, session: str) -> Tmux:
         host = self.placement.get(session)
@@ -107,6 +121,13 @@ class FleetTmux:
     def _acted_at(self, session: str) -> float:
         with self._lock:
             return self._acted.get(session, float("-inf"))
+
+    def pending(self, session: str) -> None:
+        """An action on `session` is queued (in a worker): no look speaks for it from now
+        until that action has ended (`acting`)."""
+        if session in self.placement:
+            with self._lock:
+                self._acted[session] = float("inf")
 
     @contextlib.contextmanager
     def acting(self, session: str) -> Iterator[None]:

@@ -70,11 +70,12 @@ class WakeUps:
 
     def follow(self, config: Config, tmux: Tmux, observed: Observed) -> None:
         """Keep a pidfd on every live watched pane and a control client attached."""
-        live = {p.pid for p in observed.panes.values() if not p.dead and p.pid > 0} \
+        # Another host's pane pid is no process here: its deaths come from its poller.
+        panes = {s: p for s, p in observed.panes.items() if p.host is None}
+        live = {p.pid for p in panes.values() if not p.dead and p.pid > 0} \
             if observed.server_running else set()
         watched_sessions = {a.session for a in rules.watched(config, frozenset())}
-        wanted = {p.pid for s, p in observed.panes.items() if p.pid in live and s in
-                  watched_sessions}
+        wanted = {p.pid for s, p in panes.items() if p.pid in live and s in watched_sessions}
         for pid in set(self.pidfds) - wanted:
             os.close(self.pidfds.pop(pid))
         missing = wanted - set(self.pidfds)
@@ -87,9 +88,9 @@ class WakeUps:
             except (OSError, AttributeError):  # no pidfd support (or EMFILE): polled
                 pass
         self.unwatched = len(wanted - set(self.pidfds))
-        if not self.control_alive() and observed.server_running and observed.panes:
+        if not self.control_alive() and observed.server_running and panes:
             target = config.watchdog_session if config.watchdog_session in \
-                observed.panes else next(iter(observed.panes))
+                panes else next(iter(panes))
             if self.control is not None:
                 self.control.close()
             self.control = ControlClient(tmux, target, self.waker.wake)

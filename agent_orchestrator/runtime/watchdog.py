@@ -36,8 +36,9 @@ from agent_orchestrator.doors import (
 )
 from agent_orchestrator.doors.files import private_dir, remove_stray_temps
 from agent_orchestrator.doors.tmux import Tmux
-from agent_orchestrator.runtime import apply, observe
+from agent_orchestrator.runtime import apply, hostfleet, observe
 from agent_orchestrator.runtime.configwatch import ConfigWatch, file_stamp, write_health
+from agent_orchestrator.runtime.hosts import FleetTmux
 from agent_orchestrator.runtime.notifier import Notifier
 from agent_orchestrator.runtime.observe import Observer
 from agent_orchestrator.runtime.tasks import TaskRunner
@@ -53,7 +54,7 @@ class Watchdog:
     """A running watchdog for one config file. `run()` blocks until `stop()`."""
 
     config: Config
-    tmux: Tmux
+    tmux: Tmux | FleetTmux  # a FleetTmux when agents run on other hosts (hostfleet.py)
     memory: FleetMemory = field(default_factory=FleetMemory)
     stopping: bool = False
     wakeups: WakeUps = field(default_factory=WakeUps)
@@ -83,13 +84,14 @@ class Watchdog:
     @classmethod
     def open(cls, config: Config) -> Watchdog:
         dog = cls(config=config, tmux=Tmux(config.tmux_socket).checked())  # refuse unsafe dir
+        dog.tmux = hostfleet.open_fleet(config, dog.tmux, dog.wakeups.waker.wake)
         dog.config_watch.stamp = file_stamp(config.path)
         dog.memory, warning = memorystore.load_memory(config)
         dog._saved = dog.memory
         if warning:
             dog.record([Event(time.time(), None, "state-rebuilt", warning)])
         dog.config_watch.warn(config, dog)
-        dog.record(_debris(config, dog.tmux))
+        dog.record(_debris(config, hostfleet.local_of(dog.tmux)))
         write_health(config, None)
         return dog
 
@@ -122,6 +124,7 @@ class Watchdog:
         assert self.workers is not None
         self.workers.close()
         self.wakeups.close()
+        hostfleet.close(self.tmux)  # the hosts' pollers, control clients and ssh masters
 
     def _wait(self) -> None:
         now = time.monotonic()
@@ -154,6 +157,7 @@ class Watchdog:
         now = observe.clock()
         self.record(apply.delivered_events(self.config, self.workers.results(("deliver",)),
                                             time.time()))
+        self.record(apply.remote_events(self.workers.results(("host",))))
         light = now.mono - self._last_light >= self.config.watchdog.signal_interval
         heavy = now.mono - self._last_heavy >= self.config.watchdog.heavy_interval
         # Task runs are agents too: observed, healed and held like the declared ones.
@@ -170,7 +174,7 @@ class Watchdog:
         decisions = replace(decisions, memory=self.tasks.forget(decisions.memory))
         self.tasks.dialogs(self.memory, decisions.memory, self)
         self.commit(decisions, config)
-        self.wakeups.follow(config, self.tmux, observed)
+        self.wakeups.follow(config, hostfleet.local_of(self.tmux), observed)
         if self.wakeups.unwatched and not self._fd_limit_said:  # once per run
             self._fd_limit_said = True
             self.record([Event(time.time(), None, "fd-limit", f"open-file limit "

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Job = Callable[[threading.Event], Any]
-DEFAULT_LIMITS = {"git": 1, "verify": 1, "deliver": 8, "notify": 4}
+# "host": starts and stops on other hosts, one at a time per host (keyed by host name).
+DEFAULT_LIMITS = {"git": 1, "verify": 1, "deliver": 8, "notify": 4, "host": 8}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,90 @@
+"""The fleet's tmux door across machines, and starting / stopping a session wherever it runs.
+
+`open_fleet` gives the watchdog and the verbs one door: this machine's Tmux as is when no
+agent runs elsewhere, else a FleetTmux (runtime/hosts.py) with a poller and a launcher per
+`[host.NAME]`, sharing that host's ssh connection (one ControlMaster, in a private folder
+under the fleet's runtime folder). `start_agent` / `stop_session` are `launch.start` /
+`launch.stop` for any session: a remote one runs our code on its host
+(runtime/remotelaunch.py), inside `FleetTmux.acting` so that no look taken before the
+action ended speaks for the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from agent_orchestrator.config import Agent, Config
+from agent_orchestrator.doors import rundir
+from agent_orchestrator.doors.ssh import Connection
+from agent_orchestrator.doors.tmux import Tmux
+from agent_orchestrator.runtime import launch
+from agent_orchestrator.runtime.hostpoll import HostPoller
+from agent_orchestrator.runtime.hosts import FleetTmux
+from agent_orchestrator.runtime.remotelaunch import HostLauncher, socket_on, target_of
+
+LOOK_EVERY_MAX = 1.0  # seconds between two looks at a host, at most (a death pokes sooner)
+
+
+def control_dir(config: Config) -> Path:
+    """Where the fleet's ssh master sockets go (private: anyone who can reach one can run
+    commands on that host as us)."""
+    return rundir.of(config) / "ssh"
+
+
+def open_fleet(config: Config, local: Tmux, wake: Callable[[], None], *,
+               follow: bool = True, first_look: float | None = None) -> Tmux | FleetTmux:
+    """The door to every session of `config`. `follow`: keep a control client on each host
+    (the watchdog's prompt death news); `first_look`: wait up to that long for one look at
+    every host (a verb). Close a FleetTmux with `close()`."""
+    if not config.hosts:
+        return local
+    folder = control_dir(config)
+    interval = min(LOOK_EVERY_MAX, config.watchdog.signal_interval)
+    pollers, launchers = {}, {}
+    for host in config.hosts:
+        connection = Connection(target_of(host), folder)
+        remote = Tmux(socket_on(config, host), remote=connection, timeout=local.timeout)
+        pollers[host.name] = HostPoller(host.name, remote, wake, interval, follow=follow)
+        launchers[host.name] = HostLauncher(config, host, connection)
+    placement = {a.session: a.host for a in config.agents if a.host is not None}
+    fleet = FleetTmux(local, pollers, placement, launchers)
+    if first_look is not None:
+        fleet.first_look(first_look)
+    return fleet
+
+
+def local_of(tmux: Tmux | FleetTmux) -> Tmux:
+    """This machine's server behind a door."""
+    return tmux.local if isinstance(tmux, FleetTmux) else tmux
+
+
+def remote_launcher(tmux: Tmux | FleetTmux, session: str) -> HostLauncher | None:
+    return tmux.launcher_of(session) if isinstance(tmux, FleetTmux) else None
+
+
+def start_agent(tmux: Tmux | FleetTmux, config: Config, agent: Agent,
+                swept: bool = False) -> None:
+    """Start `agent`'s session where it runs (raises TmuxError / OSError / Untrusted)."""
+    launcher = remote_launcher(tmux, agent.session)
+    if launcher is None:
+        launch.start(local_of(tmux), config, launch.plan_for(config, agent), swept=swept)
+        return
+    assert isinstance(tmux, FleetTmux)
+    with tmux.acting(agent.session):
+        launcher.start(config, agent, swept=swept)
+
+
+def stop_session(tmux: Tmux | FleetTmux, config: Config, session: str) -> bool:
+    """`launch.stop` where the session runs; whether it existed."""
+    launcher = remote_launcher(tmux, session)
+    if launcher is None:
+        return launch.stop(local_of(tmux), config, session)
+    assert isinstance(tmux, FleetTmux)
+    with tmux.acting(session):
+        return launcher.stop(session)
+
+
+def close(tmux: Tmux | FleetTmux) -> None:
+    if isinstance(tmux, FleetTmux):
+        tmux.close()

@@ -1,0 +1,96 @@
+"""A fleet across machines end to end: `agents up` with one agent here and one on a loopback
+"host" (a real sshd, its own tmux server), the watchdog healing both, a host that goes off
+the network (its agent is not restarted, `host-unreachable`, the local agent still healed)
+and comes back (`host-reachable`, its agent running), and `agents down` ending both."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import tmux_cmd, wait_until
+from harness import demo_agent
+from sshhosts import SshHost, ssh_host, sshd_missing
+
+pytestmark = [pytest.mark.tmux,
+              pytest.mark.skipif(sshd_missing() is not None, reason=sshd_missing() or "")]
+host = ssh_host
+
+
+def remote_agent(host: SshHost, folder: Path) -> str:
+    return f"""
+        [host.hosta]
+        ssh = "{host.alias}"
+        ssh_config = "{host.ssh_config}"
+        python = "{sys.executable}"
+
+        [[agent]]
+        name = "b"
+        host = "hosta"
+        backend = "demob"
+        watch = "heal"
+        dir = "{host.home}"
+        prompt = "far away: it's \\"quoted\\" $HOME"
+
+        [backend.demob]
+        bin = "{{python}} -m agent_orchestrator.fakeagent"
+        flags = "--busy 0.3 --control {folder}/ctl-b --record {folder}/rec-b"
+        process_name = "python"
+        active_re = "esc to interrupt"
+        stall_idle = 2
+    """
+
+
+def remote_pid(host: SshHost, socket: str, session: str) -> int | None:
+    out = host.tmux(socket, "list-panes", "-a", "-F",
+                    "#{session_name} #{pane_pid} #{pane_dead}").stdout
+    for line in out.splitlines():
+        name, pid, dead = line.split()
+        if name == session and dead == "0":
+            return int(pid)
+    return None
+
+
+def test_up_heal_unreachable_reachable_down_across_two_machines(
+        make_fleet, tmp_path: Path, host: SshHost) -> None:
+    fleet = make_fleet("[watchdog]\nsignal_interval = 30\n" + demo_agent("a", tmp_path)
+                       + remote_agent(host, tmp_path))
+    host.sockets.add(fleet.socket)  # the host's own server of that name ends with the test
+    up = fleet.agents("up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    first = wait_until(lambda: remote_pid(host, fleet.socket, "e-b"), what="b on the host")
+    assert fleet.pane_pid("e-b") is None  # not on this machine's server
+    wait_until(lambda: any("far away: it's \"quoted\" $HOME" in r.get("argv", ())
+                           for r in fleet.records("b")), what="b's prompt, byte-exact")
+    fleet.wait_event("a", "adopt")
+    fleet.wait_event("b", "adopt")
+
+    # A remote session killed there is healed there.
+    host.tmux(fleet.socket, "kill-session", "-t", "=e-b")
+    assert fleet.wait_event("b", "restart", timeout=10)["reason"] == "session gone"
+    second = wait_until(lambda: remote_pid(host, fleet.socket, "e-b"), what="b healed")
+    assert second != first
+
+    # The host goes off the network: its agent is not restarted; this machine's still is.
+    restarts_b = len(fleet.events("b", "restart"))
+    host.stop()
+    fleet.wait_event(None, "host-unreachable", timeout=15)
+    restarts_a = len(fleet.events("a", "restart"))
+    tmux_cmd(fleet.socket, "kill-session", "-t", "=e-a")
+    fleet.wait_event("a", "restart", timeout=10, after=restarts_a)
+    wait_until(lambda: fleet.pane_pid("e-a"), what="a healed while the host is away")
+    assert len(fleet.events("b", "restart")) == restarts_b
+    assert not fleet.events("b", "crash-loop")
+
+    # Back on the network: reachable again, its agent (still running there) kept.
+    host.start()
+    fleet.wait_event(None, "host-reachable", timeout=40)
+    assert remote_pid(host, fleet.socket, "e-b") == second
+    assert len(fleet.events("b", "restart")) == restarts_b
+
+    down = fleet.agents("down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    wait_until(lambda: remote_pid(host, fleet.socket, "e-b") is None, what="b stopped there")
+    assert "e-b" not in host.tmux(fleet.socket, "ls").stdout
+    wait_until(lambda: fleet.pane_pid("e-a") is None, what="a stopped here")

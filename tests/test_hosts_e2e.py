@@ -5,6 +5,7 @@ and comes back (`host-reachable`, its agent running), and `agents down` ending b
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -42,6 +43,12 @@ def remote_agent(host: SshHost, folder: Path) -> str:
     """
 
 
+def states(fleet) -> dict[str, str]:
+    shown = fleet.agents("status", "--json")
+    assert shown.returncode == 0, shown.stderr
+    return {row["agent"]: row["state"] for row in json.loads(shown.stdout)["agents"]}
+
+
 def remote_pid(host: SshHost, socket: str, session: str) -> int | None:
     out = host.tmux(socket, "list-panes", "-a", "-F",
                     "#{session_name} #{pane_pid} #{pane_dead}").stdout
@@ -65,6 +72,9 @@ def test_up_heal_unreachable_reachable_down_across_two_machines(
                            for r in fleet.records("b")), what="b's prompt, byte-exact")
     fleet.wait_event("a", "adopt")
     fleet.wait_event("b", "adopt")
+    assert states(fleet)["b"] in ("running", "active", "idle")
+    logs = fleet.agents("logs", "b", "--no-follow")  # read on the host
+    assert logs.returncode == 0 and logs.stdout.strip(), logs.stderr
 
     # A remote session killed there is healed there.
     host.tmux(fleet.socket, "kill-session", "-t", "=e-b")
@@ -82,6 +92,7 @@ def test_up_heal_unreachable_reachable_down_across_two_machines(
     wait_until(lambda: fleet.pane_pid("e-a"), what="a healed while the host is away")
     assert len(fleet.events("b", "restart")) == restarts_b
     assert not fleet.events("b", "crash-loop")
+    assert states(fleet)["b"] == "unreachable"
 
     # Back on the network: reachable again, its agent (still running there) kept.
     host.start()

@@ -26,7 +26,7 @@ JSON_VERSION = 2
 START_SLACK = 10.0
 # `state` in the table and in --json: one of these words; `detail` has the prose
 STATES = ("running", "active", "idle", "limited", "dialog", "backoff", "crash-looping",
-          "exited", "stopped", "disabled", "done")
+          "exited", "stopped", "disabled", "done", "unreachable")
 
 
 def iso(wall: float | None) -> str | None:
@@ -190,6 +190,8 @@ def status(config: Config, tmux: Tmux, processes: bool = False,
         state, detail = agent_state(
             agent, pane, mem, agent.name in stopped, snap.server_running, mono_now,
             agent.kind == "loop" and memory.loop.sequence_complete)
+        if agent.session in snap.unseen and agent.host in snap.unreachable:
+            state, detail = "unreachable", f"host {agent.host} unreachable"
         alive = agent.name in live
         started = pane.created if alive and pane and pane.created else None
         cpu, rss, _ = used.get(agent.name, (None, None, None))

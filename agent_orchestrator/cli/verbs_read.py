@@ -12,6 +12,7 @@ from agent_orchestrator.cli.verb import UsageError, UserError, Verb, agent_named
 
 if TYPE_CHECKING:
     from agent_orchestrator.cli.logrender import LogView
+    from agent_orchestrator.config import Config
     from agent_orchestrator.doors.follow import Piece
     from agent_orchestrator.doors.transcript.turns import Turn
 
@@ -43,6 +44,8 @@ def run_logs(args: argparse.Namespace) -> int:
     check_names(config, [args.name])
     target = config.agent(args.name) or config.service(args.name)
     assert target is not None
+    if (agent := config.agent(args.name)) is not None and agent.host is not None:
+        return _remote_logs(config, args.name, agent.session, args)
     path = launch.log_file(config, target.session)
     if not path.exists():
         if args.no_follow:
@@ -62,6 +65,36 @@ def run_logs(args: argparse.Namespace) -> int:
             _rendered(pieces, _view(path, history), args.lines, not args.no_follow)
     finally:
         pieces.close()
+    return 0
+
+
+def _remote_logs(config: Config, name: str, session: str, args: argparse.Namespace) -> int:
+    """`logs` of an agent on another host: its log's tail, read there (runtime/remote.py)."""
+    from agent_orchestrator.cli import render
+    from agent_orchestrator.cli.logrender import LogView
+    from agent_orchestrator.runtime import hostfleet, remotelaunch
+
+    agent = config.agent(name)
+    assert agent is not None and agent.host is not None
+    launcher = remotelaunch.launchers(config, hostfleet.control_dir(config))[agent.host]
+    try:
+        path, data = launcher.logs(session, LOG_TAIL_BYTES)
+    except (OSError, RuntimeError) as exc:  # RemoteError, HostUnreachable
+        raise UserError(f"logs of {name}: {exc}") from None
+    finally:
+        launcher.connection.close()
+    if data is None:
+        raise UserError(f"no log yet for {name} (host {agent.host}: {path})")
+    if args.raw:
+        render.log_bytes(b"".join(data.splitlines(keepends=True)[-args.lines:]
+                                  if args.lines else []))
+    else:
+        view = LogView()
+        view.feed(_from_a_boundary(data))
+        render.log_lines(view.history(args.lines))
+    if not args.no_follow:
+        render.notice(f"{name} runs on host {agent.host}: its log's last lines are shown "
+                      f"(following a log on another host is not supported yet; {path})")
     return 0
 
 

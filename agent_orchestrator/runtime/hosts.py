@@ -51,6 +51,10 @@ class FleetTmux:
         return self.local.socket_name
 
     @property
+    def socket_path(self) -> str | None:
+        return self.local.socket_path
+
+    @property
     def timeout(self) -> float:
         return self.local.timeout
 
@@ -112,6 +116,12 @@ class FleetTmux:
             screens.update((s, look.screens[s]) for s in mine if s in look.screens and
                            look.started >= self._acted_at(s))
         return screens
+
+    def attach_argv(self, session: str, switch: bool) -> list[str]:
+        """`Tmux.attach_argv` on the session's server (on another host: `ssh -t`; a client
+        of this machine's server cannot switch to it)."""
+        door = self.door_for(session)
+        return door.attach_argv(session, switch and door is self.local)
 
     def capture(self, target: str, lines: int = 40) -> str:
         return self.door_for(target).capture(target, lines)

@@ -159,10 +159,14 @@ def run(config_path: Path) -> list[Check]:
                             "run `agents check`"))
         return checks + check_clis(set(), {})
     checks.append(Check("config", "ok", f"{config.path}: {len(config.agents)} agents"))
-    used = {a.backend for a in config.agents if a.enabled}
+    used = {a.backend for a in config.agents if a.enabled and a.host is None}
     checks += check_clis(used, {b.name: b.bin for b in config.backends if b.name in used})
     checks += check_folders(config)
     checks += check_sinks(config)
+    if config.hosts:  # the other machines, one ssh probe each
+        from agent_orchestrator.cli.doctorhosts import check_hosts
+
+        checks += check_hosts(config)
     pid = lock.watchdog_pid(config)
     checks.append(Check("watchdog", "ok" if pid else "info",
                         f"running (pid {pid})" if pid else "not running (`agents up`)"))

@@ -22,6 +22,7 @@ from agent_orchestrator.runtime import launch
 from agent_orchestrator.runtime.hostpoll import HostPoller
 from agent_orchestrator.runtime.hosts import FleetTmux
 from agent_orchestrator.runtime.remotelaunch import HostLauncher, socket_on, target_of
+from agent_orchestrator.runtime.workers import Workers
 
 LOOK_EVERY_MAX = 1.0  # seconds between two looks at a host, at most (a death pokes sooner)
 
@@ -52,6 +53,25 @@ def open_fleet(config: Config, local: Tmux, wake: Callable[[], None], *,
     if first_look is not None:
         fleet.first_look(first_look)
     return fleet
+
+
+def layout(config: Config) -> tuple[object, ...]:
+    """What the door across hosts is made from: when it changes, the door is made again."""
+    placement = tuple(sorted((a.session, a.host) for a in config.agents if a.host))
+    return (config.hosts, placement, config.tmux_socket,
+            min(LOOK_EVERY_MAX, config.watchdog.signal_interval))
+
+
+def reopened(tmux: Tmux | FleetTmux, old: Config, new: Config, workers: Workers,
+             wake: Callable[[], None]) -> Tmux | FleetTmux:
+    """The door for `new` after an edit of the config: `tmux` itself unless the hosts or
+    the agents' placement changed; the old door is closed in a worker (its pollers may be
+    in the middle of a look: the loop does not wait for that)."""
+    if layout(old) == layout(new):
+        return tmux
+    if isinstance(tmux, FleetTmux):
+        workers.submit("host", "-closing", lambda cancel: tmux.close())
+    return open_fleet(new, local_of(tmux), wake)
 
 
 def local_of(tmux: Tmux | FleetTmux) -> Tmux:

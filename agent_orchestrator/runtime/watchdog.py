@@ -154,6 +154,8 @@ class Watchdog:
         self.config_watch.reload(self)
         if self.config != before:  # the loop's work in flight was for the old config
             self.observer.cancel()
+            self.tmux = hostfleet.reopened(self.tmux, before, self.config, self.workers,
+                                           self.wakeups.waker.wake)
         now = observe.clock()
         self.record(apply.delivered_events(self.config, self.workers.results(("deliver",)),
                                             time.time()))

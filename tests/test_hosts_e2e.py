@@ -1,7 +1,8 @@
 """A fleet across machines end to end: `agents up` with one agent here and one on a loopback
 "host" (a real sshd, its own tmux server), the watchdog healing both, a host that goes off
 the network (its agent is not restarted, `host-unreachable`, the local agent still healed)
-and comes back (`host-reachable`, its agent running), and `agents down` ending both."""
+and comes back (`host-reachable`, its agent running), `send` and `status` and `logs`
+reaching it, its tmux server killed (started again there), and `agents down` ending both."""
 
 from __future__ import annotations
 
@@ -99,6 +100,17 @@ def test_up_heal_unreachable_reachable_down_across_two_machines(
     fleet.wait_event(None, "host-reachable", timeout=40)
     assert remote_pid(host, fleet.socket, "e-b") == second
     assert len(fleet.events("b", "restart")) == restarts_b
+
+    # Typed into over the connection, byte-exact.
+    sent = fleet.agents("send", "b", "über 'quoted' $x")
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    wait_until(lambda: "über 'quoted' $x" in [r.get("text") for r in fleet.records("b")
+                                              if r["event"] == "input"], what="the text in b")
+
+    # The host's tmux server is gone (a reboot): its agent is started there again.
+    host.tmux(fleet.socket, "kill-server")
+    fleet.wait_event("b", "restart", timeout=15, after=restarts_b)
+    wait_until(lambda: remote_pid(host, fleet.socket, "e-b"), what="b back after the reboot")
 
     down = fleet.agents("down")
     assert down.returncode == 0, down.stdout + down.stderr

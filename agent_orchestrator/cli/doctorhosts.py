@@ -25,11 +25,12 @@ CLOCK_WARN = 5.0  # seconds of offset that move a limit hold noticeably
 def programs_on(config: Config, host: str) -> list[str]:
     """The programs the enabled agents placed on `host` start (each backend's first word)."""
     found: list[str] = []
+    python = next(h.python for h in config.hosts if h.name == host)
     for agent in config.agents:
         if agent.host != host or not agent.enabled:
             continue
         try:
-            words = split_words(fill_python(config.backend(agent.backend).bin))
+            words = split_words(fill_python(config.backend(agent.backend).bin, python))
         except TemplateError:
             continue
         if words and words[0] not in found:

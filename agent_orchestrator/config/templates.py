@@ -33,11 +33,11 @@ class TemplateError(ValueError):
     """A template cannot be used; the message says why, for a config error."""
 
 
-def fill_python(bin_text: str) -> str:
+def fill_python(bin_text: str, python: str | None = None) -> str:
     """`bin_text` with `{python}` replaced by this interpreter's path, so the demo agent runs
-    from this environment whatever PATH the tmux server inherited. Inserted as is, like the
-    rest of the user's own `bin`."""
-    return bin_text.replace(PYTHON, sys.executable)
+    from this environment whatever PATH the tmux server inherited; for an agent on another
+    host, by that host's `python`. Inserted as is, like the rest of the user's own `bin`."""
+    return bin_text.replace(PYTHON, python or sys.executable)
 
 
 def split_words(template: str) -> list[str]:

@@ -171,7 +171,8 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
     file = str(kickoff_path or kickoff_file(config, agent.session))
     model = agent_model(config, agent, phase_index)
     env: list[tuple[str, str]] = []
-    bin_text = fill_python(backend.bin)
+    bin_text = fill_python(backend.bin, next(
+        (h.python for h in config.hosts if h.name == agent.host), None))
     common = {"session": agent.session, "model": model or "", "dir": str(agent.dir)}
     boot_line = None
     resume_words, pinned = _resume_words(config, agent, backend, resume_id, new_id)

@@ -61,10 +61,13 @@ def test_the_door_is_this_machines_tmux_without_hosts(tmp_path: Path) -> None:
 def test_the_door_is_made_again_only_when_placement_changes(tmp_path: Path) -> None:
     config = load(write_config(tmp_path / "p", BODY, "hf"))
     workers = Workers(lambda: None)
-    door = hostfleet.open_fleet(config, Tmux("hf"), lambda: None, follow=False)
+    door = hostfleet.open_fleet(config, Tmux("hf"), lambda: None, first_look=10)
     try:
         assert isinstance(door, FleetTmux)
         assert door.remote_of("t-builder") == "far" and door.remote_of("t-here") is None
+        look = door.pollers["far"].latest()  # looked once (a verb): far.invalid is no host
+        assert look is not None and look.error is not None
+        assert door.snapshot().unreachable.keys() == {"far"}
         assert hostfleet.local_of(door) is door.local
         quieter = dataclasses.replace(config, log_keep=3)
         assert hostfleet.reopened(door, config, quieter, workers, lambda: None) is door

@@ -86,7 +86,11 @@ def test_up_heal_unreachable_reachable_down_across_two_machines(
     # The host goes off the network: its agent is not restarted; this machine's still is.
     restarts_b = len(fleet.events("b", "restart"))
     host.stop()
-    fleet.wait_event(None, "host-unreachable", timeout=15)
+    try:
+        fleet.wait_event(None, "host-unreachable", timeout=20)
+    except BaseException:
+        print(*fleet.events(), sep="\n")  # shown with the failure: what the watchdog saw
+        raise
     restarts_a = len(fleet.events("a", "restart"))
     tmux_cmd(fleet.socket, "kill-session", "-t", "=e-a")
     fleet.wait_event("a", "restart", timeout=10, after=restarts_a)
@@ -111,6 +115,12 @@ def test_up_heal_unreachable_reachable_down_across_two_machines(
     host.tmux(fleet.socket, "kill-server")
     fleet.wait_event("b", "restart", timeout=15, after=restarts_b)
     wait_until(lambda: remote_pid(host, fleet.socket, "e-b"), what="b back after the reboot")
+
+    # The operator's restart reaches it there.
+    before = wait_until(lambda: remote_pid(host, fleet.socket, "e-b"), what="b")
+    again = fleet.agents("restart", "b")
+    assert again.returncode == 0 and "restarted" in again.stdout, again.stdout + again.stderr
+    assert wait_until(lambda: remote_pid(host, fleet.socket, "e-b"), what="b") != before
 
     down = fleet.agents("down")
     assert down.returncode == 0, down.stdout + down.stderr

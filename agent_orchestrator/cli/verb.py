@@ -116,8 +116,7 @@ def tmux(config: Config) -> Tmux | FleetTmux:
     from agent_orchestrator.runtime import hostfleet
 
     local = Tmux(config.tmux_socket)
-    door = hostfleet.open_fleet(config, local, lambda: None, follow=False,
-                                first_look=local.timeout + 1)
+    door = hostfleet.open_fleet(config, local, lambda: None, first_look=local.timeout + 1)
     atexit.register(hostfleet.close, door)
     return door
 

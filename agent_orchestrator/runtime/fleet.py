@@ -141,8 +141,8 @@ def restart(config: Config, tmux: Tmux | FleetTmux, names: Sequence[str]) -> lis
         if agent is not None:  # before the new run, which the watchdog reports (adopt)
             operator_event(config, name, "restart", f"restarted by the operator ({was})")
         hostfleet.stop_session(tmux, config, plan.session)
-        if agent is not None:
-            _ensure_agent(config, tmux, tmux.snapshot(), agent)
+        if agent is not None:  # just stopped: no look can say more (another host's is late)
+            _ensure_agent(config, tmux, Snapshot(True, {}), agent)
         else:
             _ensure(config, tmux, tmux.snapshot(), name, plan)
         if agent is not None:  # only now: a watchdog pass in the gap must not heal it

@@ -34,10 +34,10 @@ def control_dir(config: Config) -> Path:
 
 
 def open_fleet(config: Config, local: Tmux, wake: Callable[[], None], *,
-               follow: bool = True, first_look: float | None = None) -> Tmux | FleetTmux:
-    """The door to every session of `config`. `follow`: keep a control client on each host
-    (the watchdog's prompt death news); `first_look`: wait up to that long for one look at
-    every host (a verb). Close a FleetTmux with `close()`."""
+               first_look: float | None = None) -> Tmux | FleetTmux:
+    """The door to every session of `config`. The watchdog's looks at each host go on (and
+    a control client there brings its deaths at once); with `first_look` (a verb) each host
+    is looked at once, waited for up to that long. Close a FleetTmux with `close()`."""
     if not config.hosts:
         return local
     folder = control_dir(config)
@@ -46,7 +46,9 @@ def open_fleet(config: Config, local: Tmux, wake: Callable[[], None], *,
     for host in config.hosts:
         connection = Connection(target_of(host), folder)
         remote = Tmux(socket_on(config, host), remote=connection, timeout=local.timeout)
-        pollers[host.name] = HostPoller(host.name, remote, wake, interval, follow=follow)
+        verb = first_look is not None
+        pollers[host.name] = HostPoller(host.name, remote, wake, interval, follow=not verb,
+                                        once=verb)
         launchers[host.name] = HostLauncher(config, host, connection)
     placement = {a.session: a.host for a in config.agents if a.host is not None}
     fleet = FleetTmux(local, pollers, placement, launchers)

@@ -42,11 +42,12 @@ class HostPoller:
     """The thread that keeps one host's latest look."""
 
     def __init__(self, name: str, tmux: Tmux, wake: Callable[[], None],
-                 interval: float = 1.0, follow: bool = True) -> None:
+                 interval: float = 1.0, follow: bool = True, once: bool = False) -> None:
         self.name = name
         self.tmux = tmux
         self.interval = interval
         self.follow = follow  # keep a control client there (a verb's one look needs none)
+        self.once = once  # look once and end (a verb): `latest` keeps that look
         self._looked = threading.Event()
         self._wake = wake
         self._lock = threading.Lock()
@@ -96,6 +97,8 @@ class HostPoller:
             self._looked.set()
             if _news(before, look):
                 self._wake()
+            if self.once:
+                return
             if look.error is None:
                 self._backoff = 0.0
                 self._follow(look)

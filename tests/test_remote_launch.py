@@ -62,6 +62,8 @@ def test_start_runs_on_the_host_with_its_files_and_stop_ends_it(
     try:
         where = far.where()
         assert where["log_dir"].startswith(str(host.home))  # the host's HOME, not ours
+        assert Path(where["log_dir"]).stat().st_mode & 0o777 == 0o700
+        assert Path(where["log_dir"]).parent.stat().st_mode & 0o777 == 0o700
         far.start(config, config.agents[0])
         assert "rl-far" in host.tmux("rl1", "ls").stdout
         wait_until(lambda: any(PROMPT in r.get("argv", ()) for r in records(host)),

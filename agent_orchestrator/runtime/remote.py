@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_orchestrator.config import filetrust, model
+from agent_orchestrator.doors.files import private_dir
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
 from agent_orchestrator.runtime import launch
 
@@ -71,10 +72,10 @@ def serve(op: str, request: dict[str, Any]) -> dict[str, Any]:
     config = host_config(request["fleet"])
     tmux = Tmux(config.tmux_socket)
     if op == "where":
-        config.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(config.log_dir)
         return {"launch_dir": str(launch.launch_dir(config)), "log_dir": str(config.log_dir)}
     if op == "start":
-        config.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(config.log_dir)
         launch.start(tmux.checked(), config, plan_of(request["plan"]),
                      swept=bool(request.get("swept")))
         return {}

@@ -100,8 +100,11 @@ def dog_cpu_ns(pid: int) -> int:
     return schedstat_ns(pid) + reaped_children_ticks(pid) * 1_000_000_000 // CLK_TCK
 
 
-def measure(label: str, path: Path, placed: dict[str, tuple[Lister, Callable[..., str], str]],
-            kills: int, settle: float) -> dict[str, float]:
+Placed = dict[str, tuple[Lister, Callable[..., str], str]]
+
+
+def measure(box: Sandbox, label: str, path: Path, placed: Placed, kills: int,
+            settle: float) -> dict[str, float]:
     """`placed`: session → (its server's lister, its tmux runner, its socket)."""
     agents(path, "up")
     servers = {id(v[0]): v[0] for v in placed.values()}
@@ -111,6 +114,7 @@ def measure(label: str, path: Path, placed: dict[str, tuple[Lister, Callable[...
     wait_for(f"{label}: the watchdog", lambda: lock.watchdog_pid(config) is not None, 30)
     pid = lock.watchdog_pid(config)
     assert pid is not None
+    box.own_pid(pid, str(path))  # stopped at the end even if this bench fails midway
     time.sleep(3)  # its first passes (adopting) are not the idle cost
     before, start = dog_cpu_ns(pid), time.monotonic()
     time.sleep(settle)
@@ -167,12 +171,12 @@ def main() -> int:
         for host in hosts:
             host.sockets.add(far)
         here_live = lister(local_tmux, here)
-        local = measure("local", write_fleet(box.root / "local", here, "bl-", count, []),
+        local = measure(box, "local", write_fleet(box.root / "local", here, "bl-", count, []),
                         {f"bl-a{i:03d}": (here_live, local_tmux, here) for i in range(count)},
                         args.kills, args.settle)
         runs = [host_runner(host) for host in hosts]
         runners = [(lister(run, far), run) for run in runs]
-        remote = measure("remote", write_fleet(box.root / "remote", far, "br-", count, hosts),
+        remote = measure(box, "remote", write_fleet(box.root / "remote", far, "br-", count, hosts),
                          {f"br-a{i:03d}": (*runners[i % len(hosts)], far)
                           for i in range(count)}, args.kills, args.settle)
     finally:

@@ -163,6 +163,9 @@ def _agent_transcript(args: argparse.Namespace) -> Path:
 
     config = load(args)
     agent = agent_named(config, args.name)
+    if agent.host is not None:  # its CLI wrote it on that host
+        raise UserError(f"{agent.name} runs on host {agent.host}: reading its transcript "
+                        "from here is not supported yet (`agents logs` and `attach` are)")
     agent = replace(agent, dir=worktrees.work_dir(config, agent))  # where the CLI ran
     backend = config.backend(agent.backend)
     notes: list[str] = []

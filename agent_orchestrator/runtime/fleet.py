@@ -101,6 +101,8 @@ def up(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]:
     for service in config.services:
         if alone or (names and service.name not in names):
             continue
+        markers.clear_stopped(config, service.name)  # healed like an agent from now on
+        markers.mark_started(config, service.name)
         outcomes.append(_ensure(config, tmux, snap, service.name,
                                 launch.plan_service(config, service)))
     running = lock.watchdog_pid(config)
@@ -130,19 +132,18 @@ def restart(config: Config, tmux: Tmux, names: Sequence[str]) -> list[Outcome]:
             continue
         if agent is not None:
             plan = launch.plan_for(config, agent)
-            markers.mark_stopped(config, name)  # the watchdog must not heal the gap
         else:
             plan = launch.plan_service(config, next(s for s in config.services
                                                     if s.name == name))
+        markers.mark_stopped(config, name)  # the watchdog must not heal the gap
         old = tmux.snapshot().pane(plan.session)
         was = f"was pid {old.pid}" if old is not None and not old.dead else "was not running"
-        if agent is not None:  # before the new run, which the watchdog reports (adopt)
-            operator_event(config, name, "restart", f"restarted by the operator ({was})")
+        # before the new run, which the watchdog reports (adopt)
+        operator_event(config, name, "restart", f"restarted by the operator ({was})")
         launch.stop(tmux, config, plan.session)
         _ensure(config, tmux, tmux.snapshot(), name, plan)
-        if agent is not None:  # only now: a watchdog pass in the gap must not heal it
-            markers.mark_started(config, name)
-            markers.clear_stopped(config, name)
+        markers.mark_started(config, name)  # only now: a pass in the gap must not heal it
+        markers.clear_stopped(config, name)
         outcomes.append(Outcome(name, plan.session, "restarted", was))
     return outcomes
 
@@ -196,6 +197,8 @@ def down(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]
             targets.append((agent.name, agent.session))
     for service in config.services:
         if not names or service.name in names:
+            if names:
+                markers.mark_stopped(config, service.name)
             targets.append((service.name, service.session))
     if not names and config.session_prefix:
         known = {session for _, session in targets}

@@ -109,12 +109,11 @@ def agent_state(agent: Agent, pane: Pane | None, mem: AgentMemory, stopped: bool
     last phase (stopped on purpose); `finisher`: the loop's on_complete agent, True once
     the sequence is complete (it runs then, whether or not it is `enabled`)."""
     live = pane is not None and not pane.dead
-    if finisher is not None and not live and not stopped:
-        if finisher and (pane is None or pane.exit_status == 0):
-            return "done", "done (ran on completion)"
-        if not finisher and not agent.enabled:
-            return "stopped", "starts when the sequence is complete"
-    if not agent.enabled and not (finisher and live):
+    if finisher and not live and not stopped and (pane is None or pane.exit_status == 0):
+        return "done", "done (ran on completion)"
+    if finisher is False and not agent.enabled and not live:
+        return "stopped", "stopped" if stopped else "starts when the sequence is complete"
+    if not agent.enabled and not finisher:
         return "disabled", "disabled"
     return run_state(pane, mem, stopped, server_running, mono_now, resting,
                      watched=agent.watch != "none")

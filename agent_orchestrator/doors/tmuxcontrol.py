@@ -27,6 +27,11 @@ class ControlClient:
     thread whenever tmux reports that a session or window closed, and once more when the
     client ends (its session died, or the server did).
 
+    An attached control client counts as an attached client of its session (`tmux ls`
+    says "(attached)"), so it never attaches to an agent's session: the watchdog's own,
+    or with `own` a session made for it alone (`Config.control_session`, running `cat`),
+    which tmux destroys once the client leaves (`destroy-unattached`).
+
     The constructor returns, and `close` detaches, only once the attach command has
     answered (`%end`/`%error`, a few milliseconds): tmux 3.3a's server can crash (SIGSEGV
     writing that answer to a freed client) when a session closes or the client leaves while
@@ -34,13 +39,19 @@ class ControlClient:
     reproduced ~1 time in 8); the watchdog's own kills then never overlap an attach.
     """
 
-    def __init__(self, tmux: Tmux, session: str, on_change: Callable[[], None]) -> None:
-        self._proc = tmux.attach_control(session)
+    def __init__(self, tmux: Tmux, session: str, on_change: Callable[[], None],
+                 own: bool = False) -> None:
+        self._proc = tmux.attach_control(session, own)
         self._on_change = on_change
         self._answered = threading.Event()  # the attach command's %end/%error has come
         self._thread = threading.Thread(target=self._read, name="tmux-control", daemon=True)
         self._thread.start()
         self._answered.wait(timeout=CONTROL_ATTACH_WAIT)  # see the class docstring
+        if own and self._proc.stdin is not None:
+            # Only now: run with the new-session, the session does not exist yet (3.3a).
+            with contextlib.suppress(OSError):
+                self._proc.stdin.write(b"set-option destroy-unattached on\n")
+                self._proc.stdin.flush()
 
     def _read(self) -> None:
         assert self._proc.stdout is not None

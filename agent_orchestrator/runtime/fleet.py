@@ -107,11 +107,18 @@ def up(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]:
                                 launch.plan_service(config, service)))
     running = lock.watchdog_pid(config)
     if running is not None:  # e.g. it outlived a killed tmux server: don't start a second
-        outcomes.append(Outcome(WATCHDOG, config.watchdog_session, "running",
-                                f"pid {running}"))
+        outcomes.append(_watchdog_running(config, snap, running))
     else:
         outcomes.append(_ensure(config, tmux, snap, WATCHDOG, watchdog_plan(config)))
     return outcomes
+
+
+def _watchdog_running(config: Config, snap: Snapshot, pid: int) -> Outcome:
+    """The running watchdog, with its session only when that exists (it outlives a killed
+    tmux server, and `agents watchdog` runs it in the foreground, outside tmux)."""
+    if snap.pane(config.watchdog_session) is not None:
+        return Outcome(WATCHDOG, config.watchdog_session, "running", f"pid {pid}")
+    return Outcome(WATCHDOG, "", "running", f"pid {pid}, in no tmux session")
 
 
 def restart(config: Config, tmux: Tmux, names: Sequence[str]) -> list[Outcome]:
@@ -205,10 +212,17 @@ def down(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]
         leftovers = [s for s in tmux.snapshot().panes
                      if s.startswith(config.session_prefix) and s not in known]
         targets += [(s, s) for s in sorted(leftovers)]
+    dog = lock.watchdog_pid(config) if targets and targets[0][0] == WATCHDOG else None
     for name, session in targets:
         # After the stopped mark, under the session's lock: a watchdog's start in flight
         # ends first and is killed here, a later one sees the mark (T53).
         with lock.session_lock(config, session):
             existed = launch.stop(tmux, config, session)
+        if name == WATCHDOG and not existed and dog is not None:  # it ran in no session
+            still = lock.watchdog_pid(config)
+            outcomes.append(Outcome(name, "", "running" if still else "stopped",
+                                    f"pid {dog}, in no tmux session" + (
+                                        f": stop it with `kill {still}`" if still else "")))
+            continue
         outcomes.append(Outcome(name, session, "stopped" if existed else "absent"))
     return outcomes

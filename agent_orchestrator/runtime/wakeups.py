@@ -89,11 +89,12 @@ class WakeUps:
                 pass
         self.unwatched = len(wanted - set(self.pidfds))
         if not self.control_alive() and observed.server_running and observed.panes:
-            target = config.watchdog_session if config.watchdog_session in \
-                observed.panes else next(iter(observed.panes))
+            # Never an agent's session: the client would show as attached to it (tmux ls).
+            own = config.watchdog_session not in observed.panes
             if self.control is not None:
                 self.control.close()
-            self.control = ControlClient(tmux, target, self.waker.wake)
+            self.control = ControlClient(tmux, config.control_session if own else
+                                         config.watchdog_session, self.waker.wake, own=own)
 
     def control_alive(self) -> bool:
         return self.control is not None and self.control.alive

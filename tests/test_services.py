@@ -61,6 +61,11 @@ def test_a_service_is_healed_with_back_off_then_marked_crash_looping(tmp_path: P
     memory, actions, kinds = step(config, memory, due + 99, {})
     assert actions == [] and kinds == []
     assert memory.agent("web").restarts == 2
+    # `agents up web` (its started/ marker) lifts the crash loop, as for an agent
+    got = rules.decide(config, Observed(True, {}, operator_starts={"web": WALL + due + 100}),
+                       memory, Now(due + 101, WALL + due + 101))
+    assert [e.event for e in got.events] == ["crash-loop-cleared", "restart"]
+    assert [(type(a).__name__, a.agent) for a in got.actions] == [("Start", "web")]
 
 
 def test_a_service_the_operator_stopped_is_left_alone(tmp_path: Path) -> None:

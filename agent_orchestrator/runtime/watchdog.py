@@ -106,8 +106,8 @@ class Watchdog:
     def run(self) -> None:
         soft, _ = fdlimit.raise_soft()  # pidfds, and a tmux server we start, inherit it
         self.record([Event(time.time(), None, "watchdog-start",
-                           f"pid {os.getpid()}, watching {len(self.config.agents)} agents, "
-                           f"open-file limit {soft}")])
+                           f"pid {os.getpid()}, watching {len(self.config.agents)} agents "
+                           f"and {len(self.config.services)} services, open-file limit {soft}")])
         try:
             folder = private_dir(signals.signals_dir(self.config.state_dir))
             with self.wakeups.watching(self.config.path, folder):

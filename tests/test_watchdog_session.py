@@ -79,3 +79,12 @@ def test_a_killed_watchdog_session_stops_the_watchdog(make_fleet, tmp_path) -> N
     assert up.returncode == 0 and "started  e-watchdog" in up.stdout
     wait_until(lambda: json.loads(fleet.agents("status", "--json").stdout)["watchdog"][
         "running"], what="the new watchdog")
+
+
+def test_agents_down_is_a_stop_not_a_killed_session(make_fleet, tmp_path) -> None:
+    fleet = make_fleet(demo_agent("a", tmp_path))
+    assert fleet.agents("up").returncode == 0
+    fleet.wait_event("a", "adopt")
+    assert fleet.agents("down").returncode == 0
+    fleet.wait_event(None, "watchdog-stop", timeout=10)
+    assert not fleet.events(None, "watchdog-session-gone")

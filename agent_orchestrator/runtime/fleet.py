@@ -20,7 +20,7 @@ from agent_orchestrator.config import WATCHDOG_NAME as WATCHDOG
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.observed import Snapshot
-from agent_orchestrator.doors import eventlog, lock, markers, worktrees
+from agent_orchestrator.doors import eventlog, lock, markers, proctree, worktrees
 from agent_orchestrator.doors.gitrelay import GitError
 from agent_orchestrator.doors.tmux import SessionExists, Tmux, TmuxError
 from agent_orchestrator.runtime import launch
@@ -214,6 +214,9 @@ def down(config: Config, tmux: Tmux, names: Sequence[str] = ()) -> list[Outcome]
         targets += [(s, s) for s in sorted(leftovers)]
     dog = lock.watchdog_pid(config) if targets and targets[0][0] == WATCHDOG else None
     for name, session in targets:
+        if name == WATCHDOG:  # its process first: a stop, not a killed session to report
+            proctree.terminate(proctree.tagged(proctree.launch_tag(config.tmux_socket,
+                                                                   session)))
         # After the stopped mark, under the session's lock: a watchdog's start in flight
         # ends first and is killed here, a later one sees the mark (T53).
         with lock.session_lock(config, session):

@@ -190,6 +190,8 @@ class Watchdog:
         see in tmux would keep supervising while `up` and `status` show no session for
         it). A killed SERVER is not: the watchdog lives on to bring the fleet back."""
         pane = panes.get(self.config.watchdog_session) if server_running else None
+        if self.stopping:
+            return False
         if pane is not None and not pane.dead and pane.pid == os.getpid():
             self._in_session = True
         elif not server_running:

@@ -317,9 +317,8 @@ class Tmux:
 
     def attach_control(self, session: str, own: bool = False) -> subprocess.Popen[bytes]:
         """Start a control-mode client attached to `session` (`own`: a session made for it,
-        running `cat`), stdin and stdout piped (doors/tmuxcontrol.py reads it and writes
-        its commands; closing its stdin detaches it). With `ignore-size,no-output` it never
-        resizes a window and receives no output, only notifications."""
+        running `cat`), stdin and stdout piped (doors/tmuxcontrol.py reads it; closing its
+        stdin detaches it); `ignore-size,no-output`: it resizes nothing, sees no output."""
         how = ["new-session", "-A", "-s", session] if own else ["attach-session", "-t",
                                                                   f"={session}"]
         return subprocess.Popen(

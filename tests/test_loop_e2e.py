@@ -130,8 +130,15 @@ def test_builder_adversary_loop(tmp_path: Path, tmux_socket: str) -> None:
         path = tmp_path / "logs" / "state" / "watchdog.json"
         return json.loads(path.read_text()) if path.exists() else {}
 
+    def finisher() -> tuple[str, str]:
+        rows = json.loads(agents("status", "--json").stdout)["agents"]
+        row = next(r for r in rows if r["agent"] == "finisher")
+        return row["state"], row["detail"]
+
     try:
         assert agents("up").returncode == 0
+        # the on_complete agent is waiting for its moment, not "disabled"
+        assert finisher() == ("stopped", "starts when the sequence is complete")
         first = wait_until(lambda: starts(rec_b), what="the builder to start")[0]
         assert first[first.index("--model") + 1] == "model-one"
         assert first[-1].startswith("Phase one as builder; status STATUS-1.md.")
@@ -184,6 +191,8 @@ def test_builder_adversary_loop(tmp_path: Path, tmux_socket: str) -> None:
         wait_until(lambda: events("sequence-complete"), timeout=20, what="completion")
         wait_until((tmp_path / "logs" / "SEQUENCE-COMPLETE").exists, what="the marker file")
         wait_until(lambda: "l-finisher" in sessions(tmux_socket), what="the on_complete agent")
+        wait_until(lambda: finisher()[0] in ("running", "active", "idle", "done"),
+                   what="status to show the on_complete agent running or done")
         wait_until(lambda: not {"l-builder", "l-adversary"} & sessions(tmux_socket),
                    what="the loop agents to stop")
         wait_until(lambda: not (tmp_path / ".run-on-complete").exists(), what="the trigger")

@@ -257,7 +257,8 @@ class Builder:
     def _check_names(self, agents: tuple[model.Agent, ...],
                      services: tuple[model.Service, ...], prefix: str) -> None:
         seen_names: dict[str, str] = {}
-        seen_sessions: dict[str, str] = {prefix + model.WATCHDOG_NAME: "the watchdog"}
+        seen_sessions: dict[str, str] = {prefix + model.WATCHDOG_NAME: "the watchdog",
+                                         prefix + model.CONTROL_NAME: "the watchdog"}
         entries = [(("agent", i), "agent", a.name, a.session) for i, a in enumerate(agents)]
         entries += [(("service", i), "service", s.name, s.session) for i, s in
                     enumerate(services)]

@@ -23,6 +23,7 @@ DELIVERIES = ("arg", "ping", "exec")
 SIGNAL_SOURCES = ("claude", "codex", "gemini")
 WATCHDOG_NAME = "watchdog"  # the watchdog's own session is <prefix>watchdog
 TASK_AGENT_PREFIX = "task-"  # a queued task runs as the agent task-<name> (core/tasks.py)
+CONTROL_NAME = "watchdog-control"  # its control client's session when it has none
 # `[notify] on`: the states an operator may be told about (core/notify.py titles each);
 # `limited`/`crash-looping` name the state, `limit`/`crash-loop` the event: both are accepted.
 NOTIFY_ON = ("crash-looping", "crash-loop", "limited", "limit", "dialog", "phase-advance",
@@ -266,6 +267,12 @@ class Config:
     @property
     def watchdog_session(self) -> str:
         return self.session_prefix + WATCHDOG_NAME
+
+    @property
+    def control_session(self) -> str:
+        """The session of the watchdog's control client when it has no session of its own
+        (doors/tmuxcontrol.py)."""
+        return self.session_prefix + CONTROL_NAME
 
     def backend(self, name: str) -> Backend:
         return next(b for b in self.backends if b.name == name)

@@ -135,6 +135,9 @@ def test_builder_adversary_loop(tmp_path: Path, tmux_socket: str) -> None:
         row = next(r for r in rows if r["agent"] == "finisher")
         return row["state"], row["detail"]
 
+    # The watchdog's fetches fail until the builder's first claim is pushed: that claim lands
+    # before the first poll (the race of a fast builder, forced) and must still be relayed.
+    git(watch, "remote", "set-url", "origin", str(tmp_path / "not-yet.git"))
     try:
         assert agents("up").returncode == 0
         # the on_complete agent is waiting for its moment, not "disabled"
@@ -142,10 +145,17 @@ def test_builder_adversary_loop(tmp_path: Path, tmux_socket: str) -> None:
         first = wait_until(lambda: starts(rec_b), what="the builder to start")[0]
         assert first[first.index("--model") + 1] == "model-one"
         assert first[-1].startswith("Phase one as builder; status STATUS-1.md.")
-        wait_until(lambda: memory().get("loop", {}).get("seen_sha"), what="a git baseline")
+        early = push(builder, "claim: before the first fetch")
+        wait_until(lambda: events("git-error"), what="the first fetch to fail")
+        assert not memory().get("loop", {}).get("seen_sha")
+        git(watch, "remote", "set-url", "origin", str(origin))
+        wait_until(lambda: [t for t in inputs(rec_a) if early[:12] in t],
+                   what="the early claim's ping")
+        wait_until(lambda: memory().get("loop", {}).get("seen_sha") == early,
+                   what="the baseline after it")
 
         claim = push(builder, "claim: gate A works")
-        ping = wait_until(lambda: [t for t in inputs(rec_a) if "claim" in t],
+        ping = wait_until(lambda: [t for t in inputs(rec_a) if claim[:12] in t],
                           what="the adversary's ping")[0]
         assert claim[:12] in ping and "'claim: gate A works'" in ping
         review = push(adversary, "review: gate A accepted")

@@ -245,6 +245,18 @@ def test_loop_demo_runs_to_completion(tmp_path: Path, tmux_socket: str) -> None:
                    what="the demo loop to finish both phases")
         seen = kinds()
         assert seen.count("handoff-ping") >= 4  # a claim and a review per phase
+        # The story, whichever came first, the builder's claim or the watchdog's first
+        # fetch: each phase claimed, reviewed, then DONE; each claim and review relayed.
+        log = git(demo / "origin.git", "log", "--reverse", "--format=%H %s", "main")
+        story = [line.split(" ", 1) for line in log.splitlines()]
+        assert [subject for _, subject in story] == [
+            "initial", "claim: the parser gate works", "review: parser claim accepted",
+            "status: parser done", "claim: the api gate works", "review: api claim accepted",
+            "status: api done"]
+        pinged = " ".join(json.loads(x).get("reason", "") for x in events.read_text()
+                          .splitlines() if json.loads(x)["event"] == "handoff-ping")
+        assert all(sha[:12] in pinged for sha, subject in story
+                   if subject.startswith(("claim", "review")))
         assert seen.count("phase-advance") == 1
         wait_until(lambda: "loopdemo-reporter" in sessions(tmux_socket), what="the reporter")
         wait_until(lambda: agents("status").stdout.count("done (sequence complete)") == 2,

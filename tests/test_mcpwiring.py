@@ -1,7 +1,8 @@
 """runtime/mcpwiring.py: an agent with `mcp = true` is launched with `agents mcp` for its
 fleet's config on its CLI's command line (Claude Code: `--mcp-config=` + `--allowedTools=`;
-Codex: `-c mcp_servers.fleet.*`), each value one argv word; the command it is given really
-serves that fleet; an agent without the key gets nothing."""
+Codex: `-c mcp_servers.fleet.*`, approved, with PYTHONPATH / TMUX_TMPDIR), each value one
+argv word; the command it is given really serves that fleet; an agent without the key gets
+nothing."""
 
 from __future__ import annotations
 
@@ -77,19 +78,26 @@ def test_claude_gets_the_server_and_its_tools_allowed_before_the_kickoff(tmp_pat
     assert "--strict-mcp-config" not in argv  # the user's own servers stay
 
 
-def test_codex_gets_the_server_as_config_overrides(tmp_path: Path) -> None:
+def test_codex_gets_the_server_approved_with_its_environment_as_overrides(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", "/src/with space")
+    monkeypatch.delenv("TMUX_TMPDIR", raising=False)
     config = fleet(tmp_path)
     argv = argv_of(config, "cx")
     overrides = [argv[i + 1] for i, w in enumerate(argv) if w == "-c"]
     servers = [o for o in overrides if o.startswith("mcp_servers.")]
-    assert len(servers) == 2, argv
-    merged: dict = {}
+    merged: dict = {"env": {}}
     for text in servers:  # codex parses each `-c` value as TOML
         table = tomllib.loads(text)["mcp_servers"]["fleet"]
+        merged["env"] |= table.pop("env", {})
         merged |= table
     assert merged == {"command": sys.executable, "args": [
-        "-m", "agent_orchestrator", "mcp", "--config", str(config.path)]}
+        "-m", "agent_orchestrator", "mcp", "--config", str(config.path)],
+        "default_tools_approval_mode": "approve", "env": {"PYTHONPATH": "/src/with space"}}
     assert argv[-2:] == ("--", "go")
+    monkeypatch.setenv("TMUX_TMPDIR", "/run/tmux dir")  # where the fleet's server is
+    monkeypatch.delenv("PYTHONPATH")
+    assert 'mcp_servers.fleet.env.TMUX_TMPDIR="/run/tmux dir"' in argv_of(config, "cx")
 
 
 def test_an_agent_without_mcp_gets_no_server(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ On its command line, never through the user's own config files: Claude Code gets
 as `--mcp-config=<JSON>` (a server given so needs no approval, unlike a project's
 `.mcp.json`) and its tools allowed with `--allowedTools=mcp__fleet`, so no permission dialog
 stops a call (which tools exist is `[mcp] allow`'s to say); Codex gets
-`-c mcp_servers.fleet.command=...` and `-c mcp_servers.fleet.args=[...]`. The server is
+`-c mcp_servers.fleet.command=...`, `...args=[...]`, its tools approved
+(`...default_tools_approval_mode="approve"`) and the environment the server needs. The server is
 started as the Python running us (`sys.executable -m agent_orchestrator mcp --config
 <absolute config path>`), so it is the code and the config of this fleet. Each value is one
 argv word (the CLI is exec'd with no shell). The config refuses `mcp = true` for any other
@@ -14,6 +15,7 @@ backend (`Backend.takes_mcp`).
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from agent_orchestrator.config import Agent, Backend, Config
@@ -38,5 +40,17 @@ def words(config: Config, agent: Agent, backend: Backend) -> tuple[str, ...]:
         # let them swallow the next one (the kickoff text when no option follows).
         return (f"--mcp-config={json.dumps(body)}", f"--allowedTools=mcp__{SERVER}")
     # Codex: `-c` parses the value as TOML, and JSON strings and arrays are TOML ones.
-    return ("-c", f"mcp_servers.{SERVER}.command={json.dumps(command)}",
-            "-c", f"mcp_servers.{SERVER}.args={json.dumps(args)}")
+    table = {"command": command, "args": args,
+             # else each call asks "Allow the fleet MCP server to run tool ...?" (0.169)
+             "default_tools_approval_mode": "approve",
+             **{f"env.{name}": value for name, value in passed_env().items()}}
+    return tuple(word for key, value in table.items()
+                 for word in ("-c", f"mcp_servers.{SERVER}.{key}={json.dumps(value)}"))
+
+
+def passed_env() -> dict[str, str]:
+    """What Codex must hand the server from our environment: it starts MCP servers with only
+    a few variables of its own (HOME, PATH, ...), and these decide which code runs and where
+    the fleet's tmux server is."""
+    return {name: os.environ[name] for name in ("PYTHONPATH", "TMUX_TMPDIR")
+            if os.environ.get(name)}

@@ -487,6 +487,7 @@ class Handler(BaseHTTPRequestHandler):
         st, ver, n = self.server.state.take(targeted)
         mode = st.get("mode", "ok")
         self.extra_headers = {str(k): str(v) for k, v in (st.get("headers") or {}).items()}
+        self.tool_namespace = st.get("tool_namespace")
         if st.get("untargeted"):
             rec["side"] = True
         rec["api"] = api
@@ -985,6 +986,8 @@ class Handler(BaseHTTPRequestHandler):
                     "name": name,
                     "arguments": argstr,
                 }
+                if self.tool_namespace:  # a tool offered inside a namespace (codex: MCP)
+                    item["namespace"] = self.tool_namespace
             resp = lambda status, out, u=None: dict(  # noqa: E731
                 {
                     "id": rid,

@@ -23,7 +23,8 @@ Modes (model requests only; token counts and model listings always succeed):
   tool        if tools are offered: ONE tool call running a shell command (`command`) -> the CLI's
               permission prompt; once the tool result comes back, text. Anthropic `Bash`, chat
               `bash`, responses `exec_command` (with sandbox_permissions=require_escalated so codex
-              asks; `escalate`: false to skip), gemini `run_shell_command`; or `tool` + `tool_args`.
+              asks; `escalate`: false to skip), gemini `run_shell_command`; or `tool` + `tool_args`
+              (+ `tool_namespace`: responses API, a tool offered inside a namespace tool).
   ratelimit   HTTP 429 shaped like the real service; `retry_after` (s, 30) -> retry-after header;
               `reset_in` (s, 300) -> the advertised reset; `flavor`:
                 "api"   (default) per-minute rate limit: Anthropic rate_limit_error +

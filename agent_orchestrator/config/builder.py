@@ -66,7 +66,7 @@ class Builder:
                                                         ("watchdog",), self.problems))
         backends = self._backends(top.get("backend", {}))
         agents = self._agents(top.get("agent", []), agent_defaults, prefix or "",
-                              {b.name for b in backends})
+                              {b.name: b for b in backends})
         services = self._services(top.get("service", []), prefix or "")
         loop = self._loop(top["loop"], agents) if "loop" in top and top["loop"] else None
         self._check_names(agents, services, prefix or "")
@@ -181,7 +181,7 @@ class Builder:
     # -- agents
 
     def _agents(self, raw: Any, defaults: dict[str, Any], prefix: str,
-                backends: set[str]) -> tuple[model.Agent, ...]:
+                backends: dict[str, model.Backend]) -> tuple[model.Agent, ...]:
         if not isinstance(raw, list):
             return ()
         out = []
@@ -216,6 +216,12 @@ class Builder:
             if values.get("prompt") is not None and values.get("prompt_file"):
                 self.problems.add(where, "set 'prompt' or 'prompt_file', not both",
                                   label=f"agent.{name}")
+            if values["mcp"] and backend in backends and not backends[backend].takes_mcp:
+                can = [b.name for b in backends.values() if b.takes_mcp]
+                self.problems.add(where + ("mcp",), f"backend '{backend}' cannot be given the "
+                                  f"MCP server at launch; mcp = true works with backend "
+                                  f"{' or '.join(repr(n) for n in can) or '(none declared)'}",
+                                  label=f"agent.{name}.mcp")
             if values.get("kind") == "loop" and not values.get("role"):
                 self.problems.add(where, "a loop agent needs a 'role'", label=f"agent.{name}")
             prompt_file = values.get("prompt_file")
@@ -229,7 +235,7 @@ class Builder:
                 dir=self._path(values["dir"], where=where + ("dir",), label=f"agent.{name}.dir"),
                 enabled=values["enabled"],
                 watch=values["watch"], resume=values["resume"], wake=wake,
-                worktree=values["worktree"]))
+                worktree=values["worktree"], mcp=values["mcp"]))
         return tuple(out)
 
     def _wake(self, raw: Any, where: tuple[Any, ...], label: str) -> model.Wake | None:

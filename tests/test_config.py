@@ -551,6 +551,20 @@ ERROR_CASES = [
                                         'command = "serve"\n'), [
         ("comand", "service[0].comand", "unknown key (did you mean 'command'?)"),
     ]),
+    # --- mcp = true: only a backend whose CLI takes our MCP server on its command line
+    ErrorCase("mcp-on-a-backend-that-cannot", cfg(AGENT_A + "mcp = true  # lead\n"), [
+        ("# lead", "agent.a.mcp", "backend 'demo' cannot be given the MCP server at launch; "
+         "mcp = true works with backend 'claude' or 'codex'"),
+    ]),
+    ErrorCase("mcp-on-claude-by-ping", cfg('[[agent]]\nname = "a"\nbackend = "claude"\n'
+                                           "mcp = true  # lead\n[backend.claude]\n"
+                                           'prompt_delivery = "ping"\n'), [
+        ("# lead", "agent.a.mcp", "backend 'claude' cannot be given the MCP server at "
+         "launch; mcp = true works with backend 'codex'"),
+    ]),
+    ErrorCase("mcp-not-a-bool", cfg(AGENT_A + 'mcp = "yes"  # lead\n'), [
+        ("# lead", "agent.a.mcp", "got string 'yes' (expected true or false)"),
+    ]),
     # --- model_env
     ErrorCase("model-env-invalid", cfg(TOOL + 'model_env = "not valid!"\n'), [
         ("model_env", "backend.tool.model_env",
@@ -1105,3 +1119,17 @@ def test_an_empty_regex_switches_a_presets_regex_off(tmp_path: Path) -> None:
     backend = config.backend("claude")
     assert backend.active_re is None and backend.prompt_re is None
     assert backend.limit_re is not None  # the others stay the preset's
+
+
+def test_mcp_defaults_to_false_and_may_be_set_in_defaults(tmp_path: Path) -> None:
+    config = load_ok(tmp_path, """
+        [[agent]]
+        name = "lead"
+        backend = "claude"
+        [[agent]]
+        name = "cx"
+        backend = "codex"
+        mcp = false
+    """, head=HEAD.replace('backend = "demo"', "mcp = true"))
+    assert [(a.name, a.mcp) for a in config.agents] == [("lead", True), ("cx", False)]
+    assert not load_ok(tmp_path / "plain", AGENT_A).agents[0].mcp

@@ -16,7 +16,7 @@ from conftest import clone_repo
 from conftest import git as sh  # `git` names gitrelay.Git objects here
 
 from agent_orchestrator.config import Handoff
-from agent_orchestrator.core.handoff import Commit, Ping, inbox_pings, relay
+from agent_orchestrator.core.handoff import Commit, Ping, first_baseline, inbox_pings, relay
 from agent_orchestrator.doors import gitrelay
 from agent_orchestrator.doors.gitrelay import ORIGIN_MAIN, Git, GitCancelled, GitError, poll
 
@@ -96,6 +96,74 @@ def test_first_run_is_a_baseline_not_a_flood(repos: Repos) -> None:
     later = poll(git, handoff(repos.watch), first.last_seen)
     assert later.last_seen == claim
     assert [(p.target, p.sha) for p in later.pings] == [("adversary", claim)]
+
+
+def commit_at(repos: Repos, subject: str, when: int, files: dict[str, str] | None = None) -> str:
+    """A pushed commit whose committer (and author) time is `when`, epoch seconds."""
+    for name, content in (files or {}).items():
+        (repos.builder / name).parent.mkdir(parents=True, exist_ok=True)
+        (repos.builder / name).write_text(content)
+        sh(repos.builder, "add", name)
+    env = {**os.environ, "GIT_COMMITTER_DATE": f"@{when} +0000",
+           "GIT_AUTHOR_DATE": f"@{when} +0000"}
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", subject], cwd=repos.builder,
+                   env=env, check=True, capture_output=True, timeout=30)
+    sh(repos.builder, "push", "-q", "origin", "HEAD:refs/heads/main")
+    return sh(repos.builder, "rev-parse", "HEAD")
+
+
+def test_first_poll_relays_what_the_loops_pushed_since_they_started(repos: Repos) -> None:
+    """The race of a fast builder: its claim lands before the watchdog's first fetch. It is
+    relayed; a claim (and an inbox change) from before the loops started is the baseline."""
+    start = int(time.time()) + 1000  # the fleet's start, on explicit commit times
+    old = commit_at(repos, "claim: from an earlier run", start - 100,
+                    {"to_builder": "old news\n"})
+    claim = commit_at(repos, "claim: gate 1", start + 5)
+    note = commit_at(repos, "review: inbox for the builder", start + 9,
+                     {"to_builder": "fix it\n"})
+    git = Git(repos.watch)
+    first = poll(git, handoff(repos.watch, inboxes=("to_builder",), state_subdir=""), None,
+                 started=start + 0.5)
+    assert first.last_seen == note
+    assert [(p.target, p.sha) for p in first.pings] == [
+        ("adversary", claim), ("builder", note), ("builder", note)]
+    assert "to_builder" in first.pings[-1].text and old not in {p.sha for p in first.pings}
+    # the next poll goes on from there: nothing twice
+    assert poll(git, handoff(repos.watch), first.last_seen, started=start).pings == []
+    # without a start (no loop agent runs) the first poll only takes the baseline
+    assert poll(git, handoff(repos.watch), None).pings == []
+
+
+def test_first_poll_with_nothing_new_since_the_start(repos: Repos) -> None:
+    start = int(time.time()) + 1000
+    old = commit_at(repos, "claim: from an earlier run", start - 1)
+    first = poll(Git(repos.watch), handoff(repos.watch), None, started=start)
+    assert first.pings == [] and first.last_seen == old
+
+
+def test_git_log_has_committer_times_newest_first(repos: Repos) -> None:
+    a = commit_at(repos, "a", 1_800_000_000)
+    b = commit_at(repos, "b", 1_800_000_100)
+    git = Git(repos.watch)
+    git.fetch()
+    assert [(c.sha, c.subject, c.time) for c in git.log(limit=2)] == [
+        (b, "b", 1_800_000_100), (a, "a", 1_800_000_000)]
+    assert git.new_commits(a) == [Commit(b, "b")]
+    with pytest.raises(ValueError):
+        git.log("--output=/tmp/x")
+
+
+def test_first_baseline_is_the_newest_commit_before_the_start() -> None:
+    def at(sha: str, when: int | None) -> Commit:
+        return Commit(sha, "s", when)
+
+    assert first_baseline([], 100.0) is None
+    newest_first = [at("c", 105), at("b", 100), at("a", 99)]
+    assert first_baseline(newest_first, 100.9) == "a"  # a commit in the start's second is new
+    assert first_baseline(newest_first, 101.0) == "b"
+    assert first_baseline([at("c", None), at("b", 90)], 100) == "b"  # no time: not "old"
+    # all of it after the start (the listing was cut, or the repo began later): its oldest
+    assert first_baseline([at("c", 105), at("b", 101)], 100) == "b"
 
 
 def test_claims_ping_the_reviewer_reviews_the_builder(repos: Repos) -> None:

@@ -101,3 +101,13 @@ def test_a_relative_path_on_a_host_is_an_error(tmp_path: Path) -> None:
     assert rendered(path, text, [('dir = "work"', "agent.a.dir", "'work' is a path on the "
                                   "agent's host: write it absolute or from ~")])[0] \
         in str(errors(path)).splitlines()
+
+
+@pytest.mark.parametrize("key", ["worktree", "mcp"])
+def test_worktree_and_mcp_are_for_agents_on_this_machine(tmp_path: Path, key: str) -> None:
+    text = cfg('[host.h]\nssh = "h"\n[[agent]]\nname = "a"\nbackend = "claude"\nprompt = "x"\n'
+               f'host = "h"\ndir = "/w"\n{key} = true\n')
+    path = write(tmp_path, text)
+    assert str(errors(path)).splitlines() == rendered(path, text, [
+        (f"{key} = true", f"agent.a.{key}", f"{key} = true is for agents on this machine; "
+         "agent 'a' runs on host 'h'")])

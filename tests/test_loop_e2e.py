@@ -130,15 +130,32 @@ def test_builder_adversary_loop(tmp_path: Path, tmux_socket: str) -> None:
         path = tmp_path / "logs" / "state" / "watchdog.json"
         return json.loads(path.read_text()) if path.exists() else {}
 
+    def finisher() -> tuple[str, str]:
+        rows = json.loads(agents("status", "--json").stdout)["agents"]
+        row = next(r for r in rows if r["agent"] == "finisher")
+        return row["state"], row["detail"]
+
+    # The watchdog's fetches fail until the builder's first claim is pushed: that claim lands
+    # before the first poll (the race of a fast builder, forced) and must still be relayed.
+    git(watch, "remote", "set-url", "origin", str(tmp_path / "not-yet.git"))
     try:
         assert agents("up").returncode == 0
+        # the on_complete agent is waiting for its moment, not "disabled"
+        assert finisher() == ("stopped", "starts when the sequence is complete")
         first = wait_until(lambda: starts(rec_b), what="the builder to start")[0]
         assert first[first.index("--model") + 1] == "model-one"
         assert first[-1].startswith("Phase one as builder; status STATUS-1.md.")
-        wait_until(lambda: memory().get("loop", {}).get("seen_sha"), what="a git baseline")
+        early = push(builder, "claim: before the first fetch")
+        wait_until(lambda: events("git-error"), what="the first fetch to fail")
+        assert not memory().get("loop", {}).get("seen_sha")
+        git(watch, "remote", "set-url", "origin", str(origin))
+        wait_until(lambda: [t for t in inputs(rec_a) if early[:12] in t],
+                   what="the early claim's ping")
+        wait_until(lambda: memory().get("loop", {}).get("seen_sha") == early,
+                   what="the baseline after it")
 
         claim = push(builder, "claim: gate A works")
-        ping = wait_until(lambda: [t for t in inputs(rec_a) if "claim" in t],
+        ping = wait_until(lambda: [t for t in inputs(rec_a) if claim[:12] in t],
                           what="the adversary's ping")[0]
         assert claim[:12] in ping and "'claim: gate A works'" in ping
         review = push(adversary, "review: gate A accepted")
@@ -184,6 +201,8 @@ def test_builder_adversary_loop(tmp_path: Path, tmux_socket: str) -> None:
         wait_until(lambda: events("sequence-complete"), timeout=20, what="completion")
         wait_until((tmp_path / "logs" / "SEQUENCE-COMPLETE").exists, what="the marker file")
         wait_until(lambda: "l-finisher" in sessions(tmux_socket), what="the on_complete agent")
+        wait_until(lambda: finisher()[0] in ("running", "active", "idle", "done"),
+                   what="status to show the on_complete agent running or done")
         wait_until(lambda: not {"l-builder", "l-adversary"} & sessions(tmux_socket),
                    what="the loop agents to stop")
         wait_until(lambda: not (tmp_path / ".run-on-complete").exists(), what="the trigger")
@@ -226,6 +245,18 @@ def test_loop_demo_runs_to_completion(tmp_path: Path, tmux_socket: str) -> None:
                    what="the demo loop to finish both phases")
         seen = kinds()
         assert seen.count("handoff-ping") >= 4  # a claim and a review per phase
+        # The story, whichever came first, the builder's claim or the watchdog's first
+        # fetch: each phase claimed, reviewed, then DONE; each claim and review relayed.
+        log = git(demo / "origin.git", "log", "--reverse", "--format=%H %s", "main")
+        story = [line.split(" ", 1) for line in log.splitlines()]
+        assert [subject for _, subject in story] == [
+            "initial", "claim: the parser gate works", "review: parser claim accepted",
+            "status: parser done", "claim: the api gate works", "review: api claim accepted",
+            "status: api done"]
+        pinged = " ".join(json.loads(x).get("reason", "") for x in events.read_text()
+                          .splitlines() if json.loads(x)["event"] == "handoff-ping")
+        assert all(sha[:12] in pinged for sha, subject in story
+                   if subject.startswith(("claim", "review")))
         assert seen.count("phase-advance") == 1
         wait_until(lambda: "loopdemo-reporter" in sessions(tmux_socket), what="the reporter")
         wait_until(lambda: agents("status").stdout.count("done (sequence complete)") == 2,

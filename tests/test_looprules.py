@@ -165,3 +165,16 @@ def test_a_phase_removed_after_completion_is_no_request_to_run_again(tmp_path: P
     fewer = load(tmp_path, ["one", "two"])
     after = run(fewer, memory, LoopSeen(1))
     assert after.actions == () and after.memory.loop.sequence_complete
+
+
+def test_loop_started_is_the_first_running_loop_session(tmp_path: Path) -> None:
+    from agent_orchestrator.core.looprules import loop_started
+
+    config = load(tmp_path, ["one"])
+    pane = alive()["t-b"]
+    assert loop_started(config, {}) is None  # no loop agent runs: the first poll baselines
+    assert loop_started(config, {"t-b": replace(pane, created=0.0)}) is None  # unknown
+    assert loop_started(config, {"t-b": replace(pane, created=1.7e9)}) == 1.7e9
+    # a task agent's session is not the loop's start
+    assert loop_started(config, {"t-fin": replace(pane, session="t-fin", created=1.6e9),
+                                 "t-b": replace(pane, created=1.7e9)}) == 1.7e9

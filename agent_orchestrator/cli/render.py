@@ -53,7 +53,8 @@ def outcomes(out: Console, results: Sequence[Outcome]) -> None:
     for result in results:
         style = _ACTION_STYLE.get(result.action, "white")
         detail = f"  ({result.detail})" if result.detail else ""
-        out.print(f"[{style}]{result.action:>8}[/{style}]  {result.session}{detail}")
+        out.print(f"[{style}]{result.action:>8}[/{style}]  {result.session or result.name}"
+                  f"{detail}")
 
 
 def check_ok(out: Console, config: Config) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.core import rules
-from agent_orchestrator.core.memory import RESTART_RECORD, AgentMemory
+from agent_orchestrator.core.memory import RESTART_RECORD, AgentMemory, FleetMemory
 from agent_orchestrator.core.observed import Pane
 from agent_orchestrator.doors import lock, markers, memorystore, proctree
 from agent_orchestrator.doors.tmux import Tmux
@@ -103,12 +103,26 @@ class FleetStatus:
 
 
 def agent_state(agent: Agent, pane: Pane | None, mem: AgentMemory, stopped: bool,
-                server_running: bool, mono_now: float, resting: bool = False
-                ) -> tuple[str, str]:
+                server_running: bool, mono_now: float, resting: bool = False,
+                finisher: bool | None = None) -> tuple[str, str]:
     """(one of STATES, the prose), most urgent first. `resting`: a loop agent after the
-    last phase (stopped on purpose)."""
-    if not agent.enabled:
+    last phase (stopped on purpose); `finisher`: the loop's on_complete agent, True once
+    the sequence is complete (it runs then, whether or not it is `enabled`)."""
+    live = pane is not None and not pane.dead
+    if finisher and not live and not stopped and (pane is None or pane.exit_status == 0):
+        return "done", "done (ran on completion)"
+    if finisher is False and not agent.enabled and not live:
+        return "stopped", "stopped" if stopped else "starts when the sequence is complete"
+    if not agent.enabled and not finisher:
         return "disabled", "disabled"
+    return run_state(pane, mem, stopped, server_running, mono_now, resting,
+                     watched=agent.watch != "none")
+
+
+def run_state(pane: Pane | None, mem: AgentMemory, stopped: bool, server_running: bool,
+              mono_now: float, resting: bool = False, watched: bool = True
+              ) -> tuple[str, str]:
+    """The state of an enabled agent or of a service (`agent_state`)."""
     if stopped:
         return "stopped", "stopped"
     if resting and pane is None:
@@ -116,7 +130,7 @@ def agent_state(agent: Agent, pane: Pane | None, mem: AgentMemory, stopped: bool
     if mem.crash_looping_wall is not None:
         return "crash-looping", "crash-looping"
     if pane is None:
-        if agent.watch == "none" or not server_running:
+        if not watched or not server_running:
             return "stopped", "stopped"
         if mem.restart_due_at is not None:
             return "backoff", f"restarting in {max(mem.restart_due_at - mono_now, 0):.0f}s"
@@ -178,53 +192,75 @@ def status(config: Config, tmux: Tmux, processes: bool = False,
     read = markers.read_phase(config, memory.loop.phase)
     phase_idx = read.index
     mono_now, wall_now = time.monotonic(), time.time()
-    live = {a.name: pane for a in config.agents
+    live = {a.name: pane for a in (*config.agents, *config.services)
             if (pane := snap.pane(a.session)) is not None and not pane.dead}
     # Another host's pane pid is no process here: no CPU / memory figures for it.
     used = _usage(config, {n: p for n, p in live.items() if p.host is None}) \
         if processes else {}
     rows = []
+    done = config.loop.on_complete if config.loop else None
     for agent in config.agents:
-        mem = memory.agent(agent.name)
         pane = snap.pane(agent.session)
         state, detail = agent_state(
-            agent, pane, mem, agent.name in stopped, snap.server_running, mono_now,
-            agent.kind == "loop" and memory.loop.sequence_complete)
+            agent, pane, memory.agent(agent.name), agent.name in stopped,
+            snap.server_running, mono_now,
+            agent.kind == "loop" and memory.loop.sequence_complete,
+            memory.loop.sequence_complete if done and done.run == agent.name else None)
         if agent.session in snap.unseen and agent.host in snap.unreachable:
             state, detail = "unreachable", f"host {agent.host} unreachable"
-        alive = agent.name in live
-        started = pane.created if alive and pane and pane.created else None
-        cpu, rss, _ = used.get(agent.name, (None, None, None))
-        rows.append(StatusRow(
-            agent.name, agent.kind, agent.backend,
-            launch.agent_model(config, agent, phase_idx), agent.watch, state, detail,
-            agent.session, iso(_since(state, mem, pane, mono_now, wall_now)),
-            idle_s=round(max(mono_now - mem.active_at, 0.0), 1)
-            if alive and mem.active_at is not None and state in ("idle", "active") else None,
-            limit_until=iso(mem.limit_reset_wall) if state == "limited" else None,
-            pid=pane.pid if alive and pane else None, cpu_pct=cpu, rss_bytes=rss,
-            uptime_s=wall_now - started if started else None,
-            restarts_1h=sum(1 for t in mem.restart_walls if wall_now - t < RESTART_RECORD),
-            restarts_total=mem.restarts, last_event=mem.last_event,
-            last_event_age_s=wall_now - mem.last_event_wall if mem.last_event_wall else None,
-            last_event_this_run=mem.last_event_wall >= started - START_SLACK
-            if mem.last_event_wall and started else None,
-            source=mem.state_source if alive else None,
-            seen_age_s=max(mono_now - mem.looked_at, 0.0) if alive and mem.looked_at is not None
-            else None))
+        rows.append(_row(agent.name, agent.kind, agent.backend,
+                         launch.agent_model(config, agent, phase_idx), agent.watch,
+                         state, detail, agent.session, pane, memory.agent(agent.name),
+                         used, mono_now, wall_now))
     for service in config.services:
         pane = snap.pane(service.session)
-        state = "stopped" if pane is None else ("exited" if pane.dead else "running")
-        rows.append(StatusRow(service.name, "service", None, None, None, state, state,
-                              service.session, None, None, None,
-                              pane.pid if pane and not pane.dead else None, None, None,
-                              None, 0, 0, None, None, None))
+        mem = memory.agent(service.name)  # never run as far as the watchdog knows: stopped
+        state, detail = run_state(pane, mem, service.name in stopped, snap.server_running,
+                                  mono_now, watched=mem.starts > 0)
+        rows.append(_row(service.name, "service", None, None, None, state, detail,
+                         service.session, pane, memory.agent(service.name), used,
+                         mono_now, wall_now))
+    return _fleet(config, snap.server_running, memory, stopped, phase_idx, read.problem,
+                  tuple(rows), mono_now, config_error)
+
+
+def _row(name: str, kind: str, backend: str | None, model: str | None, watch: str | None,
+         state: str, detail: str, session: str, pane: Pane | None, mem: AgentMemory,
+         used: dict[str, tuple[float, int, int]], mono_now: float, wall_now: float
+         ) -> StatusRow:
+    """One agent's or service's row: its state plus what tmux and the memory say."""
+    alive = pane is not None and not pane.dead
+    started = pane.created if alive and pane and pane.created else None
+    cpu, rss, _ = used.get(name, (None, None, None))
+    return StatusRow(
+        name, kind, backend, model, watch, state, detail,
+        session, iso(_since(state, mem, pane, mono_now, wall_now)),
+        idle_s=round(max(mono_now - mem.active_at, 0.0), 1)
+        if alive and mem.active_at is not None and state in ("idle", "active") else None,
+        limit_until=iso(mem.limit_reset_wall) if state == "limited" else None,
+        pid=pane.pid if alive and pane else None, cpu_pct=cpu, rss_bytes=rss,
+        uptime_s=wall_now - started if started else None,
+        restarts_1h=sum(1 for t in mem.restart_walls if wall_now - t < RESTART_RECORD),
+        restarts_total=mem.restarts, last_event=mem.last_event,
+        last_event_age_s=wall_now - mem.last_event_wall if mem.last_event_wall else None,
+        last_event_this_run=mem.last_event_wall >= started - START_SLACK
+        if mem.last_event_wall and started else None,
+        source=mem.state_source if alive else None,
+        seen_age_s=max(mono_now - mem.looked_at, 0.0) if alive and mem.looked_at is not None
+        else None)
+
+
+def _fleet(config: Config, server_running: bool, memory: FleetMemory,
+           stopped: frozenset[str], phase_idx: int, problem: str | None,
+           rows: tuple[StatusRow, ...], mono_now: float, config_error: str | None
+           ) -> FleetStatus:
+    """The fleet's header around `rows`: phase line, config health, fleet health."""
     phase = None
     if config.loop and config.loop.phases:
         current = min(phase_idx, len(config.loop.phases) - 1)
         phase = f"{current + 1}/{len(config.loop.phases)} {config.loop.phases[current].id}"
-        if read.problem is not None:  # the watchdog keeps this phase (looprules)
-            phase += f" (kept: {read.problem}; `agents phase set N` rewrites it)"
+        if problem is not None:  # the watchdog keeps this phase (looprules)
+            phase += f" (kept: {problem}; `agents phase set N` rewrites it)"
         elif memory.loop.sequence_complete:
             phase += ", sequence complete"
         elif memory.loop.done_note and memory.loop.phase == phase_idx:
@@ -234,7 +270,7 @@ def status(config: Config, tmux: Tmux, processes: bool = False,
     digest = health.get("digest") if health and stale is not None else None
     failing, supervised = rules.fleet_health(config, rules.supervised(config, stopped, memory),
                                              memory.agents, mono_now)
-    return FleetStatus(tuple(rows), lock.watchdog_pid(config), snap.server_running, phase,
+    return FleetStatus(rows, lock.watchdog_pid(config), server_running, phase,
                        str(config.path),
                        float(stale) if isinstance(stale, int | float) else None,
                        failing, supervised,

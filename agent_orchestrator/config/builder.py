@@ -71,7 +71,7 @@ class Builder:
         backends = self._backends(top.get("backend", {}))
         hosts = build_hosts(top.get("host", {}), self.problems, self.root)
         agents = self._agents(top.get("agent", []), agent_defaults, prefix or "",
-                              {b.name for b in backends})
+                              {b.name: b for b in backends})
         services = self._services(top.get("service", []), prefix or "")
         loop = self._loop(top["loop"], agents) if "loop" in top and top["loop"] else None
         self._check_names(agents, services, prefix or "")
@@ -188,7 +188,7 @@ class Builder:
     # -- agents
 
     def _agents(self, raw: Any, defaults: dict[str, Any], prefix: str,
-                backends: set[str]) -> tuple[model.Agent, ...]:
+                backends: dict[str, model.Backend]) -> tuple[model.Agent, ...]:
         if not isinstance(raw, list):
             return ()
         out = []
@@ -223,6 +223,9 @@ class Builder:
             if values.get("prompt") is not None and values.get("prompt_file"):
                 self.problems.add(where, "set 'prompt' or 'prompt_file', not both",
                                   label=f"agent.{name}")
+            if values["mcp"]:
+                steering.agent_mcp(backend, backends, where + ("mcp",), f"agent.{name}.mcp",
+                                   self.problems)
             if values.get("kind") == "loop" and not values.get("role"):
                 self.problems.add(where, "a loop agent needs a 'role'", label=f"agent.{name}")
             prompt_file = values.get("prompt_file")
@@ -236,12 +239,10 @@ class Builder:
                 role=values.get("role"), prompt=values.get("prompt"),
                 prompt_file=file(prompt_file, where + ("prompt_file",),
                                  f"agent.{name}.prompt_file") if prompt_file else None,
-                dir=self._path(values["dir"], where=where + ("dir",), label=f"agent.{name}.dir")
-                if host is None else self._on_host(values["dir"], where + ("dir",),
-                                                       f"agent.{name}.dir"),
-                enabled=values["enabled"],
-                watch=values["watch"], resume=values["resume"], wake=wake, host=host,
-                worktree=values["worktree"]))
+                dir=(self._path if host is None else self._on_host)(
+                    values["dir"], where=where + ("dir",), label=f"agent.{name}.dir"),
+                enabled=values["enabled"], watch=values["watch"], resume=values["resume"],
+                wake=wake, host=host, worktree=values["worktree"], mcp=values["mcp"]))
         return tuple(out)
 
     def _wake(self, raw: Any, where: tuple[Any, ...], label: str,
@@ -271,7 +272,8 @@ class Builder:
     def _check_names(self, agents: tuple[model.Agent, ...],
                      services: tuple[model.Service, ...], prefix: str) -> None:
         seen_names: dict[str, str] = {}
-        seen_sessions: dict[str, str] = {prefix + model.WATCHDOG_NAME: "the watchdog"}
+        seen_sessions: dict[str, str] = {prefix + model.WATCHDOG_NAME: "the watchdog",
+                                         prefix + model.CONTROL_NAME: "the watchdog"}
         entries = [(("agent", i), "agent", a.name, a.session) for i, a in enumerate(agents)]
         entries += [(("service", i), "service", s.name, s.session) for i, s in
                     enumerate(services)]

@@ -68,13 +68,19 @@ def build_hosts(raw: Any, problems: Problems, root: Path) -> tuple[model.Host, .
 def check_agent_hosts(declared: Iterable[str], agents: Sequence[model.Agent],
                       problems: Problems) -> None:
     """Every agent's `host` is a declared host, and every declared host (flawed ones too:
-    their own mistakes are reported at their lines, not again here) has an agent."""
+    their own mistakes are reported at their lines, not again here) has an agent. `worktree`
+    and `mcp` are made on this machine (a git worktree, our MCP server): not for another host."""
     names = set(declared)
     used: set[str] = set()
     for index, agent in enumerate(agents):
         if agent.host is None:
             continue
         used.add(agent.host)
+        for key in ("worktree", "mcp"):
+            if getattr(agent, key):
+                problems.add(("agent", index, key), f"{key} = true is for agents on this "
+                             f"machine; agent '{agent.name}' runs on host '{agent.host}'",
+                             label=f"agent.{agent.name}.{key}")
         if agent.host not in names:
             hint = difflib.get_close_matches(agent.host, sorted(names), n=1)
             known = (f" (did you mean '{hint[0]}'?)" if hint else

@@ -21,8 +21,12 @@ WATCH_MODES = ("none", "heal", "heal+stall")
 DELIVERIES = ("arg", "ping", "exec")
 # CLIs whose own signals (hooks, notify programs) the launcher can wire (core/signals.py).
 SIGNAL_SOURCES = ("claude", "codex", "gemini")
+# The CLIs (by `signals` name) that take our MCP server on their command line (`mcp = true`;
+# runtime/mcpwiring.py).
+MCP_SOURCES = ("claude", "codex")
 WATCHDOG_NAME = "watchdog"  # the watchdog's own session is <prefix>watchdog
 TASK_AGENT_PREFIX = "task-"  # a queued task runs as the agent task-<name> (core/tasks.py)
+CONTROL_NAME = "watchdog-control"  # its control client's session when it has none
 # `[notify] on`: the states an operator may be told about (core/notify.py titles each);
 # `limited`/`crash-looping` name the state, `limit`/`crash-loop` the event: both are accepted.
 NOTIFY_ON = ("crash-looping", "crash-loop", "limited", "limit", "dialog", "phase-advance",
@@ -99,6 +103,11 @@ class Backend:
     # Wire the CLI's own signals at launch (a SIGNAL_SOURCES name; "" = the screen only).
     signals: str = ""
 
+    @property
+    def takes_mcp(self) -> bool:
+        """Whether an agent of this backend can be given `agents mcp` at launch."""
+        return self.prompt_delivery == "arg" and self.signals in MCP_SOURCES
+
 
 @dataclass(frozen=True)
 class Wake:
@@ -128,6 +137,8 @@ class Agent:
     # Work in an own git worktree of `dir`'s repository (doors/worktrees.py says where).
     worktree: bool = False
     host: str | None = None  # a [host.NAME]; None: this machine
+    # Launched with our MCP server (`agents mcp` for this config): a lead agent.
+    mcp: bool = False
 
 
 @dataclass(frozen=True)
@@ -281,6 +292,12 @@ class Config:
     @property
     def watchdog_session(self) -> str:
         return self.session_prefix + WATCHDOG_NAME
+
+    @property
+    def control_session(self) -> str:
+        """The session of the watchdog's control client when it has no session of its own
+        (doors/tmuxcontrol.py)."""
+        return self.session_prefix + CONTROL_NAME
 
     def backend(self, name: str) -> Backend:
         return next(b for b in self.backends if b.name == name)

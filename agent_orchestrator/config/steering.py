@@ -92,3 +92,13 @@ def mcp(raw: Any, problems: Problems) -> model.Mcp:
         if name != "*" and name not in known:
             problems.add(("mcp", "allow"), _unknown(name, known, "tool"))
     return model.Mcp(**values) if values else model.Mcp()
+
+
+def agent_mcp(backend: str, backends: dict[str, model.Backend], where: tuple[Any, ...],
+              label: str, problems: Problems) -> None:
+    """An agent's `mcp = true`: only for a backend we know how to hand the server to."""
+    if backend in backends and not backends[backend].takes_mcp:
+        can = [b.name for b in backends.values() if b.takes_mcp]
+        problems.add(where, f"backend '{backend}' cannot be given the MCP server at launch; "
+                     f"mcp = true works with backend "
+                     f"{' or '.join(repr(n) for n in can) or '(none declared)'}", label=label)

@@ -57,6 +57,7 @@ AGENT = modelled(model.Agent, {
     "wake": Field("table"),
     "host": Field("name"),
     "worktree": Field("bool"),
+    "mcp": Field("bool"),
 })
 # Any agent key except its identity may be defaulted in [defaults].
 DEFAULTS = DEFAULTS_OWN | {k: v for k, v in AGENT.items() if k not in ("name", "session")}

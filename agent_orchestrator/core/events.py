@@ -32,7 +32,8 @@ KINDS = frozenset({
     "config-reloaded", "config-rejected", "config-pending", "config-recovered",
     "config-warning", "config-gone", "added", "changed", "removed",
     # the watchdog itself and its world
-    "watchdog-start", "watchdog-stop", "tmux-server-gone", "tmux-error", "git-error",
+    "watchdog-start", "watchdog-stop", "watchdog-session-gone", "tmux-server-gone",
+    "tmux-error", "git-error",
     "state-rebuilt", "state-write-failed", "state-write-recovered", "notify-failed",
     "log-write-failed", "debris-removed", "fd-limit",
     "host-unreachable", "host-reachable",

@@ -3,8 +3,8 @@ Pure: doors/gitrelay.py reads the repo and calls `relay` and `inbox_pings`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from agent_orchestrator.config import Handoff
 
@@ -13,6 +13,7 @@ from agent_orchestrator.config import Handoff
 class Commit:
     sha: str
     subject: str
+    time: int | None = field(default=None, compare=False)  # committer time, epoch seconds
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,20 @@ class Relay:
 
     pings: list[Ping]
     last_seen: str | None
+
+
+def first_baseline(commits: Sequence[Commit], started: float) -> str | None:
+    """Where the very first poll starts relaying when the loop agents were started at
+    `started` (epoch seconds): the newest of `commits` (origin/main's newest first, with
+    committer times) committed before that second. What the agents pushed since they started
+    is relayed even when it landed before the watchdog's first fetch; older history is the
+    baseline, never pinged. With no older commit listed the oldest one listed is the
+    baseline (the listing was cut, or the repo began after the start). None: no commits."""
+    start = int(started)  # both clocks have whole seconds: a commit in that second is new
+    for commit in commits:
+        if commit.time is not None and commit.time < start:
+            return commit.sha
+    return commits[-1].sha if commits else None
 
 
 def claim_text(commit: Commit) -> str:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from agent_orchestrator.config import Agent, Config
@@ -29,12 +30,20 @@ from agent_orchestrator.core.decisions import (
     Type,
 )
 from agent_orchestrator.core.memory import AgentMemory
-from agent_orchestrator.core.observed import LoopSeen
+from agent_orchestrator.core.observed import LoopSeen, Pane
 from agent_orchestrator.core.restarts import start
 
 
 def loop_agents(config: Config, stopped: frozenset[str]) -> list[Agent]:
     return [a for a in config.agents if a.kind == "loop" and a.enabled and a.name not in stopped]
+
+
+def loop_started(config: Config, panes: Mapping[str, Pane]) -> float | None:
+    """When the first running loop agent's session was created (epoch seconds), or None
+    when none runs: what they pushed since then is theirs to relay (gitrelay.poll)."""
+    times = [pane.created for agent in config.agents if agent.kind == "loop"
+             if (pane := panes.get(agent.session)) is not None and pane.created > 0]
+    return min(times, default=None)
 
 
 def resolve(config: Config, target: str) -> Agent | None:

@@ -1,9 +1,9 @@
 """Applying an edited config to a running fleet as a diff (pure, like rules.decide).
 
-supervisord's vocabulary: agents are added, changed or removed; unchanged agents are not
-touched (their sessions, uptime and counters stay). An agent counts as changed when its
-`[[agent]]` entry or its backend differs in anything; a changed agent's memory starts afresh,
-which also lifts a crash loop.
+supervisord's vocabulary: agents (and `[[service]]` entries, alike) are added, changed or
+removed; unchanged ones are not touched (their sessions, uptime and counters stay). An agent
+counts as changed when its `[[agent]]` entry or its backend differs in anything (a service:
+its entry); a changed one's memory starts afresh, which also lifts a crash loop.
 
 Removals are debounced (`hold`): a writer that truncates the file and writes it again in
 pieces can show a reader a valid file holding only the first agents; stopping the others on
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from agent_orchestrator.config import Agent, Config
+from agent_orchestrator.config import Agent, Config, Service
 from agent_orchestrator.core.decisions import Decisions, Restart, Start, Stop
 from agent_orchestrator.core.events import Event
-from agent_orchestrator.core.memory import FleetMemory
+from agent_orchestrator.core.memory import AgentMemory, FleetMemory
 from agent_orchestrator.core.observed import Now, Observed
 
 REMOVAL_SETTLE = 1.0  # seconds a file removing agents must stay the same before it applies
@@ -40,9 +40,9 @@ class Held:
 
 
 def removed(old: Config, new: Config) -> tuple[str, ...]:
-    """Names of `old`'s agents that `new` no longer has."""
-    kept = {a.name for a in new.agents}
-    return tuple(a.name for a in old.agents if a.name not in kept)
+    """Names of `old`'s agents and services that `new` no longer has."""
+    kept = {a.name for a in new.agents} | {s.name for s in new.services}
+    return tuple(a.name for a in (*old.agents, *old.services) if a.name not in kept)
 
 
 def hold(old: Config, new: Config, held: Held | None, mono: float) -> Held | None:
@@ -103,4 +103,40 @@ def diff(old: Config, new: Config, observed: Observed, memory: FleetMemory,
             actions.append(Restart(name, "config changed"))
         else:
             actions.append(Start(name, "config changed"))
+    _services(old, new, observed, agents, actions, events, now)
     return Decisions(replace(memory, agents=agents), tuple(actions), tuple(events))
+
+
+def _services(old: Config, new: Config, observed: Observed, agents: dict[str, AgentMemory],
+              actions: list[Start | Restart | Stop], events: list[Event], now: Now) -> None:
+    """The same diff for `[[service]]` entries (a service changes when any key does)."""
+    before = {s.name: s for s in old.services}
+    after = {s.name: s for s in new.services}
+
+    def alive(service: Service) -> bool:
+        pane = observed.panes.get(service.session)
+        return observed.server_running and pane is not None and not pane.dead
+
+    for name, service in before.items():
+        if name not in after:
+            agents.pop(name, None)
+            events.append(Event(now.wall, name, "removed", "service no longer in the config"))
+            if alive(service):
+                actions.append(Stop(name, "removed from the config", session=service.session))
+    for name, service in after.items():
+        was = before.get(name)
+        if was == service:
+            continue
+        agents.pop(name, None)  # fresh counters; a crash loop is lifted
+        events.append(Event(now.wall, name, "added" if was is None else "changed",
+                            "new service in the config" if was is None
+                            else "its service entry changed"))
+        if was is not None and was.session != service.session and alive(was):
+            actions.append(Stop(name, "session renamed", session=was.session))
+        if name in observed.stopped:
+            continue
+        if was is not None and alive(service):
+            actions.append(Restart(name, "config changed"))
+        elif not alive(service):
+            actions.append(Start(name, "added to the config" if was is None
+                                 else "config changed"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
-from agent_orchestrator.config import Agent
+from agent_orchestrator.config import Agent, Service
 from agent_orchestrator.core.decisions import Restart, Start, Stop, Tick
 from agent_orchestrator.core.memory import RESTART_RECORD, AgentMemory
 from agent_orchestrator.core.observed import Now
@@ -25,8 +25,8 @@ LONGEST_LIMIT = 8 * 86400.0  # a limit window never lasts longer (weekly limits 
 JITTER = 0.2  # a back-off delay is shortened by up to this fraction
 
 
-def fail(tick: Tick, agent: Agent, reason: str, live: bool, kind: str = "restart",
-         dead_pane: bool = False) -> None:
+def fail(tick: Tick, agent: Agent | Service, reason: str, live: bool,
+         kind: str = "restart", dead_pane: bool = False) -> None:
     """Record a failure (death, fatal screen, wrong process, stall) and restart with
     back-off, or mark the agent crash-looping. `live`: the session still runs and must be
     killed first; `dead_pane`: a dead pane kept by remain-on-exit must be cleared before a
@@ -76,7 +76,7 @@ def jitter(key: str, failures: int) -> float:
     return JITTER * int.from_bytes(digest, "big") / 2 ** 64
 
 
-def start(tick: Tick, agent: Agent, kind: str, reason: str, restart: bool) -> None:
+def start(tick: Tick, agent: Agent | Service, kind: str, reason: str, restart: bool) -> None:
     limit = tick.config.watchdog.fleet_restart_limit
     if len(tick.fleet_starts) >= limit:
         tick.throttled = True

@@ -4,7 +4,8 @@ No I/O, no clock, no tmux: everything the rules need arrives as arguments, and w
 want done comes back as data (actions to apply, events to record, the new memory). Every
 rule of SPEC §4 is a branch here or in screenrules.py, tested table-style.
 
-For each enabled, watched agent the operator did not stop:
+For each enabled, watched agent the operator did not stop (and each `[[service]]`, which
+gets the same heal, back-off and crash-loop rules but no screen or process-name rules):
 - heal: session gone or program exited → start; the pane runs ANOTHER used backend's
   process → restart; `fatal_re` on screen → restart (screenrules);
 - stall, limit windows, dialogs and wake (screenrules);
@@ -25,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from agent_orchestrator.config import Agent, Config
+from agent_orchestrator.config import Agent, Config, Service
 from agent_orchestrator.core import looprules, screenrules
 from agent_orchestrator.core.decisions import Decisions, Tick
 from agent_orchestrator.core.memory import AgentMemory, FleetMemory
@@ -51,6 +52,11 @@ def supervised(config: Config, stopped: frozenset[str], memory: FleetMemory) -> 
     if memory.loop.sequence_complete:
         resting = frozenset(a.name for a in looprules.loop_agents(config, frozenset()))
     return watched(config, stopped | resting)
+
+
+def services(config: Config, stopped: frozenset[str]) -> list[Service]:
+    """The services the rules look after: every one the operator did not stop."""
+    return [s for s in config.services if s.name not in stopped]
 
 
 def fleet_health(config: Config, agents: list[Agent], memory: Mapping[str, AgentMemory],
@@ -84,7 +90,7 @@ def decide(config: Config, observed: Observed, memory: FleetMemory, now: Now) ->
         tick.event(None, "tmux-server-gone", "the tmux server is not running; "
                    "starting the watched agents again")
     agents = supervised(config, observed.stopped, memory)
-    for agent in agents:
+    for agent in [*agents, *services(config, observed.stopped)]:
         tick.agents[agent.name], future = clamp(memory.agent(agent.name), now,
                                                 config.watchdog.restart_backoff_max)
         if future:
@@ -130,7 +136,7 @@ def _host_events(tick: Tick, memory: FleetMemory) -> None:
         tick.event(None, "host-reachable", f"host {host} answers again")
 
 
-def _one_agent(tick: Tick, agent: Agent) -> None:
+def _one_agent(tick: Tick, agent: Agent | Service) -> None:
     if agent.session in tick.observed.unseen:
         return  # on a host not seen this pass: neither alive nor dead, nothing is counted
     name, now = agent.name, tick.now
@@ -163,6 +169,8 @@ def _one_agent(tick: Tick, agent: Agent) -> None:
         if now.mono >= mem.restart_due_at:
             start(tick, agent, "restart", "held-back restart", restart=True)
         return
+    if isinstance(agent, Service):
+        return  # a plain command: no screen, no backend to tell its process by
     settled = mem.started_at is None or now.mono - mem.started_at >= START_GRACE
     if settled and (other := _foreign_backend(tick.config, agent, pane.command)):
         fail(tick, agent, f"pane runs '{pane.command}', the process of backend '{other}'",
@@ -171,7 +179,8 @@ def _one_agent(tick: Tick, agent: Agent) -> None:
     screenrules.apply(tick, agent, pane)
 
 
-def _track_run(tick: Tick, agent: Agent, pane: Pane, mem: AgentMemory) -> AgentMemory:
+def _track_run(tick: Tick, agent: Agent | Service, pane: Pane,
+               mem: AgentMemory) -> AgentMemory:
     """Note the pid of the run we look after. After our own start it is simply recorded;
     a pid that replaced one we knew is a run we did not start (`agents up` after `down`, a
     respawn by hand): a new run whose clocks start now, so the old run's idle time is never
@@ -213,7 +222,7 @@ def _operator_started_since_failure(tick: Tick, name: str, mem: AgentMemory) -> 
     return not mem.deaths or started_mono > mem.deaths[-1]
 
 
-def _heal_dead(tick: Tick, agent: Agent, pane: Pane | None) -> None:
+def _heal_dead(tick: Tick, agent: Agent | Service, pane: Pane | None) -> None:
     mem = tick.agents[agent.name]
     if mem.starts == 0:
         if agent.name not in tick.observed.operator_starts:

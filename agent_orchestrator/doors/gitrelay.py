@@ -37,6 +37,7 @@ from agent_orchestrator.core.handoff import (
     Commit,
     Relay,
     VerifyResult,
+    first_baseline,
     inbox_paths,
     inbox_pings,
     relay,
@@ -194,14 +195,20 @@ class Git:
         pings about the whole history."""
         if since is None or not self.has_commit(since) or self.head(ref) is None:
             return []
-        out = self._run(["log", "--reverse", "--topo-order", f"--max-count={limit}",
-                         "--format=%H%x00%s", "--end-of-options",
-                         f"{since}..{check_ref(ref)}"]).stdout
+        return self.log(f"{since}..{ref}", limit)[::-1]
+
+    def log(self, spec: str = ORIGIN_MAIN, limit: int = 200) -> list[Commit]:
+        """The newest `limit` commits of `spec` (a ref, or `a..b` of checked refs), newest
+        first, with their committer times."""
+        out = self._run(["log", "--topo-order", f"--max-count={limit}",
+                         "--format=%H%x00%ct%x00%s", "--end-of-options",
+                         "..".join(check_ref(part) for part in spec.split("..", 1))]).stdout
         commits = []
         for line in out.splitlines():
-            sha, _, subject = line.partition("\0")
+            sha, _, rest = line.partition("\0")
+            when, _, subject = rest.partition("\0")
             if sha:
-                commits.append(Commit(sha, subject))
+                commits.append(Commit(sha, subject, int(when) if when.isdigit() else None))
         return commits
 
     def show(self, ref: str, path: str) -> str | None:
@@ -316,16 +323,24 @@ def phase_done(git: Git, handoff: Handoff, status_path: str, marker: str = "## D
     return text is not None and phases.is_done(text, marker)
 
 
-
 def poll(git: Git, handoff: Handoff, since: str | None,
-         targets: Mapping[str, str] | None = None) -> Relay:
+         targets: Mapping[str, str] | None = None, started: float | None = None) -> Relay:
     """Fetch origin, then the pings for everything new on origin/main since `since` (the
-    last seen sha the caller stored; None on the very first run, which pings nothing and only
-    sets the baseline). Store the returned `last_seen` for the next call."""
+    last seen sha the caller stored). Store the returned `last_seen` for the next call.
+
+    `since` None is the very first run: with `started` (when the running loop agents'
+    sessions were created, epoch seconds) what was committed since then is relayed and older
+    history is the baseline (`first_baseline`); without it nothing is pinged. Why a start
+    time and not a baseline `agents up` fetches before starting the agents: `up` stays free
+    of network waits, and the watchdog alone (in a worker) touches the repo. A builder's
+    claim pushed before the watchdog's first fetch is still relayed, while a new watchdog on
+    an old repo never replays its history."""
     git.fetch()
     head = git.head()
     if head is None:
         return Relay([], since)
+    if since is None and started is not None:
+        since = first_baseline(git.log(), started)
     if since is None or head == since or not git.has_commit(since):
         return Relay([], head)
     pings = relay(git.new_commits(since), handoff)

@@ -5,8 +5,9 @@
   whose writer is gone is debris (a pid reused since only keeps it a while longer: the
   conservative side); the gate's commands still running in it (found by their working
   folder) are killed, the worktree is removed and pruned, the folder deleted.
-- Control clients (tmuxcontrol.py): a `tmux -C attach-session` client of our server whose
-  parent is no longer a watchdog. `die_with_parent` (a `preexec_fn`) makes a new client
+- Control clients (tmuxcontrol.py): a `tmux -C attach-session` (or `new-session`: in a
+  session of its own) client of our server whose parent is no longer a watchdog.
+  `die_with_parent` (a `preexec_fn`) makes a new client
   get SIGTERM when the thread that started it (the watchdog's main thread) dies, so this
   clean-up only meets clients of versions without it, or of a kill that raced their start.
 """
@@ -123,7 +124,7 @@ def control_orphans(tmux: Tmux) -> list[int]:
         argv = [a.decode("utf-8", "surrogateescape")
                 for a in _read(f"/proc/{pid}/cmdline").split(b"\0")[:-1]]
         if not argv or Path(argv[0]).name != "tmux" or argv[1:1 + len(server)] != server or \
-                "-C" not in argv or "attach-session" not in argv or \
+                "-C" not in argv or not {"attach-session", "new-session"} & set(argv) or \
                 "ignore-size,no-output" not in argv:
             continue
         parent = _parent(pid)

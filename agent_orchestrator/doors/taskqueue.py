@@ -104,7 +104,7 @@ class TaskQueue:
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None,
                                  check_same_thread=True)
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
+            _wal(db)
             db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never torn
             with self._write(db):
                 for statement in filter(str.strip, _SCHEMA.split(";")):
@@ -289,3 +289,20 @@ class TaskQueue:
         if row is None:
             raise TaskError(f"no task named {name!r}")
         return _task(row)
+
+
+def _wal(db: sqlite3.Connection) -> None:
+    """Put the database in WAL mode (it stays so: later openers only read the mode).
+    Switching needs the database to itself and SQLite answers "database is locked" at once,
+    without its busy wait, when another opener holds it (8 submitters creating the queue
+    together): so retry, as the busy timeout would, up to BUSY_TIMEOUT."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)

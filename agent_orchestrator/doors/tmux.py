@@ -315,14 +315,14 @@ class Tmux:
         # The user's own terminal decides UTF-8; a remote client needs ssh's terminal.
         return self._argv(args, "-t", utf8=False)
 
-    def attach_control(self, session: str) -> subprocess.Popen[bytes]:
-        """Start a control-mode client attached to `session`, its stdin and stdout piped
-        (doors/tmuxcontrol.py reads it; closing its stdin detaches it). It attaches with
-        `ignore-size,no-output`: it never resizes the agent's window and receives none of
-        its output, only notifications."""
+    def attach_control(self, session: str, own: bool = False) -> subprocess.Popen[bytes]:
+        """Start a control-mode client attached to `session` (`own`: a session made for it,
+        running `cat`), stdin and stdout piped (doors/tmuxcontrol.py reads it; closing its
+        stdin detaches it); `ignore-size,no-output`: it resizes nothing, sees no output."""
+        how = ["new-session", "-A", "-s", session] if own else ["attach-session", "-t",
+                                                                  f"={session}"]
         return subprocess.Popen(
-            self._argv(["-C", "attach-session", "-t", f"={session}",
-                        "-f", "ignore-size,no-output"]),
+            self._argv(["-C", *how, "-f", "ignore-size,no-output", *(["cat"] if own else [])]),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=proctree.untagged(os.environ),
             preexec_fn=orphans.die_with_parent)  # never outlives a killed watchdog (T48)

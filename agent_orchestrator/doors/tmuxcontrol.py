@@ -11,10 +11,8 @@ import contextlib
 import subprocess
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the type only: doors/tmux.py needs nothing from here
-    from agent_orchestrator.doors.tmux import Tmux
+from agent_orchestrator.doors.tmux import Tmux, TmuxError  # (it imports nothing from here)
 
 CONTROL_ATTACH_WAIT = 2.0  # seconds a closing control client waits for its attach answer
 # Control-mode notifications that mean "some session or window went away (or came)".
@@ -27,6 +25,13 @@ class ControlClient:
     thread whenever tmux reports that a session or window closed, and once more when the
     client ends (its session died, or the server did).
 
+    An attached control client counts as an attached client of its session (`tmux ls`
+    says "(attached)"), so it never attaches to an agent's session: the watchdog's own,
+    or with `own` a session made for it alone (`Config.control_session`, running `cat`),
+    which `close` kills once the client is gone. Not tmux's `destroy-unattached`: with
+    it, 3.3a's server crashed (SIGSEGV, tmux PR #5497) when the client left while another
+    client (any tmux command) disconnected.
+
     The constructor returns, and `close` detaches, only once the attach command has
     answered (`%end`/`%error`, a few milliseconds): tmux 3.3a's server can crash (SIGSEGV
     writing that answer to a freed client) when a session closes or the client leaves while
@@ -34,8 +39,10 @@ class ControlClient:
     reproduced ~1 time in 8); the watchdog's own kills then never overlap an attach.
     """
 
-    def __init__(self, tmux: Tmux, session: str, on_change: Callable[[], None]) -> None:
-        self._proc = tmux.attach_control(session)
+    def __init__(self, tmux: Tmux, session: str, on_change: Callable[[], None],
+                 own: bool = False) -> None:
+        self._proc = tmux.attach_control(session, own)
+        self._tmux, self._own = tmux, session if own else None
         self._on_change = on_change
         self._answered = threading.Event()  # the attach command's %end/%error has come
         self._thread = threading.Thread(target=self._read, name="tmux-control", daemon=True)
@@ -58,7 +65,7 @@ class ControlClient:
 
     def close(self) -> None:
         """Detach (closing stdin ends a control client), once attached (see the class
-        docstring), and reap the process."""
+        docstring), reap the process, and kill the session made for it (`own`)."""
         self._answered.wait(timeout=CONTROL_ATTACH_WAIT)
         if self._proc.stdin is not None:
             with contextlib.suppress(OSError):
@@ -68,3 +75,6 @@ class ControlClient:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
+        if self._own is not None:
+            with contextlib.suppress(TmuxError):  # e.g. the server is gone: nothing to kill
+                self._tmux.kill(self._own)

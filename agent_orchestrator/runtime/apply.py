@@ -1,4 +1,5 @@
 """Carrying out decisions: start, restart, stop, type, set the phase, complete the sequence.
+Start, restart and stop apply to agents and services alike.
 
 Sessions and typing go through a `Door`: tmux in the daemon (`TmuxDoor`), an in-memory
 fleet in tests (tests/simulate.py), so the simulator replays this very code. A failure is
@@ -239,8 +240,9 @@ def apply_one(door: Door, config: Config, action: Action, record: Record) -> Non
         _apply_loop(config, action, record)
         return
     agent = config.agent(action.agent)
+    own = agent or config.service(action.agent)  # a service has no Type action
     session = action.session if isinstance(action, Stop) and action.session else \
-        (agent.session if agent else None)
+        (own.session if own else None)
     if session is None:
         return
     try:
@@ -248,11 +250,11 @@ def apply_one(door: Door, config: Config, action: Action, record: Record) -> Non
             door.stop(config, session)
             crash_point("restart-killed")  # test-only (crashpoints.py)
             slow_point("restart-killed")
-        if isinstance(action, Start | Restart) and agent is not None and agent.host:
-            door.start_remote(config, agent, swept=isinstance(action, Restart))
-        elif isinstance(action, Start | Restart) and agent is not None:
-            door.start(config, launch.plan_for(config, agent),
-                       swept=isinstance(action, Restart))
+        if isinstance(action, Start | Restart) and isinstance(own, Agent) and own.host:
+            door.start_remote(config, own, swept=isinstance(action, Restart))
+        elif isinstance(action, Start | Restart) and own is not None:
+            door.start(config, launch.plan_for(config, own) if isinstance(own, Agent) else
+                       launch.plan_service(config, own), swept=isinstance(action, Restart))
             crash_point("session-created")  # test-only (crashpoints.py)
         if isinstance(action, Type) and agent is not None:
             _type(door, config, agent, session, action, record)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from agent_orchestrator.config import Backend, UserRegex
 from agent_orchestrator.core import screen
-from agent_orchestrator.doors.tmux import Tmux
+from agent_orchestrator.doors.tmux import Tmux, TmuxError
 
 # C0 controls but tab and newline, DEL and C1 controls (after CR was turned into newline).
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -83,7 +83,28 @@ def deliver(tmux: Tmux, target: str, text: str, submit_key: str = "Enter",
     for press in range(1, presses + 1):
         tmux.send_keys(target, submit_key)
         if pause(wait):
-            return Delivery(False, "cancelled")
+            return _last_look(tmux, target, text, active_re, wait)
         if screen.submitted(tmux.capture(target), text, active_re):
             return Delivery(True, f"submitted ({press} press{'es' if press > 1 else ''})")
     return Delivery(False, f"text still in the input line after {presses} presses")
+
+
+def _last_look(tmux: Tmux, target: str, text: str, active_re: UserRegex | None,
+               grace: float) -> Delivery:
+    """Cancelled after the submit key was pressed (the agent is being stopped or restarted,
+    the watchdog exits): the text has most likely landed, and a queued text counted as not
+    delivered is typed again, into the next session too (a loop agent restarted on a new
+    phase acted on the old phase's review twice). So look for up to `grace` seconds: seen to
+    land, or the session already gone (it was submitted to the one it was meant for), is
+    delivered; only a text still in the input line is not."""
+    deadline = time.monotonic() + grace
+    while True:
+        try:
+            shown = tmux.capture(target)
+        except TmuxError:
+            return Delivery(True, "submitted; its session ended before it was confirmed")
+        if screen.submitted(shown, text, active_re):
+            return Delivery(True, "submitted (confirmed as it was cancelled)")
+        if time.monotonic() >= deadline:
+            return Delivery(False, "cancelled")
+        time.sleep(0.05)  # a worker's short wait: the loop never waits on it

@@ -20,7 +20,7 @@ from agent_orchestrator.config import WATCHDOG_NAME as WATCHDOG
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.observed import Snapshot
-from agent_orchestrator.doors import eventlog, lock, markers, worktrees
+from agent_orchestrator.doors import eventlog, lock, markers, proctree, worktrees
 from agent_orchestrator.doors.gitrelay import GitError
 from agent_orchestrator.doors.tmux import SessionExists, Tmux, TmuxError
 from agent_orchestrator.runtime import hostfleet, launch
@@ -102,15 +102,24 @@ def up(config: Config, tmux: Tmux | FleetTmux, names: Sequence[str] = ()) -> lis
     for service in config.services:
         if alone or (names and service.name not in names):
             continue
+        markers.clear_stopped(config, service.name)  # healed like an agent from now on
+        markers.mark_started(config, service.name)
         outcomes.append(_ensure(config, tmux, snap, service.name,
                                 launch.plan_service(config, service)))
     running = lock.watchdog_pid(config)
     if running is not None:  # e.g. it outlived a killed tmux server: don't start a second
-        outcomes.append(Outcome(WATCHDOG, config.watchdog_session, "running",
-                                f"pid {running}"))
+        outcomes.append(_watchdog_running(config, snap, running))
     else:
         outcomes.append(_ensure(config, tmux, snap, WATCHDOG, watchdog_plan(config)))
     return outcomes
+
+
+def _watchdog_running(config: Config, snap: Snapshot, pid: int) -> Outcome:
+    """The running watchdog, with its session only when that exists (it outlives a killed
+    tmux server, and `agents watchdog` runs it in the foreground, outside tmux)."""
+    if snap.pane(config.watchdog_session) is not None:
+        return Outcome(WATCHDOG, config.watchdog_session, "running", f"pid {pid}")
+    return Outcome(WATCHDOG, "", "running", f"pid {pid}, in no tmux session")
 
 
 def restart(config: Config, tmux: Tmux | FleetTmux, names: Sequence[str]) -> list[Outcome]:
@@ -132,22 +141,21 @@ def restart(config: Config, tmux: Tmux | FleetTmux, names: Sequence[str]) -> lis
         if agent is not None:
             plan = launch.plan_for(config, agent) if agent.host is None else \
                 LaunchPlan(agent.session, (), agent.dir)  # planned on its host, as it starts
-            markers.mark_stopped(config, name)  # the watchdog must not heal the gap
         else:
             plan = launch.plan_service(config, next(s for s in config.services
                                                     if s.name == name))
+        markers.mark_stopped(config, name)  # the watchdog must not heal the gap
         old = tmux.snapshot().pane(plan.session)
         was = f"was pid {old.pid}" if old is not None and not old.dead else "was not running"
-        if agent is not None:  # before the new run, which the watchdog reports (adopt)
-            operator_event(config, name, "restart", f"restarted by the operator ({was})")
+        # before the new run, which the watchdog reports (adopt)
+        operator_event(config, name, "restart", f"restarted by the operator ({was})")
         hostfleet.stop_session(tmux, config, plan.session)
         if agent is not None:  # just stopped: no look can say more (another host's is late)
             _ensure_agent(config, tmux, Snapshot(True, {}), agent)
         else:
             _ensure(config, tmux, tmux.snapshot(), name, plan)
-        if agent is not None:  # only now: a watchdog pass in the gap must not heal it
-            markers.mark_started(config, name)
-            markers.clear_stopped(config, name)
+        markers.mark_started(config, name)  # only now: a pass in the gap must not heal it
+        markers.clear_stopped(config, name)
         outcomes.append(Outcome(name, plan.session, "restarted", was))
     return outcomes
 
@@ -217,13 +225,19 @@ def down(config: Config, tmux: Tmux | FleetTmux, names: Sequence[str] = ()) -> l
             targets.append((agent.name, agent.session))
     for service in config.services:
         if not names or service.name in names:
+            if names:
+                markers.mark_stopped(config, service.name)
             targets.append((service.name, service.session))
     if not names and config.session_prefix:
         known = {session for _, session in targets}
         leftovers = [s for s in tmux.snapshot().panes
                      if s.startswith(config.session_prefix) and s not in known]
         targets += [(s, s) for s in sorted(leftovers)]
+    dog = lock.watchdog_pid(config) if targets and targets[0][0] == WATCHDOG else None
     for name, session in targets:
+        if name == WATCHDOG:  # its process first: a stop, not a killed session to report
+            proctree.terminate(proctree.tagged(proctree.launch_tag(config.tmux_socket,
+                                                                   session)))
         # After the stopped mark, under the session's lock: a watchdog's start in flight
         # ends first and is killed here, a later one sees the mark (T53).
         try:
@@ -233,6 +247,12 @@ def down(config: Config, tmux: Tmux | FleetTmux, names: Sequence[str] = ()) -> l
             if hostfleet.remote_launcher(tmux, session) is None:
                 raise
             outcomes.append(Outcome(name, session, "skipped", str(exc)))
+            continue
+        if name == WATCHDOG and not existed and dog is not None:  # it ran in no session
+            still = lock.watchdog_pid(config)
+            outcomes.append(Outcome(name, "", "running" if still else "stopped",
+                                    f"pid {dog}, in no tmux session" + (
+                                        f": stop it with `kill {still}`" if still else "")))
             continue
         outcomes.append(Outcome(name, session, "stopped" if existed else "absent"))
     return outcomes

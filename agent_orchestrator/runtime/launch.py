@@ -36,7 +36,7 @@ from agent_orchestrator.config.templates import (
 from agent_orchestrator.doors import fdlimit, logcap, markers, proctree, rundir, signals, worktrees
 from agent_orchestrator.doors.files import touch_private, write_atomic
 from agent_orchestrator.doors.tmux import Tmux
-from agent_orchestrator.runtime import signalwiring
+from agent_orchestrator.runtime import mcpwiring, signalwiring
 
 # Linux's MAX_ARG_STRLEN (32 pages) less the terminating NUL: the longest single argument.
 MAX_ARGUMENT = 128 * 1024 - 1
@@ -181,7 +181,8 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
     wired = signalwiring.wiring(config, agent, backend)
     env += wired.env
     if backend.prompt_delivery == "arg":
-        argv = render_words(bin_text, {}) + list(wired.words) + resume_words
+        argv = (render_words(bin_text, {}) + list(wired.words)
+                + list(mcpwiring.words(config, agent, backend)) + resume_words)
         if backend.remote_control:
             argv += render_words(backend.remote_control_flag, common)
         if model:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from agent_orchestrator.config import Config
-from agent_orchestrator.core import phases, rules, screenrules
+from agent_orchestrator.core import looprules, phases, rules, screenrules
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.handoff import Relay, VerifyResult
 from agent_orchestrator.core.memory import FleetMemory
@@ -98,7 +98,7 @@ class Observer:
                             stopped=markers.stopped_agents(config),
                             operator_starts=markers.operator_starts(config),
                             log_written=log_times(config, snap.panes),
-                            loop=self._loop(config, memory, light, heavy, report),
+                            loop=self._loop(config, memory, light, heavy, report, snap.panes),
                             unseen=snap.unseen, unreachable=snap.unreachable)
         # The agents' own word, every pass (a stat and a small read each; a transcript's
         # tail only when it changed): a hook's news is judged within the pass it wakes.
@@ -126,7 +126,7 @@ class Observer:
         self.workers.cancel("verify")
 
     def _loop(self, config: Config, memory: FleetMemory, light: bool, heavy: bool,
-              report: Reporter) -> LoopSeen | None:
+              report: Reporter, panes: Mapping[str, Pane]) -> LoopSeen | None:
         """The loop's phase every pass, plus what its workers found since the last pass:
         the pings relayed from origin/main, and whether the phase is DONE (with its gates'
         result). Light passes start a fetch, heavy ones a DONE check, unless one runs."""
@@ -167,9 +167,11 @@ class Observer:
         # A new fetch only once the memory holds the last one's head (else it would ping
         # the same commits twice): not in the pass that took a result in.
         if (light or heavy) and not polled:
-            since = memory.loop.seen_sha
+            since = memory.loop.seen_sha  # None: the first poll relays since the loops started
+            started = looprules.loop_started(config, panes) if since is None else None
             self.workers.submit("git", "poll", lambda cancel: gitrelay.poll(
-                gitrelay.Git(handoff.repo, cancel=cancel), handoff, since), coalesce=True)
+                gitrelay.Git(handoff.repo, cancel=cancel), handoff, since, started=started),
+                coalesce=True)
         if heavy and not self.workers.busy("verify", "done"):
             self.workers.submit("verify", "done", self._check_job(
                 config, seen.phase_index, report), coalesce=True)

@@ -1,7 +1,7 @@
 """Why the watchdog wakes: every reason funnels into one `poll()` between two passes.
 
-- a watched agent's process exited: a pidfd per live pane (the pane's pid is the agent,
-  boot.py execs it) — well under a millisecond;
+- a watched agent's (or a service's) process exited: a pidfd per live pane (the pane's pid
+  is the agent, boot.py execs it) — well under a millisecond;
 - a session or window closed, or the tmux server went away: a tmux control-mode client
   (`tmuxcontrol.ControlClient`) — a few milliseconds;
 - the config file changed: watchfiles, watching the config's FOLDER (editors save by rename);
@@ -74,7 +74,8 @@ class WakeUps:
         panes = {s: p for s, p in observed.panes.items() if p.host is None}
         live = {p.pid for p in panes.values() if not p.dead and p.pid > 0} \
             if observed.server_running else set()
-        watched_sessions = {a.session for a in rules.watched(config, frozenset())}
+        watched_sessions = {a.session for a in rules.watched(config, frozenset())} | {
+            s.session for s in config.services}
         wanted = {p.pid for s, p in panes.items() if p.pid in live and s in watched_sessions}
         for pid in set(self.pidfds) - wanted:
             os.close(self.pidfds.pop(pid))
@@ -89,11 +90,12 @@ class WakeUps:
                 pass
         self.unwatched = len(wanted - set(self.pidfds))
         if not self.control_alive() and observed.server_running and panes:
-            target = config.watchdog_session if config.watchdog_session in \
-                panes else next(iter(panes))
+            # Never an agent's session: the client would show as attached to it (tmux ls).
+            own = config.watchdog_session not in panes
             if self.control is not None:
                 self.control.close()
-            self.control = ControlClient(tmux, target, self.waker.wake)
+            self.control = ControlClient(tmux, config.control_session if own else
+                                         config.watchdog_session, self.waker.wake, own=own)
 
     def control_alive(self) -> bool:
         return self.control is not None and self.control.alive

@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import FrameType
 
@@ -23,6 +23,7 @@ from agent_orchestrator.core import rules
 from agent_orchestrator.core.decisions import Decisions
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.memory import FleetMemory, only_look_stamps_differ
+from agent_orchestrator.core.observed import Pane
 from agent_orchestrator.doors import (
     eventlog,
     fdlimit,
@@ -69,6 +70,7 @@ class Watchdog:
     _saved: FleetMemory = field(default_factory=FleetMemory)  # as last written to disk
     _saved_at: float = float("-inf")
     _fd_limit_said: bool = False
+    _in_session: bool = False  # seen running in its own session (`_own_session_gone`)
 
     def __post_init__(self) -> None:
         if self.workers is None:
@@ -106,8 +108,8 @@ class Watchdog:
     def run(self) -> None:
         soft, _ = fdlimit.raise_soft()  # pidfds, and a tmux server we start, inherit it
         self.record([Event(time.time(), None, "watchdog-start",
-                           f"pid {os.getpid()}, watching {len(self.config.agents)} agents, "
-                           f"open-file limit {soft}")])
+                           f"pid {os.getpid()}, watching {len(self.config.agents)} agents "
+                           f"and {len(self.config.services)} services, open-file limit {soft}")])
         try:
             folder = private_dir(signals.signals_dir(self.config.state_dir))
             with self.wakeups.watching(self.config.path, folder):
@@ -167,6 +169,8 @@ class Watchdog:
         observed = self.observer.observe(config, self.tmux, self.memory, light, heavy, self)
         if observed is None:
             return None
+        if self._own_session_gone(observed.server_running, observed.panes):
+            return None
         if heavy:
             self._last_heavy = now.mono
         if light:
@@ -184,6 +188,27 @@ class Watchdog:
                                f"no pidfd and are polled every {FALLBACK_POLL:g}s (raise "
                                "`ulimit -n` and restart the watchdog)")])
         return decisions
+
+    def _own_session_gone(self, server_running: bool, panes: Mapping[str, Pane]) -> bool:
+        """Whether the session this watchdog runs in (its pane's pid is ours: `agents up`
+        started it there) was killed while the tmux server lives on. That is a stop, as
+        `agents down watchdog` would be: recorded, and the loop ends (a process nobody can
+        see in tmux would keep supervising while `up` and `status` show no session for
+        it). A killed SERVER is not: the watchdog lives on to bring the fleet back."""
+        pane = panes.get(self.config.watchdog_session) if server_running else None
+        if self.stopping:
+            return False
+        if pane is not None and not pane.dead and pane.pid == os.getpid():
+            self._in_session = True
+        elif not server_running:
+            self._in_session = False  # a new server has no session of ours
+        elif self._in_session:
+            self.record([Event(time.time(), None, "watchdog-session-gone",
+                               f"its session {self.config.watchdog_session} was killed: "
+                               "stopping (`agents up` starts it again)")])
+            self.stop()
+            return True
+        return False
 
     def commit(self, decisions: Decisions, config: Config | None = None) -> None:
         """Carry out the decisions (about `config`'s agents: the declared ones and the task

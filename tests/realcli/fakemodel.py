@@ -23,7 +23,8 @@ Modes (model requests only; token counts and model listings always succeed):
   tool        if tools are offered: ONE tool call running a shell command (`command`) -> the CLI's
               permission prompt; once the tool result comes back, text. Anthropic `Bash`, chat
               `bash`, responses `exec_command` (with sandbox_permissions=require_escalated so codex
-              asks; `escalate`: false to skip), gemini `run_shell_command`; or `tool` + `tool_args`.
+              asks; `escalate`: false to skip), gemini `run_shell_command`; or `tool` + `tool_args`
+              (+ `tool_namespace`: responses API, a tool offered inside a namespace tool).
   ratelimit   HTTP 429 shaped like the real service; `retry_after` (s, 30) -> retry-after header;
               `reset_in` (s, 300) -> the advertised reset; `flavor`:
                 "api"   (default) per-minute rate limit: Anthropic rate_limit_error +
@@ -487,6 +488,7 @@ class Handler(BaseHTTPRequestHandler):
         st, ver, n = self.server.state.take(targeted)
         mode = st.get("mode", "ok")
         self.extra_headers = {str(k): str(v) for k, v in (st.get("headers") or {}).items()}
+        self.tool_namespace = st.get("tool_namespace")
         if st.get("untargeted"):
             rec["side"] = True
         rec["api"] = api
@@ -985,6 +987,8 @@ class Handler(BaseHTTPRequestHandler):
                     "name": name,
                     "arguments": argstr,
                 }
+                if self.tool_namespace:  # a tool offered inside a namespace (codex: MCP)
+                    item["namespace"] = self.tool_namespace
             resp = lambda status, out, u=None: dict(  # noqa: E731
                 {
                     "id": rid,

@@ -39,6 +39,7 @@ from conftest import holds_for, sessions, tmux_cmd, wait_until
 from harness import Fleet, demo_agent
 
 from agent_orchestrator import config as config_mod
+from agent_orchestrator.config import model
 from agent_orchestrator.core.memory import AgentMemory, FleetMemory, LoopMemory
 from agent_orchestrator.doors import files, lock, markers, memorystore, proctree
 from agent_orchestrator.doors.crashpoints import ENV_VAR as CRASH_VAR
@@ -108,13 +109,15 @@ def next_event(fleet: Fleet, agent: str | None, kind: str, before: int,
 
 
 def panes(socket: str) -> dict[str, tuple[str, int]]:
-    """session → (pane id, pane pid) of every live pane."""
+    """session → (pane id, pane pid) of every live agent pane: the watchdog's own control
+    session (`<prefix>watchdog-control`, made by a watchdog that runs outside tmux) is left
+    out, as it is no agent."""
     out = tmux_cmd(socket, "list-panes", "-a", "-F",
                    "#{session_name} #{pane_id} #{pane_pid} #{pane_dead}").stdout
     found = {}
     for line in out.splitlines():
         name, pane_id, pid, dead = line.split()
-        if dead == "0":
+        if dead == "0" and not name.endswith(model.CONTROL_NAME):
             found[name] = (pane_id, int(pid))
     return found
 

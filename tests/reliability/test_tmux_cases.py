@@ -380,7 +380,8 @@ def test_t27_dead_pane_is_seen_through_tmux_with_its_exit(make_fleet, tmp_path) 
         os.kill(victim, signal.SIGKILL)
 
         def both_dead() -> dict[str, Pane] | None:
-            panes = tmux.snapshot().panes
+            # (the in-process watchdog's control client has a session of its own)
+            panes = {s: p for s, p in tmux.snapshot().panes.items() if s in ("e-x", "e-y")}
             # Dead when the pty closes; the status shows once tmux has reaped the process.
             known = all(p.dead and (p.exit_status, p.exit_signal) != (None, None)
                         for p in panes.values())
@@ -461,7 +462,9 @@ def test_t28_a_missing_session_never_resolves_to_a_longer_name(
     for target in targets:
         exact = target.startswith("=") or (target.startswith("%") and target not in pane_ids)
         assert exact, f"inexact or neighbour target {target!r}"
-        assert target.lstrip("=").split(":")[0] in ("agent-1", "foo") or \
+        # (and the session of the in-process watchdog's control client, killed on close)
+        assert target.lstrip("=").split(":")[0] in ("agent-1", "foo",
+                                                    config.control_session) or \
             target.startswith("%"), target
     named = [argv for argv in argvs if any("agent-10" in w or "foo-bar" in w for w in argv)]
     assert named == [], f"commands naming a neighbour: {named}"

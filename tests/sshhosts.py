@@ -40,6 +40,13 @@ def sshd_missing() -> str | None:
     return None
 
 
+def control_folder() -> Path:
+    """A short folder for ssh master sockets: a socket path must stay under 108 bytes, and
+    pytest's tmp paths are long (longer still under pytest-xdist). The test's own
+    TMUX_TMPDIR (conftest.py) is short and removed after the test."""
+    return Path(os.environ["TMUX_TMPDIR"]) / "ctl"
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import wait_until
-from sshhosts import SshHost, connection, ssh_host, sshd_missing
+from sshhosts import SshHost, connection, control_folder, ssh_host, sshd_missing
 
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime.hostpoll import HostPoller
@@ -24,7 +24,7 @@ REMOTE_SOCKET = "ft"
 @pytest.fixture
 def fleet(host: SshHost, tmp_path: Path, tmux_socket: str) -> Iterator[FleetTmux]:
     host.sockets.add(REMOTE_SOCKET)
-    remote = Tmux(REMOTE_SOCKET, remote=connection(host, tmp_path / "ctl", timeout=3),
+    remote = Tmux(REMOTE_SOCKET, remote=connection(host, control_folder(), timeout=3),
                   timeout=3)
     one = FleetTmux(Tmux(tmux_socket), {"a": HostPoller("a", remote, threading.Event().set,
                                                         interval=0.2)},

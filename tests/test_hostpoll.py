@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import wait_until
-from sshhosts import SshHost, connection, ssh_host, sshd_missing
+from sshhosts import SshHost, connection, control_folder, ssh_host, sshd_missing
 
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime.hostpoll import HostPoller
@@ -25,7 +25,7 @@ SOCKET = "hp"
 def poller(host: SshHost, tmp_path: Path) -> Iterator[tuple[HostPoller, threading.Event]]:
     host.sockets.add(SOCKET)
     woken = threading.Event()
-    one = HostPoller("a", Tmux(SOCKET, remote=connection(host, tmp_path / "ctl", timeout=3),
+    one = HostPoller("a", Tmux(SOCKET, remote=connection(host, control_folder(), timeout=3),
                                timeout=3), woken.set, interval=30.0)
     yield one, woken
     one.close()

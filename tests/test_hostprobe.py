@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sshhosts import SshHost, connection, ssh_host, sshd_missing
+from sshhosts import SshHost, connection, control_folder, ssh_host, sshd_missing
 
 import agent_orchestrator
 from agent_orchestrator.doors.hostprobe import probe
@@ -17,7 +17,7 @@ host = ssh_host
 
 
 def test_a_reachable_host_reports_everything(host: SshHost, tmp_path: Path) -> None:
-    conn = connection(host, tmp_path / "ctl")
+    conn = connection(host, control_folder())
     report = probe(conn, sys.executable, ["sh", "no-such-cli-xyz", "it's odd"])
     conn.close()
     assert report.error is None
@@ -30,7 +30,7 @@ def test_a_reachable_host_reports_everything(host: SshHost, tmp_path: Path) -> N
 
 
 def test_a_python_without_our_package_says_so(host: SshHost, tmp_path: Path) -> None:
-    conn = connection(host, tmp_path / "ctl")
+    conn = connection(host, control_folder())
     report = probe(conn, "/nonexistent/python3", [])
     conn.close()
     assert report.error is None and report.package is None
@@ -38,6 +38,6 @@ def test_a_python_without_our_package_says_so(host: SshHost, tmp_path: Path) -> 
 
 def test_a_host_that_is_down_is_a_report(host: SshHost, tmp_path: Path) -> None:
     host.stop()
-    report = probe(connection(host, tmp_path / "ctl", timeout=5), sys.executable, ["sh"])
+    report = probe(connection(host, control_folder(), timeout=5), sys.executable, ["sh"])
     assert report.error is not None and "host a" in report.error
     assert report.tmux is None and report.missing == ()

@@ -50,8 +50,11 @@ def test_restart_is_a_new_run_with_fresh_clocks_and_counters(make_fleet,
     assert re.search(r"\(operator: pid \d+, user \S+\)$", mine[0]["reason"])
     seen = fleet.wait_event("a", "adopt", after=adopts)
     assert "started by the operator" in seen["reason"]
-    mem = memorystore.load_memory(config, quarantine=False)[0].agent("a")
-    assert mem.deaths == () and mem.failures == 0 and mem.pane_pid == new
+    # The pass that adopts it saves its memory just after writing the event.
+    mem = wait_until(lambda: (m := memorystore.load_memory(config, quarantine=False)[0]
+                              .agent("a")).pane_pid == new and m,
+                     what="the memory of the new run")
+    assert mem.deaths == () and mem.failures == 0
     holds_for(lambda: not fleet.events("a", "stall-reboot"), 3, what="no reboot")
     fleet.wait_event("a", "stall-reboot", timeout=20)
     assert time.monotonic() - started >= 4

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import wait_until, write_config
-from sshhosts import SshHost, ssh_host, sshd_missing
+from sshhosts import SshHost, control_folder, ssh_host, sshd_missing
 
 from agent_orchestrator.config import load
 from agent_orchestrator.runtime import remote, remotelaunch
@@ -51,7 +51,7 @@ def records(host: SshHost) -> list[dict]:
 
 
 def launcher(config, tmp_path: Path) -> remotelaunch.HostLauncher:
-    return remotelaunch.launchers(config, tmp_path / "ctl")["hosta"]
+    return remotelaunch.launchers(config, control_folder())["hosta"]
 
 
 def test_start_runs_on_the_host_with_its_files_and_stop_ends_it(

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sshhosts import SshHost, connection, ssh_host, sshd_missing
+from sshhosts import SshHost, connection, control_folder, ssh_host, sshd_missing
 
 from agent_orchestrator.doors.ssh import (
     Connection,
@@ -34,7 +34,7 @@ WORDS = ["plain", "two words", "it's", "$HOME", "`id`", "a;b", "-n", "", "*", "Ã
 
 
 def test_each_word_arrives_as_one_argv_element(host: SshHost, tmp_path: Path) -> None:
-    conn = connect(host, tmp_path / "ctl")
+    conn = connect(host, control_folder())
     result = conn.run([sys.executable, "-c", "import sys, json; print(json.dumps(sys.argv[1:]))",
                        *WORDS])
     assert result.returncode == 0, result.stderr
@@ -44,7 +44,7 @@ def test_each_word_arrives_as_one_argv_element(host: SshHost, tmp_path: Path) ->
 
 
 def test_stdin_reaches_the_remote_program_byte_exact(host: SshHost, tmp_path: Path) -> None:
-    conn = connect(host, tmp_path / "ctl")
+    conn = connect(host, control_folder())
     data = bytes(range(256)) * 64
     result = conn.run(["cat"], stdin=data)
     assert result.stdout == data
@@ -52,17 +52,17 @@ def test_stdin_reaches_the_remote_program_byte_exact(host: SshHost, tmp_path: Pa
 
 
 def test_the_remote_environment_is_the_hosts_own(host: SshHost, tmp_path: Path) -> None:
-    conn = connect(host, tmp_path / "ctl")
+    conn = connect(host, control_folder())
     result = conn.run(["sh", "-c", 'printf %s "$HOME"'])
     assert result.stdout.decode() == str(host.home)
     conn.close()
 
 
 def test_one_master_is_shared_and_close_ends_it(host: SshHost, tmp_path: Path) -> None:
-    conn = connect(host, tmp_path / "ctl")
+    conn = connect(host, control_folder())
     conn.check()
     assert conn.control_path.is_socket()
-    assert (tmp_path / "ctl").stat().st_mode & 0o777 == 0o700
+    assert (control_folder()).stat().st_mode & 0o777 == 0o700
     check = subprocess.run(conn.ssh_argv("-O", "check"), capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     conn.close()
@@ -72,14 +72,14 @@ def test_one_master_is_shared_and_close_ends_it(host: SshHost, tmp_path: Path) -
 
 def test_unknown_host_key_is_refused_with_the_fix(host: SshHost, tmp_path: Path) -> None:
     host.known_hosts.write_text("", encoding="utf-8")
-    conn = connect(host, tmp_path / "ctl")
+    conn = connect(host, control_folder())
     with pytest.raises(HostKeyError, match="never accept host keys"):
         conn.check()
     assert host.known_hosts.read_text(encoding="utf-8") == ""  # nothing was added
 
 
 def test_a_host_that_is_down_is_unreachable_quickly(host: SshHost, tmp_path: Path) -> None:
-    conn = connect(host, tmp_path / "ctl")
+    conn = connect(host, control_folder())
     conn.check()
     host.stop()
     started = time.monotonic()
@@ -92,7 +92,7 @@ def test_a_host_that_is_down_is_unreachable_quickly(host: SshHost, tmp_path: Pat
 
 
 def test_a_hanging_command_hits_the_timeout(host: SshHost, tmp_path: Path) -> None:
-    conn = connect(host, tmp_path / "ctl", timeout=1.0)
+    conn = connect(host, control_folder(), timeout=1.0)
     conn.check()
     with pytest.raises(SshUnreachable, match="no answer within 1s"):
         conn.run(["sleep", "30"])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import wait_until
-from sshhosts import SshHost, connection, ssh_host, sshd_missing
+from sshhosts import SshHost, connection, control_folder, ssh_host, sshd_missing
 
 from agent_orchestrator.doors.tmux import HostUnreachable, Tmux
 from agent_orchestrator.doors.tmuxcontrol import ControlClient
@@ -21,7 +21,7 @@ host = ssh_host
 def remote_tmux(host: SshHost, tmp_path: Path, timeout: float = 5.0) -> Tmux:
     name = f"rt{len(host.sockets)}"
     host.sockets.add(name)
-    return Tmux(name, remote=connection(host, tmp_path / "ctl", timeout=timeout),
+    return Tmux(name, remote=connection(host, control_folder(), timeout=timeout),
                 timeout=timeout)
 
 

@@ -121,10 +121,18 @@ class SshHost:
         if self._proc is None:
             return
         # -D keeps the listener our child; its per-connection children are in its process
-        # group only when started by it, so end them by their parent: the listener.
-        for pid in _children(self._proc.pid):
-            _kill(pid)
-        _kill(self._proc.pid)
+        # group only when started by it, so end them by their parent: the listener. The
+        # tree is frozen first: a connection accepted, or a channel's shell forked, between
+        # listing and killing would otherwise outlive the kill (its parent gone, it is no
+        # longer found) and keep a client's master connection up: the host still answering.
+        frozen = [self._proc.pid]
+        _signal(self._proc.pid, signal.SIGSTOP)
+        while fresh := [pid for pid in _children(self._proc.pid) if pid not in frozen]:
+            for pid in fresh:
+                _signal(pid, signal.SIGSTOP)
+            frozen += fresh
+        for pid in reversed(frozen):
+            _signal(pid, signal.SIGKILL)
         self._proc.wait(timeout=10)
         self._proc = None
 
@@ -164,16 +172,18 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _kill(pid: int) -> None:
+def _signal(pid: int, sig: signal.Signals) -> None:
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, sig)
     except ProcessLookupError:
         pass
 
 
 def make_client_key(root: Path) -> Path:
+    """The client key of the hosts under `root` (made once: every host there takes it)."""
     key = root / "client_key"
-    keygen(key)
+    if not key.exists():
+        keygen(key)
     return key
 
 
@@ -181,6 +191,15 @@ def make_client_key(root: Path) -> Path:
 def ssh_host(tmp_path: Path) -> Iterator[SshHost]:
     """One started loopback host "hosta"; its sshd and tmux servers ended afterwards."""
     host = SshHost(tmp_path, "hosta", make_client_key(tmp_path))
+    host.start()
+    yield host
+    host.close(tuple(host.sockets))
+
+
+@pytest.fixture
+def ssh_host_b(tmp_path: Path) -> Iterator[SshHost]:
+    """A second loopback host, "hostb": its own sshd, HOME and tmux servers."""
+    host = SshHost(tmp_path, "hostb", make_client_key(tmp_path))
     host.start()
     yield host
     host.close(tuple(host.sockets))

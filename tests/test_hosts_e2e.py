@@ -1,8 +1,9 @@
-"""A fleet across machines end to end: `agents up` with one agent here and one on a loopback
-"host" (a real sshd, its own tmux server), the watchdog healing both, a host that goes off
-the network (its agent is not restarted, `host-unreachable`, the local agent still healed)
-and comes back (`host-reachable`, its agent running), `send` and `status` and `logs`
-reaching it, its tmux server killed (started again there), and `agents down` ending both."""
+"""A fleet across machines end to end: `agents up` with one agent here and one on each of
+two loopback "hosts" (each a real sshd with its own HOME and tmux server), the watchdog
+healing all three, a host that goes off the network (its agent is not restarted,
+`host-unreachable`; the agents here and on the other host still healed) and comes back
+(`host-reachable`, its agent running), `send` and `status` and `logs` reaching it, its tmux
+server killed (started again there), and `agents down` ending every session and process."""
 
 from __future__ import annotations
 
@@ -13,31 +14,33 @@ from pathlib import Path
 import pytest
 from conftest import tmux_cmd, wait_until
 from harness import demo_agent
-from sshhosts import SshHost, ssh_host, sshd_missing
+from sshhosts import SshHost, ssh_host, ssh_host_b, sshd_missing
+
+from agent_orchestrator.doors import proctree
 
 pytestmark = [pytest.mark.tmux,
               pytest.mark.skipif(sshd_missing() is not None, reason=sshd_missing() or "")]
-host = ssh_host
+host, other = ssh_host, ssh_host_b
 
 
-def remote_agent(host: SshHost, folder: Path) -> str:
+def remote_agent(host: SshHost, folder: Path, name: str = "b") -> str:
     return f"""
-        [host.hosta]
+        [host.{host.alias}]
         ssh = "{host.alias}"
         ssh_config = "{host.ssh_config}"
         python = "{sys.executable}"
 
         [[agent]]
-        name = "b"
-        host = "hosta"
-        backend = "demob"
+        name = "{name}"
+        host = "{host.alias}"
+        backend = "demo{name}"
         watch = "heal"
         dir = "{host.home}"
         prompt = "far away: it's \\"quoted\\" $HOME"
 
-        [backend.demob]
+        [backend.demo{name}]
         bin = "{{python}} -m agent_orchestrator.fakeagent"
-        flags = "--busy 0.3 --control {folder}/ctl-b --record {folder}/rec-b"
+        flags = "--busy 0.3 --control {folder}/ctl-{name} --record {folder}/rec-{name}"
         process_name = "python"
         active_re = "esc to interrupt"
         stall_idle = 2
@@ -60,20 +63,24 @@ def remote_pid(host: SshHost, socket: str, session: str) -> int | None:
     return None
 
 
-def test_up_heal_unreachable_reachable_down_across_two_machines(
-        make_fleet, tmp_path: Path, host: SshHost) -> None:
+def test_up_heal_unreachable_reachable_down_across_three_machines(
+        make_fleet, tmp_path: Path, host: SshHost, other: SshHost) -> None:
     fleet = make_fleet("[watchdog]\nsignal_interval = 30\n" + demo_agent("a", tmp_path)
-                       + remote_agent(host, tmp_path))
-    host.sockets.add(fleet.socket)  # the host's own server of that name ends with the test
+                       + remote_agent(host, tmp_path) + remote_agent(other, tmp_path, "c"))
+    host.sockets.add(fleet.socket)  # the hosts' own servers of that name end with the test
+    other.sockets.add(fleet.socket)
     up = fleet.agents("up")
     assert up.returncode == 0, up.stdout + up.stderr
     first = wait_until(lambda: remote_pid(host, fleet.socket, "e-b"), what="b on the host")
+    first_c = wait_until(lambda: remote_pid(other, fleet.socket, "e-c"), what="c on hostb")
+    assert remote_pid(host, fleet.socket, "e-c") is None  # each on its own host
     assert fleet.pane_pid("e-b") is None  # not on this machine's server
     wait_until(lambda: any("far away: it's \"quoted\" $HOME" in r.get("argv", ())
                            for r in fleet.records("b")), what="b's prompt, byte-exact")
     fleet.wait_event("a", "adopt")
     fleet.wait_event("b", "adopt")
-    assert states(fleet)["b"] in ("running", "active", "idle")
+    fleet.wait_event("c", "adopt")
+    assert {states(fleet)[n] in ("running", "active", "idle") for n in "abc"} == {True}
     logs = fleet.agents("logs", "b", "--no-follow")  # read on the host
     assert logs.returncode == 0 and logs.stdout.strip(), logs.stderr
     explained = fleet.agents("explain", "b")  # its screen, captured there
@@ -87,7 +94,8 @@ def test_up_heal_unreachable_reachable_down_across_two_machines(
     second = wait_until(lambda: remote_pid(host, fleet.socket, "e-b"), what="b healed")
     assert second != first
 
-    # The host goes off the network: its agent is not restarted; this machine's still is.
+    # A host goes off the network: its agent is not restarted; this machine's and the other
+    # host's still are.
     restarts_b = len(fleet.events("b", "restart"))
     host.stop()
     try:
@@ -99,6 +107,11 @@ def test_up_heal_unreachable_reachable_down_across_two_machines(
     tmux_cmd(fleet.socket, "kill-session", "-t", "=e-a")
     fleet.wait_event("a", "restart", timeout=10, after=restarts_a)
     wait_until(lambda: fleet.pane_pid("e-a"), what="a healed while the host is away")
+    restarts_c = len(fleet.events("c", "restart"))
+    other.tmux(fleet.socket, "kill-session", "-t", "=e-c")
+    fleet.wait_event("c", "restart", timeout=10, after=restarts_c)
+    assert wait_until(lambda: remote_pid(other, fleet.socket, "e-c"),
+                      what="c healed on hostb while hosta is away") != first_c
     assert len(fleet.events("b", "restart")) == restarts_b
     assert not fleet.events("b", "crash-loop")
     assert states(fleet)["b"] == "unreachable"
@@ -126,8 +139,16 @@ def test_up_heal_unreachable_reachable_down_across_two_machines(
     assert again.returncode == 0 and "restarted" in again.stdout, again.stdout + again.stderr
     assert wait_until(lambda: remote_pid(host, fleet.socket, "e-b"), what="b") != before
 
+    for name in "abc":  # what the check after `down` looks for is there now
+        assert proctree.tagged(proctree.launch_tag(fleet.socket, f"e-{name}")), name
     down = fleet.agents("down")
     assert down.returncode == 0, down.stdout + down.stderr
     wait_until(lambda: remote_pid(host, fleet.socket, "e-b") is None, what="b stopped there")
     assert "e-b" not in host.tmux(fleet.socket, "ls").stdout
     wait_until(lambda: fleet.pane_pid("e-a") is None, what="a stopped here")
+    wait_until(lambda: remote_pid(other, fleet.socket, "e-c") is None, what="c stopped there")
+    # No process of any agent is left on any host (they are all this machine's processes).
+    for name in "abc":
+        wait_until(lambda n=name: not proctree.tagged(proctree.launch_tag(fleet.socket,
+                                                                          f"e-{n}")),
+                   what=f"no process of {name} left")

@@ -262,14 +262,23 @@ def host_followers(host: SshHost) -> list[int]:
     return found
 
 
-def interrupt(proc: subprocess.Popen[bytes], host: SshHost) -> None:
-    """Ctrl-C: it ends with 130, its ssh child and the operation on the host with it."""
-    children = _children(proc.pid)
-    assert host_followers(host), "the operation runs on the host while following"
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=15) == 130
+def interrupt(proc: subprocess.Popen[bytes], host: SshHost,
+              how: signal.Signals = signal.SIGINT) -> None:
+    """Ctrl-C (it ends with 130) or a plain kill by its pid: its ssh child and the operation
+    on the host end with it. After Ctrl-C the connection is closed too; killed, it had no
+    time to: the master it may have started ends on its own (ControlPersist)."""
+    children = _children(proc.pid) if how == signal.SIGINT else direct_children(proc.pid)
+    assert children and host_followers(host), "the operation runs there while following"
+    proc.send_signal(how)
+    assert proc.wait(timeout=15) == (130 if how == signal.SIGINT else -how)
     wait_until(lambda: not host_followers(host), what="the host's follower to end")
-    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    wait_until(lambda: not [pid for pid in children if Path(f"/proc/{pid}").exists()],
+               what="its ssh child to end")
+
+
+def direct_children(pid: int) -> list[int]:
+    return [child for child in _children(pid)
+            if int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid]
 
 
 @needs_sshd
@@ -303,7 +312,7 @@ def test_logs_of_a_remote_agent_follow_what_it_writes(make_fleet: Any, tmp_path:
         wait_until(lambda: out.data, timeout=20, what="the raw history")
         fleet.control("b", "say raw news")
         wait_until(lambda: out.has("raw news"), timeout=20, what="new bytes, raw")
-        interrupt(raw_follower, host)
+        interrupt(raw_follower, host, signal.SIGTERM)  # no finally ran: its pipes closed
         assert b"Traceback" not in err.data
     finally:
         if raw_follower.poll() is None:

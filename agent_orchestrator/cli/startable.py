@@ -2,7 +2,8 @@
 letting agents crash-loop. Each problem carries the line of the key that names it:
 
 - an enabled agent's backend program is not found (resolved as `doctor` does, on PATH);
-- an enabled agent's `dir` does not exist;
+- an enabled agent's `dir` does not exist
+(agents of this machine only: another host's paths are that host's, `doctor` checks them);
 - a loop phase's `plan` file, or the folder its `status` file goes in, does not exist
   (both under the handoff repo when there is one, else under the project folder).
 """
@@ -29,8 +30,8 @@ def problems(config: Config) -> list[Problem]:
     index = {entry.get("name"): i for i, entry in enumerate(raw) if isinstance(entry, dict)}
     found: list[Problem] = []
     for agent in config.agents:
-        if not agent.enabled:
-            continue
+        if not agent.enabled or agent.host is not None:
+            continue  # a remote agent's bin and dir are its host's (`agents doctor` looks)
         where = ("agent", index.get(agent.name, -1))
         backend = config.backend(agent.backend)
         if program(backend.bin) is None:

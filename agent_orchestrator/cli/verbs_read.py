@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,7 +12,7 @@ from agent_orchestrator.cli.verb import UsageError, UserError, Verb, agent_named
 
 if TYPE_CHECKING:
     from agent_orchestrator.cli.logrender import LogView
-    from agent_orchestrator.config import Config
+    from agent_orchestrator.config import Agent, Config
     from agent_orchestrator.doors.follow import Piece
     from agent_orchestrator.doors.transcript.turns import Turn
 
@@ -36,7 +36,7 @@ def _build_logs(parser: argparse.ArgumentParser) -> None:
 
 def run_logs(args: argparse.Namespace) -> int:
     from agent_orchestrator.cli import render
-    from agent_orchestrator.doors.follow import follow
+    from agent_orchestrator.doors.follow import follow, tail_bytes
     from agent_orchestrator.runtime import launch
     from agent_orchestrator.runtime.fleet import check_names
 
@@ -45,7 +45,9 @@ def run_logs(args: argparse.Namespace) -> int:
     target = config.agent(args.name) or config.service(args.name)
     assert target is not None
     if (agent := config.agent(args.name)) is not None and agent.host is not None:
-        return _remote_logs(config, args.name, agent.session, args)
+        from agent_orchestrator.cli import remotelogs
+
+        return remotelogs.logs(config, agent, args)
     path = launch.log_file(config, target.session)
     if not path.exists():
         if args.no_follow:
@@ -54,48 +56,37 @@ def run_logs(args: argparse.Namespace) -> int:
     # Followed through rotation: the session log's writer renames it away at log_max_bytes.
     pieces = follow(path, LOG_POLL, ticks=not args.raw)
     try:
-        history = next(pieces).data[-LOG_TAIL_BYTES:]
-        if args.raw:
-            render.log_bytes(b"".join(history.splitlines(keepends=True)[-args.lines:]
-                                      if args.lines else []))
-            if not args.no_follow:
-                for piece in pieces:
-                    render.log_bytes(piece.data)
-        else:
-            _rendered(pieces, _view(path, history), args.lines, not args.no_follow)
+        show_log(pieces, lambda size: tail_bytes(rotated(path), size), args)
     finally:
         pieces.close()
     return 0
 
 
-def _remote_logs(config: Config, name: str, session: str, args: argparse.Namespace) -> int:
-    """`logs` of an agent on another host: its log's tail, read there (runtime/remote.py)."""
+def show_log(pieces: Iterator[Piece], older: Callable[[int], bytes],
+             args: argparse.Namespace) -> None:
+    """A session log as `agents logs` prints it, here or from another host: the history
+    (`pieces`' first, its last LOG_TAIL_BYTES), then (unless --no-follow) what comes, as
+    written (--raw) or rendered. `older(n)`: the last n bytes of the rotated copy (LOG.1):
+    a log just rotated starts mid-screen (a TUI repaints only the rows that change), so a
+    rendered view replays them first."""
     from agent_orchestrator.cli import render
-    from agent_orchestrator.cli.logrender import LogView
-    from agent_orchestrator.runtime import hostfleet, remotelaunch
 
-    agent = config.agent(name)
-    assert agent is not None and agent.host is not None
-    launcher = remotelaunch.launchers(config, hostfleet.control_dir(config))[agent.host]
-    try:
-        path, data = launcher.logs(session, LOG_TAIL_BYTES)
-    except (OSError, RuntimeError) as exc:  # RemoteError, HostUnreachable
-        raise UserError(f"logs of {name}: {exc}") from None
-    finally:
-        launcher.connection.close()
-    if data is None:
-        raise UserError(f"no log yet for {name} (host {agent.host}: {path})")
+    history = next(pieces).data[-LOG_TAIL_BYTES:]
     if args.raw:
-        render.log_bytes(b"".join(data.splitlines(keepends=True)[-args.lines:]
+        render.log_bytes(b"".join(history.splitlines(keepends=True)[-args.lines:]
                                   if args.lines else []))
+        if not args.no_follow:
+            for piece in pieces:
+                render.log_bytes(piece.data)
     else:
-        view = LogView()
-        view.feed(_from_a_boundary(data))
-        render.log_lines(view.history(args.lines))
-    if not args.no_follow:
-        render.notice(f"{name} runs on host {agent.host}: its log's last lines are shown "
-                      f"(following a log on another host is not supported yet; {path})")
-    return 0
+        room = LOG_TAIL_BYTES - len(history)
+        _rendered(pieces, _view((older(room) if room > 0 else b"") + history), args.lines,
+                  not args.no_follow)
+
+
+def rotated(path: Path) -> Path:
+    """The rotated copy of the session log at `path`."""
+    return path.with_name(path.name + ".1")
 
 
 def _from_a_boundary(tail: bytes) -> bytes:
@@ -107,16 +98,13 @@ def _from_a_boundary(tail: bytes) -> bytes:
     return tail[min(starts):] if starts else tail
 
 
-def _view(path: Path, tail: bytes) -> LogView:
-    """The session log at `path` replayed on a terminal emulator (cli/logrender.py), from
-    `tail`, its last LOG_TAIL_BYTES. A log just rotated starts mid-screen (a TUI repaints
-    only the rows that change): the rotated copy's tail (LOG.1) goes first."""
+def _view(tail: bytes) -> LogView:
+    """A session log's last LOG_TAIL_BYTES (its rotated copy's, then its own) replayed on a
+    terminal emulator (cli/logrender.py)."""
     from agent_orchestrator.cli.logrender import LogView
-    from agent_orchestrator.doors.follow import tail_bytes
 
-    older = tail_bytes(path.with_name(path.name + ".1"), LOG_TAIL_BYTES - len(tail))
     view = LogView()
-    view.feed(_from_a_boundary(older + tail))
+    view.feed(_from_a_boundary(tail))
     return view
 
 
@@ -125,7 +113,8 @@ def log_lines(path: Path, lines: int) -> list[str]:
     --no-follow` prints them (also the MCP tool logs_tail's)."""
     from agent_orchestrator.doors.follow import tail_bytes
 
-    return _view(path, tail_bytes(path, LOG_TAIL_BYTES)).history(lines)
+    tail = tail_bytes(path, LOG_TAIL_BYTES)
+    return _view(tail_bytes(rotated(path), LOG_TAIL_BYTES - len(tail)) + tail).history(lines)
 
 
 def _rendered(pieces: Iterator[Piece], view: LogView, lines: int, follow: bool) -> None:
@@ -154,38 +143,47 @@ def _build_transcript(parser: argparse.ArgumentParser) -> None:
                         help="one JSON object a turn (JSON Lines)")
 
 
-def _agent_transcript(args: argparse.Namespace) -> Path:
-    """The transcript file of the agent NAME, found through its stored session id."""
+def _agent_transcript(config: Config, agent: Agent, args: argparse.Namespace) -> Path:
+    """The transcript file of an agent of this machine, found through its stored session
+    id."""
     from agent_orchestrator.cli import render
-    from agent_orchestrator.doors import markers, worktrees
+    from agent_orchestrator.doors import worktrees
     from agent_orchestrator.doors.transcript import locate
-    from agent_orchestrator.runtime.launch import CONTINUE_LAST
 
-    config = load(args)
-    agent = agent_named(config, args.name)
-    if agent.host is not None:  # its CLI wrote it on that host
-        raise UserError(f"{agent.name} runs on host {agent.host}: reading its transcript "
-                        "from here is not supported yet (`agents logs` and `attach` are)")
     agent = replace(agent, dir=worktrees.work_dir(config, agent))  # where the CLI ran
-    backend = config.backend(agent.backend)
     notes: list[str] = []
-    stored = markers.resume_id(config, agent.name)
-    session_id = None if stored == CONTINUE_LAST else stored
-    path = locate.locate(Path.home(), agent.dir, session_id,
-                         f"{backend.name} {Path(backend.bin).name}", notes)
+    path = locate.locate(Path.home(), agent.dir, session_id(config, agent),
+                         backend_words(config, agent), notes)
     for note in notes:
         render.notice(f"note: {note}")
     if path is None:
-        raise UserError(f"no transcript found for {args.name}: no Claude Code session for "
-                        f"{agent.dir} under ~/.claude/projects/ and no Codex rollout under "
-                        f"~/.codex/sessions/ (give one with --file PATH)")
+        raise UserError(f"no transcript found for {args.name}: {none_found(agent.dir)} "
+                        "(give one with --file PATH)")
     return path
 
 
-def run_transcript(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
+def session_id(config: Config, agent: Agent) -> str | None:
+    """The agent's stored conversation id (kept on this machine, for a remote agent too),
+    None when there is none to look for."""
+    from agent_orchestrator.doors import markers
+    from agent_orchestrator.runtime.launch import CONTINUE_LAST
 
-    from agent_orchestrator.cli import render
+    stored = markers.resume_id(config, agent.name)
+    return None if stored == CONTINUE_LAST else stored
+
+
+def backend_words(config: Config, agent: Agent) -> str:
+    """What tells locate which CLI wrote the transcript: the backend's name and binary."""
+    backend = config.backend(agent.backend)
+    return f"{backend.name} {Path(backend.bin).name}"
+
+
+def none_found(folder: Path) -> str:
+    return (f"no Claude Code session for {folder} under ~/.claude/projects/ and no Codex "
+            "rollout under ~/.codex/sessions/")
+
+
+def run_transcript(args: argparse.Namespace) -> int:
     from agent_orchestrator.doors.transcript import read
 
     if args.file is not None:
@@ -197,14 +195,31 @@ def run_transcript(args: argparse.Namespace) -> int:
     else:
         if not args.name:
             raise UsageError("give an agent NAME, or --file PATH")
-        path = _agent_transcript(args)
+        config = load(args)
+        agent = agent_named(config, args.name)
+        if agent.host is not None:  # its CLI wrote it on that host: read there
+            from agent_orchestrator.cli import remotelogs
+
+            return remotelogs.transcript(config, agent, args)
+        path = _agent_transcript(config, agent, args)
     if args.follow:
         turns: Iterable[Turn] = read.follow(path, from_start=True)
     else:
         turns = parsed = read.parse(path)
         if parsed.format is None:
             raise UserError(f"{path} is neither a Claude Code transcript nor a Codex rollout")
-    render.notice(str(path))
+    show_transcript(turns, str(path), args)
+    return 0
+
+
+def show_transcript(turns: Iterable[Turn], where: str, args: argparse.Namespace) -> None:
+    """A conversation as `agents transcript` prints it (`where`: the file it came from),
+    plain or --json, as the turns come."""
+    from dataclasses import asdict
+
+    from agent_orchestrator.cli import render
+
+    render.notice(where)
     if args.json:  # one JSON object a line, also while following
         for turn in turns:
             render.json_line(asdict(turn))
@@ -213,7 +228,6 @@ def run_transcript(args: argparse.Namespace) -> int:
     skipped = getattr(turns, "skipped", 0)
     if skipped:
         render.notice(f"{skipped} unreadable line(s) skipped")
-    return 0
 
 
 LOGS = Verb(

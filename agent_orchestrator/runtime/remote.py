@@ -18,11 +18,17 @@ Operations (each request carries `fleet`: prefix, key, tmux_socket, log_max_byte
 - `stop`: `session` → launch.stop; answers whether it existed;
 - `read`: `path` (a prompt file here) → its text, judged by filetrust as locally;
 - `logs`: `session`, `bytes` → the tail of its session log (base64).
+
+Streamed operations (runtime/remotestream.py): the request is ONE JSON line, the answer
+JSON lines until the file is read (or, with `follow`, until stdin ends):
+- `follow`: `session`, `bytes`, `follow` → its session log's history, then what comes;
+- `transcript`: `dir`, `session_id`, `backend`, `follow` → the agent's conversation record.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import sys
@@ -32,10 +38,10 @@ from typing import Any
 from agent_orchestrator.config import filetrust, model
 from agent_orchestrator.doors.files import private_dir
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
-from agent_orchestrator.runtime import launch
+from agent_orchestrator.runtime import launch, remotestream
 
 MODULE = "agent_orchestrator.runtime.remote"
-OPS = ("where", "start", "stop", "read", "logs")
+OPS = ("where", "start", "stop", "read", "logs", *remotestream.STREAMED)
 
 
 def state_home() -> Path:
@@ -97,12 +103,38 @@ def serve(op: str, request: dict[str, Any]) -> dict[str, Any]:
     raise ValueError(f"unknown operation {op!r} (one of {', '.join(OPS)})")
 
 
+def stream(op: str) -> None:
+    """Carry out a streamed operation: its request is stdin's first line; the rest of stdin
+    is only watched for its end. Raises as `serve`, and BrokenPipeError when stdout is gone."""
+    request = json.loads(sys.stdin.buffer.readline().decode("utf-8"))
+    stop = remotestream.stdin_closed(sys.stdin.fileno())
+    out = sys.stdout.buffer
+
+    def emit(record: dict[str, Any]) -> None:
+        out.write(remotestream.encode(record))
+        out.flush()
+
+    if op == "follow":
+        config = host_config(request["fleet"])
+        remotestream.follow_log(launch.log_file(config, str(request["session"])), request,
+                                stop, emit)
+    else:
+        remotestream.transcript(request, stop, emit)
+
+
 def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     try:
         if len(words) != 1:
             raise ValueError(f"usage: python -m {MODULE} {{{','.join(OPS)}}} < request.json")
+        if words[0] in remotestream.STREAMED:
+            stream(words[0])
+            return 0
         answer = serve(words[0], json.loads(sys.stdin.buffer.read().decode("utf-8")))
+    except BrokenPipeError:  # nobody reads us any more: the end of a streamed operation
+        with contextlib.suppress(OSError):  # (and no second error when Python flushes)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (OSError, TmuxError, filetrust.Untrusted, ValueError, KeyError, TypeError) as exc:
         sys.stdout.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
         return 1

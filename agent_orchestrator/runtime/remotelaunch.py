@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,11 @@ from typing import Any
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.config.model import Host
 from agent_orchestrator.doors import markers
+from agent_orchestrator.doors.follow import Piece
 from agent_orchestrator.doors.ssh import Connection, SshError, Target
+from agent_orchestrator.doors.sshstream import Stream
 from agent_orchestrator.doors.tmux import HostUnreachable
-from agent_orchestrator.runtime import launch
+from agent_orchestrator.runtime import launch, remotestream
 from agent_orchestrator.runtime.remote import MODULE
 
 CALL_TIMEOUT = 20.0  # a start waits for the host's tmux and a boot step's first fork
@@ -85,6 +88,16 @@ class HostLauncher:
             raise RemoteError(f"host {self.host.name}: {op}: {answer.get('error', answer)}")
         return dict(answer)
 
+    def stream(self, op: str, **request: Any) -> RemoteStream:
+        """Start the streamed operation `op` on the host (runtime/remotestream.py); close
+        the answer when done. Raises HostUnreachable when ssh is not installed."""
+        body = json.dumps({"fleet": self.fleet, **request}).encode() + b"\n"
+        try:
+            return RemoteStream(self.host, op, Stream(
+                self.connection, [self.host.python, "-m", MODULE, op], body))
+        except SshError as exc:
+            raise HostUnreachable(str(exc)) from None
+
     def where(self) -> dict[str, Any]:
         if self._where is None:
             self._where = self.call("where")
@@ -117,6 +130,80 @@ class HostLauncher:
         answer = self.call("logs", session=session, bytes=size)
         data = answer.get("data")
         return str(answer["path"]), None if data is None else base64.b64decode(data)
+
+
+class RemoteStream:
+    """A streamed operation running on a host: its header, then its pieces. Every failure
+    is HostUnreachable (ssh failed, or the link dropped) or RemoteError (it failed there)."""
+
+    def __init__(self, host: Host, op: str, stream: Stream) -> None:
+        self.host, self.op, self._stream = host, op, stream
+
+    def header(self, timeout: float = CALL_TIMEOUT) -> dict[str, Any]:
+        """Its first line (the file it follows, and what it found out)."""
+        try:
+            record = self._next(timeout)
+        except EOFError:
+            raise RemoteError(f"host {self.host.name}: {self.op} ended without an answer") \
+                from None
+        if record is None:
+            self.close()
+            raise HostUnreachable(f"host {self.host.name}: `{self.op}` did not answer within "
+                                  f"{timeout:g}s (is agent_orchestrator there as new as "
+                                  "here?)")
+        return record
+
+    def pieces(self, tick: float | None = None) -> Iterator[Piece]:
+        """The followed file's pieces as they come, as doors/follow.follow yields them
+        here; with `tick`, also an empty Piece after each `tick` seconds without one (its
+        `ticks`). Ends when the operation ended there."""
+        while True:
+            try:
+                record = self._next(tick)
+            except EOFError:
+                return
+            if record is None:
+                yield Piece(b"")
+                continue
+            try:
+                yield remotestream.piece_of(record)
+            except ValueError as exc:
+                raise RemoteError(f"host {self.host.name}: {self.op}: {exc}") from None
+
+    def _next(self, timeout: float | None) -> dict[str, Any] | None:
+        """Its next record; None when none came in `timeout` s. Raises EOFError when it
+        ended well, else HostUnreachable / RemoteError."""
+        try:
+            line = self._stream.line(timeout)
+        except EOFError:
+            self._ended()
+            raise
+        if line is None:
+            return None
+        try:
+            record = remotestream.decode(line)
+        except ValueError:
+            raise RemoteError(f"host {self.host.name}: {self.op}: not a JSON line: "
+                              f"{line[:200]!r}") from None
+        if "error" in record:
+            raise RemoteError(f"host {self.host.name}: {self.op}: {record['error']}")
+        return record
+
+    def _ended(self) -> None:
+        """Its output ended: fine when it exited 0, else why not."""
+        try:
+            code = self._stream.finish()
+        except SshError as exc:
+            raise HostUnreachable(str(exc)) from None
+        if code != 0:
+            said = " ".join(self._stream.stderr().split())[-300:]
+            raise RemoteError(f"host {self.host.name}: `{self.host.python} -m {MODULE} "
+                              f"{self.op}` failed (exit {code}): {said or 'no output'}; "
+                              "is agent_orchestrator installed for that python there?")
+
+    def close(self) -> None:
+        """End it (here and, as its stdin ends, there)."""
+        self._stream.close()
 
 
 def launchers(config: Config, control_dir: Path) -> dict[str, HostLauncher]:

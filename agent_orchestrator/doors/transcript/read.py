@@ -6,10 +6,11 @@ through rotation, replacement and truncation). Standard library only; no output.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from agent_orchestrator.doors.follow import Lines
+from agent_orchestrator.doors.follow import Lines, Piece
 from agent_orchestrator.doors.follow import follow as follow_file
 from agent_orchestrator.doors.transcript import claude, codex
 from agent_orchestrator.doors.transcript.turns import (
@@ -46,7 +47,17 @@ def _reader_for(fmt: str | None) -> Reader:
 def parse(path: Path) -> Transcript:
     """Read a transcript of either format. An unrecognisable file gives no turns."""
     with open(path, encoding="utf-8", errors="replace") as handle:
-        lines = handle.readlines()
+        return _parse(handle.readlines())
+
+
+def parse_bytes(data: bytes) -> Transcript:
+    """`parse` of a file's bytes read elsewhere (on an agent's host), decoded and split into
+    lines exactly as `parse` reads a file."""
+    with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace") as handle:
+        return _parse(handle.readlines())
+
+
+def _parse(lines: list[str]) -> Transcript:
     fmt = detect_format(lines)
     if fmt is None:
         return Transcript(skipped=sum(1 for line in lines if line.strip()))
@@ -83,9 +94,15 @@ def follow(path: Path, poll: float = 0.5, stop: Callable[[], bool] | None = None
     once its newline lands. A file begun anew (rotated, replaced, truncated) is read from
     its top with a fresh reader.
     """
+    return turns_of(follow_file(path, poll, stop), from_start)
+
+
+def turns_of(pieces: Iterable[Piece], from_start: bool = False) -> Iterator[Turn]:
+    """`follow`'s turns from the pieces of a followed file (doors/follow.follow's, here or
+    on an agent's host): the first piece is its history."""
     lines = Lines()
     sniffer = _Sniffer()
-    for index, piece in enumerate(follow_file(path, poll, stop)):
+    for index, piece in enumerate(pieces):
         if piece.fresh:
             sniffer = _Sniffer()
         turns = [turn for raw in lines.feed(piece)

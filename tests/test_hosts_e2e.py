@@ -16,6 +16,7 @@ from conftest import tmux_cmd, wait_until
 from harness import demo_agent
 from sshhosts import SshHost, ssh_host, ssh_host_b, sshd_missing
 
+from agent_orchestrator.cli import mcptools
 from agent_orchestrator.doors import proctree
 
 pytestmark = [pytest.mark.tmux,
@@ -83,6 +84,8 @@ def test_up_heal_unreachable_reachable_down_across_three_machines(
     assert {states(fleet)[n] in ("running", "active", "idle") for n in "abc"} == {True}
     logs = fleet.agents("logs", "b", "--no-follow")  # read on the host
     assert logs.returncode == 0 and logs.stdout.strip(), logs.stderr
+    tail = mcptools.logs_tail(fleet.path, "b", 5)  # the MCP tool reads it there too
+    assert tail["name"] == "b" and any(line.strip() for line in tail["lines"]), tail
     explained = fleet.agents("explain", "b")  # its screen, captured there
     assert explained.returncode == 0, explained.stdout + explained.stderr
     transcript = fleet.agents("transcript", "b")  # looked for there: it wrote none

@@ -121,6 +121,10 @@ def logs_tail(path: Path, name: str, lines: int) -> dict[str, object]:
     check_names(config, [name])
     target = config.agent(name) or config.service(name)
     assert target is not None
+    if (agent := config.agent(name)) is not None and agent.host is not None:
+        from agent_orchestrator.cli import remotelogs
+
+        return {"name": name, "lines": remotelogs.log_lines(config, agent, lines)}
     log = launch.log_file(config, target.session)
     if not log.exists():
         raise UserError(f"no log yet for {name}")

@@ -92,3 +92,23 @@ def transcript(config: Config, agent: Agent, args: argparse.Namespace) -> int:
                                 "rollout")
         verbs_read.show_transcript(turns, where, args)
     return 0
+
+
+def log_lines(config: Config, agent: Agent, lines: int) -> list[str]:
+    """The last `lines` rendered lines of the session log of an agent on another host, read
+    there in one call (the MCP tool logs_tail's; `agents logs --no-follow` prints the same)."""
+    from agent_orchestrator.cli import verbs_read
+    from agent_orchestrator.doors.tmux import HostUnreachable
+    from agent_orchestrator.runtime import hostfleet, remotelaunch
+
+    assert agent.host is not None
+    launcher = remotelaunch.launchers(config, hostfleet.control_dir(config))[agent.host]
+    try:
+        path, data = launcher.logs(agent.session, verbs_read.LOG_TAIL_BYTES)
+    except (HostUnreachable, remotelaunch.RemoteError) as exc:
+        raise UserError(f"logs of {agent.name}: {exc}") from None
+    finally:
+        launcher.connection.close()
+    if data is None:
+        raise UserError(f"no log yet for {agent.name} (host {agent.host}: {path})")
+    return verbs_read.rendered_lines(data, lines)

@@ -114,7 +114,12 @@ def log_lines(path: Path, lines: int) -> list[str]:
     from agent_orchestrator.doors.follow import tail_bytes
 
     tail = tail_bytes(path, LOG_TAIL_BYTES)
-    return _view(tail_bytes(rotated(path), LOG_TAIL_BYTES - len(tail)) + tail).history(lines)
+    return rendered_lines(tail_bytes(rotated(path), LOG_TAIL_BYTES - len(tail)) + tail, lines)
+
+
+def rendered_lines(tail: bytes, lines: int) -> list[str]:
+    """The last `lines` lines of a session log's `tail` (its last LOG_TAIL_BYTES), rendered."""
+    return _view(tail).history(lines)
 
 
 def _rendered(pieces: Iterator[Piece], view: LogView, lines: int, follow: bool) -> None:

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from conftest import tmux_cmd, wait_until
@@ -128,6 +129,11 @@ def test_hanging_and_failing_sinks_do_not_delay_a_heal(make_fleet, tmp_path,
         failed = fleet.wait_event(None, "notify-failed")
         assert "HTTP 500 (after 2 attempts)" in failed["reason"]
         assert "secret" not in json.dumps(fleet.events())
+        # The watchdog's stderr is its session's log: httpx's INFO lines name the full URL.
+        log = fleet.folder / "logs" / "e-watchdog.log"
+        text = wait_until(lambda: "notify-failed" in (seen := _read(log)) and seen,
+                          what="the failure in the watchdog's session log")
+        assert "HTTP 500" in text and "secret" not in text, text
         # The hanging sink is still waiting for an answer: a heal must not wait with it.
         killed = time.monotonic()
         tmux_cmd(fleet.socket, "kill-session", "-t", "=e-a")
@@ -138,6 +144,10 @@ def test_hanging_and_failing_sinks_do_not_delay_a_heal(make_fleet, tmp_path,
         assert not hang.release.is_set()
     finally:
         hang.close()
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
 
 
 def test_doctor_checks_each_sink_without_its_secret(make_config, server: Server) -> None:

@@ -143,6 +143,25 @@ def test_read_only_by_default_and_a_disallowed_tool_is_refused(make_fleet, tmp_p
     assert data(status)["agents"][0]["state"] == "stopped"  # nothing was started
 
 
+def test_the_events_resource_is_a_snapshot_with_no_subscription(make_fleet, tmp_path) -> None:
+    """README: `agents://events` is read, not streamed; the server must not offer updates."""
+    fleet = make_fleet(demo_agent("a", tmp_path))
+    fleet.agents("down")  # one record in the log, so the snapshot has something to show
+
+    async def look() -> tuple[Any, str]:
+        async with Client(params(fleet.path), read_timeout_seconds=60) as client:
+            listed = {str(r.uri): r for r in (await client.list_resources()).resources}
+            read = await client.read_resource("agents://events")
+            return client.server_capabilities, listed["agents://events"].description, \
+                read.contents[0].text  # type: ignore[union-attr]
+
+    capabilities, description, text = asyncio.run(look())
+    assert capabilities.resources is not None and not capabilities.resources.subscribe
+    assert not capabilities.resources.list_changed and not capabilities.tools.list_changed
+    assert "a snapshot when read, not a stream" in description
+    assert {json.loads(line)["event"] for line in text.splitlines()} == {"down"}
+
+
 def test_a_broken_config_is_a_clear_error_not_a_server(tmp_path: Path) -> None:
     import subprocess
 

@@ -66,12 +66,34 @@ def error(result: Any) -> str:
     return result.content[0].text
 
 
+# what changes between two looks at one agent: measured ages, usage, the prose with an age
+VOLATILE = {"detail", "idle_s", "cpu_pct", "rss_bytes", "uptime_s", "last_event_age_s",
+            "seen_age_s", "judged_age_s", "limit_left_s", "backoff_left_s"}
+
+
+def steady(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in VOLATILE}
+
+
+def cli_json(fleet: Any, *args: str) -> dict[str, Any]:
+    done = fleet.agents(*args)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 def test_every_tool_against_a_demo_fleet(make_fleet, tmp_path) -> None:
     fleet = make_fleet("[watchdog]\nsignal_interval = 0.5\n" + demo_agent("a", tmp_path)
                        + '[mcp]\nallow = ["*"]\n' + LOOP)
     assert fleet.agents("up").returncode == 0
     fleet.wait_event("a", "adopt")
     old_pid = fleet.pane_pid("e-a")
+    submitted = fleet.agents("submit", "say hello", "--name", "hello")
+    assert submitted.returncode == 0, submitted.stderr
+    # tmp_path is no git repository: the watchdog fails the task at once, and it stays so
+    cli_tasks = wait_until(lambda: (t := cli_json(fleet, "tasks", "--json"))["tasks"][0][
+        "state"] == "failed" and t, what="the task to end")
+    cli_one = wait_until(lambda: (d := cli_json(fleet, "status", "a", "--json"))["state"]
+                         == "idle" and d, what="a idle after its prompt")
     names, results, (config_text, events_text) = asyncio.run(session(fleet.path, [
         ("fleet_status", {}),
         ("agent_status", {"name": "a"}),
@@ -101,7 +123,8 @@ def test_every_tool_against_a_demo_fleet(make_fleet, tmp_path) -> None:
     assert body.keys() == cli.keys() and body["version"] == 2
     assert [r["agent"] for r in body["agents"]] == [r["agent"] for r in cli["agents"]] == ["a"]
     assert body["agents"][0].keys() == cli["agents"][0].keys()
-    assert data(one)["agent"] == "a" and "screen" in data(one)
+    assert data(one)["agent"] == "a" and data(one).keys() == cli_one.keys()
+    assert steady(data(one)) == steady(cli_one)
     assert "unknown name: nope (known: a)" in error(unknown)
     got = data(events)["events"]
     assert "adopt" in [e["event"] for e in got] and {e["agent"] for e in got} == {"a"}
@@ -120,7 +143,7 @@ def test_every_tool_against_a_demo_fleet(make_fleet, tmp_path) -> None:
     assert data(moved)["current"] == 2
     assert json.loads(fleet.agents("phase", "show", "--json").stdout)["current"] == 2
     assert "1..2" in error(bad_phase)
-    assert data(tasks) == {"tasks": []}
+    assert data(tasks) == cli_tasks and [t["name"] for t in cli_tasks["tasks"]] == ["hello"]
     assert [o["action"] for o in data(restarted)["outcomes"]] == ["restarted"]
     assert [(o["name"], o["action"]) for o in data(stopped)["outcomes"]] == [("a", "stopped")]
     assert ("a", "started") in [(o["name"], o["action"]) for o in data(started)["outcomes"]]
@@ -141,6 +164,25 @@ def test_read_only_by_default_and_a_disallowed_tool_is_refused(make_fleet, tmp_p
     assert sorted(names) == sorted(model.MCP_READ_TOOLS)
     assert "tool 'send' is not allowed: add it to `[mcp] allow`" in error(refused)
     assert data(status)["agents"][0]["state"] == "stopped"  # nothing was started
+
+
+def test_the_events_resource_is_a_snapshot_with_no_subscription(make_fleet, tmp_path) -> None:
+    """README: `agents://events` is read, not streamed; the server must not offer updates."""
+    fleet = make_fleet(demo_agent("a", tmp_path))
+    fleet.agents("down")  # one record in the log, so the snapshot has something to show
+
+    async def look() -> tuple[Any, str]:
+        async with Client(params(fleet.path), read_timeout_seconds=60) as client:
+            listed = {str(r.uri): r for r in (await client.list_resources()).resources}
+            read = await client.read_resource("agents://events")
+            return client.server_capabilities, listed["agents://events"].description, \
+                read.contents[0].text  # type: ignore[union-attr]
+
+    capabilities, description, text = asyncio.run(look())
+    assert capabilities.resources is not None and not capabilities.resources.subscribe
+    assert not capabilities.resources.list_changed and not capabilities.tools.list_changed
+    assert "a snapshot when read, not a stream" in description
+    assert {json.loads(line)["event"] for line in text.splitlines()} == {"down"}
 
 
 def test_a_broken_config_is_a_clear_error_not_a_server(tmp_path: Path) -> None:

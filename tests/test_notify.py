@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.notify import Notification, plan, wanted_kinds
-from agent_orchestrator.doors.notify import Sink, body, deliver, shown, shown_url
+from agent_orchestrator.doors.notify import Sink, _describe, body, deliver, shown, shown_url
 
 ALL = wanted_kinds(["crash-looping", "limited", "dialog", "phase-advance",
                     "sequence-complete", "fleet-degraded", "turn-finished"])
@@ -63,6 +64,20 @@ def test_urls_never_show_their_secrets() -> None:
     assert shown_url("http://127.0.0.1:9") == "http://127.0.0.1:9"
     sink = Sink("webhook", url="https://ntfy.sh/secret-topic")
     assert "secret" not in shown(sink)
+
+
+
+def test_a_header_value_in_an_error_text_is_redacted() -> None:
+    sink = Sink("webhook", url="https://ntfy.example/topic-secret",
+                headers=(("Authorization", "Bearer tk-9f8e7d"), ("X-Id", "abc")))
+    exc = httpx.ConnectError("sent 'Authorization: Bearer tk-9f8e7d' to "
+                             "https://ntfy.example/topic-secret: refused (abc)")
+    # a value under four characters ("abc") is too short to be told from other text
+    assert _describe(exc, sink) == ("ConnectError: sent 'Authorization: [REDACTED:header]' "
+                                    "to https://ntfy.example/…: refused (abc)")
+    # an HTTP failure of our own (ValueError) keeps no type name, and no token either
+    assert _describe(ValueError("HTTP 401 for Bearer tk-9f8e7d"), sink) == \
+        "HTTP 401 for [REDACTED:header]"
 
 
 NOTE = Notification("limit", "a: held at a usage limit", ("a",), ("a: resets 3pm",), 1000.0)

@@ -108,3 +108,17 @@ def test_the_readme_notify_example_loads(tmp_path: Path) -> None:
     config = load(tmp_path, block)
     assert config.notify is not None and [s.kind for s in config.notify.sinks] == \
         ["webhook", "webhook", "command"]
+
+
+def test_the_readme_names_each_payload_kind_with_its_on_names() -> None:
+    """README, Notifications: the table a consumer matches `kind` by is core/notify.py's."""
+    import re
+
+    from agent_orchestrator.core.notify import ALIASES, TITLES
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    rows = re.findall(r"^  \| `([\w-]+)` \| (.+?) \| (.+?) \|$", readme, re.MULTILINE)
+    table = {kind: (set(re.findall(r"`([\w-]+)`", on)), title) for kind, on, title in rows}
+    kinds = {ALIASES.get(name, name) for name in TITLES}
+    assert table == {kind: ({kind} | {a for a, k in ALIASES.items() if k == kind},
+                            TITLES[kind]) for kind in kinds}

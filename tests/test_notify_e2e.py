@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from conftest import tmux_cmd, wait_until
@@ -128,6 +129,11 @@ def test_hanging_and_failing_sinks_do_not_delay_a_heal(make_fleet, tmp_path,
         failed = fleet.wait_event(None, "notify-failed")
         assert "HTTP 500 (after 2 attempts)" in failed["reason"]
         assert "secret" not in json.dumps(fleet.events())
+        # The watchdog's stderr is its session's log: httpx's INFO lines name the full URL.
+        log = fleet.folder / "logs" / "e-watchdog.log"
+        text = wait_until(lambda: "notify-failed" in (seen := _read(log)) and seen,
+                          what="the failure in the watchdog's session log")
+        assert "HTTP 500" in text and "secret" not in text, text
         # The hanging sink is still waiting for an answer: a heal must not wait with it.
         killed = time.monotonic()
         tmux_cmd(fleet.socket, "kill-session", "-t", "=e-a")
@@ -138,6 +144,43 @@ def test_hanging_and_failing_sinks_do_not_delay_a_heal(make_fleet, tmp_path,
         assert not hang.release.is_set()
     finally:
         hang.close()
+
+
+@pytest.mark.tmux
+def test_a_held_limit_is_one_notification_however_many_passes(make_fleet, tmp_path,
+                                                              server: Server) -> None:
+    """One notification per state change, never per pass: `min_gap = 0`, so no rate limit
+    hides a message repeated on every pass while the agent stays held."""
+    fleet = make_fleet("[watchdog]\nsignal_interval = 0.2\nrestart_backoff = 0\n"
+                       + demo_agent("a", tmp_path) + demo_agent("b", tmp_path) + f"""
+        [notify]
+        on = ["limited"]
+        min_gap = 0
+
+        [[notify.sink]]
+        kind = "webhook"
+        url = "{server.url}"
+    """)
+    assert fleet.agents("up").returncode == 0
+    fleet.wait_event("a", "adopt")
+    fleet.wait_event("b", "adopt")
+    fleet.control("a", "limit 2099-01-01T00:00:00Z")
+    fleet.wait_event("a", "limit")
+    wait_until(lambda: server.requests, what="the limit's notification")
+    # Passes go on while a is held: every restart of b is one more pass that saw it gone.
+    pid = None
+    for n in range(3):
+        pid = wait_until(lambda old=pid: (p := fleet.pane_pid("e-b")) != old and p,
+                         what="b running again")
+        assert tmux_cmd(fleet.socket, "kill-session", "-t", "=e-b").returncode == 0
+        fleet.wait_event("b", "restart", after=n)
+    sent = [json.loads(data) for _, _, data in server.requests]
+    assert [(s["kind"], s["agents"]) for s in sent] == [("limit", ["a"])], sent
+    assert len(fleet.events("a", "limit")) == 1
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
 
 
 def test_doctor_checks_each_sink_without_its_secret(make_config, server: Server) -> None:

@@ -6,7 +6,7 @@ Tools are the verbs' own functions (mcptools.py), so a result is the data of the
 call of another known tool is refused naming the setting that allows it. A user's mistake
 (an unknown agent, a bad `since`, a config with errors) is a tool error result with the
 message the verb would print, never a crash of the server. Resources: the config, with
-every secret taken out, and the newest events.
+every secret taken out, and the newest events (a snapshot when read: no subscriptions).
 """
 
 from __future__ import annotations
@@ -69,8 +69,10 @@ class FleetServer(MCPServer[Any]):
 
 def build(path: Path, config: Config) -> FleetServer:
     """The server for the config at `path` (`config`, loaded from it, says what is allowed)."""
+    # subscriptions=False: nothing here publishes updates, so offer no `subscriptions/listen`
+    # (the SDK would otherwise advertise `resources.subscribe` and `listChanged`)
     server = FleetServer("agents", version=__version__, instructions=INSTRUCTIONS,
-                         log_level="WARNING")
+                         log_level="WARNING", subscriptions=False)
     tools: dict[str, Callable[..., dict[str, object]]] = {}
 
     def fleet_status() -> dict[str, object]:
@@ -146,7 +148,9 @@ def build(path: Path, config: Config) -> FleetServer:
         return redacted_config(mcptools.load(path)[0])
 
     @server.resource("agents://events", mime_type="application/x-ndjson",
-                     description=f"the newest {RESOURCE_EVENTS} events, one JSON a line")
+                     description=f"the newest {RESOURCE_EVENTS} events, one JSON a line: "
+                     "a snapshot when read, not a stream (no update notifications; "
+                     "read it again, or call the events tool with since)")
     def events_resource() -> str:
         found = _guard(lambda: mcptools.events(path, None, None, RESOURCE_EVENTS))["events"]
         assert isinstance(found, list)

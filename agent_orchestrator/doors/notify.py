@@ -10,6 +10,7 @@ with every secret of the URL removed: its path, query, user and password).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -27,6 +28,13 @@ from agent_orchestrator.core.redact import redact
 
 # `[notify]`'s defaults: seconds one HTTP request or command may take, tries, first pause
 TIMEOUT, ATTEMPTS, BACKOFF = Notify.timeout, Notify.attempts, Notify.backoff
+
+
+def quiet_client_logs() -> None:
+    """Keep httpx's request lines out of a log kept at INFO (the watchdog's, whose stderr is
+    its session log): `HTTP Request: POST <url>` names the full URL, secret and all."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def shown(sink: Sink) -> str:

@@ -31,6 +31,7 @@ from agent_orchestrator.doors import (
     lock,
     markers,
     memorystore,
+    notify,
     orphans,
     rundir,
     signals,
@@ -290,6 +291,7 @@ def run(config: Config) -> None:
     held = lock.acquire_lock(config)
     markers.tidy(config)  # the lock holder alone: stray temp files, loose modes
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    notify.quiet_client_logs()  # httpx at INFO would log each webhook's URL, secret and all
     dog = Watchdog.open(config)
     signal.signal(signal.SIGTERM, dog.stop)
     signal.signal(signal.SIGINT, dog.stop)

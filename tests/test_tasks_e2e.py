@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -139,6 +140,10 @@ def test_a_dependency_chain_runs_in_order(fleet: Callable[..., Any], tmp_path: P
     assert [ended[n]["state"] for n in "abc"] == ["done"] * 3
     assert ended["a"]["finished"] <= ended["b"]["started"]
     assert ended["b"]["finished"] <= ended["c"]["started"]
+    assert all(ended[n]["seconds"] > 0 for n in "abc"), ended  # durations measured
+    table = [line.split() for line in f.agents("tasks").stdout.splitlines()[1:]]
+    assert [row[0] for row in table] == ["a", "b", "c"]
+    assert all(re.fullmatch(r"\d+s", row[3]) for row in table), table  # TIME, not "-"
     (_, a_end), (b_start, b_end), (c_start, _) = (work_times(tmp_path, n) for n in "abc")
     assert git(tmp_path, "show", "agents/a:a.txt").startswith(tricky + "\n")  # byte-exact
     assert a_end <= b_start and b_end <= c_start
@@ -151,8 +156,9 @@ def test_a_failing_gate_retries_then_fails_with_its_output(fleet: Callable[..., 
            "--verify", "test -f .env && echo 'gate says: 2 tests failed'; exit 3")
     submit(f, "exit badly\n/fake crash 7", "--name", "crashes")
     submit(f, "never", "--name", "orphan", "--after", "crashes")
+    submit(f, "crash twice\n/fake crash 5", "--name", "crashy", "--retries", "1")
     f.watchdog_subprocess()
-    ended = wait_until(lambda: all_ended(f, 3), timeout=60, what="the tasks ended")
+    ended = wait_until(lambda: all_ended(f, 4), timeout=60, what="the tasks ended")
     gated = ended["gated"]
     assert (gated["state"], gated["attempts"]) == ("failed", 2)
     assert gated["reason"].startswith("verify failed (exit 3)")
@@ -169,6 +175,20 @@ def test_a_failing_gate_retries_then_fails_with_its_output(fleet: Callable[..., 
         "failed", "dependency crashes failed")
     shown = f.agents("task", "show", "gated").stdout
     assert "gate says: 2 tests failed" in shown
+    # An agent that exits non-zero is retried like a failed gate, then fails with its exit.
+    crashy = ended["crashy"]
+    assert (crashy["state"], crashy["attempts"], crashy["reason"]) == (
+        "failed", 2, "its agent exited with status 5")
+    assert starts(tmp_path)["crashy"] == 2
+    story = [e for e in f.events() if e["agent"] == "task-crashy"]
+    retries = [e for e in story if e["event"] == "task-retry"]
+    assert [e["reason"] for e in retries] == [
+        "its agent exited with status 5 (attempt 1 of 2; queued again)"]
+    assert [e["event"] for e in story].count("task-exited") == 2
+    assert story[-1]["event"] == "task-failed"
+    assert story[-1]["reason"] == "its agent exited with status 5"
+    assert "reason:      its agent exited with status 5" in \
+        f.agents("task", "show", "crashy").stdout
 
 
 def test_kill_9_of_the_watchdog_loses_no_task_and_runs_none_twice(
@@ -180,9 +200,14 @@ def test_kill_9_of_the_watchdog_loses_no_task_and_runs_none_twice(
                and len(starts(tmp_path)) == 2, timeout=30, what="two tasks at work")
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=10)
-    assert len([s for s in sessions(f.socket) if s.startswith("e-task-")]) == 2  # at work
+    at_work = sorted(s.removeprefix("e-task-") for s in sessions(f.socket)
+                     if s.startswith("e-task-"))
+    assert len(at_work) == 2
     f.watchdog_subprocess()
     ended = wait_until(lambda: all_ended(f, 4), timeout=90, what="all tasks ended")
+    # The new watchdog adopted the two it found running (their sessions alive), once each.
+    adopted = sorted(e["agent"].removeprefix("task-") for e in f.events(kind="task-adopted"))
+    assert adopted == at_work
     assert {t["state"] for t in ended.values()} == {"done"}, ended
     assert starts(tmp_path) == {n: 1 for n in names}
     for name in names:

@@ -361,3 +361,53 @@ def test_a_turn_finished_hook_finishes_a_task_whose_agent_stays_up(
         "its turn finished (claude Stop)"
     wait_until(lambda: "e-task-hooked" not in sessions(f.socket), timeout=10,
                what="its session stopped")
+
+
+def test_keep_worktrees_keeps_a_finished_tasks_worktree(
+        tmp_path: Path, make_fleet: Callable[..., Any]) -> None:
+    """`[tasks] keep_worktrees = true`: the worktree outlives `done` (the default removes
+    it: test_ten_tasks_three_at_a_time_each_on_its_own_branch)."""
+    project(tmp_path)
+    f = make_fleet(TASKS.format(parallel=1, busy=0.2, folder=tmp_path, interval=0.2)
+                   .replace("max_parallel = 1", "max_parallel = 1\nkeep_worktrees = true"))
+    submit(f, "keep it", "--name", "kept")
+    f.watchdog_subprocess()
+    ended = wait_until(lambda: all_ended(f, 1), timeout=30, what="it ended")
+    assert ended["kept"]["state"] == "done"
+    tree = tmp_path / "logs" / "worktrees" / "tasks" / "kept"
+    assert ended["kept"]["worktree"] == str(tree)
+    # Past the point where a removal would have been done (the session is stopped after).
+    wait_until(lambda: "e-task-kept" not in sessions(f.socket), timeout=10,
+               what="its session stopped")
+    holds_for(lambda: (tree / "kept.txt").is_file(), 1.0, what="its worktree kept")
+    assert git(tree, "rev-parse", "--abbrev-ref", "HEAD") == "agents/kept"
+    assert str(tree) in git(tmp_path, "worktree", "list")
+    assert f"{tree} (removed)" not in f.agents("task", "show", "kept").stdout
+
+
+def test_backend_and_model_reach_the_launched_agent(
+        tmp_path: Path, make_fleet: Callable[..., Any]) -> None:
+    """`submit --backend/--model` override `[tasks] backend/model`; without them the
+    `[tasks]` ones are used: the demo agent records the argv it was launched with."""
+    project(tmp_path)
+    body = TASKS.format(parallel=2, busy=0.2, folder=tmp_path, interval=0.2)
+    other = body[body.index("[backend.demotask]"):].replace("[backend.demotask]",
+                                                            "[backend.other]")
+    f = make_fleet(body.replace('backend = "demotask"', 'backend = "demotask"\n'
+                                'model = "tasks-model"')
+                   + other.replace("--task", "--task --name other-cli"))
+    submit(f, "plain", "--name", "plain")
+    submit(f, "picky", "--name", "picky", "--backend", "other", "--model", "own-model")
+    f.watchdog_subprocess()
+    ended = wait_until(lambda: all_ended(f, 2), timeout=30, what="both ended")
+    assert {t["state"] for t in ended.values()} == {"done"}, ended
+    argv = {Path(r["cwd"]).name: r["argv"] for r in map(json.loads, (tmp_path / "rec-tasks")
+                                                         .read_text().splitlines())
+            if r["event"] == "start"}
+
+    def option(args: list[str], flag: str) -> str | None:
+        return args[args.index(flag) + 1] if flag in args else None
+    assert (option(argv["plain"], "--model"), option(argv["plain"], "--name")) == (
+        "tasks-model", None)
+    assert (option(argv["picky"], "--model"), option(argv["picky"], "--name")) == (
+        "own-model", "other-cli")

@@ -212,8 +212,13 @@ def test_builder_adversary_loop(tmp_path: Path, tmux_socket: str) -> None:
         agents("down")
 
 
-def test_loop_demo_runs_to_completion(tmp_path: Path, tmux_socket: str) -> None:
-    """`agents init --loop-demo`: what a new user watches, on a private server and faster."""
+@pytest.mark.parametrize("worktree", [False, True], ids=["clones", "worktrees"])
+def test_loop_demo_runs_to_completion(tmp_path: Path, tmux_socket: str, worktree: bool
+                                      ) -> None:
+    """`agents init --loop-demo`: what a new user watches, on a private server and faster.
+    `worktree = true`: both loop agents work in worktrees of ONE clone, each on its own
+    branch tracking origin/main (their `git pull --rebase` needs it), and the loop runs
+    the same."""
     demo = tmp_path / "demo"
     made = subprocess.run([sys.executable, "-m", "agent_orchestrator", "init", "--loop-demo",
                            str(demo)], capture_output=True, text=True, timeout=60)
@@ -221,8 +226,12 @@ def test_loop_demo_runs_to_completion(tmp_path: Path, tmux_socket: str) -> None:
     config = demo / "agents.toml"
     text = config.read_text().replace('log_dir = ".agents"',
                                       f'log_dir = ".agents"\ntmux_socket = "{tmux_socket}"')
-    config.write_text(text.replace("signal_interval = 3", "signal_interval = 0.3")
-                      .replace("heavy_interval = 5", "heavy_interval = 0.3"))
+    text = text.replace("signal_interval = 3", "signal_interval = 0.3") \
+        .replace("heavy_interval = 5", "heavy_interval = 0.3")
+    if worktree:
+        text = text.replace('dir = "adversary"', 'dir = "builder"') \
+            .replace('dir = "builder"', 'dir = "builder"\nworktree = true')
+    config.write_text(text)
     for role in ("builder", "adversary"):
         prompt = demo / "prompts" / f"{role}.md"
         prompt.write_text(prompt.read_text().replace("sleep 5", "sleep 1")
@@ -258,6 +267,12 @@ def test_loop_demo_runs_to_completion(tmp_path: Path, tmux_socket: str) -> None:
         assert all(sha[:12] in pinged for sha, subject in story
                    if subject.startswith(("claim", "review")))
         assert seen.count("phase-advance") == 1
+        if worktree:
+            trees = demo / ".agents" / "worktrees" / "agents"
+            for role in ("builder", "adversary"):
+                assert git(trees / role, "rev-parse", "--abbrev-ref", "HEAD",
+                           "@{upstream}").split() == [f"agent/{role}", "origin/main"]
+            assert "worktree-failed" not in seen
         wait_until(lambda: "loopdemo-reporter" in sessions(tmux_socket), what="the reporter")
         wait_until(lambda: agents("status").stdout.count("done (sequence complete)") == 2,
                    what="the loop agents to show as done")

@@ -104,7 +104,7 @@ def test_the_readme_notify_example_loads(tmp_path: Path) -> None:
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     (block,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.DOTALL)
-                if "[notify]" in b]
+                if "[notify]" in b and "webhook" in b]  # the Notifications section's
     config = load(tmp_path, block)
     assert config.notify is not None and [s.kind for s in config.notify.sinks] == \
         ["webhook", "webhook", "command"]
@@ -122,3 +122,20 @@ def test_the_readme_names_each_payload_kind_with_its_on_names() -> None:
     kinds = {ALIASES.get(name, name) for name in TITLES}
     assert table == {kind: ({kind} | {a for a, k in ALIASES.items() if k == kind},
                             TITLES[kind]) for kind in kinds}
+
+
+def test_the_readme_says_which_kinds_are_on_by_default() -> None:
+    """The Notifications section's default list is NOTIFY_DEFAULT_ON, and the Tasks section
+    says task-done and task-failed must be listed (they are not on by default)."""
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    said = re.search(r"- `on` \(default: (.*?)\): also (.*?);", readme, re.DOTALL)
+    assert said is not None
+    assert tuple(re.findall(r"`([\w-]+)`", said[1])) == model.NOTIFY_DEFAULT_ON
+    others = set(re.findall(r"`([\w-]+)`", said[2]))
+    assert others == set(model.NOTIFY_ON) - set(model.NOTIFY_DEFAULT_ON) - {"crash-loop",
+                                                                           "limit"}
+    assert not {"task-done", "task-failed"} & set(model.NOTIFY_DEFAULT_ON)
+    tasks = readme[readme.index("\n## Tasks\n"):readme.index("\n## Several machines\n")]
+    assert "not in `[notify] on`'s\ndefault list: list them there" in tasks

@@ -74,6 +74,12 @@ def test_cancel_and_retry(config: Path) -> None:
     assert agents(config, "task", "retry", "one").stdout == "one: queued\n"
     assert json.loads(agents(config, "task", "show", "one", "--json").stdout)["state"] == \
         "queued"
+    events = [json.loads(x) for x in (config.parent / "logs" / "events.jsonl").read_text()
+              .splitlines()]
+    assert [(e["agent"], e["event"], e["reason"].split(" (operator: ")[0]) for e in events] \
+        == [("task-one", "task-submitted", "queued"), ("task-one", "task-cancelled",
+             "cancelled"), ("task-one", "task-retried", "queued again")]  # a refusal: none
+    assert all(" (operator: pid " in e["reason"] for e in events)  # who did it
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

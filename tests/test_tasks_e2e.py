@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -139,6 +140,10 @@ def test_a_dependency_chain_runs_in_order(fleet: Callable[..., Any], tmp_path: P
     assert [ended[n]["state"] for n in "abc"] == ["done"] * 3
     assert ended["a"]["finished"] <= ended["b"]["started"]
     assert ended["b"]["finished"] <= ended["c"]["started"]
+    assert all(ended[n]["seconds"] > 0 for n in "abc"), ended  # durations measured
+    table = [line.split() for line in f.agents("tasks").stdout.splitlines()[1:]]
+    assert [row[0] for row in table] == ["a", "b", "c"]
+    assert all(re.fullmatch(r"\d+s", row[3]) for row in table), table  # TIME, not "-"
     (_, a_end), (b_start, b_end), (c_start, _) = (work_times(tmp_path, n) for n in "abc")
     assert git(tmp_path, "show", "agents/a:a.txt").startswith(tricky + "\n")  # byte-exact
     assert a_end <= b_start and b_end <= c_start
@@ -151,8 +156,9 @@ def test_a_failing_gate_retries_then_fails_with_its_output(fleet: Callable[..., 
            "--verify", "test -f .env && echo 'gate says: 2 tests failed'; exit 3")
     submit(f, "exit badly\n/fake crash 7", "--name", "crashes")
     submit(f, "never", "--name", "orphan", "--after", "crashes")
+    submit(f, "crash twice\n/fake crash 5", "--name", "crashy", "--retries", "1")
     f.watchdog_subprocess()
-    ended = wait_until(lambda: all_ended(f, 3), timeout=60, what="the tasks ended")
+    ended = wait_until(lambda: all_ended(f, 4), timeout=60, what="the tasks ended")
     gated = ended["gated"]
     assert (gated["state"], gated["attempts"]) == ("failed", 2)
     assert gated["reason"].startswith("verify failed (exit 3)")
@@ -169,6 +175,20 @@ def test_a_failing_gate_retries_then_fails_with_its_output(fleet: Callable[..., 
         "failed", "dependency crashes failed")
     shown = f.agents("task", "show", "gated").stdout
     assert "gate says: 2 tests failed" in shown
+    # An agent that exits non-zero is retried like a failed gate, then fails with its exit.
+    crashy = ended["crashy"]
+    assert (crashy["state"], crashy["attempts"], crashy["reason"]) == (
+        "failed", 2, "its agent exited with status 5")
+    assert starts(tmp_path)["crashy"] == 2
+    story = [e for e in f.events() if e["agent"] == "task-crashy"]
+    retries = [e for e in story if e["event"] == "task-retry"]
+    assert [e["reason"] for e in retries] == [
+        "its agent exited with status 5 (attempt 1 of 2; queued again)"]
+    assert [e["event"] for e in story].count("task-exited") == 2
+    assert story[-1]["event"] == "task-failed"
+    assert story[-1]["reason"] == "its agent exited with status 5"
+    assert "reason:      its agent exited with status 5" in \
+        f.agents("task", "show", "crashy").stdout
 
 
 def test_kill_9_of_the_watchdog_loses_no_task_and_runs_none_twice(
@@ -180,9 +200,14 @@ def test_kill_9_of_the_watchdog_loses_no_task_and_runs_none_twice(
                and len(starts(tmp_path)) == 2, timeout=30, what="two tasks at work")
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=10)
-    assert len([s for s in sessions(f.socket) if s.startswith("e-task-")]) == 2  # at work
+    at_work = sorted(s.removeprefix("e-task-") for s in sessions(f.socket)
+                     if s.startswith("e-task-"))
+    assert len(at_work) == 2
     f.watchdog_subprocess()
     ended = wait_until(lambda: all_ended(f, 4), timeout=90, what="all tasks ended")
+    # The new watchdog adopted the two it found running (their sessions alive), once each.
+    adopted = sorted(e["agent"].removeprefix("task-") for e in f.events(kind="task-adopted"))
+    assert adopted == at_work
     assert {t["state"] for t in ended.values()} == {"done"}, ended
     assert starts(tmp_path) == {n: 1 for n in names}
     for name in names:
@@ -336,3 +361,53 @@ def test_a_turn_finished_hook_finishes_a_task_whose_agent_stays_up(
         "its turn finished (claude Stop)"
     wait_until(lambda: "e-task-hooked" not in sessions(f.socket), timeout=10,
                what="its session stopped")
+
+
+def test_keep_worktrees_keeps_a_finished_tasks_worktree(
+        tmp_path: Path, make_fleet: Callable[..., Any]) -> None:
+    """`[tasks] keep_worktrees = true`: the worktree outlives `done` (the default removes
+    it: test_ten_tasks_three_at_a_time_each_on_its_own_branch)."""
+    project(tmp_path)
+    f = make_fleet(TASKS.format(parallel=1, busy=0.2, folder=tmp_path, interval=0.2)
+                   .replace("max_parallel = 1", "max_parallel = 1\nkeep_worktrees = true"))
+    submit(f, "keep it", "--name", "kept")
+    f.watchdog_subprocess()
+    ended = wait_until(lambda: all_ended(f, 1), timeout=30, what="it ended")
+    assert ended["kept"]["state"] == "done"
+    tree = tmp_path / "logs" / "worktrees" / "tasks" / "kept"
+    assert ended["kept"]["worktree"] == str(tree)
+    # Past the point where a removal would have been done (the session is stopped after).
+    wait_until(lambda: "e-task-kept" not in sessions(f.socket), timeout=10,
+               what="its session stopped")
+    holds_for(lambda: (tree / "kept.txt").is_file(), 1.0, what="its worktree kept")
+    assert git(tree, "rev-parse", "--abbrev-ref", "HEAD") == "agents/kept"
+    assert str(tree) in git(tmp_path, "worktree", "list")
+    assert f"{tree} (removed)" not in f.agents("task", "show", "kept").stdout
+
+
+def test_backend_and_model_reach_the_launched_agent(
+        tmp_path: Path, make_fleet: Callable[..., Any]) -> None:
+    """`submit --backend/--model` override `[tasks] backend/model`; without them the
+    `[tasks]` ones are used: the demo agent records the argv it was launched with."""
+    project(tmp_path)
+    body = TASKS.format(parallel=2, busy=0.2, folder=tmp_path, interval=0.2)
+    other = body[body.index("[backend.demotask]"):].replace("[backend.demotask]",
+                                                            "[backend.other]")
+    f = make_fleet(body.replace('backend = "demotask"', 'backend = "demotask"\n'
+                                'model = "tasks-model"')
+                   + other.replace("--task", "--task --name other-cli"))
+    submit(f, "plain", "--name", "plain")
+    submit(f, "picky", "--name", "picky", "--backend", "other", "--model", "own-model")
+    f.watchdog_subprocess()
+    ended = wait_until(lambda: all_ended(f, 2), timeout=30, what="both ended")
+    assert {t["state"] for t in ended.values()} == {"done"}, ended
+    argv = {Path(r["cwd"]).name: r["argv"] for r in map(json.loads, (tmp_path / "rec-tasks")
+                                                         .read_text().splitlines())
+            if r["event"] == "start"}
+
+    def option(args: list[str], flag: str) -> str | None:
+        return args[args.index(flag) + 1] if flag in args else None
+    assert (option(argv["plain"], "--model"), option(argv["plain"], "--name")) == (
+        "tasks-model", None)
+    assert (option(argv["picky"], "--model"), option(argv["picky"], "--name")) == (
+        "own-model", "other-cli")

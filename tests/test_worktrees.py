@@ -86,3 +86,18 @@ def test_judge_reads_the_commit_range_and_runs_the_gate_in_the_tree(repo: Path) 
 
 def test_nothing_to_include_copies_nothing(tmp_path: Path) -> None:
     assert copy_included(tmp_path, tmp_path / "tree") == []
+
+
+def test_a_loop_agents_branch_tracks_what_base_tracks(repo: Path, tmp_path: Path) -> None:
+    """A clone's `HEAD` tracks origin/main: the agent's branch then pulls from there too."""
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    work = TaskGit(clone)
+    work.prepare("b", tmp_path / "tree-b", "HEAD", "agent/b")
+    assert work.track("agent/b", "HEAD") == "origin/main"
+    assert git(tmp_path / "tree-b", "rev-parse", "--abbrev-ref", "@{upstream}") == "origin/main"
+    work.prepare("c", tmp_path / "tree-c", "origin/main", "agent/c")
+    assert work.track("agent/c", "origin/main") == "origin/main"  # a remote branch itself
+    TaskGit(repo).prepare("d", tmp_path / "tree-d", "main", "agent/d")
+    assert TaskGit(repo).track("agent/d", "main") is None  # no remote: nothing to track
+    assert git(repo, "for-each-ref", "--format=%(upstream)", "refs/heads/agent/d") == ""

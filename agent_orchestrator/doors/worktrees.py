@@ -75,11 +75,16 @@ def ready(tree: Path) -> bool:
 
 
 def ensure_agent_tree(config: Config, agent: Agent) -> None:
-    """Make a declared agent's worktree when it has none yet (raises GitError)."""
+    """Make a declared agent's worktree when it has none yet (raises GitError). A loop
+    agent's branch tracks what `base` tracks (origin/main in a clone): the handoff has it
+    `git pull --rebase` the other agent's pushes before each step and push to origin/main
+    (`git push origin HEAD:main`), which a branch without an upstream cannot pull."""
     tree = agent_tree(config, agent.name)
     if not ready(tree):
-        TaskGit(agent.dir).prepare(agent.name, tree, config.tasks.base,
-                                   agent_branch(agent.name))
+        git = TaskGit(agent.dir)
+        git.prepare(agent.name, tree, config.tasks.base, agent_branch(agent.name))
+        if agent.kind == "loop":
+            git.track(agent_branch(agent.name), config.tasks.base)
 
 
 class TaskGit(Git):
@@ -91,6 +96,18 @@ class TaskGit(Git):
                             ref + "^{commit}"], check=False)
         sha = result.stdout.strip()
         return sha if result.returncode == 0 and _SHA.fullmatch(sha) else None
+
+    def track(self, branch: str, base: str) -> str | None:
+        """Make `branch` track `base`'s upstream (or `base` itself when it is a remote
+        branch); returns that upstream, None when `base` has none (a local-only repo)."""
+        for ref in (base + "@{upstream}", base):
+            name = self._run(["rev-parse", "--verify", "--quiet", "--symbolic-full-name",
+                              "--end-of-options", ref], check=False).stdout.strip()
+            if name.startswith("refs/remotes/"):
+                upstream = name.removeprefix("refs/remotes/")
+                self._run(["branch", "--quiet", "--set-upstream-to=" + upstream, branch])
+                return upstream
+        return None
 
     def prepare(self, task: str, tree: Path, base: str, branch: str | None = None
                 ) -> Prepared:

@@ -108,7 +108,7 @@ def build(path: Path, config: Config) -> FleetServer:
 
     def phase_show() -> dict[str, object]:
         """The loop's phases (numbered from 1), each status file's state (DONE, not yet,
-        missing), the current one and whether the sequence is done."""
+        missing, unreadable), the current one and whether the sequence is done."""
         return _guard(lambda: mcptools.phase_show(path))
 
     def phase_set(number: int) -> dict[str, object]:

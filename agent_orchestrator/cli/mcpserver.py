@@ -91,7 +91,8 @@ def build(path: Path, config: Config) -> FleetServer:
 
     def send(name: str, text: str, when_idle: bool = False) -> dict[str, object]:
         """Type `text` into agent `name` and submit it (`agents send --json`); `when_idle`:
-        queue it for the agent's next idle moment instead."""
+        queue it for the agent's next idle moment instead. A dialog or usage-limit banner on
+        screen is never typed into: the text is queued then (`queued`, `detail` says why)."""
         return _guard(lambda: mcptools.send(path, name, text, when_idle))
 
     def restart(names: list[str]) -> dict[str, object]:

@@ -219,3 +219,24 @@ def test_t42_a_pushed_status_file_over_the_cap_is_never_read_whole(tmp_path: Pat
     with pytest.raises(gitrelay.GitError, match=r"STATUS.md at refs/heads/main is "
                                                 r"2,097,16\d bytes, over the 1,048,576"):
         g.show("refs/heads/main", "STATUS.md")
+
+
+@pytest.mark.parametrize("verb", [("status",), ("up",)])
+def test_t42_a_fifo_as_the_config_file_is_refused_promptly(tmp_path: Path,
+                                                           verb: tuple[str, ...]) -> None:
+    """FAULT: the config path is a FIFO no one writes to (after `load` refuses it, the CLI
+    looks into it for its `log_dir` line, to name the last good copy).
+    EXPECTED: `agents status` (and `up`) exit 1 within seconds with the loader's message
+    ("not a regular file"); was: blocked for ever opening the FIFO."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "agents.toml"
+    os.mkfifo(path)
+    done = subprocess.run([sys.executable, "-m", "agent_orchestrator", *verb, "--config",
+                           str(path)], capture_output=True, text=True, timeout=20,
+                          check=False, cwd=tmp_path)
+    assert done.returncode == 1
+    assert f"{path} is not a regular file" in done.stderr or \
+        "agents.toml is not a regular file" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

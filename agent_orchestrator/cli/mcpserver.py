@@ -93,7 +93,8 @@ def build(path: Path, config: Config) -> FleetServer:
 
     def send(name: str, text: str, when_idle: bool = False) -> dict[str, object]:
         """Type `text` into agent `name` and submit it (`agents send --json`); `when_idle`:
-        queue it for the agent's next idle moment instead."""
+        queue it for the agent's next idle moment instead. A dialog or usage-limit banner on
+        screen is never typed into: the text is queued then (`queued`, `detail` says why)."""
         return _guard(lambda: mcptools.send(path, name, text, when_idle))
 
     def restart(names: list[str]) -> dict[str, object]:
@@ -110,7 +111,7 @@ def build(path: Path, config: Config) -> FleetServer:
 
     def phase_show() -> dict[str, object]:
         """The loop's phases (numbered from 1), each status file's state (DONE, not yet,
-        missing), the current one and whether the sequence is done."""
+        missing, unreadable), the current one and whether the sequence is done."""
         return _guard(lambda: mcptools.phase_show(path))
 
     def phase_set(number: int) -> dict[str, object]:

@@ -255,8 +255,10 @@ def scaffolded(written: Iterable[Path], folder: str, loop_demo: bool) -> None:
 def sent(result: dict[str, object]) -> None:
     """`agents send`: what became of the text."""
     if result["queued"] is not None:
-        print(f"queued for {result['agent']} as {result['queued']}: typed at its next idle "
-              "moment")
+        why = f"{result['detail']}" if result["delivered"] is False else ""
+        print((why.removesuffix("; queued for its next idle moment") + ".\n" if why else "")
+              + f"queued for {result['agent']} as {result['queued']}: typed at its next "
+              "idle moment")
     else:
         word = "delivered" if result["delivered"] else "NOT delivered"
         print(f"{word} to {result['agent']}: {result['detail']}")

@@ -26,7 +26,8 @@ STARTER = """\
 
 [defaults]
 session_prefix = {prefix}   # tmux sessions are named <prefix><agent name>
-log_dir = ".agents"           # session logs, events.jsonl, state/ (kickoff files, memory)
+log_dir = ".agents"           # session logs, events.jsonl, state/ (memory, lock); kickoff
+                              # files: a private runtime folder (state/ as the fallback)
 backend = "demo"              # the bundled demo agent, runs anywhere; for real work:
                               # "claude", "codex", "gemini", "opencode" or "aider"
 watch = "heal"                # restart dead sessions; "heal+stall" also reboots stalled ones

@@ -63,7 +63,9 @@ def _build_send(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--when-idle", action="store_true",
                         help="queue it: the watchdog types it at the agent's next idle "
                         "moment (never while it works, is limited or at a dialog)")
-    parser.add_argument("--json", action="store_true", help="the result as JSON")
+    parser.add_argument("--json", action="store_true", help="the result as JSON (without "
+                        "--when-idle, a text a dialog or limit banner refused is queued too: "
+                        "`delivered` false, `queued` its id)")
 
 
 def run_send(args: argparse.Namespace) -> int:
@@ -74,35 +76,32 @@ def run_send(args: argparse.Namespace) -> int:
     agent = agent_named(config, args.name)
     text = sys.stdin.read().rstrip("\n") if args.text == "-" else args.text
     result = send_text(config, agent, text, args.when_idle)
-    if args.when_idle and lock.watchdog_pid(config) is None:
+    if result["queued"] is not None and lock.watchdog_pid(config) is None:
         render.notice("the watchdog is not running: the text waits until it runs "
                       "(`agents up watchdog`)")
     if args.json:
         render.json_document(result)
     else:
         render.sent(result)
-    return 0 if result["delivered"] is not False else 1
+    return 0 if result["delivered"] is not False or result["queued"] is not None else 1
 
 
 def send_text(config: Config, agent: Agent, text: str, when_idle: bool) -> dict[str, object]:
     """Type `text` into `agent` now, or queue it for its next idle moment (`when_idle`);
-    the `send --json` document. A UserError when there is nothing to send or it is not
-    running (nothing was typed)."""
-    from agent_orchestrator.doors import inbox
+    the `send --json` document. Typed now goes through the watchdog's own delivery path,
+    with its checks: when a dialog or a usage-limit banner is on screen nothing is typed
+    (in Claude Code, Enter would pick an item of the limit menu) and the text is queued as
+    with `when_idle` (`delivered` false, `queued` its id, `detail` why), if the watchdog
+    looks at the agent; else it is only refused. A UserError when there is nothing to send
+    or it is not running (nothing was typed)."""
+    from agent_orchestrator.core import screenrules
     from agent_orchestrator.runtime import delivery, fleet
 
     if not text.strip():
         raise UserError("nothing to send: the text is empty")
     result: dict[str, object] = {"agent": agent.name, "queued": None, "delivered": None}
     if when_idle:
-        try:
-            queued = inbox.enqueue(config.state_dir, agent.name, text)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-        result |= {"queued": queued.id, "detail": "queued for its next idle moment"}
-        fleet.operator_event(config, agent.name, "send", f"queued {len(text)} characters "
-                             f"as {queued.id} for its next idle moment")
-        return result
+        return result | _queue(config, agent, text, "")
     door = tmux(config)
     pane = door.snapshot().pane(agent.session)
     if pane is None or pane.dead:
@@ -110,11 +109,35 @@ def send_text(config: Config, agent: Agent, text: str, when_idle: bool) -> dict[
                         "with --when-idle, or `agents up " + agent.name + "`)")
     backend = config.backend(agent.backend)
     outcome = delivery.deliver(door, agent.session, text, backend.submit_key,
-                               dialog_re=backend.prompt_re, active_re=backend.active_re)
+                               dialog_re=backend.prompt_re, active_re=backend.active_re,
+                               limits=backend)
     result |= {"delivered": outcome.delivered, "detail": outcome.detail}
-    fleet.operator_event(config, agent.name, "send", f"typed {len(text)} characters: "
-                         f"{outcome.detail}")
+    if outcome.blocked and screenrules.takes_queue(config, agent):
+        return result | _queue(config, agent, text, outcome.detail)
+    if outcome.blocked:
+        result["detail"] = f"{outcome.detail}; not queued either: the watchdog does not " \
+            "watch this agent's screen, so it has no idle moment to wait for (retry later)"
+    fleet.operator_event(config, agent.name, "send", ("" if outcome.blocked else "typed ")
+                         + f"{len(text)} characters: {result['detail']}")
     return result
+
+
+def _queue(config: Config, agent: Agent, text: str, why: str) -> dict[str, object]:
+    """Queue `text` in the agent's inbox (doors/inbox.py: the watchdog types it at its next
+    idle look); `why` it was not typed now, or "" (`--when-idle`). The `send` event says so."""
+    from agent_orchestrator.doors import inbox
+    from agent_orchestrator.runtime import fleet
+
+    try:
+        queued = inbox.enqueue(config.state_dir, agent.name, text)
+    except (OSError, ValueError) as exc:  # too long; a full disk
+        raise UserError((f"{why}; it could not be queued either: " if why else "")
+                        + str(exc)) from None
+    fleet.operator_event(config, agent.name, "send", (f"{why}; " if why else "")
+                         + f"queued {len(text)} characters as {queued.id} for its next "
+                           f"idle moment")
+    return {"queued": queued.id, "detail": (f"{why}; " if why else "")
+            + "queued for its next idle moment"}
 
 
 SEND = Verb(

@@ -75,6 +75,7 @@ def status_states(config: Config) -> tuple[list[str], str]:
     """Each phase's status file state (core/phases.status_state) and where it was read:
     with a handoff repo the file as pushed to origin/main at its last fetch (what the
     watchdog judges; nothing is fetched here), else the project's own file."""
+    from agent_orchestrator.config import filetrust
     from agent_orchestrator.core import phases
     from agent_orchestrator.doors import gitrelay
 
@@ -83,11 +84,15 @@ def status_states(config: Config) -> tuple[list[str], str]:
     if loop.handoff is None:
         states = []
         for phase in loop.phases:
-            try:
-                text: str | None = (config.project_dir / phase.status).read_text("utf-8")
-            except OSError:
-                text = None
-            states.append(phases.status_state(text, loop.done_marker))
+            try:  # capped, and a FIFO never blocks (config/filetrust.py)
+                data, _ = filetrust.read_bytes(config.project_dir / phase.status, phase.status)
+            except FileNotFoundError:
+                states.append(phases.status_state(None, loop.done_marker))
+            except (OSError, filetrust.Untrusted):
+                states.append("unreadable")
+            else:
+                states.append(phases.status_state(data.decode("utf-8", "replace"),
+                                                  loop.done_marker))
         return states, "the project's files"
     git = gitrelay.Git(loop.handoff.repo)
     try:
@@ -101,7 +106,8 @@ def status_states(config: Config) -> tuple[list[str], str]:
 def phase_show(config: Config) -> dict[str, object]:
     """`phase show --json` (and the MCP tool): {`current` (numbered from 1),
     `sequence_complete`, `status_files` (where the states were read), `phases`: each
-    {`number`, `id`, `status`, `state` (DONE, not yet, missing), `plan`, `models`}}.
+    {`number`, `id`, `status`, `state` (DONE, not yet, missing, unreadable), `plan`,
+    `models`}}.
     A UserError without [loop] phases."""
     from agent_orchestrator.doors import markers, memorystore
 
@@ -148,7 +154,8 @@ PHASE = Verb(
     "phase", "show the loop's phases (numbered from 1, as in `agents status` and the "
     "events) and their status files, or move the loop to another",
     "agents phase             # each phase, → the current one, its status file: DONE, "
-    "not yet, missing\n"
+    "not yet, missing,\n"
+    "                           # unreadable (a FIFO, a folder, a file over 1 MiB)\n"
     "  agents phase show --json # the same as data (what the MCP tool phase_show returns)\n"
     "  agents phase set 1       # back to the first phase; after the sequence completed it\n"
     "                           # runs again from there\n"

@@ -27,6 +27,7 @@ import grp
 import os
 import pwd
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,9 +146,24 @@ def inspect(path: Path, shown: str, stakes: str = PROMPT_STAKES) -> Verdict:
 def read_bytes(path: Path, shown: str, stakes: str = PROMPT_STAKES) -> tuple[bytes, str | None]:
     """The file's content and a warning (or None), when it may be used; raises Untrusted
     when not (nothing of it is read then) and OSError when it cannot be opened."""
+    return _read(path, shown, lambda info: judge(info, path, shown, stakes))
+
+
+def read_capped(path: Path, shown: str | None = None) -> bytes:
+    """A file we only look into and never act on (the rejected config, for the `log_dir`
+    line that finds its last good copy): no trust check, but still a regular file, capped
+    and opened without blocking. Raises Untrusted (not a regular file, too big) or OSError."""
+    name = shown or str(path)
+    return _read(path, name, lambda info: Verdict(
+        problem=f"{name} is not a regular file" if not stat.S_ISREG(info.st_mode) else
+        _too_big(name, info.st_size) if info.st_size > MAX_BYTES else None))[0]
+
+
+def _read(path: Path, shown: str,
+          judged: Callable[[os.stat_result], Verdict]) -> tuple[bytes, str | None]:
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     try:
-        verdict = judge(os.fstat(fd), path, shown, stakes)
+        verdict = judged(os.fstat(fd))
         if verdict.problem is not None:
             raise Untrusted(verdict.problem)
         chunks, size = [], 0

@@ -27,7 +27,7 @@ KINDS = frozenset({
     # the loop
     "handoff-ping", "handoff-unrouted", "verify", "verify-done", "verify-failed",
     "phase-advance", "phase-changed", "phase-resumed", "phase-set", "sequence-complete",
-    "phase-file-corrupt", "phase-file-recovered",
+    "phase-file-corrupt", "phase-file-recovered", "status-file-unreadable",
     # the config
     "config-reloaded", "config-rejected", "config-pending", "config-recovered",
     "config-warning", "config-gone", "added", "changed", "removed",

@@ -48,6 +48,39 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+class NotOurFolder(OSError):
+    """A folder we create, write and delete in is a symlink, or a folder not ours alone."""
+
+
+def own_folders(root: Path, path: Path) -> None:
+    """Check every part of `path` below `root` (`path` itself too) that already exists: it
+    must be a real folder (no symlink) that we own and no one else can write, since we
+    make, fill and remove folders in it. A symlink planted there (say `log_dir/worktrees`
+    → someone's project) would have us check out, write and `rm -rf` where they chose.
+    Raises NotOurFolder naming the folder, what is wrong and the fix."""
+    folder = root
+    for part in path.relative_to(root).parts:
+        folder = folder / part
+        try:
+            info = os.lstat(folder)
+        except FileNotFoundError:
+            return  # the rest is made by us, private
+        mode = stat.S_IMODE(info.st_mode)
+        if stat.S_ISLNK(info.st_mode):
+            problem = f"is a symlink (to {os.readlink(folder)})"
+        elif not stat.S_ISDIR(info.st_mode):
+            problem = "is not a folder"
+        elif info.st_uid != os.geteuid():
+            problem = f"is owned by uid {info.st_uid}, not by you"
+        elif mode & (stat.S_IWGRP | stat.S_IWOTH):
+            problem = f"can be written by others (mode {mode:04o})"
+        else:
+            continue
+        raise NotOurFolder(f"{folder} {problem}: it holds folders we create, write and "
+                           f"remove, so it must be a folder of yours only you can write; "
+                           f"remove it (it is made again, private) or move it aside")
+
+
 def open_private(path: Path, flags: int) -> int:
     """`os.open` for writing a file of ours: created 0600, never through a symlink planted
     at `path` (O_NOFOLLOW: ELOOP instead of writing into someone else's file), and made

@@ -19,6 +19,7 @@ the pushed commit, which is always removed afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -32,6 +33,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from agent_orchestrator.config import Handoff
+from agent_orchestrator.config.filetrust import MAX_BYTES
 from agent_orchestrator.core import phases
 from agent_orchestrator.core.handoff import (
     Commit,
@@ -99,10 +101,8 @@ def _bounded(argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str], t
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     try:
         out, err = proc.communicate(timeout=_KILL_GRACE)
     except subprocess.TimeoutExpired:  # a child escaped the group and holds the pipe
@@ -213,11 +213,16 @@ class Git:
 
     def show(self, ref: str, path: str) -> str | None:
         """The content of `path` (relative to the repo root) at `ref`; None when the ref or
-        the file does not exist there (or it is not a file)."""
+        the file does not exist there (or it is not a file); GitError when it is over the
+        cap on files we read (config/filetrust.py: never read whole)."""
         spec = f"{check_ref(ref)}:{_clean(path)}"
         kind = self._run(["cat-file", "-t", "--end-of-options", spec], check=False)
         if kind.returncode != 0 or kind.stdout.strip() != "blob":
             return None
+        if (size := int(self._run(["cat-file", "-s", "--end-of-options", spec]).stdout)) \
+                > MAX_BYTES:
+            raise GitError(f"{path} at {ref} is {size:,} bytes, over the {MAX_BYTES:,}-byte "
+                           f"cap on files we read: is it the right file?")
         return self._run(["cat-file", "blob", "--end-of-options", spec]).stdout
 
     def changed_files(self, old: str, new: str, paths: Iterable[str]) -> list[str]:
@@ -279,16 +284,12 @@ class Git:
 
     def remove_worktree(self, tree: Path) -> None:
         """Remove the worktree at `tree` however it is (files, nested repo), and prune."""
-        try:
+        with contextlib.suppress(GitError):
             self._run(["worktree", "remove", "--force", "--force", "--end-of-options",
                        str(tree)], check=False, cancellable=False)
-        except GitError:
-            pass
         shutil.rmtree(tree, ignore_errors=True)  # e.g. it held a nested repo: remove refused
-        try:
+        with contextlib.suppress(GitError):
             self._run(["worktree", "prune"], check=False, cancellable=False)
-        except GitError:
-            pass
 
     def worktrees(self) -> list[str]:
         """Paths of all worktrees git knows about (the main one first)."""

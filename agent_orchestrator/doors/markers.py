@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator.config import Config
+from agent_orchestrator.config import Config, filetrust
 from agent_orchestrator.core import phases
 from agent_orchestrator.doors import memorystore
 from agent_orchestrator.doors.files import (
@@ -161,10 +161,12 @@ def last_good_file(state_dir: Path) -> Path:
 
 def last_good_config(path: Path) -> Config | None:
     """The last config the watchdog accepted for the (now broken) file at `path`, found
-    through the broken file's own `log_dir` line; None when there is none."""
+    through the broken file's own `log_dir` line; None when there is none, or when the
+    broken file is no regular file or over the cap (a FIFO there would block: it is opened
+    without waiting, and never read whole; config/filetrust.py)."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        text = filetrust.read_capped(path).decode("utf-8", "replace")
+    except (OSError, filetrust.Untrusted):
         return None
     try:
         defaults = tomllib.loads(text).get("defaults", {})
@@ -180,8 +182,8 @@ def last_good_config(path: Path) -> Config | None:
         root = (root / Path(project).expanduser()).resolve()
     copy = last_good_file((root / Path(log_dir).expanduser()) / "state")
     try:
-        return config_mod.load(path, data=copy.read_bytes())
-    except (OSError, config_mod.ConfigError):
+        return config_mod.load(path, data=filetrust.read_capped(copy))
+    except (OSError, filetrust.Untrusted, config_mod.ConfigError):
         return None
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_orchestrator.config import Agent, Config
+from agent_orchestrator.doors.files import own_folders, private_dir
 from agent_orchestrator.doors.gitrelay import SCRATCH_PREFIX, Git, GitError
 
 INCLUDE_FILE = ".worktreeinclude"
@@ -82,7 +83,8 @@ def ensure_agent_tree(config: Config, agent: Agent) -> None:
     tree = agent_tree(config, agent.name)
     if not ready(tree):
         git = TaskGit(agent.dir)
-        git.prepare(agent.name, tree, config.tasks.base, agent_branch(agent.name))
+        git.prepare(agent.name, tree, config.tasks.base, agent_branch(agent.name),
+                    root=config.log_dir)
         if agent.kind == "loop":
             git.track(agent_branch(agent.name), config.tasks.base)
 
@@ -109,12 +111,15 @@ class TaskGit(Git):
                 return upstream
         return None
 
-    def prepare(self, task: str, tree: Path, base: str, branch: str | None = None
-                ) -> Prepared:
+    def prepare(self, task: str, tree: Path, base: str, branch: str | None = None,
+                root: Path | None = None) -> Prepared:
         """Add the worktree `tree` on `branch` (default `agents/<task>`) from `base` (an
         existing branch of that name is checked out as it is: a task run again continues
         its work); a worktree already there is kept (a watchdog that died while making it,
-        a retry)."""
+        a retry). `root` (`log_dir`): every folder from there down to `tree` must be ours
+        (files.own_folders: never a planted symlink; NotOurFolder, an OSError, if not)."""
+        if root is not None:
+            own_folders(root, tree)
         branch = branch or branch_name(task)
         base_sha = self.resolve(base)
         if base_sha is None:
@@ -122,7 +127,7 @@ class TaskGit(Git):
         if not ready(tree):
             shutil.rmtree(tree, ignore_errors=True)  # half made by a watchdog killed then
             self._run(["worktree", "prune"], check=False)
-            tree.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(tree.parent)
             has_branch = self.resolve("refs/heads/" + branch) is not None
             args = [str(tree), branch] if has_branch else ["-b", branch, str(tree), base_sha]
             self._run(["worktree", "add", "--quiet", *args], timeout=max(self.timeout, 120))
@@ -156,8 +161,11 @@ class TaskGit(Git):
                                diffstat, result.output)
         return Outcome(task, True, "verified" if verify else "finished", commits, diffstat)
 
-    def remove(self, tree: Path) -> None:
-        """Remove a finished task's worktree (its branch stays, to be read and merged)."""
+    def remove(self, tree: Path, root: Path | None = None) -> None:
+        """Remove a finished task's worktree (its branch stays, to be read and merged);
+        `root` as for `prepare`: nothing is removed through a folder not ours."""
+        if root is not None and tree.is_relative_to(root):  # else recorded under another
+            own_folders(root, tree)
         self.remove_worktree(tree)
 
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from agent_orchestrator.config import Config
+from agent_orchestrator.config import Config, filetrust
 from agent_orchestrator.core import looprules, phases, rules, screenrules
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.core.handoff import Relay, VerifyResult
@@ -139,10 +139,15 @@ class Observer:
         if handoff is None:
             if heavy:
                 seen = replace(seen, done_checked=True)
-                status = config.project_dir / loop.phases[seen.phase_index].status
-                with contextlib.suppress(OSError):
-                    if phases.is_done(status.read_text(encoding="utf-8"), loop.done_marker):
-                        seen = replace(seen, done_sha="working-tree")
+                done, problem = status_done(config.project_dir
+                                            / loop.phases[seen.phase_index].status,
+                                            loop.done_marker)
+                if problem is None:
+                    report.resolved("status-file")
+                else:
+                    report.report_once("status-file", "status-file-unreadable", problem)
+                if done:
+                    seen = replace(seen, done_sha="working-tree")
             return seen
         polled = False
         for done in self.workers.results(("git", "verify")):
@@ -207,6 +212,23 @@ class Observer:
                     + f" (after {took})"))])
             return DoneCheck(phase_index, head, True, self._verified[key])
         return job
+
+
+def status_done(path: Path, marker: str) -> tuple[bool, str | None]:
+    """Whether the phase's status file in the project says DONE, and why it could not be
+    read (None when it could, or when it does not exist yet: the phase is not done).
+    Read as every file we read is (config/filetrust.py): a FIFO, a device or a folder is
+    refused without blocking, and a file over the cap is never read whole; the watchdog
+    reports the problem once (`status-file-unreadable`) and the phase holds."""
+    try:
+        data, _ = filetrust.read_bytes(path, str(path), "when the loop's phase is done")
+    except FileNotFoundError:
+        return False, None
+    except filetrust.Untrusted as exc:
+        return False, f"status file: {exc}"
+    except OSError as exc:
+        return False, f"status file {path} cannot be read ({exc.strerror or exc})"
+    return phases.is_done(data.decode("utf-8", "replace"), marker), None
 
 
 def read_signals(config: Config) -> dict[str, SignalRecord]:

@@ -128,7 +128,8 @@ class TaskRunner:
         self.preparing.add(task.name)
         tree, base = worktrees.task_tree(config, task.name), config.tasks.base
         self.workers.submit("task-prepare", task.name, lambda cancel: TaskGit(
-            config.project_dir, cancel=cancel).prepare(task.name, tree, base))
+            config.project_dir, cancel=cancel).prepare(task.name, tree, base,
+                                                       root=config.log_dir))
 
     @staticmethod
     def _run(config: Config, task: Task, folder: Path) -> tasks.TaskRun:
@@ -204,7 +205,7 @@ class TaskRunner:
         if task.worktree and task.state != "running" and not config.tasks.keep_worktrees:
             tree = Path(task.worktree)
             self.workers.submit("task-clean", task.name, lambda cancel: TaskGit(
-                config.project_dir, cancel=cancel).remove(tree))
+                config.project_dir, cancel=cancel).remove(tree, root=config.log_dir))
 
     def settle(self, config: Config, observed: Observed, memory: FleetMemory,
                report: Recorder) -> Config:

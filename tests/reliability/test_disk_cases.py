@@ -95,8 +95,8 @@ def test_t44_full_log_disk_still_heals(tiny_log_disk: Path, make_fleet,
     assert dropped >= 2, failed  # at least the two restarts' events
 
 
-def test_t44_launch_files_never_touch_the_log_disk(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_t44_a_planted_runtime_folder_is_refused_for_the_state_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """FAULT: no XDG_RUNTIME_DIR, and the per-user folder name under /dev/shm taken by a
     symlink someone else planted (another user's trap).
     EXPECTED: that name is not used (nothing is written through the symlink); the launch

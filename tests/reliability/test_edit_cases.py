@@ -36,48 +36,58 @@ def with_agent(fleet: Fleet, body: str, extra: str) -> None:
     """))
 
 
+def at(fleet: Fleet, marker: bytes, message: str) -> str:
+    """`message` as a rejection gives it: after `agents.toml:N:`, N being the line of the
+    saved file that holds `marker` (the line the error is about)."""
+    lines = fleet.path.read_bytes().split(b"\n")
+    return f"agents.toml:{next(n for n, x in enumerate(lines, 1) if marker in x)}: {message}"
+
+
 def not_utf8(fleet: Fleet, body: str) -> str:
     save(fleet, (fleet.head + textwrap.dedent(body)).encode() + b'\n# caf\xe9\n')
-    return "not valid UTF-8 at byte 6 of the line"
+    return at(fleet, b"caf\xe9", "not valid UTF-8 at byte 6 of the line")
 
 
 def too_deep(fleet: Fleet, body: str) -> str:
     fleet.write(body + "\nx = " + "[" * 5000 + "]" * 5000 + "\n")
-    return "TOML nested too deeply"
+    return "agents.toml: TOML nested too deeply"  # tomllib gives no line for this one
 
 
 def symlink_loop(fleet: Fleet, body: str) -> str:
     os.symlink(fleet.folder / "loop2", fleet.folder / "loop1")
     os.symlink(fleet.folder / "loop1", fleet.folder / "loop2")
     with_agent(fleet, body, 'prompt_file = "loop1"')
-    return "agent.z.prompt_file: unusable path 'loop1': Symlink loop"
+    return at(fleet, b'prompt_file = "loop1"',
+              "agent.z.prompt_file: unusable path 'loop1': Symlink loop")
 
 
 def unknown_home(fleet: Fleet, body: str) -> str:
     with_agent(fleet, body, 'prompt = "go"\ndir = "~no-such-user-t43/x"')
-    return "agent.z.dir: unusable path '~no-such-user-t43/x'"
+    return at(fleet, b'dir = "~no-such', "agent.z.dir: unusable path '~no-such-user-t43/x'")
 
 
 def fifo_prompt(fleet: Fleet, body: str) -> str:
     os.mkfifo(fleet.folder / "fifo.md")
     with_agent(fleet, body, 'prompt_file = "fifo.md"')
-    return "agent.z.prompt_file: fifo.md is not a regular file"
+    return at(fleet, b'prompt_file = "fifo.md"',
+              "agent.z.prompt_file: fifo.md is not a regular file")
 
 
 def huge_prompt(fleet: Fleet, body: str) -> str:
     (fleet.folder / "huge.md").write_bytes(b"x" * (filetrust.MAX_BYTES + 1))
     with_agent(fleet, body, 'prompt_file = "huge.md"')
-    return "huge.md is 1,048,577 bytes, over the 1,048,576-byte cap"
+    return at(fleet, b'prompt_file = "huge.md"', "agent.z.prompt_file: huge.md is "
+              "1,048,577 bytes, over the 1,048,576-byte cap")
 
 
 def nul_model(fleet: Fleet, body: str) -> str:
     with_agent(fleet, body, 'prompt = "go"\nmodel = "m\\u0000x"')
-    return "agent.z.model: contains a NUL character"
+    return at(fleet, b'model = "m', "agent.z.model: contains a NUL character")
 
 
 def long_name(fleet: Fleet, body: str) -> str:
     with_agent(fleet, body, f'prompt_file = "{"n" * 5000}"')
-    return "agent.z.prompt_file: cannot use 'nnn"
+    return at(fleet, b'prompt_file = "nnn', "agent.z.prompt_file: cannot use 'nnn")
 
 
 EDITS = [not_utf8, too_deep, symlink_loop, unknown_home, fifo_prompt, huge_prompt, nul_model,
@@ -91,7 +101,8 @@ def test_t43_every_broken_edit_is_rejected_and_the_watchdog_keeps_running(make_f
     nested 5,000 deep, a prompt_file in a symlink loop, a `dir` under an unknown `~user`,
     a FIFO and a 1 MiB + 1 file as prompt_file, a NUL in `model`, a 5,000-character file
     name (before: a traceback for most of them, and the watchdog died).
-    EXPECTED: each is one `config-rejected` event naming it; the agent is never restarted;
+    EXPECTED: each is one `config-rejected` event naming it and, where the error has one,
+    its line (`agents.toml:N: ...`); the agent is never restarted;
     the last edit (a valid one) is applied (`config-recovered`): the watchdog lived."""
     body = "[watchdog]\nsignal_interval = 0.3\n" + demo_agent("a", tmp_path)
     fleet = make_fleet(body)
@@ -108,3 +119,17 @@ def test_t43_every_broken_edit_is_rejected_and_the_watchdog_keeps_running(make_f
     fleet.wait_event(None, "config-recovered", timeout=10)
     fleet.wait_event("b", "added", timeout=10)
     assert fleet.pane_pid("e-a") == pid
+
+
+def test_t43_agents_check_reports_a_broken_edit_at_its_line(tmp_path) -> None:
+    """FAULT: the same kind of broken edit (a NUL in `model`), checked by hand.
+    EXPECTED: `agents check` exits 1 and names the file and the line of the bad value,
+    as the watchdog's `config-rejected` does; no traceback."""
+    body = demo_agent("a", tmp_path)
+    fleet = Fleet(tmp_path, "t43-unused", body)
+    needle = nul_model(fleet, body)
+    assert needle.startswith("agents.toml:") and ": agent.z.model:" in needle
+    done = fleet.agents("check")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert f"{tmp_path}/{needle}" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

@@ -4,6 +4,8 @@
   in which someone planted `events.jsonl` and the agent's `<session>.log` as symlinks to
   files of theirs — the fleet runs, the agent prints and is restarted, and neither target
   is written or re-moded (every file we write is opened O_NOFOLLOW); supervision goes on.
+  A planted `log_dir/worktrees` symlink (or a folder there not ours alone) is refused with
+  a clear error: no worktree is checked out, written or removed through it.
 - T46 folders we did not create: `log_dir` is a shared sticky folder (1777) made by someone
   else — after `up` and a watchdog restart it is still 1777 (never chmod-ed to 0700); a
   `log_dir` in a folder anyone can write to WITHOUT the sticky bit is refused by `check`
@@ -157,3 +159,103 @@ def test_t45_open_private_refuses_a_planted_symlink(tmp_path: Path) -> None:
             attempt()
         assert caught.value.errno == errno.ELOOP
     assert victim.read_text() == "x" and mode(victim) == 0o644
+
+
+# ----------------------------------------------- T45: a planted `log_dir/worktrees` link
+
+
+def worktree_project(tmp_path: Path) -> config_mod.Config:
+    """tmp_path as a git repo, and a config with one agent working in its own worktree
+    (`log_dir/worktrees/agents/w`)."""
+    from conftest import git
+
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-q",
+        "--allow-empty", "-m", "base")
+    path = write_config(tmp_path, """
+        [[agent]]
+        name = "w"
+        backend = "demo"
+        worktree = true
+    """)
+    (tmp_path / "logs").mkdir(mode=0o700)
+    return config_mod.load(path)
+
+
+def victim_folder(tmp_path: Path) -> Path:
+    """Someone's folder, with what a half-made worktree's clean-up would remove."""
+    victim = tmp_path / "theirs"
+    (victim / "agents" / "w").mkdir(parents=True)
+    (victim / "agents" / "w" / "keep.txt").write_text("theirs\n")
+    return victim
+
+
+@pytest.mark.parametrize("planted", ["symlink", "symlink-below", "foreign", "writable"])
+def test_t45_a_planted_worktrees_folder_is_refused(tmp_path: Path, planted: str) -> None:
+    """FAULT: `log_dir/worktrees` (or `log_dir/worktrees/agents`) is a symlink someone
+    planted to a folder of theirs, or a folder owned by someone else, or one others can
+    write to.
+    EXPECTED: the agent's worktree is not made (`agents up` skips it saying why; the
+    watchdog's worker fails with the same message, `worktree-failed`): nothing is checked
+    out, written or removed through it — the target keeps its files (was: the half-made
+    tree's clean-up `rm -rf` ran in the target, and the checkout landed there)."""
+    from agent_orchestrator.doors import files, worktrees
+    from agent_orchestrator.runtime import fleet
+
+    config = worktree_project(tmp_path)
+    victim = victim_folder(tmp_path)
+    home = tmp_path / "logs" / "worktrees"
+    if planted == "symlink":
+        home.symlink_to(victim)
+        bad, why = home, f"is a symlink (to {victim})"
+    elif planted == "symlink-below":
+        home.mkdir(mode=0o700)
+        (home / "agents").symlink_to(victim / "agents")
+        bad, why = home / "agents", "is a symlink"
+    elif planted == "foreign":
+        if os.geteuid() != 0:
+            pytest.skip("making a folder someone else owns needs root")
+        home.mkdir(mode=0o700)
+        os.chown(home, 54321, 54321)
+        bad, why = home, "is owned by uid 54321, not by you"
+    else:
+        home.mkdir()
+        os.chmod(home, 0o777)
+        bad, why = home, "can be written by others (mode 0777)"
+    with pytest.raises(files.NotOurFolder) as caught:
+        worktrees.ensure_agent_tree(config, config.agents[0])
+    assert str(caught.value).startswith(f"{bad} {why}")
+    assert "remove it (it is made again, private)" in str(caught.value)
+    outcome = fleet._worktree(config, config.agents[0])
+    assert outcome is not None and outcome.action == "skipped"
+    assert f"{bad} {why}" in outcome.detail
+    assert (victim / "agents" / "w" / "keep.txt").read_text() == "theirs\n"
+    assert sorted(p.name for p in victim.rglob("*")) == ["agents", "keep.txt", "w"]
+
+
+def test_t45_worktrees_made_by_us_are_private_and_accepted(tmp_path: Path) -> None:
+    """Control: no `worktrees` folder yet: it is made 0700 and the worktree is made."""
+    from agent_orchestrator.doors import worktrees
+
+    config = worktree_project(tmp_path)
+    worktrees.ensure_agent_tree(config, config.agents[0])
+    assert worktrees.ready(worktrees.agent_tree(config, "w"))
+    assert mode(tmp_path / "logs" / "worktrees") == 0o700
+    assert mode(tmp_path / "logs" / "worktrees" / "agents") == 0o700
+
+
+def test_t45_a_task_worktree_is_never_removed_through_a_planted_link(tmp_path: Path) -> None:
+    """FAULT: after a task ended, `log_dir/worktrees` was swapped for a symlink to someone's
+    folder holding `tasks/<task>`. EXPECTED: the clean-up refuses (reported as the task's
+    `task-error`), and their folder keeps its files (was: `rm -rf` through the link)."""
+    from agent_orchestrator.doors import files, worktrees
+
+    config = worktree_project(tmp_path)
+    victim = tmp_path / "theirs"
+    (victim / "tasks" / "t1").mkdir(parents=True)
+    (victim / "tasks" / "t1" / "keep.txt").write_text("theirs\n")
+    (tmp_path / "logs" / "worktrees").symlink_to(victim)
+    with pytest.raises(files.NotOurFolder, match="is a symlink"):
+        worktrees.TaskGit(tmp_path).remove(worktrees.task_tree(config, "t1"),
+                                           root=config.log_dir)
+    assert (victim / "tasks" / "t1" / "keep.txt").read_text() == "theirs\n"

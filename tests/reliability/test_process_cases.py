@@ -1,4 +1,4 @@
-"""Reliability cases for processes and descriptors: T50–T55 (issue #14, items 4, 5, 7).
+"""Reliability cases for processes and descriptors: T50–T54 (issue #14, items 4, 5, 7).
 
 - T50 a low open-file limit: the watchdog raises its soft limit to the hard one, and over
   more agents than pidfds fit it degrades to polling (said once), never crashes, still heals.

@@ -5,7 +5,8 @@
   scripted on the fake clock, and end to end with the demo agent limited on a private tmux
   server while a real git relay pings it.
 - T57: a text refused at the screen (a limit banner came up between the look and the
-  typing) is queued, not lost; the resume nudge alone is typed under a banner.
+  typing) is queued, not lost; the resume nudge alone is typed under a banner; so is an
+  operator's `agents send` (and a lead agent's MCP `send`) into a limited agent.
 - T58: a frozen working line above a limit banner (real captured screens) reads limited.
 - T59: a spinner under a banner that stops moving is a limit, held, never stall-rebooted.
 """
@@ -320,6 +321,66 @@ def test_t57_delivery_refuses_a_limit_banner_and_the_text_waits(
     nudge = delivery.deliver(tmux, "t-w", NUDGE, dialog_re=backend.prompt_re,
                              active_re=backend.active_re, limits=None)
     assert nudge.delivered and inputs(rec) == [NUDGE]
+
+
+@pytest.mark.tmux
+def test_t57_agents_send_into_a_limited_agent_is_queued_not_typed(
+        tmp_path: Path, tmux_socket: str) -> None:
+    """FAULT: the operator's `agents send w TEXT` (no --when-idle), and a lead agent's MCP
+    `send`, while the demo agent shows a usage-limit banner (in Claude Code, the limit menu:
+    Enter would pick one of its items).
+    EXPECTED: nothing is typed; each text is queued in the agent's inbox for its next idle
+    moment, and the result says so: `delivered` false, `queued` its id, `detail` naming
+    the limit (--json), "not typed ... queued" (text); exit 0 (the text is safe, as with
+    --when-idle); a `send` event records it (was: typed into the limit menu, lost)."""
+    import sys
+
+    from agent_orchestrator.cli import mcptools
+    from agent_orchestrator.runtime import launch
+
+    tmux = Tmux(tmux_socket)
+    rec, ctl = tmp_path / "rec.jsonl", tmp_path / "ctl"
+    path = write_config(tmp_path, f"""
+        [[agent]]
+        name = "w"
+        backend = "demo"
+        watch = "heal"
+        [backend.demo]
+        flags = "--busy 0.2 --record {rec} --control {ctl}"
+    """, socket=tmux_socket)
+    config = config_mod.load(path)
+    launch.start(tmux, config, launch.plan_for(config, config.agents[0]), swept=False)
+    wait_until(lambda: records(rec), what="the demo agent")
+    (ctl.with_suffix(".tmp")).write_text("limit 3pm (UTC)\n")
+    (ctl.with_suffix(".tmp")).rename(ctl)
+    wait_until(lambda: screen.limit_line(tmux.capture("t-w"), config.backend("demo")),
+               what="the banner")
+
+    def send(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "agent_orchestrator", "send", "w",
+                               *extra, "--config", str(path)], capture_output=True,
+                              text=True, timeout=30, check=False)
+
+    done = send("run the tests", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["delivered"] is False and result["queued"]
+    assert "not typed: a usage limit is on screen" in result["detail"]
+    assert result["detail"].endswith("queued for its next idle moment")
+    shown = send("and lint")
+    assert shown.returncode == 0, shown.stderr
+    assert "not typed: a usage limit is on screen" in shown.stdout
+    assert "queued for w as " in shown.stdout
+    lead = mcptools.send(path, "w", "from the lead", False)
+    assert lead["delivered"] is False and lead["queued"]
+    holds_for(lambda: inputs(rec) == [], 0.5, what="nothing typed into the limit")
+    box = inbox.inbox_dir(config.state_dir, "w")
+    assert [(box / q).read_text() for q in inbox.queued(config.state_dir, "w")] == [
+        "run the tests", "and lint", "from the lead"]
+    sends = [json.loads(x) for x in (tmp_path / "logs" / "events.jsonl").read_text()
+             .splitlines() if json.loads(x)["event"] == "send"]
+    assert len(sends) == 3 and all("usage limit" in e["reason"] and "queued" in e["reason"]
+                                   for e in sends)
 
 
 def test_t57_a_refused_text_for_an_agent_no_rule_judges_is_reported(tmp_path: Path) -> None:

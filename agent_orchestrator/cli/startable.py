@@ -3,6 +3,9 @@ letting agents crash-loop. Each problem carries the line of the key that names i
 
 - an enabled agent's backend program is not found (resolved as `doctor` does, on PATH);
 - an enabled agent's `dir` does not exist;
+
+(both only for agents on this machine: a `host` agent's `dir` and program are on that host,
+which `doctor` checks over ssh; `check` and `up` never connect to a host for this)
 - a loop phase's `plan` file, or the folder its `status` file goes in, does not exist
   (both under the handoff repo when there is one, else under the project folder).
 """
@@ -29,7 +32,7 @@ def problems(config: Config) -> list[Problem]:
     index = {entry.get("name"): i for i, entry in enumerate(raw) if isinstance(entry, dict)}
     found: list[Problem] = []
     for agent in config.agents:
-        if not agent.enabled:
+        if not agent.enabled or agent.host is not None:
             continue
         where = ("agent", index.get(agent.name, -1))
         backend = config.backend(agent.backend)

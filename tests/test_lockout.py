@@ -141,11 +141,11 @@ phases = [
 """
 
 
-def test_check_and_up_refuse_a_fleet_that_cannot_start(
+def test_check_up_and_restart_refuse_a_fleet_that_cannot_start(
         tmux_socket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A program not on PATH, a missing agent dir, a phase's missing plan and status folder:
-    each reported with its line; `up` starts nothing; a disabled agent's backend is not
-    looked for. Once they exist, `check` passes."""
+    each reported with its line; `up` and `restart` start nothing; a disabled agent's
+    backend is not looked for. Once they exist, `check` passes."""
     path = write_config(tmp_path, UNSTARTABLE, socket=tmux_socket)
     text = path.read_text().splitlines()
 
@@ -153,8 +153,8 @@ def test_check_and_up_refuse_a_fleet_that_cannot_start(
         return next(n for n, row in enumerate(text, start=1) if needle in row)
 
     ghost = line('backend = "ghost"')  # agent a's, the first
-    for verb in ("check", "up"):
-        assert main([verb, "--config", str(path)]) == 1
+    for argv in (["check"], ["up"], ["restart", "b"]):
+        assert main([*argv, "--config", str(path)]) == 1
         err = capsys.readouterr().err
         assert "the fleet cannot start" in err
         assert f"{path}:{ghost}: agent.a.backend: backend 'ghost' " \

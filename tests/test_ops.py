@@ -167,6 +167,13 @@ def test_status_of_one_agent_in_detail(make_fleet, tmp_path: Path) -> None:
     for part in (f"pid {pid}", "CPU", "MiB", "restart: exited with status 3", "screen",
                  "last events", "state "):
         assert part in text.stdout, (part, text.stdout)
+    # The fleet's --json measures every running agent's process tree too.
+    rows = {r["agent"]: r for r in json.loads(fleet.agents("status", "--json").stdout)["agents"]}
+    for name in ("a", "b"):
+        row = rows[name]
+        assert row["pid"] == fleet.pane_pid(f"e-{name}"), row
+        assert row["cpu_pct"] is not None and row["cpu_pct"] >= 0, row
+        assert row["rss_bytes"] is not None and row["rss_bytes"] > 1_000_000, row
     assert fleet.agents("status", "zz").returncode == 2
     assert fleet.agents("status", "a", "--watch").returncode == 2
     assert fleet.agents("down", "b").returncode == 0

@@ -136,13 +136,14 @@ def test_send_types_byte_exact_now_and_reports_json(make_fleet, tmp_path: Path) 
     assert typed[-1] == TEXT
     sent = fleet.events("a", "send")
     assert len(sent) == 1 and "typed" in sent[0]["reason"] and "operator: pid" in sent[0]["reason"]
-    # From stdin, its final newline dropped.
-    piped = subprocess.run([sys.executable, "-m", "agent_orchestrator", "send", "a", "-",
-                            "--config", str(fleet.path)], input="from stdin\n", text=True,
-                           capture_output=True, timeout=30, check=False)
-    assert piped.returncode == 0 and piped.stdout.startswith("delivered to a")
-    assert [r["text"] for r in fleet.records("a") if r["event"] == "input"][-1] == \
-        "from stdin"
+    # From stdin, its one final newline dropped (the submit key ends it), no other.
+    for piped_in, typed_text in (("from stdin\n", "from stdin"), ("x\n\n", "x\n")):
+        piped = subprocess.run([sys.executable, "-m", "agent_orchestrator", "send", "a", "-",
+                                "--config", str(fleet.path)], input=piped_in, text=True,
+                               capture_output=True, timeout=30, check=False)
+        assert piped.returncode == 0 and piped.stdout.startswith("delivered to a"), piped
+        assert [r["text"] for r in fleet.records("a") if r["event"] == "input"][-1] == \
+            typed_text
     # The errors.
     assert fleet.agents("send", "nope", "x").returncode == 2  # an unknown name: bad usage
     assert fleet.agents("send", "a").returncode == 2

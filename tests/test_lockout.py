@@ -141,11 +141,11 @@ phases = [
 """
 
 
-def test_check_and_up_refuse_a_fleet_that_cannot_start(
+def test_check_up_and_restart_refuse_a_fleet_that_cannot_start(
         tmux_socket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A program not on PATH, a missing agent dir, a phase's missing plan and status folder:
-    each reported with its line; `up` starts nothing; a disabled agent's backend is not
-    looked for. Once they exist, `check` passes."""
+    each reported with its line; `up` and `restart` start nothing; a disabled agent's
+    backend is not looked for. Once they exist, `check` passes."""
     path = write_config(tmp_path, UNSTARTABLE, socket=tmux_socket)
     text = path.read_text().splitlines()
 
@@ -153,8 +153,8 @@ def test_check_and_up_refuse_a_fleet_that_cannot_start(
         return next(n for n, row in enumerate(text, start=1) if needle in row)
 
     ghost = line('backend = "ghost"')  # agent a's, the first
-    for verb in ("check", "up"):
-        assert main([verb, "--config", str(path)]) == 1
+    for argv in (["check"], ["up"], ["restart", "b"]):
+        assert main([*argv, "--config", str(path)]) == 1
         err = capsys.readouterr().err
         assert "the fleet cannot start" in err
         assert f"{path}:{ghost}: agent.a.backend: backend 'ghost' " \
@@ -169,3 +169,43 @@ def test_check_and_up_refuse_a_fleet_that_cannot_start(
     (tmp_path / "PLAN-1.md").write_text("plan\n")
     path.write_text(path.read_text().replace("no-such-agent-cli-13", "sh"))
     assert main(["check", "--config", str(path)]) == 0
+
+
+def test_check_leaves_an_agent_on_another_host_to_that_host(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `host` agent's `dir` and program are paths on that host: `check` does not look for
+    them here (`doctor` checks them there), and it does not connect to the host for it (an
+    `ssh` on PATH that would leave a mark is never run). A local agent is still checked."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    mark = tmp_path / "ssh-ran"
+    fake_ssh = bin_dir / "ssh"
+    fake_ssh.write_text(f"#!/bin/sh\ntouch '{mark}'\nexit 255\n")
+    fake_ssh.chmod(0o700)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{Path('/usr/bin')}:{Path('/bin')}")
+    remote = """
+    [host.x]
+    ssh = "x"
+
+    [backend.ghost]
+    bin = "no-such-agent-cli-13 --fast"
+    process_name = "ghost"
+
+    [[agent]]
+    name = "far"
+    backend = "ghost"
+    host = "x"
+    dir = "~/nowhere-here"
+    """
+    path = write_config(tmp_path, remote)
+    assert main(["check", "--config", str(path)]) == 0, capsys.readouterr().err
+    out = capsys.readouterr()
+    assert "cannot start" not in out.err and "nowhere-here" not in out.err
+    assert "ok" in out.out and not mark.exists()
+    local = '\n[[agent]]\nname = "near"\nbackend = "ghost"\ndir = "nowhere-here"\n'
+    path.write_text(path.read_text() + local)
+    assert main(["check", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "agent.near.backend" in err and "agent.near.dir" in err
+    assert "agent.far" not in err and not mark.exists()

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from conftest import holds_for, sessions, wait_until
 from harness import demo_agent
 
 from agent_orchestrator import config as config_mod
+from agent_orchestrator.cli import status
 from agent_orchestrator.cli.main import main
 from agent_orchestrator.doors import memorystore, tmuxsocket
 
@@ -164,11 +167,47 @@ def test_status_of_one_agent_in_detail(make_fleet, tmp_path: Path) -> None:
     for part in (f"pid {pid}", "CPU", "MiB", "restart: exited with status 3", "screen",
                  "last events", "state "):
         assert part in text.stdout, (part, text.stdout)
+    # The fleet's --json measures every running agent's process tree too.
+    rows = {r["agent"]: r for r in json.loads(fleet.agents("status", "--json").stdout)["agents"]}
+    for name in ("a", "b"):
+        row = rows[name]
+        assert row["pid"] == fleet.pane_pid(f"e-{name}"), row
+        assert row["cpu_pct"] is not None and row["cpu_pct"] >= 0, row
+        assert row["rss_bytes"] is not None and row["rss_bytes"] > 1_000_000, row
     assert fleet.agents("status", "zz").returncode == 2
     assert fleet.agents("status", "a", "--watch").returncode == 2
     assert fleet.agents("down", "b").returncode == 0
     stopped = json.loads(fleet.agents("status", "b", "--json").stdout)
     assert stopped["state"] == "stopped" and stopped["pid"] is None and stopped["screen"] is None
+
+
+def test_status_of_one_agent_shows_its_limit_window_and_back_off(make_fleet,
+                                                                 tmp_path: Path) -> None:
+    """The watchdog's memory of a limit window and a held-back restart (saved as it saves
+    them, the watchdog stopped so that it does not look again): `status a --json` has the
+    reset time, what is left of both and where the limit was seen; the text says it."""
+    fleet = make_fleet(demo_agent("a", tmp_path))
+    assert fleet.agents("up").returncode == 0
+    fleet.wait_event("a", "adopt")
+    assert fleet.agents("down", "watchdog").returncode == 0
+    wait_until(lambda: "e-watchdog" not in sessions(fleet.socket), what="no watchdog")
+    config = config_mod.load(fleet.path)
+    memory = memorystore.load_memory(config, quarantine=False)[0]
+    mono, reset = time.monotonic(), time.time() + 3 * 3600 + 30
+    held = dataclasses.replace(memory.agent("a"), limit_until=mono + 3 * 3600 + 30,
+                               limit_reset_wall=reset, limit_source="screen", failures=2,
+                               restart_due_at=mono + 20 * 60 + 30)
+    memorystore.save_memory(config, dataclasses.replace(memory,
+                                                        agents={**memory.agents, "a": held}))
+    body = json.loads(fleet.agents("status", "a", "--json").stdout)
+    assert body["state"] == "limited" and body["limit_until"] == status.iso(reset)
+    assert body["limit_reset"] == reset and body["limit_source"] == "screen"
+    assert 3 * 3600 < body["limit_left_s"] <= 3 * 3600 + 30
+    assert 20 * 60 < body["backoff_left_s"] <= 20 * 60 + 30 and body["failures"] == 2
+    text = fleet.agents("status", "a").stdout
+    when = datetime.fromtimestamp(reset).strftime("%Y-%m-%d %H:%M")
+    assert f"  limit      held 3h00m more (reset {when}, seen on its screen)" in text, text
+    assert "  back-off   restart in 20m (failure 2 in a row)" in text, text
 
 
 def test_usage_mistakes_and_unknown_names_exit_2(tmp_path: Path) -> None:

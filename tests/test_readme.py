@@ -61,3 +61,44 @@ def test_the_verbs_table_is_true_to_the_parser() -> None:
             spelled = set(action.option_strings) & options
             assert not spelled or spelled & named, f"`agents {name}`: {sorted(spelled)} " \
                 "not in README's verbs table"
+
+
+def _without_asides(text: str) -> str:
+    """The text with its (parenthesised asides) removed, innermost first."""
+    while (shorter := re.sub(r"\([^()]*\)", "", text)) != text:
+        text = shorter
+    return text
+
+
+def test_the_status_json_shape_is_true_to_the_code() -> None:
+    """The README's `status --json` keys, nested keys, row fields and `state` words are the
+    code's (cli/status.py), and `status NAME --json` adds what AgentDetail adds: a field
+    renamed or added on either side fails here."""
+    import dataclasses
+
+    from agent_orchestrator.cli import agentstatus, status
+
+    start = "`agents status --json` prints one document (`version` 2): "
+    assert status.JSON_VERSION == 2 and start in README
+    paragraph = README.split(start, 1)[1].split("Every value is null when unknown.", 1)[0]
+    shape = _without_asides(paragraph)
+    tables = dict(re.findall(r"`(\w+)`(?:, a list of)?\s*\{([^{}]*)\}", shape))
+    top = re.findall(r"`(\w+)`", re.sub(r"\{[^{}]*\}", "", shape))
+    doc = status.FleetStatus((), None, False, None).to_json()
+    assert ["version", *top] == list(doc)
+    nested = {key: re.findall(r"`(\w+)`", keys) for key, keys in tables.items()}
+    row_fields = [f.name for f in dataclasses.fields(status.StatusRow)]
+    assert nested == {**{k: list(v) for k, v in doc.items() if isinstance(v, dict)},
+                      "agents": row_fields}
+    # the states, in the code's order
+    states = README.split("`state` is\none of ", 1)[1].split(" Services\nare rows", 1)[0]
+    assert tuple(re.findall(r"`([a-z-]+)`", _without_asides(states))) == status.STATES
+    # `status NAME --json`: the row's fields, then the detail's own
+    row = next(line for line in README.splitlines() if line.startswith("| `agents status NAME"))
+    measured, plus = re.search(r"measured here (.*?), plus (.*?) \(null when unknown\)",
+                               row).groups()
+    detail = [f.name for f in dataclasses.fields(agentstatus.AgentDetail) if f.name != "row"]
+    assert re.findall(r"`(\w+)`", plus) + re.findall(r"`(\w+)`", measured) == \
+        [name for name in detail if name not in ("pid", "cpu_pct", "rss_bytes")] + \
+        ["pid", "cpu_pct", "rss_bytes"]
+    assert set(re.findall(r"`(\w+)`", measured)) <= set(row_fields)

@@ -186,3 +186,29 @@ def test_a_config_edit_starts_and_stops_a_service(make_fleet) -> None:
     fleet.wait_event("db", "removed", timeout=10)
     wait_until(lambda: "e-db" not in sessions(fleet.socket), timeout=10, what="db stopped")
     assert fleet.pane_pid("e-web") is not None  # untouched
+
+
+@pytest.mark.tmux
+def test_restart_restarts_a_service(make_fleet) -> None:
+    """`agents restart web`: a new process in the same session, a `restart` event naming
+    the operator, and the watchdog adopts the new run (it is not healed a second time)."""
+    fleet = make_fleet("[watchdog]\nsignal_interval = 30\n" + SERVICE)
+    assert fleet.agents("up").returncode == 0
+    fleet.wait_event("web", "adopt")
+    old = fleet.pane_pid("e-web")
+    result = fleet.agents("restart", "web")
+    assert result.returncode == 0, result.stderr
+    assert "restarted" in result.stdout and f"was pid {old}" in result.stdout
+    new = wait_until(lambda: fleet.pane_pid("e-web"), timeout=5, what="the new pane")
+    assert new != old
+    event = fleet.wait_event("web", "restart")
+    assert "restarted by the operator" in event["reason"] and "operator: pid" in event["reason"]
+
+    def row() -> dict | None:
+        doc = json.loads(fleet.agents("status", "--json").stdout)
+        web = next(r for r in doc["agents"] if r["agent"] == "web")
+        return web if web["pid"] == new and web["state"] == "running" else None
+
+    web = wait_until(row, what="status to show the new run")
+    assert web["kind"] == "service"
+    holds_for(lambda: fleet.pane_pid("e-web") == new, 2, what="the new run left alone")

@@ -10,7 +10,7 @@ import os
 import signal
 
 import pytest
-from conftest import sessions, tmux_cmd, wait_until
+from conftest import holds_for, sessions, tmux_cmd, wait_until
 from harness import demo_agent
 
 pytestmark = pytest.mark.tmux
@@ -88,3 +88,34 @@ def test_agents_down_is_a_stop_not_a_killed_session(make_fleet, tmp_path) -> Non
     assert fleet.agents("down").returncode == 0
     fleet.wait_event(None, "watchdog-stop", timeout=10)
     assert not fleet.events(None, "watchdog-session-gone")
+
+
+def test_agents_down_stops_a_foreground_watchdog(make_fleet, tmp_path) -> None:
+    """A watchdog run in the foreground (in no tmux session) is stopped by `agents down`
+    too, before the agents (else it heals them back at once); `down` names it by its pid,
+    no session, and leaves neither its session nor its control session. `down watchdog`
+    stops it alone."""
+    fleet = make_fleet(demo_agent("a", tmp_path) + SERVICE)
+    assert fleet.agents("up").returncode == 0
+    fleet.wait_event("a", "adopt")
+    assert fleet.agents("down", "watchdog").returncode == 0
+    proc = fleet.watchdog_subprocess()
+    wait_until(lambda: "e-watchdog-control" in sessions(fleet.socket), what="its control")
+    down = fleet.agents("down", "watchdog")
+    assert down.returncode == 0, down.stderr
+    assert down.stdout.splitlines()[0].split() == [
+        "stopped", "watchdog", "(pid", f"{proc.pid},", "in", "no", "tmux", "session)"]
+    assert proc.wait(timeout=10) == 0
+    wait_until(lambda: sessions(fleet.socket) == {"e-a", "e-web"}, what="the agents alone")
+    proc = fleet.watchdog_subprocess()
+    wait_until(lambda: "e-watchdog-control" in sessions(fleet.socket), what="its control")
+    down = fleet.agents("down")
+    assert down.returncode == 0, down.stderr
+    lines = down.stdout.splitlines()
+    assert lines[0].split() == [
+        "stopped", "watchdog", "(pid", f"{proc.pid},", "in", "no", "tmux", "session)"]
+    assert [line.split()[:2] for line in lines[1:3]] == [["stopped", "e-a"], ["stopped", "e-web"]]
+    assert "absent" not in down.stdout and "kill" not in down.stdout
+    assert proc.wait(timeout=10) == 0
+    holds_for(lambda: not {s for s in sessions(fleet.socket) if s.startswith("e-")}, 2,
+              what="nothing healed back, no watchdog session")

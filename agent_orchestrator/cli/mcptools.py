@@ -74,7 +74,7 @@ def outcomes(path: Path, verb: str, names: list[str]) -> dict[str, object]:
     if verb == "restart" and not names:
         raise UsageError("restart needs at least one name")
     config, _ = load(path, strict=verb != "down", env=verb != "down")
-    if verb == "up":
+    if verb in ("up", "restart"):  # they start sessions
         refuse_unstartable(config)
     run = {"up": fleet.up, "down": fleet.down, "restart": fleet.restart}[verb]
     results = run(config, tmux(config), names)

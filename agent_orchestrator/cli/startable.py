@@ -2,10 +2,12 @@
 letting agents crash-loop. Each problem carries the line of the key that names it:
 
 - an enabled agent's backend program is not found (resolved as `doctor` does, on PATH);
-- an enabled agent's `dir` does not exist
-(agents of this machine only: another host's paths are that host's, `doctor` checks them);
+- an enabled agent's `dir` does not exist;
 - a loop phase's `plan` file, or the folder its `status` file goes in, does not exist
   (both under the handoff repo when there is one, else under the project folder).
+
+The first two only for agents on this machine: a `host` agent's `dir` and program are on
+that host, which `doctor` checks over ssh; `check` and `up` never connect to a host for this.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def problems(config: Config) -> list[Problem]:
     found: list[Problem] = []
     for agent in config.agents:
         if not agent.enabled or agent.host is not None:
-            continue  # a remote agent's bin and dir are its host's (`agents doctor` looks)
+            continue
         where = ("agent", index.get(agent.name, -1))
         backend = config.backend(agent.backend)
         if program(backend.bin) is None:

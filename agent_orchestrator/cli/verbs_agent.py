@@ -58,8 +58,8 @@ ATTACH = Verb(
 def _build_send(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", metavar="NAME", help="an agent")
     parser.add_argument("text", metavar="TEXT",
-                        help="the text, typed as is; `-` reads it from stdin (its final "
-                        "newline dropped: the submit key ends the text)")
+                        help="the text, typed as is; `-` reads it from stdin (only its one "
+                        "final newline dropped: the submit key ends the text)")
     parser.add_argument("--when-idle", action="store_true",
                         help="queue it: the watchdog types it at the agent's next idle "
                         "moment (never while it works, is limited or at a dialog)")
@@ -74,7 +74,7 @@ def run_send(args: argparse.Namespace) -> int:
 
     config = load(args, env=False)
     agent = agent_named(config, args.name)
-    text = sys.stdin.read().rstrip("\n") if args.text == "-" else args.text
+    text = sys.stdin.read().removesuffix("\n") if args.text == "-" else args.text
     result = send_text(config, agent, text, args.when_idle)
     if result["queued"] is not None and lock.watchdog_pid(config) is None:
         render.notice("the watchdog is not running: the text waits until it runs "

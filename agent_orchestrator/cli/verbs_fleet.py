@@ -66,6 +66,7 @@ def run_restart(args: argparse.Namespace) -> int:
     from agent_orchestrator.runtime import fleet
 
     config = load(args, strict=True)
+    refuse_unstartable(config)  # as `up` does: a fleet that cannot start is not restarted
     render.outcomes(render.console(), fleet.restart(config, tmux(config), args.names))
     return 0
 
@@ -97,5 +98,6 @@ RESTART = Verb(
     "restart", "stop and start agents or services: a new run, its clocks and counters fresh",
     "agents restart builder    # the watchdog starts its idle clock and back-off over\n"
     "  agents restart a b\n"
-    "like `up` it refuses a config with errors (it starts sessions: not from an old copy)",
+    "like `up` it refuses a config with errors (it starts sessions: not from an old copy)\n"
+    "and a fleet that cannot start (a program not found, a missing dir: see `agents check`)",
     _restart_names, run_restart, starts_fleet=True)

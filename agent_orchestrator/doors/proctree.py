@@ -156,6 +156,12 @@ def descendants(root: int) -> list[tuple[int, str]]:
     return found
 
 
+def process(pid: int) -> list[tuple[int, str]]:
+    """[(pid, start time)] of a live process, for `terminate`; [] when it is gone."""
+    started = _start_time(pid)
+    return [] if started is None else [(pid, started)]
+
+
 def terminate(processes: Iterable[tuple[int, str]], grace: float = 2.0) -> int:
     """SIGTERM the processes, SIGKILL what is left after `grace` seconds; return how many
     were signalled. A pid whose start time changed was reused by another process and is

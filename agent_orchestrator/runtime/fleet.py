@@ -214,7 +214,6 @@ def down(config: Config, tmux: Tmux | FleetTmux, names: Sequence[str] = ()) -> l
     does not heal them; with no names stop everything, the watchdog first (so it does not
     heal what is being stopped) and any leftover session carrying the prefix."""
     check_names(config, names, watchdog=True)
-    outcomes = []
     targets: list[tuple[str, str]] = []
     if not names or WATCHDOG in names:
         targets.append((WATCHDOG, config.watchdog_session))
@@ -228,31 +227,43 @@ def down(config: Config, tmux: Tmux | FleetTmux, names: Sequence[str] = ()) -> l
             if names:
                 markers.mark_stopped(config, service.name)
             targets.append((service.name, service.session))
-    if not names and config.session_prefix:
-        known = {session for _, session in targets}
-        leftovers = [s for s in tmux.snapshot().panes
-                     if s.startswith(config.session_prefix) and s not in known]
-        targets += [(s, s) for s in sorted(leftovers)]
     dog = lock.watchdog_pid(config) if targets and targets[0][0] == WATCHDOG else None
-    for name, session in targets:
-        if name == WATCHDOG:  # its process first: a stop, not a killed session to report
-            proctree.terminate(proctree.tagged(proctree.launch_tag(config.tmux_socket,
-                                                                   session)))
-        # After the stopped mark, under the session's lock: a watchdog's start in flight
-        # ends first and is killed here, a later one sees the mark (T53).
-        try:
-            with lock.session_lock(config, session):
-                existed = hostfleet.stop_session(tmux, config, session)
-        except (TmuxError, OSError) as exc:  # another host that does not answer
-            if hostfleet.remote_launcher(tmux, session) is None:
-                raise
-            outcomes.append(Outcome(name, session, "skipped", str(exc)))
-            continue
-        if name == WATCHDOG and not existed and dog is not None:  # it ran in no session
-            still = lock.watchdog_pid(config)
-            outcomes.append(Outcome(name, "", "running" if still else "stopped",
-                                    f"pid {dog}, in no tmux session" + (
-                                        f": stop it with `kill {still}`" if still else "")))
-            continue
-        outcomes.append(Outcome(name, session, "stopped" if existed else "absent"))
+    outcomes = [_stop(config, tmux, name, session, dog) for name, session in targets]
+    if not names and config.session_prefix:  # after the watchdog, whose own may be gone
+        known = {session for _, session in targets}
+        outcomes += [_stop(config, tmux, s, s, None) for s in sorted(
+            s for s in tmux.snapshot().panes
+            if s.startswith(config.session_prefix) and s not in known)]
     return outcomes
+
+
+def _stop(config: Config, tmux: Tmux | FleetTmux, name: str, session: str,
+          dog: int | None) -> Outcome:
+    """Stop one session (the watchdog's: its process first, `dog` the pid holding its lock
+    before, which is stopped even when it runs in no session)."""
+    if name == WATCHDOG:  # its process first: a stop, not a killed session to report
+        proctree.terminate(proctree.tagged(proctree.launch_tag(config.tmux_socket, session)))
+    # After the stopped mark, under the session's lock: a watchdog's start in flight
+    # ends first and is killed here, a later one sees the mark (T53).
+    try:
+        with lock.session_lock(config, session):
+            existed = hostfleet.stop_session(tmux, config, session)
+    except (TmuxError, OSError) as exc:  # another host that does not answer
+        if hostfleet.remote_launcher(tmux, session) is None:
+            raise
+        return Outcome(name, session, "skipped", str(exc))
+    if name == WATCHDOG and not existed and dog is not None:  # it ran in no session
+        return _stop_foreground(config, dog)
+    return Outcome(name, session, "stopped" if existed else "absent")
+
+
+def _stop_foreground(config: Config, dog: int) -> Outcome:
+    """Stop a watchdog that runs in no tmux session (`agents watchdog` in a terminal, or
+    under a service manager): SIGTERM to the pid that holds its lock, as long as it still
+    holds it (SIGKILL after the grace). One we may not signal is named, to stop by hand."""
+    if lock.watchdog_pid(config) == dog:
+        proctree.terminate(proctree.process(dog))
+    still = lock.watchdog_pid(config)
+    return Outcome(WATCHDOG, "", "running" if still else "stopped",
+                   f"pid {dog}, in no tmux session" + (
+                       f": stop it with `kill {still}`" if still else ""))

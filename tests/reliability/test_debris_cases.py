@@ -151,7 +151,11 @@ def test_t48_orphaned_control_client_is_ended_at_start(make_fleet, tmp_path: Pat
 CHILD = """
 import os, signal, sys, time
 from agent_orchestrator.doors.tmux import Tmux
-client = Tmux(socket_name=sys.argv[1]).attach_control(sys.argv[2])
+for _ in range(50):  # a client that could not attach (a busy server) is tried again
+    client = Tmux(socket_name=sys.argv[1]).attach_control(sys.argv[2])
+    time.sleep(0.1)
+    if client.poll() is None:
+        break
 if os.fork() == 0:  # a fork that keeps the client's stdin open, as any fork could
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     time.sleep(600)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from agent_orchestrator.doors import proctree
+from agent_orchestrator.doors import cgroups, proctree
 
 _counter = itertools.count()
 T = TypeVar("T")
@@ -50,6 +50,8 @@ def tmux_socket() -> Iterator[str]:
     # outlive a killed server), so killing the server alone would leave it running.
     proctree.terminate(proctree.tagged(proctree.launch_tag(name, ""), prefix=True))
     subprocess.run(["tmux", "-L", name, "kill-server"], capture_output=True, check=False)
+    if (own := cgroups.own()) is not None:  # the runs' cgroups (doors/cgroups.py), if any
+        cgroups.end_server(own / cgroups.FOLDER, name)
 
 
 def wait_until(predicate: Callable[[], T | None], timeout: float = 15.0,

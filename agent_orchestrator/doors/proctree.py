@@ -16,9 +16,9 @@ itself with an empty environment (servers do) carries none. So boot.py also make
 pane's process a child subreaper (`become_subreaper`, kept across its exec of the agent):
 orphaned descendants are re-parented to the agent instead of init, and `descendants` of
 the pane's pid finds them by parentage, which no process can leave. `stop` kills the union
-of both. (A cgroup v2 per agent would also hold what outlives the agent, but it needs a
-delegated, writable hierarchy: machines like the CI box mount it read-only.) The cost: an
-agent that never reaps children it did not start keeps their zombies until it exits.
+of both. What outlives the agent itself (init adopts it) is held by the run's cgroup v2
+where the machine allows one (doors/cgroups.py). The cost of the subreaper: an agent that
+never reaps children it did not start keeps their zombies until it exits.
 
 Our tmux clients run WITHOUT these variables (`untagged`): a tmux server started by a tagged
 process (the watchdog recreating a killed server) would otherwise carry the watchdog's tag,

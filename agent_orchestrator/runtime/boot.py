@@ -11,6 +11,8 @@ tmux starts this with a fixed argv (tmux would split user text on `;`), and it:
 4. becomes a child subreaper (after the pinger's double fork, so that one goes to init),
    kept across the exec: a daemon the agent starts stays below the pane's pid, where
    `agents down` finds it whatever it does to its name and environment (proctree.py);
+   and, where the machine allows it, joins a cgroup v2 of its own (cgroups.py), which
+   holds such a daemon even after the agent died, and records it for `stop`;
 5. execs the agent, so the pane's pid IS the agent (tmux reports its exit status, and its
    process name is what `process_name` is matched against).
 The prompt reaches the agent as one argv element, byte for byte: no shell sees it unless the
@@ -19,13 +21,14 @@ backend's delivery is `exec`, whose template is a shell command line by definiti
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from agent_orchestrator.doors import proctree
+from agent_orchestrator.doors import cgroups, proctree
 
 PING_RETRY_WINDOW = 10.0  # seconds to keep pressing submit while the boot line sits unsent
 
@@ -51,6 +54,9 @@ def main(argv: list[str]) -> int:
     if spec.get("boot_line"):  # the spec carries the backend's delay and key with it
         _fork_pinger(spec["boot_line"], float(spec["connect_delay"]), spec["submit_key"])
     proctree.become_subreaper()
+    if spec.get("cgroup") and (group := cgroups.join(spec["cgroup"]["name"])) is not None:
+        with contextlib.suppress(OSError):
+            cgroups.record(Path(spec["cgroup"]["record"]), group)
     args = spec["argv"]
     try:
         os.execvpe(args[0], args, env)

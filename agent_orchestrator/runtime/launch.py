@@ -33,7 +33,16 @@ from agent_orchestrator.config.templates import (
     render_shell,
     render_words,
 )
-from agent_orchestrator.doors import fdlimit, logcap, markers, proctree, rundir, signals, worktrees
+from agent_orchestrator.doors import (
+    cgroups,
+    fdlimit,
+    logcap,
+    markers,
+    proctree,
+    rundir,
+    signals,
+    worktrees,
+)
 from agent_orchestrator.doors.files import touch_private, write_atomic
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import mcpwiring, signalwiring
@@ -73,6 +82,11 @@ def kickoff_file(config: Config, session: str) -> Path:
 def spec_file(config: Config, session: str) -> Path:
     """The launch spec boot.py reads and deletes (it holds the prompt)."""
     return launch_dir(config) / f"launch-{session}.json"
+
+
+def cgroup_file(config: Config, session: str) -> Path:
+    """Where boot.py writes down the cgroup of the session's run (doors/cgroups.py)."""
+    return launch_dir(config) / f"cgroup-{session}"
 
 
 def log_file(config: Config, session: str) -> Path:
@@ -266,7 +280,10 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan, swept: bool = False) -> 
     write_atomic(spec, json.dumps({
         "argv": list(plan.argv), "cwd": str(plan.cwd), "env": env,
         "boot_line": plan.boot_line, "connect_delay": plan.connect_delay,
-        "submit_key": plan.submit_key}, ensure_ascii=False).encode("utf-8"))
+        "submit_key": plan.submit_key, "cgroup": {
+            "name": cgroups.run_name(config.tmux_socket, plan.session, launch_id),
+            "record": str(cgroup_file(config, plan.session))}},
+        ensure_ascii=False).encode("utf-8"))
     log = log_file(config, plan.session)
     with contextlib.suppress(OSError):
         touch_private(log)
@@ -279,6 +296,8 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan, swept: bool = False) -> 
     # suite). Done after the start, not before, so a concurrent start is never hit.
     if not swept:
         proctree.terminate(proctree.tagged(tag, other_than=launch_id))
+        cgroups.end_runs(cgroup_file(config, plan.session), config.tmux_socket, plan.session,
+                         but=launch_id)
 
 
 def keep_resume_id(plan: LaunchPlan) -> None:
@@ -314,6 +333,9 @@ def stop(tmux: Tmux, config: Config, session: str) -> bool:
     tree = proctree.descendants(pane.pid) if pane and not pane.dead and pane.pid > 0 else []
     existed = tmux.kill(session)
     proctree.terminate({*tree, *proctree.tagged(tag)})
+    # What the tree and the tag missed (a daemon that outlived its agent's death): its cgroup.
+    cgroups.end_runs(cgroup_file(config, session), config.tmux_socket, session)
+    cgroup_file(config, session).unlink(missing_ok=True)
     # Killed before boot.py read its spec: don't leave the prompt lying around.
     spec_file(config, session).unlink(missing_ok=True)
     return existed

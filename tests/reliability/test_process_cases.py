@@ -5,7 +5,8 @@
 - T51 the tmux server's open-file limit: a fleet that outgrows it (2 descriptors a pane)
   is warned about by `doctor` and `up`.
 - T52 a daemon that double-forks, calls setsid, renames itself and drops its environment
-  (no tag left to find it by) does not survive `agents down`.
+  (no tag left to find it by) does not survive `agents down`, nor (its run's cgroup v2)
+  the death of its agent followed by `agents up` or `agents down`.
 - T53 `agents down a` while the watchdog is in the middle of restarting `a`: when down
   returns, `a` has no session and no process, and stays so.
 - T54 under a soft `ulimit -n` of 64 (hard 4096), the tmux server the watchdog or `agents
@@ -25,8 +26,10 @@ from pathlib import Path
 import pytest
 from conftest import holds_for, sessions, tmux_cmd, wait_until
 
-from agent_orchestrator.doors import proctree
+from agent_orchestrator import config as config_mod
+from agent_orchestrator.doors import cgroups, proctree
 from agent_orchestrator.doors.crashpoints import SLOW_VAR
+from agent_orchestrator.runtime import launch
 
 pytestmark = pytest.mark.tmux
 
@@ -146,6 +149,54 @@ def test_t52_setsid_daemon_without_tag_does_not_survive_down(make_fleet,
     finally:
         if alive(pid):
             os.kill(pid, 9)
+
+
+@pytest.mark.skipif(cgroups.own() is None, reason="no cgroup v2 hierarchy here")
+def test_t52_a_daemon_whose_agent_died_is_ended_by_up_and_by_down(make_fleet,
+                                                                  tmp_path: Path) -> None:
+    """FAULT: as above, but the agent dies after starting the daemon, so the daemon is no
+    longer below the pane (its subreaper is gone) and carries no tag: only the cgroup its
+    agent joined still holds it. EXPECTED: `agents up a` (a new run in place of the dead
+    pane) ends the earlier run's daemon, and `agents down a` ends the new one."""
+    pidfile, die = tmp_path / "daemon.pid", tmp_path / "die"
+    script = tmp_path / "daemon.py"
+    script.write_text(DAEMON.format(pidfile=str(pidfile)))
+    live = f"while [ ! -e {die} ]; do sleep 0.05; done; exit 3"
+    fleet = make_fleet(TOOL.format(bin=f"sh -c '{{python}} {script}; {live}'")
+                       + tool_agent("a"))
+    config = config_mod.load(fleet.path)
+    daemons: list[int] = []
+
+    def run_then_die() -> int:
+        """Start `a` (the watchdog stopped: nothing heals it), let it die; its daemon."""
+        assert fleet.agents("up", "a").returncode == 0
+        assert fleet.agents("down", "watchdog").returncode == 0
+        daemons.append(int(wait_until(lambda: pidfile.exists() and pidfile.read_text(),
+                                      what="the daemon's pid")))
+        pidfile.unlink()
+        group = Path(launch.cgroup_file(config, "e-a").read_text())
+        assert str(daemons[-1]) in (group / "cgroup.procs").read_text().split()
+        die.touch()  # the agent exits; its daemon is left without a parent of ours
+        wait_until(lambda: pane_dead(fleet), what="the agent's pane to die")
+        die.unlink()
+        assert alive(daemons[-1])
+        return daemons[-1]
+
+    try:
+        first = run_then_die()
+        second = run_then_die()  # `up` put a new run in place of the dead pane
+        assert not alive(first), "the dead run's daemon survived the new run"
+        assert fleet.agents("down", "a").returncode == 0
+        assert not alive(second), "the daemon of a dead agent survived down"
+    finally:
+        for pid in daemons:
+            if alive(pid):
+                os.kill(pid, 9)
+
+
+def pane_dead(fleet) -> bool:
+    out = tmux_cmd(fleet.socket, "list-panes", "-a", "-F", "#{session_name} #{pane_dead}")
+    return "e-a 1" in out.stdout.splitlines() or "e-a" not in sessions(fleet.socket)
 
 
 # ------------------------------------------------------------------------------- T50

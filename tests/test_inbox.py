@@ -17,7 +17,10 @@ from harness import demo_agent
 from simulate import Sim
 
 from agent_orchestrator import config as config_mod
+from agent_orchestrator.core import looprules
+from agent_orchestrator.core.decisions import Queue, Unqueue
 from agent_orchestrator.doors import inbox
+from agent_orchestrator.runtime import apply
 
 RULE = "─" * 60
 IDLE = f"❯ do it\n● Done: do it\n✻ Worked for 3s\n{RULE}\n❯\xa0\n{RULE}\n  ? for shortcuts"
@@ -117,6 +120,21 @@ def test_queue_files_are_private_ordered_and_bounded(tmp_path: Path) -> None:
         inbox.enqueue(tmp_path, "a", "x" * (inbox.MAX_BYTES + 1))
     with pytest.raises(ValueError):
         inbox.inbox_dir(tmp_path, "../b")
+
+
+def test_a_phase_change_drops_the_watchdogs_stale_texts_not_the_operators(sim: Sim) -> None:
+    """looprules queues pings and gate failures with their reason and drops them when the
+    phase changes (Unqueue); what the operator queued (`agents send`) stays, in order."""
+    state, events = sim.config.state_dir, []
+    mine = inbox.enqueue(state, "a", "from the operator")
+    for action in (Queue("a", "handoff", "New claim abc"), Queue("a", "verify failed", "fix"),
+                   Unqueue("a", looprules.STALE_ON_PHASE_CHANGE)):
+        apply.apply_one(None, sim.config, action, events.extend)  # type: ignore[arg-type]
+    assert events == [] and inbox.queued(state, "a") == [mine.id]
+    later = inbox.enqueue(state, "a", "New review def", reason="handoff")
+    assert later.id.endswith("-handoff.txt") and inbox.queued(state, "a") == [mine.id, later.id]
+    assert inbox.drop(state, "a", ("verify failed",)) == 0
+    assert inbox.drop(state, "a", ("handoff",)) == 1 and inbox.queued(state, "a") == [mine.id]
 
 
 # ------------------------------------------------------------------------- end to end

@@ -58,7 +58,7 @@ def test_operator_phase_change_restarts_the_loop_agents(tmp_path: Path) -> None:
     config = load(tmp_path, ["one", "two", "three"])
     memory = FleetMemory({"b": AgentMemory(starts=1)}, loop=LoopMemory(phase=0))
     decisions = run(config, memory, LoopSeen(phase_index=2))
-    assert summary(decisions) == [("Restart", "b")]
+    assert summary(decisions) == [("Unqueue", "b"), ("Restart", "b")]
     assert decisions.memory.loop.phase == 2
     assert [e.event for e in decisions.events] == ["phase-changed", "restart"]
 
@@ -74,7 +74,7 @@ def test_last_phase_done_completes_once_then_an_appended_phase_resumes(tmp_path:
     assert again.actions == ()  # completed once; the resting builder is not healed
     more = load(tmp_path, ["one", "two"])
     resumed = run(more, again.memory, LoopSeen(0))
-    assert summary(resumed) == [("SetPhase", 1), ("Restart", "b")]
+    assert summary(resumed) == [("SetPhase", 1), ("Unqueue", "b"), ("Restart", "b")]
     assert not resumed.memory.loop.sequence_complete
     assert "phase-resumed" in [e.event for e in resumed.events]
 
@@ -131,7 +131,8 @@ def test_a_fixed_phase_file_is_reported_and_then_acts(tmp_path: Path) -> None:
     moved = run(config, memory, LoopSeen(2))  # `agents phase set 2` rewrote it
     assert [e.event for e in moved.events] == ["phase-file-recovered", "phase-changed",
                                                "restart"]
-    assert summary(moved) == [("Restart", "b")] and moved.memory.loop.phase == 2
+    assert summary(moved) == [("Unqueue", "b"), ("Restart", "b")]
+    assert moved.memory.loop.phase == 2
 
 
 def completed(tmp_path: Path, ids: list[str]) -> tuple[config_mod.Config, FleetMemory]:
@@ -150,7 +151,7 @@ def test_phase_set_after_completion_runs_that_phase(tmp_path: Path) -> None:
     second time."""
     config, memory = completed(tmp_path, ["one", "two", "three"])
     moved = run(config, memory, LoopSeen(0))
-    assert summary(moved) == [("SetPhase", 0), ("Restart", "b")]
+    assert summary(moved) == [("SetPhase", 0), ("Unqueue", "b"), ("Restart", "b")]
     assert next(a for a in moved.actions if type(a).__name__ == "SetPhase").reopen
     assert moved.memory.loop.phase == 0 and not moved.memory.loop.sequence_complete
     assert [e.event for e in moved.events] == ["phase-changed", "restart"]

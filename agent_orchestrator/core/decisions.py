@@ -67,6 +67,16 @@ class Queue:
 
 
 @dataclass(frozen=True)
+class Unqueue:
+    """Drop what the watchdog queued in the agent's inbox for these `reasons` (a phase
+    change makes the pings and gate failures of the phase before it stale); an operator's
+    texts stay."""
+
+    agent: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SetPhase:
     """Save `index` as the loop's current phase (before its agents are started on it);
     `reopen`: the sequence runs again, so `<log_dir>/SEQUENCE-COMPLETE` is removed."""
@@ -85,7 +95,7 @@ class CompleteSequence:
     agent: None = None
 
 
-Action = Start | Restart | Stop | Type | Queue | SetPhase | CompleteSequence
+Action = Start | Restart | Stop | Type | Queue | Unqueue | SetPhase | CompleteSequence
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from agent_orchestrator.core.decisions import (
     Stop,
     Tick,
     Type,
+    Unqueue,
 )
 from agent_orchestrator.core.memory import AgentMemory
 from agent_orchestrator.core.observed import LoopSeen, Pane
@@ -204,9 +205,14 @@ def _maybe_advance(tick: Tick, index: int, sha: str) -> None:
         start(tick, runner, "start", "the sequence is complete", restart=True)
 
 
+STALE_ON_PHASE_CHANGE = ("handoff", "verify failed")  # the reasons `_tell` queues with
+
+
 def _start_loops(tick: Tick, index: int, reason: str, kind: str = "phase-changed") -> None:
     tick.loop = replace(tick.loop, phase=index, verify_failed_sha=None, done_note=None)
     tick.event(None, kind, reason)
+    for agent in loop_agents(tick.config, frozenset()):  # a stopped one's inbox too
+        tick.actions.append(Unqueue(agent.name, STALE_ON_PHASE_CHANGE))
     for agent in loop_agents(tick.config, tick.observed.stopped):
         tick.agents.setdefault(agent.name, AgentMemory())
         start(tick, agent, "restart", f"loop on phase {index + 1}", restart=True)

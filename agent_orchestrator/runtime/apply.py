@@ -36,6 +36,7 @@ from agent_orchestrator.core.decisions import (
     Start,
     Stop,
     Type,
+    Unqueue,
 )
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.doors import inbox, lock, markers
@@ -216,7 +217,7 @@ def defer(config: Config, done: Delivered, now: float) -> list[Event]:
         return [Event(now, done.agent, "delivery-failed",
                       f"{done.reason}: {done.result.detail}")]
     try:
-        queued = inbox.enqueue(config.state_dir, done.agent, done.text)
+        queued = inbox.enqueue(config.state_dir, done.agent, done.text, done.reason)
     except (OSError, ValueError) as exc:
         return [Event(now, done.agent, "delivery-failed", f"{done.reason}: "
                       f"{done.result.detail}; could not queue it: {exc}")]
@@ -260,6 +261,8 @@ def apply_one(door: Door, config: Config, action: Action, record: Record) -> Non
             _type(door, config, agent, session, action, record)
         if isinstance(action, Queue) and agent is not None:
             _queue(config, agent, action)
+        if isinstance(action, Unqueue) and agent is not None:
+            inbox.drop(config.state_dir, agent.name, action.reasons)
     except (TmuxError, OSError, filetrust.Untrusted) as exc:
         record([Event(time.time(), action.agent, "action-failed",
                       f"{type(action).__name__.lower()}: {exc}")])
@@ -285,7 +288,7 @@ def _apply_loop(config: Config, action: SetPhase | CompleteSequence, record: Rec
 def _queue(config: Config, agent: Agent, action: Queue) -> None:
     """Into the agent's inbox; raises OSError (a text too long to queue is one too)."""
     try:
-        inbox.enqueue(config.state_dir, agent.name, action.text)
+        inbox.enqueue(config.state_dir, agent.name, action.text, action.reason)
     except ValueError as exc:
         raise OSError(f"{action.reason}: not queued: {exc}") from exc
 

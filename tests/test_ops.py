@@ -42,12 +42,12 @@ def test_restart_is_a_new_run_with_fresh_clocks_and_counters(make_fleet,
                what="the death in memory")
     old = wait_until(lambda: fleet.pane_pid("e-a"), what="the healed pane")
     adopts = len(fleet.events("a", "adopt"))
-    result = fleet.agents("restart", "a")
+    started = time.monotonic()  # the new run begins after this (the watchdog may adopt it
+    result = fleet.agents("restart", "a")  # before this verb has even returned)
     assert result.returncode == 0, result.stderr
     assert "restarted" in result.stdout and f"was pid {old}" in result.stdout
     new = fleet.pane_pid("e-a")
     assert new is not None and new != old
-    started = time.monotonic()
     mine = [e for e in fleet.events("a", "restart") if "operator" in e["reason"]]
     assert len(mine) == 1 and f"was pid {old}" in mine[0]["reason"]
     assert re.search(r"\(operator: pid \d+, user \S+\)$", mine[0]["reason"])

@@ -123,3 +123,28 @@ def test_nothing_is_joined_outside_a_cgroup_hierarchy(monkeypatch, tmp_path: Pat
     (plain / "cgroup.procs").write_text("")  # looks like one, but its children are plain
     assert cgroups.join(name) is None
     assert not list(plain.rglob("ao-*"))
+
+
+# Inside an agent's run, as a lead agent calling `agents up` is: the tmux server it starts.
+SERVER = textwrap.dedent("""
+    import sys
+    from agent_orchestrator.doors import cgroups
+    from agent_orchestrator.doors.tmux import Tmux
+    socket, launch = sys.argv[1:3]
+    assert cgroups.join(cgroups.run_name(socket, "e-lead", launch)) is not None
+    Tmux(socket).start("e-worker", ["sleep", "600"])
+""")
+
+
+def test_a_tmux_server_started_inside_a_run_is_not_killed_with_it(tmux_socket: str) -> None:
+    subprocess.run([sys.executable, "-c", SERVER, tmux_socket, "one"], check=True, timeout=30,
+                   env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    out = subprocess.run(["tmux", "-L", tmux_socket, "display-message", "-p", "-t",
+                          "=e-worker:", "#{pid}"], capture_output=True, text=True, timeout=10)
+    server = int(out.stdout)
+    group = cgroups.own()
+    assert group is not None
+    run_group = group / cgroups.FOLDER / cgroups.run_name(tmux_socket, "e-lead", "one")
+    assert run_group.name not in Path(f"/proc/{server}/cgroup").read_text()
+    assert cgroups.kill(run_group) == 0  # the run held no process: the server left it
+    assert alive(server)

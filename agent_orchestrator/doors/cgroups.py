@@ -9,7 +9,9 @@ The pane's first process (runtime/boot.py) joins a new cgroup below its own one,
 and records its path in the fleet's runtime folder (launch.py reads it to stop the run).
 Where cgroup v2 is not mounted, or the cgroup we are in is not ours to write (a systemd
 scope without delegation), nothing is made and the subreaper and the tag remain
-(doors/proctree.py).
+(doors/proctree.py). The watchdog's own session gets none, and a tmux server we start
+from inside a run (a lead agent calling `agents up`) is moved out of it first (`leaving`):
+killing a run must never kill the fleet's tmux server.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import hashlib
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 FOLDER = "agent-orchestrator"
@@ -86,6 +89,28 @@ def join(name: str) -> Path | None:
             group.rmdir()
         return None
     return group
+
+
+def leaving(also: Callable[[], None] | None = None) -> Callable[[], None] | None:
+    """A `preexec_fn` that runs `also` and moves the child out of the agent run's cgroup
+    this process is in (back to the cgroup the run was made below); `also` alone when it
+    is in none. For a tmux client that may start a server: a server started inside an
+    agent's run would be killed with that run, and every session with it."""
+    group = own()
+    if group is None or group.parent.name != FOLDER or not group.name.startswith("ao-"):
+        return also
+    procs = os.fsencode(group.parent.parent / "cgroup.procs")
+
+    def leave() -> None:
+        if also is not None:
+            also()
+        with contextlib.suppress(OSError):
+            fd = os.open(procs, os.O_WRONLY)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+    return leave
 
 
 def record(path: Path, group: Path) -> None:

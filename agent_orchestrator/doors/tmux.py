@@ -6,11 +6,8 @@ the watchdog), and an error that names the tmux subcommand that failed. Sessions
 addressed exactly: `=NAME` for session commands and `=NAME:` for pane commands (tmux 3.3a
 does not resolve `=NAME` for panes), so `proj-a` never matches `proj-ab`.
 
-Why raw `tmux` processes and no libtmux: libtmux runs every call without a timeout and costs
-~3 processes per agent per tick (shared/reference/tmux-performance.md); here a whole tick's
-view of the fleet is ONE `list-panes -a`, and the version is one regex over `tmux -V`. What
-tmux prints is read by doors/tmuxparse.py; the control-mode clients this door starts, by
-doors/tmuxcontrol.py.
+A whole tick's view of the fleet is ONE `list-panes -a` (why no libtmux: README, Design).
+What tmux prints is read by doors/tmuxparse.py; its control-mode clients, by tmuxcontrol.py.
 
 Failure modes handled here (tests/reliability/test_tmux_cases.py):
 - a hung server (SIGSTOPped, wedged): every call has a timeout, and after one timed out the
@@ -32,10 +29,10 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from agent_orchestrator.core.observed import Snapshot
-from agent_orchestrator.doors import orphans, proctree, ssh, tmuxparse, tmuxsocket
+from agent_orchestrator.doors import cgroups, orphans, proctree, ssh, tmuxparse, tmuxsocket
 
 DEFAULT_TIMEOUT = 5.0
 REAP_PAUSES = (0.02, 0.05, 0.15)  # waits after nudging the server to reap a dead pane
@@ -107,7 +104,8 @@ class Tmux:
         return local if self.remote is None else self.remote.argv(local, *ssh_options)
 
     def _run(self, args: Sequence[str], *, stdin: bytes | None = None,
-             timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+             timeout: float | None = None, check: bool = True,
+             preexec: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
         argv = self._argv(args)
         if time.monotonic() < self._hung_until:
             # The same text: reported once, not per call.
@@ -115,7 +113,7 @@ class Tmux:
         self.check_socket_dir()  # before every spawn: a loop never retries a refused folder
         limit = timeout or self.timeout
         try:
-            result = _spawn(argv, stdin, limit)
+            result = _spawn(argv, stdin, limit, preexec)
         except subprocess.TimeoutExpired:
             where = f"host {self.remote.target.name}" if self.remote else "the tmux server"
             self._hung_error = f"tmux {args[0]} timed out after {limit:g}s (is {where} hung?)"
@@ -231,11 +229,10 @@ class Tmux:
         With `pipe`, a shell command, the pane's output is piped into it from the start
         (launch.py passes logcap's, which appends it to the session log, bounded).
         """
-        # One client: the session is created on a placeholder window and gets its
-        # scrollback limit; the agent's window is created next (so its pane is made under
-        # that limit: setting it afterwards would not shrink the pane's) and the placeholder
-        # is closed. Not `new-window -k` in its place: with a control client attached, tmux
-        # 3.3a then crashed (SIGSEGV) when the session was killed later, about 1 time in 15.
+        # One client: a placeholder window gets the scrollback limit, the agent's pane made
+        # next is made under it (set later, it would not shrink), then the placeholder goes.
+        # Not `new-window -k`: with a control client on, tmux 3.3a then crashed (SIGSEGV)
+        # when the session was killed later, about 1 time in 15.
         args = ["new-session", "-d", "-s", session, "-x", str(PANE_WIDTH),
                 "-y", str(PANE_HEIGHT), "--", *_PLACEHOLDER,
                 ";", "set-option", "-t", f"={session}:", "history-limit", str(HISTORY_LIMIT),
@@ -244,8 +241,9 @@ class Tmux:
                 ";", "set-option", "-w", "-t", f"={session}:", "remain-on-exit", "on"]
         if pipe:
             args += [";", "pipe-pane", "-o", "-t", f"={session}:", pipe]
+        leave = cgroups.leaving() if self.remote is None else None  # a server it may start
         for attempt in range(3):
-            result = self._run(args, check=False)
+            result = self._run(args, check=False, preexec=leave)
             # A server still exiting after kill-server drops the client: nothing was
             # created, and the next try starts a new server.
             if result.returncode == 0 or "server exited unexpectedly" not in result.stderr \
@@ -325,7 +323,9 @@ class Tmux:
             self._argv(["-C", *how, "-f", "ignore-size,no-output", *(["cat"] if own else [])]),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=proctree.untagged(os.environ),
-            preexec_fn=orphans.die_with_parent)  # never outlives a killed watchdog (T48)
+            # Never outlives a killed watchdog (T48); out of an agent's run (cgroups.py).
+            preexec_fn=cgroups.leaving(orphans.die_with_parent) if own
+            else orphans.die_with_parent)
 
 
 # Bytes of text pasted by one atomic tmux command list (set-buffer + paste-buffer); the
@@ -333,14 +333,14 @@ class Tmux:
 ATOMIC_PASTE = 8 * 1024
 
 
-def _spawn(argv: list[str], stdin: bytes | None,
-           timeout: float) -> subprocess.CompletedProcess[str]:
+def _spawn(argv: list[str], stdin: bytes | None, timeout: float,
+           preexec: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
     """Run one tmux client to its end; raises TmuxError when there is no tmux to run."""
     try:
         return subprocess.run(argv, input=stdin.decode("utf-8", "surrogateescape")
                               if stdin is not None else None, capture_output=True, text=True,
                               errors="replace", timeout=timeout, check=False,
-                              env=proctree.untagged(os.environ))
+                              env=proctree.untagged(os.environ), preexec_fn=preexec)
     except FileNotFoundError:
         raise TmuxError("tmux is not installed (no 'tmux' on PATH)") from None
 

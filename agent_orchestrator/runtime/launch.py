@@ -280,7 +280,9 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan, swept: bool = False) -> 
     write_atomic(spec, json.dumps({
         "argv": list(plan.argv), "cwd": str(plan.cwd), "env": env,
         "boot_line": plan.boot_line, "connect_delay": plan.connect_delay,
-        "submit_key": plan.submit_key, "cgroup": {
+        "submit_key": plan.submit_key,
+        # Not the watchdog's: a tmux server it starts again would be inside it.
+        "cgroup": None if plan.session == config.watchdog_session else {
             "name": cgroups.run_name(config.tmux_socket, plan.session, launch_id),
             "record": str(cgroup_file(config, plan.session))}},
         ensure_ascii=False).encode("utf-8"))

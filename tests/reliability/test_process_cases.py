@@ -27,7 +27,7 @@ import pytest
 from conftest import holds_for, sessions, tmux_cmd, wait_until
 
 from agent_orchestrator import config as config_mod
-from agent_orchestrator.doors import cgroups, proctree
+from agent_orchestrator.doors import cgroups, lock, proctree
 from agent_orchestrator.doors.crashpoints import SLOW_VAR
 from agent_orchestrator.runtime import launch
 
@@ -170,6 +170,9 @@ def test_t52_a_daemon_whose_agent_died_is_ended_by_up_and_by_down(make_fleet,
     def run_then_die() -> int:
         """Start `a` (the watchdog stopped: nothing heals it), let it die; its daemon."""
         assert fleet.agents("up", "a").returncode == 0
+        dog = wait_until(lambda: lock.watchdog_pid(config), what="the watchdog")
+        # Its own session has no cgroup of a run (one would hold a server it starts again).
+        assert "/agent-orchestrator/" not in Path(f"/proc/{dog}/cgroup").read_text()
         assert fleet.agents("down", "watchdog").returncode == 0
         daemons.append(int(wait_until(lambda: pidfile.exists() and pidfile.read_text(),
                                       what="the daemon's pid")))

@@ -282,13 +282,11 @@ def test_t56_limited_demo_agent_gets_the_ping_only_after_its_limit(
 # ------------------------------------------------------------------------------- T57
 
 
-@pytest.mark.tmux
-def test_t57_delivery_refuses_a_limit_banner_and_the_text_waits(
-        tmp_path: Path, tmux_socket: str) -> None:
-    """FAULT: a wake text is to be typed (decided at an idle look), but by the time the
-    worker types it the demo agent shows a usage-limit banner.
-    EXPECTED: nothing is typed; the text goes to the agent's inbox (`delivery-deferred`),
-    to be typed at its next idle look. The resume nudge (`into_limit`) is still typed."""
+def limited_demo_agent(tmp_path: Path, tmux_socket: str) -> tuple[Tmux, Path, Path]:
+    """Demo agent `w` (session t-w) started on a private server, then showing a usage-limit
+    banner; its tmux door, config path and input record."""
+    from agent_orchestrator.runtime import launch
+
     tmux = Tmux(tmux_socket)
     rec, ctl = tmp_path / "rec.jsonl", tmp_path / "ctl"
     path = write_config(tmp_path, f"""
@@ -300,13 +298,25 @@ def test_t57_delivery_refuses_a_limit_banner_and_the_text_waits(
         flags = "--busy 0.2 --record {rec} --control {ctl}"
     """, socket=tmux_socket)
     config = config_mod.load(path)
-    backend = config.backend("demo")
-    from agent_orchestrator.runtime import launch
     launch.start(tmux, config, launch.plan_for(config, config.agents[0]), swept=False)
     wait_until(lambda: records(rec), what="the demo agent")
     (ctl.with_suffix(".tmp")).write_text("limit 3pm (UTC)\n")
     (ctl.with_suffix(".tmp")).rename(ctl)
-    wait_until(lambda: screen.limit_line(tmux.capture("t-w"), backend), what="the banner")
+    wait_until(lambda: screen.limit_line(tmux.capture("t-w"), config.backend("demo")),
+               what="the banner")
+    return tmux, path, rec
+
+
+@pytest.mark.tmux
+def test_t57_delivery_refuses_a_limit_banner_and_the_text_waits(
+        tmp_path: Path, tmux_socket: str) -> None:
+    """FAULT: a wake text is to be typed (decided at an idle look), but by the time the
+    worker types it the demo agent shows a usage-limit banner.
+    EXPECTED: nothing is typed; the text goes to the agent's inbox (`delivery-deferred`),
+    to be typed at its next idle look. The resume nudge (`into_limit`) is still typed."""
+    tmux, path, rec = limited_demo_agent(tmp_path, tmux_socket)
+    config = config_mod.load(path)
+    backend = config.backend("demo")
 
     result = delivery.deliver(tmux, "t-w", "wake up", dialog_re=backend.prompt_re,
                               active_re=backend.active_re, limits=backend)
@@ -336,25 +346,9 @@ def test_t57_agents_send_into_a_limited_agent_is_queued_not_typed(
     import sys
 
     from agent_orchestrator.cli import mcptools
-    from agent_orchestrator.runtime import launch
 
-    tmux = Tmux(tmux_socket)
-    rec, ctl = tmp_path / "rec.jsonl", tmp_path / "ctl"
-    path = write_config(tmp_path, f"""
-        [[agent]]
-        name = "w"
-        backend = "demo"
-        watch = "heal"
-        [backend.demo]
-        flags = "--busy 0.2 --record {rec} --control {ctl}"
-    """, socket=tmux_socket)
+    _, path, rec = limited_demo_agent(tmp_path, tmux_socket)
     config = config_mod.load(path)
-    launch.start(tmux, config, launch.plan_for(config, config.agents[0]), swept=False)
-    wait_until(lambda: records(rec), what="the demo agent")
-    (ctl.with_suffix(".tmp")).write_text("limit 3pm (UTC)\n")
-    (ctl.with_suffix(".tmp")).rename(ctl)
-    wait_until(lambda: screen.limit_line(tmux.capture("t-w"), config.backend("demo")),
-               what="the banner")
 
     def send(*extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "agent_orchestrator", "send", "w",

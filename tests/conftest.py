@@ -150,6 +150,18 @@ def tmux_cmd(socket: str, *args: str) -> subprocess.CompletedProcess[str]:
                           check=False, timeout=10)
 
 
+PANE_LIST = "#{session_name} #{pane_pid} #{pane_dead}"  # the -F of `list-panes -a` below
+
+
+def live_pane_pid(listing: str, session: str) -> int | None:
+    """The pid of `session`'s live pane in a `list-panes -a -F PANE_LIST` listing."""
+    for line in listing.splitlines():
+        name, pid, dead = line.split()
+        if name == session and dead == "0":
+            return int(pid)
+    return None
+
+
 def sessions(socket: str) -> set[str]:
     result = tmux_cmd(socket, "list-sessions", "-F", "#{session_name}")
     return set(result.stdout.split()) if result.returncode == 0 else set()

@@ -13,7 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from conftest import tmux_cmd, wait_until
+from conftest import PANE_LIST, live_pane_pid, tmux_cmd, wait_until
 
 
 class Fleet:
@@ -68,13 +68,8 @@ class Fleet:
         return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
 
     def pane_pid(self, session: str) -> int | None:
-        out = tmux_cmd(self.socket, "list-panes", "-a", "-F",
-                       "#{session_name} #{pane_pid} #{pane_dead}").stdout
-        for line in out.splitlines():
-            name, pid, dead = line.split()
-            if name == session and dead == "0":
-                return int(pid)
-        return None
+        return live_pane_pid(tmux_cmd(self.socket, "list-panes", "-a", "-F", PANE_LIST).stdout,
+                             session)
 
     def close(self) -> None:
         self.agents("down")

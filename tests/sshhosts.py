@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -136,6 +137,12 @@ class SshHost:
         self._proc.wait(timeout=10)
         self._proc = None
 
+    def table(self) -> str:
+        """Its `[host.<alias>]` table for agents.toml (the host runs our code with our own
+        interpreter: this machine is the host)."""
+        return (f'[host.{self.alias}]\nssh = "{self.alias}"\n'
+                f'ssh_config = "{self.ssh_config}"\npython = "{sys.executable}"\n')
+
     def tmux(self, socket_name: str, *args: str) -> subprocess.CompletedProcess[str]:
         """Run tmux on this host's own server (directly: it is this machine)."""
         env = dict(os.environ, HOME=str(self.home), TMUX_TMPDIR=str(self.tmux_tmpdir))
@@ -187,22 +194,23 @@ def make_client_key(root: Path) -> Path:
     return key
 
 
-@pytest.fixture
-def ssh_host(tmp_path: Path) -> Iterator[SshHost]:
-    """One started loopback host "hosta"; its sshd and tmux servers ended afterwards."""
-    host = SshHost(tmp_path, "hosta", make_client_key(tmp_path))
+def _started(root: Path, alias: str) -> Iterator[SshHost]:
+    host = SshHost(root, alias, make_client_key(root))
     host.start()
     yield host
     host.close(tuple(host.sockets))
+
+
+@pytest.fixture
+def ssh_host(tmp_path: Path) -> Iterator[SshHost]:
+    """One started loopback host "hosta"; its sshd and tmux servers ended afterwards."""
+    yield from _started(tmp_path, "hosta")
 
 
 @pytest.fixture
 def ssh_host_b(tmp_path: Path) -> Iterator[SshHost]:
     """A second loopback host, "hostb": its own sshd, HOME and tmux servers."""
-    host = SshHost(tmp_path, "hostb", make_client_key(tmp_path))
-    host.start()
-    yield host
-    host.close(tuple(host.sockets))
+    yield from _started(tmp_path, "hostb")
 
 
 def connection(host: SshHost, control: Path, name: str = "a",

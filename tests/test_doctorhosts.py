@@ -3,7 +3,6 @@ on loopback, and each verdict from a probe's report."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,11 +18,7 @@ needs_sshd = pytest.mark.skipif(sshd_missing() is not None, reason=sshd_missing(
 
 
 def remote_fleet(tmp_path: Path, host: SshHost, bin_text: str) -> Path:
-    return write_config(tmp_path / "proj", f"""
-        [host.hosta]
-        ssh = "{host.alias}"
-        ssh_config = "{host.ssh_config}"
-        python = "{sys.executable}"
+    return write_config(tmp_path / "proj", host.table() + f"""
 
         [[agent]]
         name = "far"

@@ -8,11 +8,10 @@ server killed (started again there), and `agents down` ending every session and 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import tmux_cmd, wait_until
+from conftest import PANE_LIST, live_pane_pid, tmux_cmd, wait_until
 from harness import demo_agent
 from sshhosts import SshHost, ssh_host, ssh_host_b, sshd_missing
 
@@ -25,11 +24,7 @@ host, other = ssh_host, ssh_host_b
 
 
 def remote_agent(host: SshHost, folder: Path, name: str = "b") -> str:
-    return f"""
-        [host.{host.alias}]
-        ssh = "{host.alias}"
-        ssh_config = "{host.ssh_config}"
-        python = "{sys.executable}"
+    return host.table() + f"""
 
         [[agent]]
         name = "{name}"
@@ -55,13 +50,8 @@ def states(fleet) -> dict[str, str]:
 
 
 def remote_pid(host: SshHost, socket: str, session: str) -> int | None:
-    out = host.tmux(socket, "list-panes", "-a", "-F",
-                    "#{session_name} #{pane_pid} #{pane_dead}").stdout
-    for line in out.splitlines():
-        name, pid, dead = line.split()
-        if name == session and dead == "0":
-            return int(pid)
-    return None
+    return live_pane_pid(host.tmux(socket, "list-panes", "-a", "-F", PANE_LIST).stdout,
+                         session)
 
 
 def test_up_heal_unreachable_reachable_down_across_three_machines(

@@ -6,7 +6,6 @@ file is read there, the prompt arrives byte-exact, and stop leaves nothing."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,11 +22,7 @@ PROMPT = "it's $HOME; `id` \"q\" ünï {x} ;"
 
 def remote_config(tmp_path: Path, host: SshHost, socket: str, prompt_line: str):
     host.sockets.add(socket)
-    path = write_config(tmp_path / "proj", f"""
-        [host.hosta]
-        ssh = "{host.alias}"
-        ssh_config = "{host.ssh_config}"
-        python = "{sys.executable}"
+    path = write_config(tmp_path / "proj", host.table() + f"""
 
         [[agent]]
         name = "far"

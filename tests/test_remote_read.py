@@ -193,11 +193,7 @@ def test_the_host_side_finds_a_transcript_in_its_home(tmp_path: Path) -> None:
 # --- end to end, on a loopback host ------------------------------------------------------
 
 def remote_fleet(make_fleet: Any, host: SshHost, folder: Path, dir_: str = "~") -> Any:
-    fleet = make_fleet(f"""
-        [host.hosta]
-        ssh = "{host.alias}"
-        ssh_config = "{host.ssh_config}"
-        python = "{sys.executable}"
+    fleet = make_fleet(host.table() + f"""
 
         [[agent]]
         name = "b"

@@ -75,24 +75,18 @@ def status_states(config: Config) -> tuple[list[str], str]:
     """Each phase's status file state (core/phases.status_state) and where it was read:
     with a handoff repo the file as pushed to origin/main at its last fetch (what the
     watchdog judges; nothing is fetched here), else the project's own file."""
-    from agent_orchestrator.config import filetrust
     from agent_orchestrator.core import phases
     from agent_orchestrator.doors import gitrelay
+    from agent_orchestrator.runtime import observe
 
     loop = config.loop
     assert loop is not None
     if loop.handoff is None:
         states = []
         for phase in loop.phases:
-            try:  # capped, and a FIFO never blocks (config/filetrust.py)
-                data, _ = filetrust.read_bytes(config.project_dir / phase.status, phase.status)
-            except FileNotFoundError:
-                states.append(phases.status_state(None, loop.done_marker))
-            except (OSError, filetrust.Untrusted):
-                states.append("unreadable")
-            else:
-                states.append(phases.status_state(data.decode("utf-8", "replace"),
-                                                  loop.done_marker))
+            text, problem = observe.read_status(config.project_dir / phase.status)
+            states.append("unreadable" if problem else
+                          phases.status_state(text, loop.done_marker))
         return states, "the project's files"
     git = gitrelay.Git(loop.handoff.repo)
     try:

@@ -214,21 +214,28 @@ class Observer:
         return job
 
 
-def status_done(path: Path, marker: str) -> tuple[bool, str | None]:
-    """Whether the phase's status file in the project says DONE, and why it could not be
-    read (None when it could, or when it does not exist yet: the phase is not done).
-    Read as every file we read is (config/filetrust.py): a FIFO, a device or a folder is
-    refused without blocking, and a file over the cap is never read whole; the watchdog
-    reports the problem once (`status-file-unreadable`) and the phase holds."""
+def read_status(path: Path) -> tuple[str | None, str | None]:
+    """A phase's status file in the project: its text (None when it does not exist yet)
+    and why it could not be read (None when it could). Read as every file we read is
+    (config/filetrust.py): a FIFO, a device or a folder is refused without blocking, and a
+    file over the cap is never read whole. Also `agents phase`'s reader."""
     try:
         data, _ = filetrust.read_bytes(path, str(path), "when the loop's phase is done")
     except FileNotFoundError:
-        return False, None
+        return None, None
     except filetrust.Untrusted as exc:
-        return False, f"status file: {exc}"
+        return None, f"status file: {exc}"
     except OSError as exc:
-        return False, f"status file {path} cannot be read ({exc.strerror or exc})"
-    return phases.is_done(data.decode("utf-8", "replace"), marker), None
+        return None, f"status file {path} cannot be read ({exc.strerror or exc})"
+    return data.decode("utf-8", "replace"), None
+
+
+def status_done(path: Path, marker: str) -> tuple[bool, str | None]:
+    """Whether the phase's status file in the project says DONE, and why it could not be
+    read (`read_status`); the watchdog reports the problem once (`status-file-unreadable`)
+    and the phase holds."""
+    text, problem = read_status(path)
+    return text is not None and phases.is_done(text, marker), problem
 
 
 def read_signals(config: Config) -> dict[str, SignalRecord]:

@@ -66,8 +66,8 @@ def test_start_runs_on_the_host_with_its_files_and_stop_ends_it(
         kickoff = Path(where["launch_dir"]) / "kickoff-rl-far.txt"
         assert kickoff.read_text(encoding="utf-8") == PROMPT
         assert kickoff.stat().st_mode & 0o777 == 0o600
-        wait_until(lambda: (far.logs("rl-far")[1] or b"") != b"", what="the remote log")
-        path, _ = far.logs("rl-far")
+        wait_until(lambda: remote_log(far, "rl-far")[1], what="the remote log")
+        path, _ = remote_log(far, "rl-far")
         assert path.startswith(str(host.home))
         assert far.stop("rl-far") is True
         assert "rl-far" not in host.tmux("rl1", "ls").stdout
@@ -82,9 +82,21 @@ def test_a_failure_there_is_a_clear_error(host: SshHost, tmp_path: Path) -> None
     try:
         with pytest.raises(remotelaunch.RemoteError, match="missing.md"):
             far.start(config, config.agents[0])
-        assert far.logs("rl-far")[1] is None
+        assert remote_log(far, "rl-far")[1] is None
     finally:
         far.connection.close()
+
+
+def remote_log(far: remotelaunch.HostLauncher, session: str) -> tuple[str, bytes | None]:
+    """The session log's path there and what it holds (None: no log), as `agents logs
+    --no-follow` reads it (the streamed `follow` operation, not following)."""
+    stream = far.stream("follow", session=session, bytes=65536, follow=False)
+    try:
+        header = stream.header()
+        data = b"".join(piece.data for piece in stream.pieces())
+        return str(header["path"]), data if header.get("existed") else None
+    finally:
+        stream.close()
 
 
 def test_the_host_side_refuses_an_unknown_operation(capsys: pytest.CaptureFixture[str],

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from agent_orchestrator.cli.verb import UserError
+from agent_orchestrator.doors.follow import Piece
 
 if TYPE_CHECKING:
     from agent_orchestrator.config import Agent, Config
@@ -96,19 +97,15 @@ def transcript(config: Config, agent: Agent, args: argparse.Namespace) -> int:
 
 def log_lines(config: Config, agent: Agent, lines: int) -> list[str]:
     """The last `lines` rendered lines of the session log of an agent on another host, read
-    there in one call (the MCP tool logs_tail's; `agents logs --no-follow` prints the same)."""
+    there (the MCP tool logs_tail's), as `agents logs NAME --no-follow` prints them."""
     from agent_orchestrator.cli import verbs_read
-    from agent_orchestrator.doors.tmux import HostUnreachable
-    from agent_orchestrator.runtime import hostfleet, remotelaunch
 
-    assert agent.host is not None
-    launcher = remotelaunch.launchers(config, hostfleet.control_dir(config))[agent.host]
-    try:
-        path, data = launcher.logs(agent.session, verbs_read.LOG_TAIL_BYTES)
-    except (HostUnreachable, remotelaunch.RemoteError) as exc:
-        raise UserError(f"logs of {agent.name}: {exc}") from None
-    finally:
-        launcher.connection.close()
-    if data is None:
-        raise UserError(f"no log yet for {agent.name} (host {agent.host}: {path})")
-    return verbs_read.rendered_lines(data, lines)
+    with _streamed(config, agent, "logs", "follow", session=agent.session,
+                   bytes=verbs_read.LOG_TAIL_BYTES, follow=False) as stream:
+        header = stream.header()
+        if not header.get("existed"):
+            raise UserError(f"no log yet for {agent.name} (host {agent.host}: "
+                            f"{header.get('path')})")
+        older = base64.b64decode(str(header.get("older") or ""))
+        history = next(stream.pieces(), Piece(b"")).data[-verbs_read.LOG_TAIL_BYTES:]
+        return verbs_read.log_view(history, lambda size: older[-size:]).history(lines)

@@ -79,9 +79,14 @@ def show_log(pieces: Iterator[Piece], older: Callable[[int], bytes],
             for piece in pieces:
                 render.log_bytes(piece.data)
     else:
-        room = LOG_TAIL_BYTES - len(history)
-        _rendered(pieces, _view((older(room) if room > 0 else b"") + history), args.lines,
-                  not args.no_follow)
+        _rendered(pieces, log_view(history, older), args.lines, not args.no_follow)
+
+
+def log_view(history: bytes, older: Callable[[int], bytes]) -> LogView:
+    """A session log's `history` (its last LOG_TAIL_BYTES) replayed on a terminal emulator,
+    after as much of its rotated copy (`older(n)`: its last n bytes) as there is room for."""
+    room = LOG_TAIL_BYTES - len(history)
+    return _view((older(room) if room > 0 else b"") + history)
 
 
 def rotated(path: Path) -> Path:
@@ -113,13 +118,8 @@ def log_lines(path: Path, lines: int) -> list[str]:
     --no-follow` prints them (also the MCP tool logs_tail's)."""
     from agent_orchestrator.doors.follow import tail_bytes
 
-    tail = tail_bytes(path, LOG_TAIL_BYTES)
-    return rendered_lines(tail_bytes(rotated(path), LOG_TAIL_BYTES - len(tail)) + tail, lines)
-
-
-def rendered_lines(tail: bytes, lines: int) -> list[str]:
-    """The last `lines` lines of a session log's `tail` (its last LOG_TAIL_BYTES), rendered."""
-    return _view(tail).history(lines)
+    return log_view(tail_bytes(path, LOG_TAIL_BYTES),
+                    lambda size: tail_bytes(rotated(path), size)).history(lines)
 
 
 def _rendered(pieces: Iterator[Piece], view: LogView, lines: int, follow: bool) -> None:

@@ -17,7 +17,6 @@ Operations (each request carries `fleet`: prefix, key, tmux_socket, log_max_byte
 - `start`: a LaunchPlan's fields (+ `swept`) → launch.start;
 - `stop`: `session` → launch.stop; answers whether it existed;
 - `read`: `path` (a prompt file here) → its text, judged by filetrust as locally;
-- `logs`: `session`, `bytes` → the tail of its session log (base64).
 
 Streamed operations (runtime/remotestream.py): the request is ONE JSON line, the answer
 JSON lines until the file is read (or, with `follow`, until stdin ends):
@@ -27,7 +26,6 @@ JSON lines until the file is read (or, with `follow`, until stdin ends):
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
@@ -41,7 +39,7 @@ from agent_orchestrator.doors.tmux import Tmux, TmuxError
 from agent_orchestrator.runtime import launch, remotestream
 
 MODULE = "agent_orchestrator.runtime.remote"
-OPS = ("where", "start", "stop", "read", "logs", *remotestream.STREAMED)
+OPS = ("where", "start", "stop", "read", *remotestream.STREAMED)
 
 
 def state_home() -> Path:
@@ -89,17 +87,6 @@ def serve(op: str, request: dict[str, Any]) -> dict[str, Any]:
         return {"existed": launch.stop(tmux, config, str(request["session"]))}
     if op == "read":
         return {"text": filetrust.read_text(Path(str(request["path"])).expanduser())}
-    if op == "logs":
-        path = launch.log_file(config, str(request["session"]))
-        want = max(0, int(request.get("bytes", 65536)))
-        try:
-            with path.open("rb") as handle:
-                size = handle.seek(0, os.SEEK_END)
-                handle.seek(max(0, size - want))
-                data = handle.read(want)
-        except FileNotFoundError:
-            return {"path": str(path), "data": None}
-        return {"path": str(path), "data": base64.b64encode(data).decode("ascii")}
     raise ValueError(f"unknown operation {op!r} (one of {', '.join(OPS)})")
 
 

@@ -12,7 +12,6 @@ asked once per launcher). Calls are round trips: the watchdog makes them in a wo
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Iterator
@@ -125,11 +124,6 @@ class HostLauncher:
     def stop(self, session: str) -> bool:
         return bool(self.call("stop", session=session)["existed"])
 
-    def logs(self, session: str, size: int = 65536) -> tuple[str, bytes | None]:
-        """The host's session log path and its last `size` bytes (None: no log yet)."""
-        answer = self.call("logs", session=session, bytes=size)
-        data = answer.get("data")
-        return str(answer["path"]), None if data is None else base64.b64decode(data)
 
 
 class RemoteStream:

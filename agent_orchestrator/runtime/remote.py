@@ -16,7 +16,7 @@ Operations (each request carries `fleet`: prefix, key, tmux_socket, log_max_byte
   the watchdog's machine and must name the host's file);
 - `start`: a LaunchPlan's fields (+ `swept`) → launch.start;
 - `stop`: `session` → launch.stop; answers whether it existed;
-- `read`: `path` (a prompt file here) → its text, judged by filetrust as locally;
+- `read`: `path` (a prompt file here) → its text, judged by filetrust as locally.
 
 Streamed operations (runtime/remotestream.py): the request is ONE JSON line, the answer
 JSON lines until the file is read (or, with `follow`, until stdin ends):

@@ -36,7 +36,10 @@ class ControlClient:
     answered (`%end`/`%error`, a few milliseconds): tmux 3.3a's server can crash (SIGSEGV
     writing that answer to a freed client) when a session closes or the client leaves while
     the attach is in flight, taking every agent's session with it (seen in dmesg,
-    reproduced ~1 time in 8); the watchdog's own kills then never overlap an attach.
+    reproduced ~1 time in 8); the watchdog's own kills then never overlap an attach. The
+    same server also crashes when a session is made or killed while the client is still
+    identifying itself (tmux PR #4980), so the watchdog attaches before a pass acts or
+    records its events (runtime/watchdog.py).
     """
 
     def __init__(self, tmux: Tmux, session: str, on_change: Callable[[], None],

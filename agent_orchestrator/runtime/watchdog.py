@@ -180,8 +180,12 @@ class Watchdog:
         decisions = rules.decide(config, observed, self.tasks.forget(self.memory, True), now)
         decisions = replace(decisions, memory=self.tasks.forget(decisions.memory))
         self.tasks.dialogs(self.memory, decisions.memory, self)
-        self.commit(decisions, config)
+        # Attached (a few ms, once) before the pass acts or says anything: tmux 3.3a's server
+        # crashes when a session is made or killed while a control client is still
+        # identifying itself (tmux PR #4980), so neither our own starts and kills nor an
+        # operator's, prompted by this pass's events, may overlap it.
         self.wakeups.follow(config, hostfleet.local_of(self.tmux), observed)
+        self.commit(decisions, config)
         if self.wakeups.unwatched and not self._fd_limit_said:  # once per run
             self._fd_limit_said = True
             self.record([Event(time.time(), None, "fd-limit", f"open-file limit "

@@ -39,6 +39,7 @@ from agent_orchestrator.config import Config
 from agent_orchestrator.core.observed import Pane
 from agent_orchestrator.doors import markers, proctree
 from agent_orchestrator.doors.tmux import HISTORY_LIMIT, PANE_HEIGHT, PANE_WIDTH, Tmux, TmuxError
+from agent_orchestrator.doors.tmuxcontrol import ControlClient
 from agent_orchestrator.doors.tmuxsocket import socket_dir
 from agent_orchestrator.runtime import launch
 from agent_orchestrator.runtime.watchdog import Watchdog
@@ -582,11 +583,45 @@ def test_t30_watchdog_death_or_restart_keeps_every_session(make_fleet, tmp_path,
     fleet.wait_event(None, "watchdog-start", after=1)
     new = watchdog_pid(fleet)
     assert new != dog
-    # Its first tick is over once its control client is attached (the tick's last step).
+    # Its first tick acts once its control client is attached (adopting says nothing: it
+    # knew both from the state file); a restart would come within a second of that.
     wait_until(lambda: new in control_client_parents(fleet.socket),
                what="the new watchdog's first tick")
-    assert {s: fleet.pane_pid(s) for s in pids} == pids
-    assert not {"start", "restart"} & set(event_kinds(fleet))
+    holds_for(lambda: {s: fleet.pane_pid(s) for s in pids} == pids
+              and not {"start", "restart"} & set(event_kinds(fleet)), 1.0,
+              what="every agent kept, nothing started")
+
+
+def test_t30_the_control_client_attaches_before_a_pass_acts_or_speaks(
+        make_fleet, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FAULT: tmux 3.3a's server segfaults when a session is made or killed while a control
+    client is still identifying itself (tmux PR #4980; seen here as a whole fleet lost
+    when a test killed a session on seeing the new watchdog's `adopt`, ~1 run in 30).
+    EXPECTED: a watchdog's pass attaches its control client before it starts or kills any
+    session and before it records any event, so neither its own actions nor an operator's
+    answer to its events can overlap the attach."""
+    fleet = make_fleet("[watchdog]\nsignal_interval = 30\n" + demo("a", tmp_path)
+                       + demo("b", tmp_path))
+    config = config_mod.load(fleet.path)
+    tmux = Tmux(fleet.socket)
+    launch.start(tmux, config, launch.plan_agent(config, config.agent("a")))
+    order: list[str] = []
+    attach, start = ControlClient.__init__, Tmux.start
+
+    def attaching(client: ControlClient, *args: Any, **kwargs: Any) -> None:
+        attach(client, *args, **kwargs)
+        order.append(f"attached after {len(fleet.events())} events")
+
+    def starting(door: Tmux, session: str, *args: Any, **kwargs: Any) -> None:
+        order.append(f"start {session}")
+        start(door, session, *args, **kwargs)
+
+    monkeypatch.setattr(ControlClient, "__init__", attaching)
+    monkeypatch.setattr(Tmux, "start", starting)
+    with in_process(config) as dog:
+        dog.tick()
+    assert order == ["attached after 0 events", "start e-b"], order
+    assert [e["event"] for e in fleet.events()] == ["adopt", "start"]
 
 
 # ---------------------------------------------------------------------- T38

@@ -125,7 +125,6 @@ class HostLauncher:
         return bool(self.call("stop", session=session)["existed"])
 
 
-
 class RemoteStream:
     """A streamed operation running on a host: its header, then its pieces. Every failure
     is HostUnreachable (ssh failed, or the link dropped) or RemoteError (it failed there)."""

@@ -180,10 +180,8 @@ class Watchdog:
         decisions = rules.decide(config, observed, self.tasks.forget(self.memory, True), now)
         decisions = replace(decisions, memory=self.tasks.forget(decisions.memory))
         self.tasks.dialogs(self.memory, decisions.memory, self)
-        # Attached (a few ms, once) before the pass acts or says anything: tmux 3.3a's server
-        # crashes when a session is made or killed while a control client is still
-        # identifying itself (tmux PR #4980), so neither our own starts and kills nor an
-        # operator's, prompted by this pass's events, may overlap it.
+        # The control client is attached (a few ms, once) before the pass acts or records
+        # anything: no start or kill may overlap an attach (doors/tmuxcontrol.py says why).
         self.wakeups.follow(config, hostfleet.local_of(self.tmux), observed)
         self.commit(decisions, config)
         if self.wakeups.unwatched and not self._fd_limit_said:  # once per run

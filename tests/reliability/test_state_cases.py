@@ -504,6 +504,9 @@ def test_t11_kill_9_at_crash_points(make_fleet, tmp_path) -> None:
     healthy("config-applied", dog)
     assert _tagged(fleet.socket, "e-b") == set()
     assert count(fleet, "c", "start") == 1
+    # c's own record of its start is written by its process, which may still be starting.
+    wait_until(lambda: [r["event"] for r in fleet.records("c")].count("start") >= 1,
+               what="c's process started")
     assert [r["event"] for r in fleet.records("c")].count("start") == 1
     assert dog.poll() is None
 

@@ -19,6 +19,7 @@ from agent_orchestrator.runtime.hostpoll import HostPoller
 pytestmark = pytest.mark.skipif(sshd_missing() is not None, reason=sshd_missing() or "")
 host = ssh_host
 SOCKET = "hp"
+CONTROL = "hp-control"
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def poller(host: SshHost, tmp_path: Path) -> Iterator[tuple[HostPoller, threadin
     host.sockets.add(SOCKET)
     woken = threading.Event()
     one = HostPoller("a", Tmux(SOCKET, remote=connection(host, control_folder(), timeout=3),
-                               timeout=3), woken.set, interval=30.0)
+                               timeout=3), woken.set, interval=30.0, control=CONTROL)
     yield one, woken
     one.close()
 
@@ -52,11 +53,30 @@ def test_a_death_there_is_heard_without_waiting_for_the_interval(
     hp.poke()
     wait_until(lambda: (lk := hp.latest()) and lk.snapshot and
                {"s1", "s2"} <= set(lk.snapshot.panes), what="both sessions")
-    wait_until(lambda: hp._control is not None and hp._control.alive, what="control client")
-    host.tmux(SOCKET, "kill-session", "-t", "=s2")
-    # The interval is 30 s: only the control client's poke can make this in time.
-    wait_until(lambda: (lk := hp.latest()) and lk.snapshot and
-               "s2" not in lk.snapshot.panes, timeout=5, what="s2 gone")
+    control = wait_until(lambda: hp._control is not None and hp._control.alive and
+                         hp._control, what="control client")
+    # In a session of its own: no agent's session shows as attached, nor ends the client.
+    shown = host.tmux(SOCKET, "list-sessions", "-F", "#{session_name} #{session_attached}")
+    assert sorted(shown.stdout.split("\n")) == ["", f"{CONTROL} 1", "s1 0", "s2 0"]
+    for session in ("s2", "s1"):
+        host.tmux(SOCKET, "kill-session", "-t", f"={session}")
+        # The interval is 30 s: only the control client's poke can make this in time.
+        wait_until(lambda s=session: (lk := hp.latest()) and lk.snapshot and
+                   s not in lk.snapshot.panes, timeout=5, what=f"{session} gone")
+        assert hp._control is control and control.alive  # the same client heard both
+
+
+def test_closing_ends_the_control_session_unless_a_successor_keeps_it(
+        host: SshHost, tmp_path: Path) -> None:
+    host.sockets.add(SOCKET)
+    host.tmux(SOCKET, "new-session", "-d", "-s", "s1", "cat")
+    for keep in (True, False):
+        hp = HostPoller("a", Tmux(SOCKET, remote=connection(host, control_folder(), timeout=3),
+                                  timeout=3), lambda: None, interval=30.0, control=CONTROL)
+        wait_until(lambda hp=hp: hp._control is not None and hp._control.alive,
+                   what="control client")
+        hp.close(keep_control=keep)
+        assert (CONTROL in host.tmux(SOCKET, "ls").stdout) is keep, keep
 
 
 def test_an_unreachable_host_is_an_error_look_then_recovers(

@@ -16,11 +16,13 @@ from harness import demo_agent
 from sshhosts import SshHost, ssh_host, ssh_host_b, sshd_missing
 
 from agent_orchestrator.cli import mcptools
+from agent_orchestrator.config import model
 from agent_orchestrator.doors import proctree
 
 pytestmark = [pytest.mark.tmux,
               pytest.mark.skipif(sshd_missing() is not None, reason=sshd_missing() or "")]
 host, other = ssh_host, ssh_host_b
+CONTROL = "e-" + model.CONTROL_NAME
 
 
 def remote_agent(host: SshHost, folder: Path, name: str = "b") -> str:
@@ -49,6 +51,13 @@ def states(fleet) -> dict[str, str]:
     return {row["agent"]: row["state"] for row in json.loads(shown.stdout)["agents"]}
 
 
+def attached(host: SshHost, socket: str) -> dict[str, bool]:
+    """session → whether a client is attached to it, on the host's server of `socket`."""
+    shown = host.tmux(socket, "list-sessions", "-F", "#{session_name} #{session_attached}")
+    return {name: count != "0" for name, count in
+            (line.rsplit(" ", 1) for line in shown.stdout.splitlines())}
+
+
 def remote_pid(host: SshHost, socket: str, session: str) -> int | None:
     return live_pane_pid(host.tmux(socket, "list-panes", "-a", "-F", PANE_LIST).stdout,
                          session)
@@ -71,6 +80,12 @@ def test_up_heal_unreachable_reachable_down_across_three_machines(
     fleet.wait_event("a", "adopt")
     fleet.wait_event("b", "adopt")
     fleet.wait_event("c", "adopt")
+    # The watchdog hears each host through a control client in a session of its own there,
+    # never attached to an agent's (which would show as attached, and end with it).
+    for machine in (host, other):
+        wait_until(lambda m=machine: attached(m, fleet.socket).get(CONTROL), what="control")
+    assert attached(host, fleet.socket)["e-b"] is False
+    assert attached(other, fleet.socket)["e-c"] is False
     assert {states(fleet)[n] in ("running", "active", "idle") for n in "abc"} == {True}
     logs = fleet.agents("logs", "b", "--no-follow")  # read on the host
     assert logs.returncode == 0 and logs.stdout.strip(), logs.stderr
@@ -141,8 +156,24 @@ def test_up_heal_unreachable_reachable_down_across_three_machines(
     assert "e-b" not in host.tmux(fleet.socket, "ls").stdout
     wait_until(lambda: fleet.pane_pid("e-a") is None, what="a stopped here")
     wait_until(lambda: remote_pid(other, fleet.socket, "e-c") is None, what="c stopped there")
+    for machine in (host, other):  # the stopped watchdog took its control sessions along
+        wait_until(lambda m=machine: CONTROL not in attached(m, fleet.socket),
+                   what="no control session left")
     # No process of any agent is left on any host (they are all this machine's processes).
     for name in "abc":
         wait_until(lambda n=name: not proctree.tagged(proctree.launch_tag(fleet.socket,
                                                                           f"e-{n}")),
                    what=f"no process of {name} left")
+
+
+def test_down_ends_the_control_session_a_killed_watchdog_left_on_a_host(
+        make_fleet, tmp_path: Path, host: SshHost) -> None:
+    """A watchdog killed with SIGKILL cannot end its control session on a host; `down`
+    (which stopped no watchdog here) ends it and says so."""
+    fleet = make_fleet(demo_agent("a", tmp_path) + remote_agent(host, tmp_path))
+    host.sockets.add(fleet.socket)
+    host.tmux(fleet.socket, "new-session", "-d", "-s", CONTROL, "cat")
+    down = fleet.agents("down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert CONTROL in down.stdout and "on host hosta" in down.stdout, down.stdout
+    assert CONTROL not in host.tmux(fleet.socket, "ls").stdout

@@ -66,9 +66,10 @@ class ControlClient:
     def alive(self) -> bool:
         return self._proc.poll() is None
 
-    def close(self) -> None:
+    def close(self, keep_own: bool = False) -> None:
         """Detach (closing stdin ends a control client), once attached (see the class
-        docstring), reap the process, and kill the session made for it (`own`)."""
+        docstring), reap the process, and kill the session made for it (`own`) unless
+        `keep_own` (the next client, maybe attaching now, takes it over)."""
         self._answered.wait(timeout=CONTROL_ATTACH_WAIT)
         if self._proc.stdin is not None:
             with contextlib.suppress(OSError):
@@ -78,6 +79,6 @@ class ControlClient:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
-        if self._own is not None:
+        if self._own is not None and not keep_own:
             with contextlib.suppress(TmuxError):  # e.g. the server is gone: nothing to kill
                 self._tmux.kill(self._own)

@@ -234,6 +234,10 @@ def down(config: Config, tmux: Tmux | FleetTmux, names: Sequence[str] = ()) -> l
         outcomes += [_stop(config, tmux, s, s, None) for s in sorted(
             s for s in tmux.snapshot().panes
             if s.startswith(config.session_prefix) and s not in known)]
+    if not names:
+        outcomes += [Outcome(config.control_session, config.control_session, "stopped",
+                             f"on host {host}")
+                     for host in hostfleet.stop_controls(tmux, config)]
     return outcomes
 
 

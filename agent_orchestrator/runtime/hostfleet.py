@@ -11,13 +11,14 @@ action ended speaks for the session.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.doors import rundir
 from agent_orchestrator.doors.ssh import Connection
-from agent_orchestrator.doors.tmux import Tmux
+from agent_orchestrator.doors.tmux import Tmux, TmuxError
 from agent_orchestrator.runtime import launch
 from agent_orchestrator.runtime.hostpoll import HostPoller
 from agent_orchestrator.runtime.hosts import FleetTmux
@@ -47,8 +48,8 @@ def open_fleet(config: Config, local: Tmux, wake: Callable[[], None], *,
         connection = Connection(target_of(host), folder)
         remote = Tmux(socket_on(config, host), remote=connection, timeout=local.timeout)
         verb = first_look is not None
-        pollers[host.name] = HostPoller(host.name, remote, wake, interval, follow=not verb,
-                                        once=verb)
+        pollers[host.name] = HostPoller(host.name, remote, wake, interval, once=verb,
+                                        control=None if verb else config.control_session)
         launchers[host.name] = HostLauncher(config, host, connection)
     placement = {a.session: a.host for a in config.agents if a.host is not None}
     fleet = FleetTmux(local, pollers, placement, launchers)
@@ -72,7 +73,10 @@ def reopened(tmux: Tmux | FleetTmux, old: Config, new: Config, workers: Workers,
     if layout(old) == layout(new):
         return tmux
     if isinstance(tmux, FleetTmux):
-        workers.submit("host", "-closing", lambda cancel: tmux.close())
+        # A host's control session that the new door will attach to again stays there.
+        same = [h.name for h in old.hosts if h in new.hosts and socket_on(old, h) ==
+                socket_on(new, h) and old.control_session == new.control_session]
+        workers.submit("host", "-closing", lambda cancel: tmux.close(keep_control=same))
     return open_fleet(new, local_of(tmux), wake)
 
 
@@ -105,6 +109,24 @@ def stop_session(tmux: Tmux | FleetTmux, config: Config, session: str) -> bool:
     assert isinstance(tmux, FleetTmux)
     with tmux.acting(session):
         return launcher.stop(session)
+
+
+def stop_controls(tmux: Tmux | FleetTmux, config: Config) -> list[str]:
+    """Kill the watchdog's control session on every host whose look shows one (a watchdog
+    killed with SIGKILL leaves it; a stopped one kills it itself); the hosts it was on. A
+    host that does not answer keeps it: nothing of an agent runs in it."""
+    if not isinstance(tmux, FleetTmux):
+        return []
+    stopped = []
+    for host, poller in tmux.pollers.items():
+        look = poller.latest()
+        if look is None or look.snapshot is None or \
+                config.control_session not in look.snapshot.panes:
+            continue
+        with contextlib.suppress(TmuxError):
+            if poller.tmux.kill(config.control_session):
+                stopped.append(host)
+    return stopped
 
 
 def close(tmux: Tmux | FleetTmux) -> None:

@@ -8,7 +8,9 @@ with the monotonic time the look STARTED) and wakes the loop when it changes. Th
 
 The thread looks again every `interval`, at once when poked (a control-mode client over the
 same ssh connection pokes it when a session or window closes there, so a death is seen in
-one round trip, not one interval), and, while the host does not answer, with back-off
+one round trip, not one interval; it sits in a session of its own there, as the watchdog's
+does here, so an agent's death does not end it and its re-attach never races the restart:
+doors/tmuxcontrol.py says why that matters), and, while the host does not answer, with back-off
 (BACKOFF_FIRST doubling to BACKOFF_MAX): an unreachable host costs one attempt per back-off
 step, never a stalled loop.
 """
@@ -42,11 +44,13 @@ class HostPoller:
     """The thread that keeps one host's latest look."""
 
     def __init__(self, name: str, tmux: Tmux, wake: Callable[[], None],
-                 interval: float = 1.0, follow: bool = True, once: bool = False) -> None:
+                 interval: float = 1.0, control: str | None = None,
+                 once: bool = False) -> None:
         self.name = name
         self.tmux = tmux
         self.interval = interval
-        self.follow = follow  # keep a control client there (a verb's one look needs none)
+        # The session to keep a control client in there (a verb's one look needs none).
+        self.control = control
         self.once = once  # look once and end (a verb): `latest` keeps that look
         self._looked = threading.Event()
         self._wake = wake
@@ -80,12 +84,15 @@ class HostPoller:
         """Look again now (a session closed there, or the loop acted on this host)."""
         self._poke.set()
 
-    def close(self) -> None:
+    def close(self, keep_control: bool = False) -> None:
+        """End the thread and the connection; with `keep_control`, leave the control
+        client's session on the host for the poller that replaces this one (killing it
+        while that one attaches could crash the host's tmux: doors/tmuxcontrol.py)."""
         self._stop.set()
         self._poke.set()
         self._thread.join(timeout=self.tmux.timeout + 2)
         if self._control is not None:
-            self._control.close()
+            self._control.close(keep_own=keep_control)
         if self.tmux.remote is not None:
             self.tmux.remote.close()
 
@@ -122,9 +129,10 @@ class HostPoller:
         return HostLook(started, snap, screens)
 
     def _follow(self, look: HostLook) -> None:
-        """Keep a control client on the host while it has sessions (it hears deaths)."""
+        """Keep a control client on the host while it has sessions (it hears deaths); never
+        the first to start a tmux server there."""
         assert look.snapshot is not None
-        if not self.follow:
+        if self.control is None:
             return
         if self._control is not None and self._control.alive:
             return
@@ -132,7 +140,7 @@ class HostPoller:
             return
         if self._control is not None:
             self._control.close()
-        self._control = ControlClient(self.tmux, next(iter(look.snapshot.panes)), self.poke)
+        self._control = ControlClient(self.tmux, self.control, self.poke, own=True)
 
 
 def _news(before: HostLook | None, after: HostLook) -> bool:

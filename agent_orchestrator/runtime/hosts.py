@@ -170,6 +170,9 @@ class FleetTmux:
     def send_keys(self, target: str, *keys: str) -> None:
         self.door_for(target).send_keys(target, *keys)
 
-    def close(self) -> None:
-        for poller in self.pollers.values():
-            poller.close()
+    def close(self, keep_control: Iterable[str] = ()) -> None:
+        """Close every host's poller; those of the hosts named in `keep_control` leave
+        their control session there (the door replacing this one uses it)."""
+        keep = set(keep_control)
+        for host, poller in self.pollers.items():
+            poller.close(keep_control=host in keep)

@@ -96,22 +96,29 @@ def up(config: Config, tmux: Tmux | FleetTmux, names: Sequence[str] = ()) -> lis
         if (trouble := _worktree(config, agent)) is not None:
             outcomes.append(trouble)
             continue
-        markers.clear_stopped(config, agent.name)
-        markers.mark_started(config, agent.name)
         outcomes.append(_ensure_agent(config, tmux, snap, agent))
+        _supervise_again(config, agent.name)
     for service in config.services:
         if alone or (names and service.name not in names):
             continue
-        markers.clear_stopped(config, service.name)  # healed like an agent from now on
-        markers.mark_started(config, service.name)
         outcomes.append(_ensure(config, tmux, snap, service.name,
                                 launch.plan_service(config, service)))
+        _supervise_again(config, service.name)
     running = lock.watchdog_pid(config)
     if running is not None:  # e.g. it outlived a killed tmux server: don't start a second
         outcomes.append(_watchdog_running(config, snap, running))
     else:
         outcomes.append(_ensure(config, tmux, snap, WATCHDOG, watchdog_plan(config)))
     return outcomes
+
+
+def _supervise_again(config: Config, name: str) -> None:
+    """After the operator's start: a new run (its clocks and failure counters start over),
+    healed from now on. Only once its session is there: while it is still marked stopped
+    the watchdog leaves it alone, and a pass reads the marks before the sessions
+    (runtime/observe.py), so none sees it unstopped and not started and heals it too."""
+    markers.mark_started(config, name)
+    markers.clear_stopped(config, name)
 
 
 def _watchdog_running(config: Config, snap: Snapshot, pid: int) -> Outcome:
@@ -154,8 +161,7 @@ def restart(config: Config, tmux: Tmux | FleetTmux, names: Sequence[str]) -> lis
             _ensure_agent(config, tmux, Snapshot(True, {}), agent)
         else:
             _ensure(config, tmux, tmux.snapshot(), name, plan)
-        markers.mark_started(config, name)  # only now: a pass in the gap must not heal it
-        markers.clear_stopped(config, name)
+        _supervise_again(config, name)
         outcomes.append(Outcome(name, plan.session, "restarted", was))
     return outcomes
 

@@ -88,6 +88,11 @@ class Observer:
     def observe(self, config: Config, tmux: Tmux, memory: FleetMemory, light: bool,
                 heavy: bool, report: Reporter) -> Observed | None:
         """None when tmux did not answer (reported once; the next pass retries)."""
+        # The operator's marks before the sessions: `up` starts a session and only then
+        # clears its stopped mark, so an agent read as no longer stopped is in the snapshot
+        # taken after (read the other way round, a pass saw it unstopped and not yet started,
+        # and healed it alongside the operator's start).
+        stopped, starts = markers.stopped_agents(config), markers.operator_starts(config)
         try:
             snap = tmux.snapshot()
         except TmuxError as exc:
@@ -95,8 +100,7 @@ class Observer:
             return None
         report.resolved("tmux")
         observed = Observed(snap.server_running, snap.panes,
-                            stopped=markers.stopped_agents(config),
-                            operator_starts=markers.operator_starts(config),
+                            stopped=stopped, operator_starts=starts,
                             log_written=log_times(config, snap.panes),
                             loop=self._loop(config, memory, light, heavy, report, snap.panes),
                             unseen=snap.unseen, unreachable=snap.unreachable)

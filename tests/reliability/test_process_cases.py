@@ -1,4 +1,5 @@
-"""Reliability cases for processes and descriptors: T50–T54 (issue #14, items 4, 5, 7).
+"""Reliability cases for processes and descriptors: T50–T54 (issue #14, items 4, 5, 7),
+and T55 (operator verbs against a watchdog pass; found in a failed suite run).
 
 - T50 a low open-file limit: the watchdog raises its soft limit to the hard one, and over
   more agents than pidfds fit it degrades to polling (said once), never crashes, still heals.
@@ -11,6 +12,9 @@
   returns, `a` has no session and no process, and stays so.
 - T54 under a soft `ulimit -n` of 64 (hard 4096), the tmux server the watchdog or `agents
   up` starts gets the raised limit (it inherits ours).
+- T55 `agents up a` (a stopped) overlapping a watchdog pass's looks (at the operator's
+  marks, at the sessions), both ways round: no pass starts `a` as well (a second start that
+  failed on the duplicate session and made the operator's run the watchdog's own).
 
 Real parts: a private tmux server, real processes, watchdogs as subprocesses.
 """
@@ -107,6 +111,80 @@ def test_t53_down_waits_for_a_start_in_flight(make_fleet, tmp_path: Path) -> Non
                   what="down waits for the lock")
     assert down.wait(timeout=30) == 0
     assert "e-a" not in sessions(fleet.socket)
+
+
+# ------------------------------------------------------------------------------- T55
+
+class _Reports:
+    def record(self, events: object) -> None:
+        pass
+
+    def report_once(self, key: str, kind: str, reason: str) -> bool:
+        raise AssertionError(f"no trouble expected: {kind}: {reason}")
+
+    def resolved(self, key: str) -> None:
+        return None
+
+
+def test_t55_up_while_a_pass_looks_is_not_started_twice(make_fleet) -> None:
+    """FAULT: `agents up a`, a stopped by the operator, overlaps a watchdog pass's two looks
+    (at the operator's marks, at the sessions), both ways round: the pass looks at the
+    sessions just before `up` starts a, or looks at both in the middle of `up` (reproduced
+    before: the pass saw a unstopped and sessionless, healed it, its start failed on the
+    duplicate session, and the operator's run became the watchdog's own, stall-rebooted
+    as such). EXPECTED: that pass decides no start of `a`; the next one sees a's session,
+    which `up` made, and starts nothing either."""
+    from agent_orchestrator.core import rules
+    from agent_orchestrator.core.decisions import Restart, Start
+    from agent_orchestrator.core.memory import FleetMemory
+    from agent_orchestrator.doors.tmux import Tmux
+    from agent_orchestrator.runtime import fleet as fleet_mod
+    from agent_orchestrator.runtime.observe import Observer, clock
+    from agent_orchestrator.runtime.workers import Workers
+
+    fleet = make_fleet(TOOL.format(bin="sleep 600") + tool_agent("a"))
+    config = config_mod.load(fleet.path)
+    real = Tmux(fleet.socket)
+    workers = Workers(lambda: None)
+    decided: list[list[object]] = []
+
+    def a_pass(door: object) -> None:
+        observed = Observer(workers).observe(config, door, FleetMemory(), True, False,
+                                             _Reports())
+        assert observed is not None
+        actions = rules.decide(config, observed, FleetMemory(), clock()).actions
+        decided.append([d for d in actions if isinstance(d, Start | Restart)])
+
+    class UpRightAfterTheLook:  # the pass's door: `up a` right after it looked at tmux
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        def snapshot(self) -> object:
+            snap = real.snapshot()
+            fleet_mod.up(config, real, ["a"])
+            return snap
+
+    class PassBeforeTheStart(Tmux):  # `up`'s door: a whole pass just before it starts a
+        def start(self, *args: object, **kwargs: object) -> None:
+            a_pass(real)
+            super().start(*args, **kwargs)  # type: ignore[arg-type]
+
+    held = lock.acquire_lock(config)  # as the running watchdog: `up` starts none
+    try:
+        for overlap in ("up after the look", "a pass inside up"):
+            fleet_mod.down(config, real, ["a"])
+            assert "e-a" not in sessions(fleet.socket)
+            decided.clear()
+            if overlap == "up after the look":
+                a_pass(UpRightAfterTheLook())
+            else:
+                fleet_mod.up(config, PassBeforeTheStart(fleet.socket), ["a"])
+            assert "e-a" in sessions(fleet.socket), overlap
+            a_pass(real)
+            assert decided == [[], []], overlap
+    finally:
+        workers.close()
+        held.close()
 
 
 # ------------------------------------------------------------------------------- T52

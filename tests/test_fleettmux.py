@@ -5,6 +5,7 @@ not answer are `unseen` (not dead), and no look older than our last action speak
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,3 +76,30 @@ def test_an_unreachable_host_leaves_its_sessions_unseen_not_dead(fleet: FleetTmu
     assert "host a" in snap.unreachable["a"] and "l-1" in snap.panes
     host.start()
     wait_until(lambda: seen(fleet, "r-1"), timeout=10, what="r-1 again")
+
+
+def test_no_look_older_than_the_operators_start_speaks_for_its_session(
+        host: SshHost, tmp_path: Path, tmux_socket: str) -> None:
+    """`agents up` (another process) started r-1 there and wrote its start mark; the
+    watchdog's latest look at the host began before: r-1 is unseen, never taken for gone
+    (which would start it a second time). Marks from long ago or from the future (a wall
+    clock set back) hold nothing back."""
+    host.sockets.add(REMOTE_SOCKET)
+    remote = Tmux(REMOTE_SOCKET, remote=connection(host, control_folder(), timeout=3),
+                  timeout=3)
+    poller = HostPoller("a", remote, lambda: None, interval=30.0)  # looks when poked
+    one = FleetTmux(Tmux(tmux_socket), {"a": poller}, {"r-1": "a", "r-2": "a"})
+    try:
+        assert poller.wait_first(10)
+        host.tmux(REMOTE_SOCKET, "new-session", "-d", "-s", "r-1", "cat")
+        now = time.time()
+        one.operator_acted({"r-2": now - 3600, "l-1": now})
+        one.operator_acted({"r-2": now + 3600})
+        assert one.snapshot().unseen == frozenset()  # r-1 absent: the stale look says so
+        one.operator_acted({"r-1": time.time()})
+        snap = one.snapshot()
+        assert "r-1" in snap.unseen and "r-1" not in snap.panes
+        poller.poke()
+        wait_until(lambda: seen(one, "r-1"), what="r-1 in a look after the mark")
+    finally:
+        one.close()

@@ -26,6 +26,8 @@ from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime.hostpoll import HostPoller
 from agent_orchestrator.runtime.remotelaunch import HostLauncher
 
+OPERATOR_MARK_AGE = 30.0  # seconds an operator's start mark holds back older looks
+
 
 class FleetTmux:
     """Routes each session to its server; merges the hosts' latest looks into one snapshot.
@@ -138,6 +140,20 @@ class FleetTmux:
         if session in self.placement:
             with self._lock:
                 self._acted[session] = float("inf")
+
+    def operator_acted(self, starts: Mapping[str, float]) -> None:
+        """The operator's last starts (session → epoch time: the `started/` marks that
+        `agents up` / `restart`, other processes, write once the session is there): no look
+        that began before one speaks for its session (it may predate that start). Only
+        recent marks count: a look is seconds old, and a wall clock set back must not
+        leave a session unseen until it catches up with a mark."""
+        now = time.time()
+        offset = now - time.monotonic()
+        with self._lock:
+            for session, wall in starts.items():
+                if session in self.placement and now - OPERATOR_MARK_AGE <= wall <= now:
+                    self._acted[session] = max(self._acted.get(session, float("-inf")),
+                                               wall - offset)
 
     @contextlib.contextmanager
     def acting(self, session: str) -> Iterator[None]:

@@ -29,6 +29,7 @@ from agent_orchestrator.core.signals import SignalRecord
 from agent_orchestrator.doors import gitrelay, inbox, markers, signals, transcripttail
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
 from agent_orchestrator.runtime import launch
+from agent_orchestrator.runtime.hosts import FleetTmux
 from agent_orchestrator.runtime.workers import Workers
 
 VERIFY_TIMEOUT = 600.0  # seconds each verify command may run
@@ -93,6 +94,9 @@ class Observer:
         # taken after (read the other way round, a pass saw it unstopped and not yet started,
         # and healed it alongside the operator's start).
         stopped, starts = markers.stopped_agents(config), markers.operator_starts(config)
+        if isinstance(tmux, FleetTmux):  # and another host's look must be newer than them
+            tmux.operator_acted({a.session: starts[a.name] for a in config.agents
+                                 if a.name in starts})
         try:
             snap = tmux.snapshot()
         except TmuxError as exc:

@@ -40,6 +40,10 @@ def test_submit_names_and_stores_a_private_file(queue: TaskQueue) -> None:
     ({"prompt": "x", "name": "a b"}, "letters, digits"),
     ({"prompt": "x", "after": ["nope"]}, "--after nope: no such task"),
     ({"prompt": "x", "retries": -1}, "--retries"),
+    ({"prompt": "x", "retries": 2**70}, "--retries must be 0 to 100"),  # no SQLite overflow
+    ({"prompt": "a\0b"}, "the prompt holds a NUL"),
+    ({"prompt": "x", "model": "m\0"}, "--model holds a NUL"),
+    ({"prompt": "x", "verify": "true\0"}, "--verify holds a NUL"),
 ])
 def test_bad_submissions_are_refused_with_a_message(queue: TaskQueue, kwargs: dict[str, object],
                                                     message: str) -> None:

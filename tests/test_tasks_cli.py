@@ -88,7 +88,8 @@ def test_cancel_and_retry(config: Path) -> None:
     (("submit", "--after", "a", "x"), 2, "PROMPT goes before --after"),
     (("submit", "x", "--file"), 2, "expected one argument"),
     (("submit", "x", "--retries", "many"), 2, "invalid int value"),
-    (("submit", "x", "--retries", "-1"), 1, "--retries must be 0 or more"),
+    (("submit", "x", "--retries", "-1"), 2, "must be 0 to 100, not -1"),
+    (("submit", "x", "--retries", "9" * 30), 2, "must be 0 to 100"),  # no SQLite overflow
     (("submit", "x", "--name", "a b"), 1, "letters, digits"),
     (("submit", "x", "--after", "ghost"), 1, "--after ghost: no such task"),
     (("submit", "x", "--backend", "nope"), 1, "--backend nope: no such backend"),
@@ -103,6 +104,15 @@ def test_mistakes_are_messages(config: Path, args: tuple[str, ...], code: int,
     result = agents(config, *args)
     assert result.returncode == code
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_after_given_twice_waits_for_both(config: Path) -> None:
+    for name in ("a", "b", "c"):
+        agents(config, "submit", name, "--name", name)
+    both = agents(config, "submit", "d", "--name", "d", "--after", "a", "--after", "b", "c",
+                  "--json")
+    assert both.returncode == 0, both.stderr
+    assert json.loads(both.stdout)["after"] == ["a", "b", "c"]  # the first --after kept
 
 
 def test_a_duplicate_name_is_refused(config: Path) -> None:

@@ -39,19 +39,36 @@ def _changed(config: Config, task: str, kind: str, what: str) -> None:
         pass  # the watchdog then sees it at its next timed pass
 
 
+def _retries(text: str) -> int:
+    """--retries N: a usage error (exit 2) outside 0..MAX_RETRIES, never a database overflow."""
+    from agent_orchestrator.doors.taskqueue import MAX_RETRIES
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 0 <= value <= MAX_RETRIES:
+        raise argparse.ArgumentTypeError(f"must be 0 to {MAX_RETRIES}, not {value}")
+    return value
+
+
 def _build_submit(parser: argparse.ArgumentParser) -> None:
+    from agent_orchestrator.doors.taskqueue import MAX_RETRIES
+
     parser.add_argument("prompt", nargs="?", metavar="PROMPT",
                         help="what the task's agent is asked to do ('-': read it from stdin)")
     parser.add_argument("--file", metavar="F", help="read the prompt from file F")
     parser.add_argument("--name", help="the task's name (default: made from the prompt)")
     parser.add_argument("--backend", help="the CLI to run it with (default: [tasks] backend)")
     parser.add_argument("--model", help="the model (default: [tasks] model)")
-    parser.add_argument("--after", nargs="+", default=[], metavar="NAME",
-                        help="start only once these tasks are done")
+    # extend: `--after a --after b` waits for both (the default store kept only the last)
+    parser.add_argument("--after", nargs="+", action="extend", default=[], metavar="NAME",
+                        help="start only once these tasks are done (repeatable)")
     parser.add_argument("--verify", metavar="CMD",
                         help="a gate run in the task's worktree when its agent finishes")
-    parser.add_argument("--retries", type=int, default=0, metavar="N",
-                        help="run it again up to N times when it fails (default 0)")
+    parser.add_argument("--retries", type=_retries, default=0, metavar="N",
+                        help=f"run it again up to N times when it fails (0-{MAX_RETRIES}, "
+                             "default 0)")
     parser.add_argument("--json", action="store_true", help="print the task as JSON")
 
 

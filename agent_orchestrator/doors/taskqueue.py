@@ -28,6 +28,7 @@ from agent_orchestrator.config.schema import NAME_RE
 from agent_orchestrator.doors.files import private_dir
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
+MAX_RETRIES = 100  # a task run more than this often is a loop, not a retry
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another's transaction
 
 _SCHEMA = """
@@ -146,8 +147,12 @@ class TaskQueue:
             raise TaskError("a task needs a prompt")
         if name is not None and not NAME_RE.fullmatch(name):
             raise TaskError(f"task name {name!r}: letters, digits, '-' and '_' only")
-        if retries < 0:
-            raise TaskError("--retries must be 0 or more")
+        if not 0 <= retries <= MAX_RETRIES:
+            raise TaskError(f"--retries must be 0 to {MAX_RETRIES}")
+        for what, value in (("the prompt", prompt), ("--model", model), ("--verify", verify)):
+            # each ends up in an argv or a file an agent reads: a NUL would fail only at exec
+            if value is not None and "\0" in value:
+                raise TaskError(f"{what} holds a NUL character")
         with self._tx() as db:
             for dep in after:
                 if db.execute("SELECT 1 FROM tasks WHERE name = ?", (dep,)).fetchone() is None:

@@ -5,9 +5,9 @@ This machine's server is asked directly, as before. Another host's is never aske
 loop: its `HostPoller` thread (hostpoll.py) keeps the latest look, and `snapshot` merges
 that look in without I/O. Each remote session's pane carries its host, and a session whose
 host gave no answer, or whose latest look began before our last action on it (a restart
-there, still on its way) or the operator's last start of it (`operator_acted`), is `unseen`: the rules make no verdict about it this pass. That is
-what keeps an unreachable host's agents from being counted dead, and a stale look from
-restarting an agent twice.
+there, still on its way) or the operator's last start of it (`operator_acted`), is
+`unseen`: the rules make no verdict about it this pass. That is what keeps an unreachable
+host's agents from being counted dead, and a stale look from restarting an agent twice.
 
 Acting on another host (`start`, `kill`, typing) is a round trip over ssh, so apply.py runs
 it in a worker keyed by the host (`remote_of`); the door here only routes.

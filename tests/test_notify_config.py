@@ -139,3 +139,25 @@ def test_the_readme_says_which_kinds_are_on_by_default() -> None:
     assert not {"task-done", "task-failed"} & set(model.NOTIFY_DEFAULT_ON)
     tasks = readme[readme.index("\n## Tasks\n"):readme.index("\n## Several machines\n")]
     assert "not in `[notify] on`'s\ndefault list: list them there" in tasks
+
+
+@pytest.mark.parametrize(("url", "header"), [
+    ('"https://hooks.example/T0/s3cret"', '"Bearer hdr-s3cret"'),  # as written
+    ('"https://hooks.example/T0/s3\\u0063ret"', '"Bearer hdr\\u002Ds3cret"'),  # escaped
+    ("'https://hooks.example/T0/s3cret'", '"""Bearer hdr-\\\ns3cret"""'),  # literal, folded
+])
+def test_the_mcp_config_resource_never_shows_a_sink_secret(tmp_path: Path, url: str,
+                                                            header: str) -> None:
+    from agent_orchestrator.cli.mcpserver import redacted_config
+
+    config = load(tmp_path, f'''
+        [[notify.sink]]
+        kind = "webhook"
+        url = {url}
+        headers = {{ Authorization = {header} }}
+    ''')
+    sink = config.notify.sinks[0]  # type: ignore[union-attr]
+    assert "s3cret" in sink.url and "s3cret" in dict(sink.headers)["Authorization"]
+    shown = redacted_config(config)
+    assert "s3cret" not in shown and "s3\\u0063ret" not in shown and "\\u002D" not in shown
+    assert 'backend = "demo"' in shown  # the rest of the file is still there

@@ -46,10 +46,15 @@ def test_each_on_kind_reaches_the_webhook_as_json(server: Server) -> None:
     wait_until(lambda: len(server.requests) == len(kinds), what="a request per kind")
     got = {json.loads(data)["kind"]: json.loads(data) for _, _, data in server.requests}
     assert set(got) == set(kinds)
-    assert got["limit"] == {"kind": "limit", "title": "a: held at a usage limit",
-                            "agents": ["a"], "lines": ["a: why limit"], "time": 1000.0}
-    assert got["fleet-degraded"]["agents"] == [] and \
-        got["fleet-degraded"]["lines"] == ["why fleet-degraded"]
+    titles = {"crash-loop": "a: crash-looping", "limit": "a: held at a usage limit",
+              "dialog": "a: waiting at a dialog", "phase-advance": "phase advanced",
+              "sequence-complete": "sequence complete", "fleet-degraded": "fleet degraded",
+              "turn-finished": "a: turn finished"}
+    for kind in kinds:  # the whole document each kind's sink receives
+        agent = [] if kind in fleet_wide else ["a"]
+        line = f"why {kind}" if kind in fleet_wide else f"a: why {kind}"
+        assert got[kind] == {"kind": kind, "title": titles[kind], "agents": agent,
+                             "lines": [line], "time": 1000.0}, kind
     # the same state again within min_gap is no second message
     notifier.offer([Event(1001.0, "a", "limit", "again")])
     assert notifier.flush(settings, 1001.0) == 0

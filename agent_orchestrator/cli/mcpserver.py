@@ -12,6 +12,8 @@ every secret taken out, and the newest events (a snapshot when read: no subscrip
 from __future__ import annotations
 
 import json
+import re
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -162,18 +164,53 @@ def build(path: Path, config: Config) -> FleetServer:
 
 def redacted_config(config: Config) -> str:
     """The config file as loaded, with API-key-shaped secrets, webhook URLs' paths and
-    queries and header values replaced (core/redact.py, doors/notify.py's `shown_url`)."""
+    queries and header values replaced (core/redact.py, doors/notify.py's `shown_url`).
+
+    A secret written with TOML escapes (`\\u002D` for `-`) is not in the text as written,
+    so every double-quoted string is also decoded and replaced whole when it holds one; and
+    if the result still parses to a secret anywhere, nothing of the file is shown."""
     from agent_orchestrator.core.redact import redact
     from agent_orchestrator.doors.notify import shown_url
 
     text = config.source.decode("utf-8", "replace")
+    secrets: list[str] = []
     for sink in config.notify.sinks if config.notify else ():
         if sink.url:
+            secrets.append(sink.url)
             text = text.replace(sink.url, shown_url(sink.url))
         for _name, value in sink.headers:
             if value:
+                secrets.append(value)
                 text = text.replace(value, "[REDACTED:header]")
-    return redact(text)
+    text = redact(_BASIC_STRING.sub(lambda m: _scrubbed(m.group(0), secrets), text))
+    try:
+        leaked = any(s in v for s in secrets for v in _strings(tomllib.loads(text)))
+    except tomllib.TOMLDecodeError:
+        leaked = bool(secrets)  # cannot prove it clean: show nothing
+    return "# agents.toml is not shown: a secret in it could not be taken out\n" \
+        if leaked else text
+
+
+# a TOML basic string, multi-line or not (literal strings have no escapes to hide behind)
+_BASIC_STRING = re.compile(r'"""[\s\S]*?"""(?!")|"(?:[^"\\\n]|\\.)*"')
+
+
+def _scrubbed(literal: str, secrets: list[str]) -> str:
+    try:
+        value = tomllib.loads("x = " + literal)["x"]
+    except tomllib.TOMLDecodeError:
+        return literal
+    return '"[REDACTED]"' if any(s in value for s in secrets) else literal
+
+
+def _strings(node: object) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        node = list(node.values())
+    if isinstance(node, list):
+        return [s for item in node for s in _strings(item)]
+    return []
 
 
 def serve(path: Path) -> None:

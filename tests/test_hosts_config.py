@@ -46,6 +46,14 @@ def test_a_host_and_its_agent_load(tmp_path: Path) -> None:
     assert local.dir == tmp_path
 
 
+def test_an_agent_on_a_host_without_dir_works_in_its_home_there(tmp_path: Path) -> None:
+    # before: the local default dir (a Path) reached the host check and raised
+    # AttributeError, a traceback in `agents check` and a dead watchdog on an edit
+    config = load_ok(tmp_path, '[host.h]\nssh = "h"\n[[agent]]\nname = "a"\nprompt = "x"\n'
+                     'host = "h"\n')
+    assert config.agents[0].dir == Path("~")
+
+
 def test_host_defaults_are_the_dataclass_fields() -> None:
     defaults = {f.name: f.default for f in dataclasses.fields(model.Host)
                 if f.default is not dataclasses.MISSING}

@@ -46,7 +46,7 @@ class Builder:
         self.env = env
         self.root = self.path.parent
 
-    def _on_host(self, value: str, where: tuple[Any, ...], label: str) -> Path:
+    def _on_host(self, value: str | Path, where: tuple[Any, ...], label: str) -> Path:
         return path_on_host(value, where, label, self.problems)
 
     def build(self, raw: dict[str, Any]) -> model.Config | None:

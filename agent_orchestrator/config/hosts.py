@@ -93,9 +93,13 @@ def check_agent_hosts(declared: Iterable[str], agents: Sequence[model.Agent],
                      "on one, or remove the table)", label=f"host.{name}")
 
 
-def path_on_host(value: str, where: tuple[Any, ...], label: str, problems: Problems) -> Path:
+def path_on_host(value: str | Path, where: tuple[Any, ...], label: str,
+                 problems: Problems) -> Path:
     """A path on an agent's host: taken as written (nothing of it is looked at here), which
-    must be absolute or from `~`: there is no project folder there to be relative to."""
+    must be absolute or from `~`: there is no project folder there to be relative to. Not
+    written (the field's default, a Path here): the remote user's home, `~`."""
+    if isinstance(value, Path):
+        return Path("~")
     if not value.startswith(("/", "~")):
         problems.add(where, f"{value[:200]!r} is a path on the agent's host: write it "
                      "absolute or from ~", label=label)

@@ -89,9 +89,10 @@ def load(path: str | Path, env: Mapping[str, str] | None = None,
     builder = Builder(path, KeyLines(text), env or {})
     try:
         config = builder.build(raw)
-    except (OSError, ValueError, RuntimeError, RecursionError) as exc:
+    except Exception as exc:  # noqa: BLE001
         # A last net: the builder reports what it knows at its line; anything else it meets
-        # (a file system oddity) still rejects the edit rather than killing a watchdog.
+        # (a file system oddity, a bug of ours) still rejects the edit rather than killing
+        # a watchdog or showing the operator a traceback.
         raise ConfigError(shown, [*encoding, *builder.problems.items, Problem(
             None, "", f"cannot load: {type(exc).__name__}: {exc}")],
             content_digest(data)) from None

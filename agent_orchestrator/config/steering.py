@@ -57,8 +57,12 @@ def _sink(raw: Any, where: tuple[Any, ...], problems: Problems) -> model.NotifyS
         if "url" not in given:
             problems.add(where, "a webhook needs a 'url'", label=label)
         elif url:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            try:
+                parts = urlsplit(url)
+                good = parts.scheme in ("http", "https") and bool(parts.hostname)
+            except ValueError:  # urlsplit's own refusals (an unclosed "[" of an IPv6 host)
+                good = False
+            if not good:
                 # the URL itself may hold a secret: not repeated in the message
                 problems.add(where + ("url",), "expected an http:// or https:// URL with a "
                              "host", label=f"{label}.url")

@@ -143,8 +143,8 @@ def _unless_stopping(config: Config, session: str) -> Iterator[bool]:
     Never waited for."""
     with lock.session_lock(config, session, wait=False) as held:
         stopped = markers.stopped_agents(config)
-        if not held or any(a.session == session and a.name in stopped
-                           for a in config.agents):
+        if not held or any(x.session == session and x.name in stopped
+                           for x in (*config.agents, *config.services)):
             log.info("%s: not started, the operator is stopping it", session)
             yield False
         else:

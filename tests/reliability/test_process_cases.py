@@ -93,6 +93,26 @@ def test_t53_down_during_a_restart_stays_down(make_fleet) -> None:
     assert dog.poll() is None
 
 
+def test_t53_down_of_a_service_during_its_restart_stays_down(make_fleet) -> None:
+    """FAULT: as above, for a `[[service]]` (healed like an agent since #13; its stopped
+    mark was not looked at before a start). EXPECTED: the same: it stays down."""
+    fleet = make_fleet(TOOL.format(bin="sleep 600") + tool_agent("a") + textwrap.dedent("""
+        [[service]]
+        name = "s"
+        command = "sleep 600"
+    """))
+    dog = watchdog(fleet, {SLOW_VAR: "restart-killed:3"})
+    fleet.wait_event("s", "start")
+    pid = wait_until(lambda: fleet.pane_pid("e-s"), what="s's pane")
+    os.kill(pid, 9)
+    fleet.wait_event("s", "restart")
+    wait_until(lambda: "e-s" not in sessions(fleet.socket), what="the old session killed")
+    down = fleet.agents("down", "s")
+    assert down.returncode == 0, down.stderr
+    holds_for(lambda: "e-s" not in sessions(fleet.socket), 5.0, what="s stays down")
+    assert dog.poll() is None
+
+
 def test_t53_down_waits_for_a_start_in_flight(make_fleet, tmp_path: Path) -> None:
     """FAULT: `agents down a` while the watchdog holds a's session lock (its start in
     flight). EXPECTED: down waits for the start to end, then kills what it started."""

@@ -45,7 +45,7 @@ from agent_orchestrator.doors import (
 )
 from agent_orchestrator.doors.files import touch_private, write_atomic
 from agent_orchestrator.doors.tmux import Tmux
-from agent_orchestrator.runtime import mcpwiring, signalwiring
+from agent_orchestrator.runtime import boot, mcpwiring, signalwiring
 
 # Linux's MAX_ARG_STRLEN (32 pages) less the terminating NUL: the longest single argument.
 MAX_ARGUMENT = 128 * 1024 - 1
@@ -65,6 +65,7 @@ class LaunchPlan:
     boot_line: str | None = None
     connect_delay: float = 0  # read only with a boot_line: plan_agent sets the backend's
     submit_key: str = "Enter"
+    boot_guard: tuple[tuple[str, str], ...] = ()  # with a boot_line: boot.boot_guard
     new_resume_id: tuple[Path, str] | None = None  # (state file, id) pinned by this launch
     files: tuple[tuple[Path, bytes], ...] = ()  # written (private) before the start
     forget: tuple[Path, ...] = ()  # removed before the start: the previous run's signals
@@ -222,6 +223,7 @@ def plan_agent(config: Config, agent: Agent, phase_index: int = 0,
     return LaunchPlan(session=agent.session, argv=tuple(argv), cwd=agent.dir, env=tuple(env),
                       kickoff=kickoff, boot_line=boot_line, connect_delay=backend.connect_delay,
                       submit_key=backend.submit_key, new_resume_id=pinned,
+                      boot_guard=boot.boot_guard(backend) if boot_line else (),
                       files=wired.files,
                       forget=(signals.signal_file(signals.signals_dir(config.state_dir),
                                                   agent.name),))
@@ -280,7 +282,7 @@ def start(tmux: Tmux, config: Config, plan: LaunchPlan, swept: bool = False) -> 
     write_atomic(spec, json.dumps({
         "argv": list(plan.argv), "cwd": str(plan.cwd), "env": env,
         "boot_line": plan.boot_line, "connect_delay": plan.connect_delay,
-        "submit_key": plan.submit_key,
+        "submit_key": plan.submit_key, "boot_guard": dict(plan.boot_guard),
         # Not the watchdog's: a tmux server it starts again would be inside it.
         "cgroup": None if plan.session == config.watchdog_session else {
             "name": cgroups.run_name(config.tmux_socket, plan.session, launch_id),

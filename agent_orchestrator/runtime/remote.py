@@ -68,7 +68,8 @@ def plan_of(body: dict[str, Any]) -> launch.LaunchPlan:
         env=tuple((str(k), str(v)) for k, v in body.get("env", ())),
         kickoff=str(body.get("kickoff", "")), boot_line=body.get("boot_line"),
         connect_delay=float(body.get("connect_delay", 0)),
-        submit_key=str(body.get("submit_key", "Enter")))
+        submit_key=str(body.get("submit_key", "Enter")),
+        boot_guard=tuple((str(k), str(v)) for k, v in body.get("boot_guard", ())))
 
 
 def serve(op: str, request: dict[str, Any]) -> dict[str, Any]:

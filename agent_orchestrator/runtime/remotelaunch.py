@@ -117,7 +117,8 @@ class HostLauncher:
         launch.keep_resume_id(plan)  # the conversation's id is kept on this machine
         fields = asdict(plan)
         body = {key: fields[key] for key in ("session", "argv", "env", "kickoff",
-                                             "boot_line", "connect_delay", "submit_key")}
+                                             "boot_line", "connect_delay", "submit_key",
+                                             "boot_guard")}
         body["cwd"] = str(plan.cwd)
         self.call("start", plan=body, swept=swept)
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import clone_repo, git, holds_for, sessions, wait_until, write_config
+from conftest import clone_repo, git, holds_for, sessions, tmux_cmd, wait_until, write_config
 from harness import Fleet
 from simulate import Sim
 
@@ -593,3 +593,40 @@ def test_t60_heal_is_prompt_while_a_backtracking_screen_is_read(make_fleet,
                what="the killed agent's new pane")
     assert time.monotonic() - t0 < 5
     assert not fleet.events("bt", "limit")
+
+
+# ------------------------------------------------------------ T56: the ping boot line
+
+
+@pytest.mark.tmux
+def test_t56_the_boot_line_waits_out_a_limit_on_screen(make_fleet, tmp_path: Path) -> None:
+    """FAULT: a `prompt_delivery = "ping"` agent (aider's way) comes up showing its usage
+    limit; its boot line (the kickoff) is typed by a helper in its pane, which checked no
+    screen (before: typed and Enter pressed into the banner, up to ten times, the kickoff
+    lost). EXPECTED: nothing is typed while the banner is the current turn; once the CLI
+    moves on (its own continue line), the boot line is typed, exactly once."""
+    fleet = make_fleet(f"""
+        [[agent]]
+        name = "p"
+        backend = "pinged"
+        watch = "none"
+        prompt = "the kickoff"
+
+        [backend.pinged]
+        bin = "{{python}} -m agent_orchestrator.fakeagent --control {tmp_path}/ctl-p --record {tmp_path}/rec-p"
+        attach = "{{bin}}"
+        prompt_delivery = "ping"
+        connect_delay = 2
+        limit_re = "You've hit your (?:\\\\w+ )?limit"
+        resumed_re = "limit is over"
+    """)  # noqa: E501
+    fleet.control("p", "limit")  # read by the demo agent as it starts: the banner is up
+    assert fleet.agents("up", "p").returncode == 0
+    wait_until(lambda: "hit your session limit" in tmux_cmd(
+        fleet.socket, "capture-pane", "-p", "-t", "=e-p:").stdout, what="the banner")
+    inputs = lambda: [r["text"] for r in fleet.records("p") if r.get("event") == "input"]  # noqa: E731
+    holds_for(lambda: inputs() == [], 4.0, what="nothing typed into the banner")
+    fleet.control("p", "say The limit is over, continuing")
+    typed = wait_until(inputs, timeout=15, what="the boot line, once the banner is gone")
+    assert len(typed) == 1 and "kickoff" in typed[0]
+    holds_for(lambda: len(inputs()) == 1, 2.5, what="typed once")

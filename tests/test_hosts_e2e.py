@@ -177,3 +177,30 @@ def test_down_ends_the_control_session_a_killed_watchdog_left_on_a_host(
     assert down.returncode == 0, down.stdout + down.stderr
     assert CONTROL in down.stdout and "on host hosta" in down.stdout, down.stdout
     assert CONTROL not in host.tmux(fleet.socket, "ls").stdout
+
+
+def test_a_verb_never_cuts_the_watchdogs_connection(make_fleet, tmp_path: Path,
+                                                    host: SshHost) -> None:
+    """Verbs have ssh masters of their own: `ssh -O exit` (a verb closing its connection)
+    ends every channel on a master, and one shared with the watchdog cut its control client
+    there at every `agents status` (re-attached each time; a false host-unreachable now and
+    then). Here its control client outlives many verbs, and no verb leaves a folder."""
+    from agent_orchestrator import config as config_mod
+    from agent_orchestrator.doors import rundir
+
+    fleet = make_fleet("[watchdog]\nsignal_interval = 30\n" + remote_agent(host, tmp_path))
+    host.sockets.add(fleet.socket)
+    assert fleet.agents("up").returncode == 0
+    wait_until(lambda: attached(host, fleet.socket).get(CONTROL), what="the control client")
+    clients = lambda: host.tmux(fleet.socket, "list-clients", "-F",  # noqa: E731
+                                "#{client_pid} #{client_session}").stdout.split("\n")
+    before = clients()
+    for _ in range(4):
+        shown = fleet.agents("status")
+        assert shown.returncode == 0, shown.stderr
+    assert fleet.agents("logs", "b", "--no-follow", "-n", "3").returncode == 0
+    assert fleet.agents("explain", "b").returncode == 0
+    assert clients() == before  # the same client, never re-attached
+    assert fleet.events(None, "host-unreachable") == []
+    folder = rundir.of(config_mod.load(fleet.path)) / "ssh"
+    assert sorted(p.name for p in folder.iterdir()) == ["watchdog"]

@@ -41,7 +41,7 @@ def programs_on(config: Config, host: str) -> list[str]:
 def check_hosts(config: Config) -> list[Check]:
     checks: list[Check] = []
     for host in config.hosts:
-        connection = Connection(target_of(host), hostfleet.control_dir(config))
+        connection = Connection(target_of(host), hostfleet.control_dir(config, verb=True))
         try:
             report = hostprobe.probe(connection, host.python, programs_on(config, host.name))
         finally:

@@ -33,7 +33,7 @@ def _streamed(config: Config, agent: Agent, what: str, op: str,
     from agent_orchestrator.runtime import hostfleet, remotelaunch
 
     assert agent.host is not None
-    launcher = remotelaunch.launchers(config, hostfleet.control_dir(config))[agent.host]
+    launcher = remotelaunch.launchers(config, hostfleet.control_dir(config, verb=True))[agent.host]
     stream = None
     try:
         stream = launcher.stream(op, **request)

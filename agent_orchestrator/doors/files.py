@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from agent_orchestrator.doors import proctree
 from agent_orchestrator.doors.crashpoints import crash_point
 
 _TEMP_RE = re.compile(r"^\.(.+)\.(\d+)\.[A-Za-z0-9_]+\.tmp$")  # see write_atomic
@@ -124,17 +125,6 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def _alive(pid: int) -> bool:
-    """Whether a process with this pid exists (signal 0 is never delivered)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, another user's
-        return True
-    return True
-
-
 def remove_stray_temps(folder: Path, targets: frozenset[str] | None = None) -> list[Path]:
     """Delete the temporary files of `write_atomic` calls that died before their rename,
     i.e. whose writer pid no longer exists (only those for `targets`, file names, when
@@ -150,7 +140,7 @@ def remove_stray_temps(folder: Path, targets: frozenset[str] | None = None) -> l
         if found is None or not entry.is_file(follow_symlinks=False):
             continue
         if (targets is not None and found.group(1) not in targets) or \
-                _alive(int(found.group(2))):
+                proctree.alive(int(found.group(2))):
             continue
         with contextlib.suppress(FileNotFoundError):
             os.unlink(entry.path)

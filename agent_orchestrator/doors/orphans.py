@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent_orchestrator.doors import proctree
 from agent_orchestrator.doors.gitrelay import SCRATCH_PREFIX, Git
 
 if TYPE_CHECKING:  # the type only: doors/tmux.py imports `die_with_parent` from here
@@ -44,16 +45,6 @@ def die_with_parent() -> None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _read(path: str) -> bytes:
     try:
         with open(path, "rb") as handle:
@@ -69,7 +60,8 @@ def _pids() -> list[int]:
 def _dead_scratch(folder: Path) -> bool:
     """A verify scratch folder of ours (a real folder, not a link) whose writer is gone."""
     found = _SCRATCH_RE.fullmatch(folder.name)
-    if found is None or int(found.group(1)) == os.getpid() or _alive(int(found.group(1))):
+    if found is None or int(found.group(1)) == os.getpid() or \
+            proctree.alive(int(found.group(1))):
         return False
     try:
         info = folder.lstat()
@@ -103,7 +95,7 @@ def verify_debris(git: Git | None) -> list[Path]:
         found |= {Path(p).parent for p in git.worktrees()
                   if Path(p).name == "tree" and Path(p).parent.parent == root
                   and _SCRATCH_RE.fullmatch(Path(p).parent.name)
-                  and not _alive(int(_SCRATCH_RE.fullmatch(Path(p).parent.name)[1]))}
+                  and not proctree.alive(int(_SCRATCH_RE.fullmatch(Path(p).parent.name)[1]))}
     for scratch in sorted(found):
         _kill_inside(scratch)
         git.remove_worktree(scratch / "tree")

@@ -90,6 +90,17 @@ def usage_each(groups: Mapping[str, Iterable[int]], interval: float = 0.25
     return result
 
 
+def alive(pid: int) -> bool:
+    """Whether a process with this pid exists (signal 0 is never delivered)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
+
+
 def untagged(env: Mapping[str, str]) -> dict[str, str]:
     """`env` without our tag variables (for tmux clients, see the module docstring)."""
     return {k: v for k, v in env.items() if k not in (TAG_VAR, LAUNCH_VAR)}

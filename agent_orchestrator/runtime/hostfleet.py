@@ -11,12 +11,14 @@ action ended speaks for the session.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 from agent_orchestrator.config import Agent, Config
-from agent_orchestrator.doors import rundir
+from agent_orchestrator.doors import proctree, rundir
 from agent_orchestrator.doors.ssh import Connection
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
 from agent_orchestrator.runtime import launch
@@ -28,10 +30,28 @@ from agent_orchestrator.runtime.workers import Workers
 LOOK_EVERY_MAX = 1.0  # seconds between two looks at a host, at most (a death pokes sooner)
 
 
-def control_dir(config: Config) -> Path:
-    """Where the fleet's ssh master sockets go (private: anyone who can reach one can run
-    commands on that host as us)."""
-    return rundir.of(config) / "ssh"
+def control_dir(config: Config, *, verb: bool = False) -> Path:
+    """Where ssh master sockets go (private: anyone who can reach one can run commands on
+    that host as us): the watchdog's in `ssh/watchdog`, each verb process's in `ssh/v<pid>`
+    (removed as it exits; a killed verb's, by the next one). Never shared between the two:
+    closing a connection (`ssh -O exit`) ends every channel on its master, so a verb that
+    closed the watchdog's cut its control client and its looks in flight (a false
+    host-unreachable), and one verb cut another's `logs -f`."""
+    root = rundir.of(config) / "ssh"
+    if not verb:
+        return root / "watchdog"
+    with contextlib.suppress(OSError):
+        for old in root.glob("v[0-9]*"):
+            if not proctree.alive(int(old.name[1:])):
+                old.rmdir()  # only once its master ended (ControlPersist) and took its socket
+    mine = root / f"v{os.getpid()}"
+    atexit.register(_remove_if_empty, mine)  # after the verb's door closed (atexit is LIFO)
+    return mine
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def open_fleet(config: Config, local: Tmux, wake: Callable[[], None], *,
@@ -41,7 +61,7 @@ def open_fleet(config: Config, local: Tmux, wake: Callable[[], None], *,
     is looked at once, waited for up to that long. Close a FleetTmux with `close()`."""
     if not config.hosts:
         return local
-    folder = control_dir(config)
+    folder = control_dir(config, verb=first_look is not None)
     interval = min(LOOK_EVERY_MAX, config.watchdog.signal_interval)
     pollers, launchers = {}, {}
     for host in config.hosts:

@@ -29,3 +29,11 @@ def test_a_newer_cli_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert check.status == status and printed in check.detail
     if status == "warn":
         assert f"checked against {CHECKED_VERSIONS['claude']}" in check.detail
+
+
+def test_a_shell_line_that_names_no_program_is_said_not_checked() -> None:
+    bins = {"x": "cd {dir} && exec mycli", "y": "A=1 no-such-cli-13 {kickoff}"}
+    checks = {c.name: c for c in doctor.check_clis({"x", "y"}, bins, frozenset({"x", "y"}))}
+    assert checks["backend x"].status == "info" and "not checked" in checks["backend x"].detail
+    assert checks["backend y"].status == "fail"  # it names one, and it is not there
+    assert "'A=1 no-such-cli-13 {kickoff}' not found" in checks["backend y"].detail

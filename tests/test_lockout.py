@@ -209,3 +209,32 @@ def test_check_leaves_an_agent_on_another_host_to_that_host(
     err = capsys.readouterr().err
     assert "agent.near.backend" in err and "agent.near.dir" in err
     assert "agent.far" not in err and not mark.exists()
+
+
+@pytest.mark.parametrize(("delivery", "bin_text", "ok"), [
+    ("exec", "MYCLI_HOME=~/.mycli sh -c 'echo hi' {kickoff_text}", True),  # README's example
+    ("exec", "cd {dir} && exec no-such-cli-13 {kickoff}", True),  # no program to name
+    ("exec", "$HOME/bin/mycli {kickoff}", True),
+    ("exec", "A=1 B=2 no-such-cli-13 {kickoff}", False),  # named, and not there
+    ("ping", "TERM=xterm no-such-cli-13", False),
+    ("arg", "MYCLI_HOME=x sh", False),  # exec'd as argv: 'MYCLI_HOME=x' is the program
+])
+def test_check_looks_for_the_program_a_shell_line_names(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], delivery: str, bin_text: str,
+        ok: bool) -> None:
+    """An exec backend's `bin` is a shell command line: its leading NAME=value words are
+    environment, and one that starts with `cd`, `exec` or an expansion names no program
+    `check` could look for (before: all refused as 'program not found', the README's own
+    example among them)."""
+    path = write_config(tmp_path, f"""
+        [backend.x]
+        bin = {json.dumps(bin_text)}
+        prompt_delivery = "{delivery}"
+
+        [[agent]]
+        name = "a"
+        backend = "x"
+        prompt = "go"
+    """)
+    assert main(["check", "--config", str(path)]) == (0 if ok else 1)
+    assert ("program not found on PATH" in capsys.readouterr().err) is not ok

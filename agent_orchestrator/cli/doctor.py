@@ -19,7 +19,7 @@ from pathlib import Path
 
 from agent_orchestrator import config as config_mod
 from agent_orchestrator.config.presets import CHECKED_VERSIONS, PRESETS
-from agent_orchestrator.config.templates import PYTHON, TemplateError, fill_python, split_words
+from agent_orchestrator.config.templates import PYTHON, command_word
 from agent_orchestrator.doors import fdlimit, lock, proctree
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
 
@@ -35,18 +35,23 @@ class Check:
     detail: str
 
 
-def program(bin_text: str) -> str | None:
-    """The executable a backend's `bin` runs, resolved on PATH (None when it is not)."""
-    try:
-        words = split_words(fill_python(bin_text))
-    except TemplateError:
-        return None
-    if not words:
-        return None
-    first = words[0]
-    if "/" in first:
-        return first if os.access(first, os.X_OK) else None
-    return shutil.which(first)
+UNCHECKED = ""  # `program` of a shell command line whose program cannot be told
+
+
+def program(bin_text: str, shell: bool = False) -> str | None:
+    """The executable a backend's `bin` runs, resolved on PATH: None when it is not found,
+    UNCHECKED for a shell command line that names no program (templates.command_word)."""
+    word = command_word(bin_text, shell)
+    if word is None:
+        return UNCHECKED if shell else None
+    if "/" in word:
+        return word if os.access(word, os.X_OK) else None
+    return shutil.which(word)
+
+
+def runs_a_shell(backend: config_mod.Backend) -> bool:
+    """Whether `bin` is part of a shell command line (exec's template, ping's attach)."""
+    return backend.prompt_delivery in ("exec", "ping")
 
 
 def _version(path: str) -> str:
@@ -75,14 +80,19 @@ def check_tmux(tmux: Tmux) -> Check:
     return Check("tmux", "ok", f"tmux {version}")
 
 
-def check_clis(used: set[str], backends: dict[str, str]) -> list[Check]:
-    """Every known CLI (presets and configured backends): installed or not."""
+def check_clis(used: set[str], backends: dict[str, str],
+               shell: frozenset[str] = frozenset()) -> list[Check]:
+    """Every known CLI (presets and configured backends): installed or not. `shell`: the
+    backends whose `bin` is part of a shell command line (`runs_a_shell`)."""
     checks = []
     for name in sorted(set(PRESETS) - {"demo"} | set(backends)):
         bin_text = backends.get(name) or str(PRESETS.get(name, {}).get("bin", name))
-        path = program(bin_text)
+        path = program(bin_text, name in shell)
         needed = name in used
-        if path is None:
+        if path == UNCHECKED:
+            checks.append(Check(f"backend {name}", "info", f"'{bin_text}' is a shell command "
+                                "line: its program is not checked"))
+        elif path is None:
             status = "fail" if needed else "info"
             why = "used by an enabled agent" if needed else "not configured"
             checks.append(Check(f"backend {name}", status, f"'{bin_text}' not found ({why})"))
@@ -160,7 +170,8 @@ def run(config_path: Path) -> list[Check]:
         return checks + check_clis(set(), {})
     checks.append(Check("config", "ok", f"{config.path}: {len(config.agents)} agents"))
     used = {a.backend for a in config.agents if a.enabled and a.host is None}
-    checks += check_clis(used, {b.name: b.bin for b in config.backends if b.name in used})
+    checks += check_clis(used, {b.name: b.bin for b in config.backends if b.name in used},
+                         frozenset(b.name for b in config.backends if runs_a_shell(b)))
     checks += check_folders(config)
     checks += check_sinks(config)
     if config.hosts:  # the other machines, one ssh probe each

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 
 from agent_orchestrator import __version__
-from agent_orchestrator.cli.doctor import MIN_TMUX, Check
+from agent_orchestrator.cli.doctor import MIN_TMUX, Check, runs_a_shell
 from agent_orchestrator.config import Config
-from agent_orchestrator.config.templates import TemplateError, fill_python, split_words
+from agent_orchestrator.config.templates import command_word
 from agent_orchestrator.doors import hostprobe
 from agent_orchestrator.doors.ssh import Connection
 from agent_orchestrator.runtime import hostfleet
@@ -23,18 +23,16 @@ CLOCK_WARN = 5.0  # seconds of offset that move a limit hold noticeably
 
 
 def programs_on(config: Config, host: str) -> list[str]:
-    """The programs the enabled agents placed on `host` start (each backend's first word)."""
+    """The programs the enabled agents placed on `host` start (templates.command_word)."""
     found: list[str] = []
     python = next(h.python for h in config.hosts if h.name == host)
     for agent in config.agents:
         if agent.host != host or not agent.enabled:
             continue
-        try:
-            words = split_words(fill_python(config.backend(agent.backend).bin, python))
-        except TemplateError:
-            continue
-        if words and words[0] not in found:
-            found.append(words[0])
+        backend = config.backend(agent.backend)
+        word = command_word(backend.bin, runs_a_shell(backend), python)
+        if word is not None and word not in found:
+            found.append(word)
     return found
 
 

@@ -1,7 +1,8 @@
 """Whether a valid config's fleet can start at all: what `check` and `up` refuse instead of
 letting agents crash-loop. Each problem carries the line of the key that names it:
 
-- an enabled agent's backend program is not found (resolved as `doctor` does, on PATH);
+- an enabled agent's backend program is not found (resolved as `doctor` does, on PATH; a
+  shell command line that names no program, `cd {dir} && exec mycli`, is not checked);
 - an enabled agent's `dir` does not exist;
 - a loop phase's `plan` file, or the folder its `status` file goes in, does not exist
   (both under the handoff repo when there is one, else under the project folder).
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import tomllib
 
-from agent_orchestrator.cli.doctor import program
+from agent_orchestrator.cli.doctor import program, runs_a_shell
 from agent_orchestrator.config import Config
 from agent_orchestrator.config.schema import Problem
 from agent_orchestrator.config.tomlpos import KeyLines
@@ -36,7 +37,7 @@ def problems(config: Config) -> list[Problem]:
             continue
         where = ("agent", index.get(agent.name, -1))
         backend = config.backend(agent.backend)
-        if program(backend.bin) is None:
+        if program(backend.bin, runs_a_shell(backend)) is None:
             found.append(Problem(lines.line(where + ("backend",)), f"agent.{agent.name}.backend",
                                  f"backend '{backend.name}' runs '{backend.bin}': program not "
                                  "found on PATH"))

@@ -40,6 +40,34 @@ def fill_python(bin_text: str, python: str | None = None) -> str:
     return bin_text.replace(PYTHON, python or sys.executable)
 
 
+# What a shell command line may start with that is not the program it runs.
+_NOT_A_PROGRAM = frozenset({"cd", "exec", "export", "set", "unset", "eval", "source", ".",
+                            "if", "for", "while", "until", "case", "{", "(", "!", "command",
+                            "builtin", "env", "nohup", "time", "umask", "ulimit", "trap"})
+_ASSIGNMENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def command_word(bin_text: str, shell: bool = False, python: str | None = None) -> str | None:
+    """The program a backend's `bin` runs, as written (a name or a path); None when it
+    cannot be told without running it. `shell`: `bin` is part of a shell command line (an
+    `exec` backend's template, a `ping` backend's attach), where leading `NAME=value`
+    words set the environment, and a line starting with a builtin or keyword
+    (`cd {dir} && exec mycli`) or an expansion has no program to name."""
+    try:
+        words = split_words(fill_python(bin_text, python))
+    except TemplateError:
+        return None
+    if shell:
+        while words and _ASSIGNMENT_RE.match(words[0]):
+            words = words[1:]
+    if not words:
+        return None
+    first = words[0]
+    if shell and (first in _NOT_A_PROGRAM or any(c in first for c in "$`;&|<>(){}")):
+        return None
+    return first
+
+
 def split_words(template: str) -> list[str]:
     try:
         return shlex.split(template)

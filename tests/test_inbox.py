@@ -196,3 +196,14 @@ def test_send_when_idle_is_delivered_by_the_watchdog_once_idle(make_fleet,
     assert not (state / body["queued"]).exists()
     holds_for(lambda: len(fleet.events("a", "send-typing")) == 1, 1, what="typed once")
     assert [r["text"] for r in fleet.records("a") if r["event"] == "input"].count(TEXT) == 1
+
+
+def test_send_when_idle_to_an_unwatched_agent_is_refused(make_fleet, tmp_path: Path) -> None:
+    """Only a watched agent has idle moments the watchdog sees: queued for one with
+    watch = "none", a text waited for ever while `send` said it would be typed."""
+    fleet = make_fleet(demo_agent("a", tmp_path, watch="none"))
+    result = fleet.agents("send", "a", "later", "--when-idle")
+    assert result.returncode == 1
+    assert "'a' is not watched (watch = \"none\")" in result.stderr
+    assert "without --when-idle" in result.stderr
+    assert not (fleet.folder / "logs" / "state" / "inbox" / "a").exists()  # nothing queued

@@ -101,6 +101,11 @@ def send_text(config: Config, agent: Agent, text: str, when_idle: bool) -> dict[
         raise UserError("nothing to send: the text is empty")
     result: dict[str, object] = {"agent": agent.name, "queued": None, "delivered": None}
     if when_idle:
+        if agent.watch == "none" or not agent.enabled:
+            why = 'watch = "none"' if agent.watch == "none" else "enabled = false"
+            raise UserError(f"'{agent.name}' is not watched ({why}): no idle moment of it is "
+                            "ever seen, so a queued text would wait for ever; send it now, "
+                            "without --when-idle")
         return result | _queue(config, agent, text, "")
     door = tmux(config)
     pane = door.snapshot().pane(agent.session)

@@ -159,6 +159,20 @@ def test_phase_set_after_completion_runs_that_phase(tmp_path: Path) -> None:
     assert run(config, moved.memory, LoopSeen(0)).actions == ()  # and it stays there
 
 
+def test_phase_set_of_the_phase_it_completed_on_runs_it_again(tmp_path: Path) -> None:
+    """`agents phase set 3` after the sequence completed on phase 3: the phase file names
+    it already, so only the request file (`rerun`) says so; without it nothing moves."""
+    config, memory = completed(tmp_path, ["one", "two", "three"])
+    assert run(config, memory, LoopSeen(2)).actions == ()  # the file alone: no request
+    moved = run(config, memory, LoopSeen(2, rerun=True))
+    assert summary(moved) == [("SetPhase", 2), ("Unqueue", "b"), ("Restart", "b")]
+    assert next(a for a in moved.actions if type(a).__name__ == "SetPhase").reopen
+    assert not moved.memory.loop.sequence_complete
+    assert "phase set to 3/3 three" in moved.events[0].reason
+    # a request left behind while the sequence runs is no move (apply removes it on reopen)
+    assert run(config, moved.memory, LoopSeen(2, rerun=True)).actions == ()
+
+
 def test_a_phase_removed_after_completion_is_no_request_to_run_again(tmp_path: Path) -> None:
     """Completed on the third phase, then the config drops it: the phase file's index reads
     as the (new) last phase; the loops keep resting, nothing is reopened."""

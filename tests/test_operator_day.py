@@ -298,3 +298,14 @@ def test_phase_set_after_the_sequence_completed_runs_that_phase(make_fleet: Call
     assert fleet.events(None, "phase-resumed") == []
     assert len(fleet.events("fin", "start")) == 1 and \
         len(fleet.events(None, "sequence-complete")) == 1
+    # phase 1 DONE again → phase 2 (DONE) → complete again; then the phase it completed on
+    (tmp_path / "S-one.md").write_text("## DONE\none shipped again\n")
+    fleet.wait_event(None, "sequence-complete", after=1, timeout=30)
+    wait_until(marker.exists, what="SEQUENCE-COMPLETE written again")
+    (tmp_path / "S-two.md").write_text("## DONE\nnot yet\n")
+    again = fleet.agents("phase", "set", "2")
+    assert again.returncode == 0 and "phase 2/2: two" in again.stdout, again.stderr
+    changed = fleet.wait_event(None, "phase-changed", after=1)
+    assert "phase set to 2/2 two" in changed["reason"]
+    wait_until(lambda: not marker.exists(), what="SEQUENCE-COMPLETE removed again")
+    assert not (tmp_path / "logs" / "state" / "phase-rerun").exists()  # the request met

@@ -121,9 +121,9 @@ def phase_show(config: Config) -> dict[str, object]:
 def phase_set(config: Config, target: int) -> bool:
     """Move the loop to the phase of 0-based index `target` (checked by the caller); the
     watchdog restarts the loop agents on it. A `phase-set` event names the operator. After
-    the sequence completed it runs again from there (returns True then). Moving to the
-    phase the sequence completed on is a UserError: the watchdog tells a move by the phase
-    file changing."""
+    the sequence completed it runs again from there (returns True then), the phase it
+    completed on too: the phase file names that one already, so a request file
+    (markers.rerun_file) tells the watchdog."""
     from agent_orchestrator.doors import markers, memorystore
     from agent_orchestrator.runtime.fleet import operator_event
 
@@ -131,11 +131,9 @@ def phase_set(config: Config, target: int) -> bool:
     assert loop is not None
     current = markers.phase_index(config)
     complete = memorystore.load_memory(config, quarantine=False)[0].loop.sequence_complete
-    if complete and target == current:
-        raise UserError(f"the sequence completed on phase {current + 1} "
-                        f"({loop.phases[current].id}): to run the loop again, set an "
-                        "earlier phase (its status file must not say DONE yet)")
     markers.ensure_dirs(config)
+    if complete and target == current:
+        markers.request_rerun(config)
     markers.write_phase_index(config, target)
     total = len(loop.phases)
     operator_event(config, None, "phase-set",

@@ -11,7 +11,8 @@
 - advance (`auto_advance`): next phase saved, loop agents restarted on it (new kickoff, new
   models); after the last: SEQUENCE-COMPLETE, loop agents stopped, the `on_complete` agent
   started; a phase appended later resumes the loops on it, and `agents phase set N` after
-  the end runs phase N again (SEQUENCE-COMPLETE removed).
+  the end runs phase N again (SEQUENCE-COMPLETE removed), the last one too when the
+  operator's request file says so (`LoopSeen.rerun`).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def apply(tick: Tick) -> None:
         if seen.head is not None:  # pings name commits, not phases: they still go
             _relay(tick)
         return
-    if _moved_by_operator(tick, index):
+    if _moved_by_operator(tick, index) or seen.rerun and tick.loop.sequence_complete:
         if tick.loop.sequence_complete:  # `agents phase set N` after the end: run N again
             tick.loop = replace(tick.loop, sequence_complete=False)
             tick.actions.append(SetPhase(index, "the operator set the phase after the "

@@ -90,6 +90,7 @@ class LoopSeen:
     verify: VerifyResult | None = None
     done_checked: bool = False  # a heavy tick looked at the status file
     phase_problem: str | None = None  # doors/markers.read_phase: why the file gave no index
+    rerun: bool = False  # the operator asked to run the completed sequence's phase again
 
 
 @dataclass(frozen=True)

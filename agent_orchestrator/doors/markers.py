@@ -80,6 +80,16 @@ def phase_file(config: Config) -> Path | None:
     return config.state_dir / config.loop.state_file if config.loop is not None else None
 
 
+def rerun_file(config: Config) -> Path:
+    """Where `agents phase set N` asks to run again the phase the sequence completed on:
+    the phase file alone cannot say it (it already names that phase)."""
+    return config.state_dir / "phase-rerun"
+
+
+def request_rerun(config: Config) -> None:
+    write_atomic(rerun_file(config), b"run the phase the sequence completed on again\n")
+
+
 @dataclass(frozen=True)
 class PhaseRead:
     """The phase to act on, and why the phase file could not give it (`problem`: the file's

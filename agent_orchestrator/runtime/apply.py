@@ -275,6 +275,7 @@ def _apply_loop(config: Config, action: SetPhase | CompleteSequence, record: Rec
             markers.write_phase_index(config, action.index)
             if action.reopen:
                 marker.unlink(missing_ok=True)
+                markers.rerun_file(config).unlink(missing_ok=True)  # the request is met
             return
         if not marker.exists():
             write_atomic(marker, f"{action.reason}\n".encode())

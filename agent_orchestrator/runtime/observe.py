@@ -142,7 +142,8 @@ class Observer:
         if loop is None or not loop.phases:
             return None
         read = markers.read_phase(config, memory.loop.phase)
-        seen = LoopSeen(read.index, phase_problem=read.problem)
+        seen = LoopSeen(read.index, phase_problem=read.problem,
+                        rerun=markers.rerun_file(config).exists())
         handoff = loop.handoff
         if handoff is None:
             if heavy:

@@ -94,6 +94,7 @@ def test_cancel_and_retry(config: Path) -> None:
     (("submit", "x", "--after", "ghost"), 1, "--after ghost: no such task"),
     (("submit", "x", "--backend", "nope"), 1, "--backend nope: no such backend"),
     (("submit", "--file", "/nonexistent/task.md"), 1, "--file /nonexistent/task.md"),
+    (("submit", "--file", "/dev/zero"), 1, "/dev/zero is not a regular file"),  # no hang
     (("submit", "   "), 1, "a task needs a prompt"),
     (("task", "show", "ghost"), 1, "no task named 'ghost'"),
     (("task", "frob", "x"), 2, "invalid choice"),
@@ -104,6 +105,15 @@ def test_mistakes_are_messages(config: Path, args: tuple[str, ...], code: int,
     result = agents(config, *args)
     assert result.returncode == code
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_prompt_file_over_the_cap_is_refused(config: Path, tmp_path: Path) -> None:
+    from agent_orchestrator.config.filetrust import MAX_BYTES
+
+    (tmp_path / "dump.md").write_bytes(b"x" * (MAX_BYTES + 1))
+    result = agents(config, "submit", "--file", str(tmp_path / "dump.md"))
+    assert result.returncode == 1 and "over the 1,048,576-byte cap" in result.stderr
+    assert json.loads(agents(config, "tasks", "--json").stdout)["tasks"] == []
 
 
 def test_after_given_twice_waits_for_both(config: Path) -> None:

@@ -79,9 +79,11 @@ def _prompt(args: argparse.Namespace) -> str:
         raise UsageError("give the prompt as PROMPT, '-' (stdin) or --file F (one of them)"
                          + hint)
     if args.file is not None:
-        try:
-            return Path(args.file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+        from agent_orchestrator.config import filetrust
+
+        try:  # capped and non-blocking, as every prompt file: a FIFO, /dev/zero, a dump
+            return filetrust.read_capped(Path(args.file), args.file).decode("utf-8")
+        except (OSError, UnicodeDecodeError, filetrust.Untrusted) as exc:
             raise UserError(f"--file {args.file}: {exc}") from None
     return sys.stdin.read() if args.prompt == "-" else args.prompt
 

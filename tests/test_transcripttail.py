@@ -71,3 +71,13 @@ def test_tail_rereads_only_changed_files_and_forgets_others(tmp_path: Path) -> N
         out.write(json.dumps(ANSWER) + "\n")
     assert tail.read_all({"a": path}) == {}
     assert tail.read_all({}) == {} and tail._seen == {}
+
+
+def test_a_fifo_or_device_named_by_a_hook_is_not_read(tmp_path: Path) -> None:
+    """The path comes from a hook's payload: a FIFO there must not block a watchdog pass
+    (opened without blocking, then refused as no regular file), nor a device be read."""
+    import os
+
+    os.mkfifo(tmp_path / "fifo.jsonl")
+    assert last_api_error(tmp_path / "fifo.jsonl") is None  # returns at once
+    assert last_api_error(Path("/dev/zero")) is None

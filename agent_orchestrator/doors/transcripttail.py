@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -24,9 +25,13 @@ def last_api_error(path: Path) -> ApiError | None:
     """The transcript's last conversation record, if it is an API error; None otherwise
     (or when the file cannot be read: the screen then decides)."""
     try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            handle.seek(max(size - TAIL_BYTES, 0))
+        # The path comes from a hook's payload: never block on a FIFO or read a device.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return None
+            handle.seek(max(info.st_size - TAIL_BYTES, 0))
             lines = handle.read(TAIL_BYTES).splitlines()
     except OSError:
         return None

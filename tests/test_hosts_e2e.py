@@ -200,6 +200,12 @@ def test_a_verb_never_cuts_the_watchdogs_connection(make_fleet, tmp_path: Path,
         assert shown.returncode == 0, shown.stderr
     assert fleet.agents("logs", "b", "--no-follow", "-n", "3").returncode == 0
     assert fleet.agents("explain", "b").returncode == 0
+    one = fleet.agents("status", "b", "--json")
+    assert one.returncode == 0, one.stderr
+    detail = json.loads(one.stdout)
+    assert detail["pid"] == remote_pid(host, fleet.socket, "e-b")  # the host's pid ...
+    assert (detail["cpu_pct"], detail["rss_bytes"], detail["processes"]) == (None,) * 3
+    assert "far away" in (detail["screen"] or "")  # ... and screen; no figures from here
     assert clients() == before  # the same client, never re-attached
     assert fleet.events(None, "host-unreachable") == []
     folder = rundir.of(config_mod.load(fleet.path)) / "ssh"

@@ -60,9 +60,10 @@ def detail(config: Config, tmux: Tmux, agent: Agent) -> AgentDetail:
     cpu = rss = count = None
     screen = None
     if pane is not None and alive:
-        tag = proctree.launch_tag(config.tmux_socket, agent.session)
-        pids = {pane.pid} | {pid for pid, _ in proctree.tagged(tag)}
-        cpu, rss, count = proctree.usage(pids)
+        if pane.host is None:  # another host's pane pid is no process here: no figures
+            tag = proctree.launch_tag(config.tmux_socket, agent.session)
+            pids = {pane.pid} | {pid for pid, _ in proctree.tagged(tag)}
+            cpu, rss, count = proctree.usage(pids)
         try:
             screen = tmux.capture(agent.session, SCREEN_LINES).rstrip()
         except TmuxError:

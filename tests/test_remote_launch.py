@@ -66,6 +66,7 @@ def test_start_runs_on_the_host_with_its_files_and_stop_ends_it(
         kickoff = Path(where["launch_dir"]) / "kickoff-rl-far.txt"
         assert kickoff.read_text(encoding="utf-8") == PROMPT
         assert kickoff.stat().st_mode & 0o777 == 0o600
+        assert kickoff.parent.stat().st_mode & 0o777 == 0o700  # the host's launch folder
         wait_until(lambda: remote_log(far, "rl-far")[1], what="the remote log")
         path, _ = remote_log(far, "rl-far")
         assert path.startswith(str(host.home))

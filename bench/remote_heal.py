@@ -2,7 +2,7 @@
 same H×N agents on this machine, in the same run.
 
     PYTHONPATH=. python bench/remote_heal.py [--hosts 3] [--per-host 40] [--kills 12]
-                                             [--settle 10]
+                                             [--settle 10] [--one-host-away]
 
 Needs root and OpenSSH's sshd: each "host" is an sshd of its own on 127.0.0.1 with its own
 HOME and TMUX_TMPDIR (tests/sshhosts.py), so its tmux server and state are separate. Both
@@ -14,6 +14,8 @@ second over `--settle` quiet seconds: the cost of looking (remote: a poller per 
 snapshot a second over each host's ssh master). Then `--kills` sessions are killed round
 robin (`tmux kill-session` on the server they live on) and each `heal` is death → a NEW live
 pane for that session on that server (polled every 5 ms, the same way for both fleets).
+With `--one-host-away` the first host's sshd is then stopped and `--kills` more sessions of
+the other hosts are killed: do they heal as fast while one host does not answer?
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -103,8 +106,18 @@ def dog_cpu_ns(pid: int) -> int:
 Placed = dict[str, tuple[Lister, Callable[..., str], str]]
 
 
+@dataclass
+class Away:
+    """One host taken off the network mid-run (`--one-host-away`): how, how it comes back,
+    and the sessions still reachable (the other hosts')."""
+
+    stop: Callable[[], None]
+    start: Callable[[], None]
+    reachable: list[str]
+
+
 def measure(box: Sandbox, label: str, path: Path, placed: Placed, kills: int,
-            settle: float) -> dict[str, float]:
+            settle: float, away: Away | None = None) -> dict[str, float]:
     """`placed`: session → (its server's lister, its tmux runner, its socket)."""
     agents(path, "up")
     servers = {id(v[0]): v[0] for v in placed.values()}
@@ -119,8 +132,24 @@ def measure(box: Sandbox, label: str, path: Path, placed: Placed, kills: int,
     before, start = dog_cpu_ns(pid), time.monotonic()
     time.sleep(settle)
     idle = (dog_cpu_ns(pid) - before) / 1e6 / (time.monotonic() - start)
+    heals = _heals(label, placed, sorted(placed), kills)
+    row = {"agents": len(placed), "p50": pct(heals, 50), "p95": pct(heals, 95),
+           "max": max(heals), "idle": idle}
+    if away is not None:
+        away.stop()
+        time.sleep(3)  # its poller has failed a look and backs off: the host is away
+        heals = _heals(f"{label}, one host away", placed, away.reachable, kills)
+        row |= {"away_p50": pct(heals, 50), "away_p95": pct(heals, 95),
+                "away_max": max(heals)}
+        away.start()
+        time.sleep(3)  # reconnected (back-off at most a few seconds here)
+    agents(path, "down")
+    return row
+
+
+def _heals(label: str, placed: Placed, sessions: list[str], kills: int) -> list[float]:
+    """Kill `kills` of `sessions` round robin; each death → new live pane, in ms."""
     heals = []
-    sessions = sorted(placed)
     for index in range(kills):
         session = sessions[(index * 7) % len(sessions)]
         live, run, socket = placed[session]
@@ -136,9 +165,7 @@ def measure(box: Sandbox, label: str, path: Path, placed: Placed, kills: int,
                 raise BenchError(f"{label}: {session} not healed within 20 s")
             time.sleep(0.005)
         time.sleep(0.5)
-    agents(path, "down")
-    return {"agents": len(placed), "p50": pct(heals, 50), "p95": pct(heals, 95),
-            "max": max(heals), "idle": idle}
+    return heals
 
 
 def wait_for_pid(live: Lister, session: str) -> int:
@@ -154,6 +181,8 @@ def main() -> int:
     parser.add_argument("--per-host", type=int, default=40)
     parser.add_argument("--kills", type=int, default=12)
     parser.add_argument("--settle", type=float, default=10.0)
+    parser.add_argument("--one-host-away", action="store_true",
+                        help="then take the first host off the network and heal on the others")
     args = parser.parse_args()
     if (why := sshd_missing()) is not None:
         print(f"skipped: {why}")
@@ -176,9 +205,12 @@ def main() -> int:
                         args.kills, args.settle)
         runs = [host_runner(host) for host in hosts]
         runners = [(lister(run, far), run) for run in runs]
+        away = Away(hosts[0].stop, hosts[0].start,
+                    [f"br-a{i:03d}" for i in range(count) if i % len(hosts)]) \
+            if args.one_host_away and len(hosts) > 1 else None
         remote = measure(box, "remote", write_fleet(box.root / "remote", far, "br-", count, hosts),
                          {f"br-a{i:03d}": (*runners[i % len(hosts)], far)
-                          for i in range(count)}, args.kills, args.settle)
+                          for i in range(count)}, args.kills, args.settle, away)
     finally:
         for host in hosts:
             host.close(tuple(host.sockets))
@@ -188,6 +220,12 @@ def main() -> int:
     for label, row in (("local", local), (f"{args.hosts} hosts over loopback ssh", remote)):
         print(f"{label:<28} {row['agents']:>6.0f} {row['p50']:>7.0f}ms {row['p95']:>5.0f}ms "
               f"{row['max']:>5.0f}ms {row['idle']:>7.1f} ms/s")
+    if "away_p95" in remote:
+        print(f"{'  the others, one host away':<28} {count - args.per_host:>6.0f} "
+              f"{remote['away_p50']:>7.0f}ms {remote['away_p95']:>5.0f}ms "
+              f"{remote['away_max']:>5.0f}ms")
+        print(f"p95 with a host away / p95 all there: "
+              f"{remote['away_p95'] / remote['p95']:.2f}")
     return 0
 
 

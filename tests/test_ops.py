@@ -179,6 +179,13 @@ def test_status_of_one_agent_in_detail(make_fleet, tmp_path: Path) -> None:
     assert fleet.agents("down", "b").returncode == 0
     stopped = json.loads(fleet.agents("status", "b", "--json").stdout)
     assert stopped["state"] == "stopped" and stopped["pid"] is None and stopped["screen"] is None
+    # An operator's restart is no restart of the watchdog's: counted and listed alike.
+    assert fleet.agents("restart", "a").returncode == 0
+    after = json.loads(fleet.agents("status", "a", "--json").stdout)
+    assert [r["reason"] for r in after["restarts"]] == ["exited with status 3"]
+    assert (after["restarts_1h"], after["restarts_total"]) == (1, 1)
+    assert any(e["event"] == "restart" and "operator: pid" in e["reason"]
+               for e in after["events"])  # it is among its events
 
 
 def test_status_of_one_agent_shows_its_limit_window_and_back_off(make_fleet,

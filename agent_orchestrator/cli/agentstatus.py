@@ -15,6 +15,7 @@ from agent_orchestrator.cli.status import JSON_VERSION, StatusRow, status
 from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.doors import eventlog, memorystore, proctree
 from agent_orchestrator.doors.tmux import Tmux, TmuxError
+from agent_orchestrator.runtime.fleet import OPERATOR_MARK
 
 LAST_EVENTS = 10
 SCREEN_LINES = 15
@@ -39,7 +40,7 @@ class AgentDetail:
     backoff_left_s: float | None  # a held-back restart is due in
     failures: int
     crash_looping_since: float | None
-    restarts: tuple[dict[str, object], ...]  # restart events (any age), newest last
+    restarts: tuple[dict[str, object], ...]  # the watchdog's restart events, newest last
     events: tuple[dict[str, object], ...]  # its last LAST_EVENTS events
     screen: str | None
 
@@ -78,5 +79,7 @@ def detail(config: Config, tmux: Tmux, agent: Agent) -> AgentDetail:
         mem.limit_source if mem.limit_until is not None else None,
         max(mem.restart_due_at - mono, 0.0) if mem.restart_due_at is not None else None,
         mem.failures, mem.crash_looping_wall,
-        tuple(r for r in mine if r.get("event") in RESTART_KINDS),
+        # the watchdog's, as the counts are (an operator's restart is among the events)
+        tuple(r for r in mine if r.get("event") in RESTART_KINDS
+              and OPERATOR_MARK not in str(r.get("reason"))),
         tuple(mine[-LAST_EVENTS:]), screen)

@@ -289,7 +289,8 @@ def agent_detail(detail: AgentDetail) -> None:
     if detail.crash_looping_since is not None:
         print(f"  crash loop since {datetime.fromtimestamp(detail.crash_looping_since):%H:%M}"
               f" (`agents restart {row.agent}` clears it)")
-    print(f"  restarts   {row.restarts_1h} in the last hour, {row.restarts_total} in all")
+    print(f"  restarts   {row.restarts_1h} in the last hour, {row.restarts_total} in all "
+          "(by the watchdog)")
     for record in detail.restarts[-5:]:
         print(f"    {_clock(str(record.get('time')))}  {record.get('event')}: "
               f"{record.get('reason')}")

@@ -55,6 +55,9 @@ def check_names(config: Config, names: Sequence[str], watchdog: bool = False) ->
         raise UnknownNames(unknown, known + ([WATCHDOG] if watchdog else []))
 
 
+OPERATOR_MARK = " (operator: pid "  # how an operator's event reason ends (operator_event)
+
+
 def operator_event(config: Config, agent: str | None, kind: str, what: str) -> Event:
     """Record an operator's action (`restart`, `send`, ...) with the pid and user that ran
     it; a failed write is not the action's failure (the watchdog's rule for events too)."""
@@ -62,7 +65,7 @@ def operator_event(config: Config, agent: str | None, kind: str, what: str) -> E
         user = pwd.getpwuid(os.getuid()).pw_name
     except KeyError:
         user = str(os.getuid())
-    event = Event(time.time(), agent, kind, f"{what} (operator: pid {os.getpid()}, "
+    event = Event(time.time(), agent, kind, f"{what}{OPERATOR_MARK}{os.getpid()}, "
                   f"user {user})")
     try:
         eventlog.append(config.log_dir, [event])

@@ -253,6 +253,15 @@ def test_explain_errors_are_messages(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "unknown backend 'nope'" in bad.stderr
     half = agents("explain", "--backend", "codex", cwd=tmp_path)
     assert half.returncode == 2 and "--backend B and --screen FILE" in half.stderr
+    fifo = tmp_path / "screen.fifo"
+    os.mkfifo(fifo)
+    blocked = agents("explain", "--backend", "codex", "--screen", str(fifo), cwd=tmp_path)
+    assert blocked.returncode == 1 and "is not a regular file" in blocked.stderr  # no hang
+    # A broken config (and no last good copy) does not stop judging a screen by a preset.
+    (tmp_path / "agents.toml").write_text("[[agent]\n")
+    broken = agents("explain", "--backend", "codex", "--screen", str(screen), cwd=tmp_path)
+    assert broken.returncode == 0, broken.stderr
+    assert "judging with the presets alone" in broken.stderr and "codex" in broken.stdout
 
 
 @pytest.mark.tmux

@@ -131,23 +131,29 @@ def run_explain(args: argparse.Namespace) -> int:
 
     from agent_orchestrator import config as config_mod
     from agent_orchestrator.cli import render
+    from agent_orchestrator.config import filetrust
     from agent_orchestrator.core import explain
 
     now = datetime.now().astimezone()
     if args.screen is not None or args.backend is not None:
         if args.screen is None or args.backend is None or args.name:
             raise UsageError("give either NAME, or both --backend B and --screen FILE")
-        path = config_path(args)
         backends = {}
-        if path.exists():  # the user's overrides of presets count
-            backends = {b.name: b for b in config_mod.load(path).backends}
+        if config_path(args).exists():  # the user's overrides of presets count
+            try:  # a broken config: its last good copy, else the presets alone
+                backends = {b.name: b for b in load(args, env=False).backends}
+            except config_mod.ConfigError as exc:
+                render.notice(f"the config has errors; judging with the presets alone:\n{exc}")
         try:
             backend = backends.get(args.backend) or config_mod.builtin_backend(args.backend)
         except KeyError:
             known = sorted(set(backends) | set(config_mod.PRESETS))
             raise UserError(f"unknown backend '{args.backend}' "
                             f"(known: {', '.join(known)})") from None
-        screen = args.screen.read_text(encoding="utf-8", errors="replace")
+        try:  # capped and non-blocking, as every file we read
+            screen = filetrust.read_capped(args.screen).decode("utf-8", "replace")
+        except (OSError, filetrust.Untrusted) as exc:
+            raise UserError(f"--screen {args.screen}: {exc}") from None
         result = explain.explain_screen(screen, backend, now)
     else:
         if not args.name:

@@ -102,3 +102,20 @@ def test_the_status_json_shape_is_true_to_the_code() -> None:
         [name for name in detail if name not in ("pid", "cpu_pct", "rss_bytes")] + \
         ["pid", "cpu_pct", "rss_bytes"]
     assert set(re.findall(r"`(\w+)`", measured)) <= set(row_fields)
+
+
+def test_readme_sections_named_elsewhere_exist() -> None:
+    """`README ("X")` and `(README, X)` in the starter config, the example and the code name
+    a heading that is there (the init starter once named "Configuration")."""
+    import re
+
+    headings = {line.lstrip("#").strip() for line in README.splitlines()
+                if line.startswith("#")}
+    named = set()
+    for path in [*ROOT.joinpath("agent_orchestrator").rglob("*.py"),
+                 ROOT / "agents.example.toml"]:
+        text = path.read_text(encoding="utf-8")
+        named |= {(path.name, m) for m in re.findall(r'README \("([^"]+)"\)', text)}
+        named |= {(path.name, m) for m in re.findall(r"\(README, ([A-Z][A-Za-z ]+)\)", text)}
+    assert named  # the patterns still find the references
+    assert [(f, n) for f, n in sorted(named) if n not in headings] == []

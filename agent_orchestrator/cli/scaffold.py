@@ -21,7 +21,7 @@ PROMPTS = ("kickoff.md", "builder.md", "adversary.md")
 
 
 STARTER = """\
-# agents.toml, written by `agents init`. Every key is in the README ("Configuration");
+# agents.toml, written by `agents init`. Every key is in the README ("The config file");
 # `agents check` validates this file and lists every error with its line.
 
 [defaults]

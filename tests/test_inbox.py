@@ -154,6 +154,13 @@ def test_send_types_byte_exact_now_and_reports_json(make_fleet, tmp_path: Path) 
     assert typed[-1] == TEXT
     sent = fleet.events("a", "send")
     assert len(sent) == 1 and "typed" in sent[0]["reason"] and "operator: pid" in sent[0]["reason"]
+    # status names the newest event of the agent, the operator's `send` included (the
+    # watchdog's memory never holds the events of other processes)
+    newest = fleet.events("a")[-1]["event"]
+    row = next(r for r in json.loads(fleet.agents("status", "--json").stdout)["agents"]
+               if r["agent"] == "a")
+    assert row["last_event"] in (newest, fleet.events("a")[-1]["event"])
+    assert row["last_event"] not in ("adopt", "start")  # the memory's last one
     # From stdin, its one final newline dropped (the submit key ends it), no other.
     for piped_in, typed_text in (("from stdin\n", "from stdin"), ("x\n\n", "x\n")):
         piped = subprocess.run([sys.executable, "-m", "agent_orchestrator", "send", "a", "-",

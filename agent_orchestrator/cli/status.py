@@ -9,7 +9,7 @@ quarter-second CPU sample for the pid, CPU and memory columns.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from agent_orchestrator.config import Agent, Config
 from agent_orchestrator.core import rules
 from agent_orchestrator.core.memory import RESTART_RECORD, AgentMemory, FleetMemory
 from agent_orchestrator.core.observed import Pane
-from agent_orchestrator.doors import lock, markers, memorystore, proctree
+from agent_orchestrator.doors import eventlog, lock, markers, memorystore, proctree
 from agent_orchestrator.doors.tmux import Tmux
 from agent_orchestrator.runtime import launch
 
@@ -199,6 +199,7 @@ def status(config: Config, tmux: Tmux, processes: bool = False,
         if processes else {}
     rows = []
     done = config.loop.on_complete if config.loop else None
+    logged = eventlog.latest(config.log_dir)
     for agent in config.agents:
         pane = snap.pane(agent.session)
         state, detail = agent_state(
@@ -210,7 +211,8 @@ def status(config: Config, tmux: Tmux, processes: bool = False,
             state, detail = "unreachable", f"host {agent.host} unreachable"
         rows.append(_row(agent.name, agent.kind, agent.backend,
                          launch.agent_model(config, agent, phase_idx), agent.watch,
-                         state, detail, agent.session, pane, memory.agent(agent.name),
+                         state, detail, agent.session, pane,
+                         _newest(memory.agent(agent.name), logged.get(agent.name)),
                          used, mono_now, wall_now))
     for service in config.services:
         pane = snap.pane(service.session)
@@ -218,10 +220,19 @@ def status(config: Config, tmux: Tmux, processes: bool = False,
         state, detail = run_state(pane, mem, service.name in stopped, snap.server_running,
                                   mono_now, watched=mem.starts > 0)
         rows.append(_row(service.name, "service", None, None, None, state, detail,
-                         service.session, pane, memory.agent(service.name), used,
+                         service.session, pane,
+                         _newest(memory.agent(service.name), logged.get(service.name)), used,
                          mono_now, wall_now))
     return _fleet(config, snap.server_running, memory, stopped, phase_idx, read.problem,
                   tuple(rows), mono_now, config_error)
+
+
+def _newest(mem: AgentMemory, logged: tuple[str, float] | None) -> AgentMemory:
+    """`mem` with the event log's newest event of it when that is newer than the memory's
+    (an operator's verb, a worker's outcome: events the watchdog's memory does not hold)."""
+    if logged is None or (mem.last_event_wall or 0.0) >= logged[1]:
+        return mem
+    return replace(mem, last_event=logged[0], last_event_wall=logged[1])
 
 
 def _row(name: str, kind: str, backend: str | None, model: str | None, watch: str | None,

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from agent_orchestrator.core.events import Event
 from agent_orchestrator.doors.files import open_private, private_dir
-from agent_orchestrator.doors.follow import Lines
+from agent_orchestrator.doors.follow import Lines, tail_bytes
 from agent_orchestrator.doors.follow import follow as follow_file
 
 MAX_BYTES = 5_000_000
@@ -264,6 +264,24 @@ def parse_since(text: str, now: float | None = None) -> float:
     raise ValueError(f"cannot read {text!r} as a time: expected a duration back from now "
                      "such as 45s, 30m, 1h, 2d or 1w, or an ISO time such as 2024-05-01, "
                      "2024-05-01T12:00 (local) or 2024-05-01T12:00:00Z")
+
+
+LATEST_TAIL = 256 * 1024  # bytes of the event log `latest` reads (its newest records)
+
+
+def latest(log_dir: Path) -> dict[str, tuple[str, float]]:
+    """Each agent's newest event in the end of the current event log: agent → (kind, wall).
+    Every writer's: the watchdog's decisions and its workers' outcomes, and the operator's
+    verbs (other processes), which the watchdog's memory never sees."""
+    found: dict[str, tuple[str, float]] = {}
+    for line in tail_bytes(events_file(log_dir), LATEST_TAIL).splitlines():
+        record = _parse(line)
+        if record is None or not isinstance(agent := record.get("agent"), str):
+            continue
+        wall = record_time(record)
+        if wall is not None:
+            found[agent] = (str(record.get("event")), wall)
+    return found
 
 
 def record_time(record: dict[str, object]) -> float | None:

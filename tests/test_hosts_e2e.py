@@ -209,4 +209,4 @@ def test_a_verb_never_cuts_the_watchdogs_connection(make_fleet, tmp_path: Path,
     assert clients() == before  # the same client, never re-attached
     assert fleet.events(None, "host-unreachable") == []
     folder = rundir.of(config_mod.load(fleet.path)) / "ssh"
-    assert sorted(p.name for p in folder.iterdir()) == ["watchdog"]
+    assert sorted(p.name for p in folder.iterdir()) == ["w"]  # the watchdog's alone

@@ -74,10 +74,11 @@ class Connection:
 
     @property
     def control_path(self) -> Path:
-        """The master's socket: short (a unix socket path must stay under 108 bytes), one per
-        host name and destination."""
+        """The master's socket: short (a unix socket path must stay under 108 bytes, and
+        ssh binds it first under this name plus 17 characters), one per host name and
+        destination."""
         key = f"{self.target.name}\0{self.target.destination}\0{self.target.port}"
-        return self._control_dir / hashlib.sha256(key.encode()).hexdigest()[:16]
+        return self._control_dir / hashlib.sha256(key.encode()).hexdigest()[:12]
 
     def ssh_argv(self, *extra: str) -> list[str]:
         """`ssh` with our options, `extra` options, and the destination, no command yet.

@@ -32,14 +32,14 @@ LOOK_EVERY_MAX = 1.0  # seconds between two looks at a host, at most (a death po
 
 def control_dir(config: Config, *, verb: bool = False) -> Path:
     """Where ssh master sockets go (private: anyone who can reach one can run commands on
-    that host as us): the watchdog's in `ssh/watchdog`, each verb process's in `ssh/v<pid>`
+    that host as us): the watchdog's in `ssh/w`, each verb process's in `ssh/v<pid>`
     (removed as it exits; a killed verb's, by the next one). Never shared between the two:
     closing a connection (`ssh -O exit`) ends every channel on its master, so a verb that
     closed the watchdog's cut its control client and its looks in flight (a false
     host-unreachable), and one verb cut another's `logs -f`."""
     root = rundir.of(config) / "ssh"
     if not verb:
-        return root / "watchdog"
+        return root / "w"  # short: the socket path has a 108-byte limit (doors/ssh.py)
     with contextlib.suppress(OSError):
         for old in root.glob("v[0-9]*"):
             if not proctree.alive(int(old.name[1:])):

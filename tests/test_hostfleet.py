@@ -80,3 +80,22 @@ def test_the_door_is_made_again_only_when_placement_changes(tmp_path: Path) -> N
     finally:
         workers.close()
         hostfleet.close(door)
+
+
+def test_each_verb_has_its_own_ssh_folder_and_a_dead_verbs_empty_one_goes(
+        tmp_path: Path) -> None:
+    """The watchdog's masters and a verb's never share a folder (closing one ends every
+    channel on it); a killed verb's empty folder is removed by the next verb."""
+    import os
+
+    config = load(write_config(tmp_path, BODY))
+    watchdog = hostfleet.control_dir(config)
+    root = watchdog.parent
+    gone = root / "v999999999"  # no such pid
+    busy = root / "v999999998"
+    for folder in (gone, busy, root / "vx"):
+        folder.mkdir(parents=True)
+    (busy / "sock").write_text("")  # its master still runs (ControlPersist)
+    mine = hostfleet.control_dir(config, verb=True)
+    assert mine == root / f"v{os.getpid()}" and watchdog == root / "w"
+    assert not gone.exists() and busy.exists() and (root / "vx").exists()

@@ -40,10 +40,9 @@ def control_dir(config: Config, *, verb: bool = False) -> Path:
     root = rundir.of(config) / "ssh"
     if not verb:
         return root / "w"  # short: the socket path has a 108-byte limit (doors/ssh.py)
-    with contextlib.suppress(OSError):
-        for old in root.glob("v[0-9]*"):
-            if not proctree.alive(int(old.name[1:])):
-                old.rmdir()  # only once its master ended (ControlPersist) and took its socket
+    for old in root.glob("v[0-9]*"):
+        if old.name[1:].isdigit() and not proctree.alive(int(old.name[1:])):
+            _remove_if_empty(old)  # once its master ended (ControlPersist) and took its socket
     mine = root / f"v{os.getpid()}"
     atexit.register(_remove_if_empty, mine)  # after the verb's door closed (atexit is LIFO)
     return mine

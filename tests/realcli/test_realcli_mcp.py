@@ -47,14 +47,15 @@ def tool_results(folder: Path) -> list[str]:
 
 
 def until_our_result(bodies: Path, ask_again: Callable[[], None], fake: Any) -> str:
-    """The text of the first tool result from our server. Claude Code takes the first
-    prompt before its MCP servers are connected ("still connecting"): `ask_again` at each
-    such answer until the call reaches our server."""
+    """The text of the first tool result from our server (a JSON document). Claude Code
+    takes the first prompt before its MCP servers are connected and answers the call with
+    its own text ("still connecting", or another word for not yet: seen once in CI with
+    2.1.197): `ask_again` at each such answer until the call reaches our server."""
     deadline = time.monotonic() + 120
     seen = 0
     while True:
         results = tool_results(bodies)
-        if results[seen:] and "still connecting" not in results[-1]:
+        if results[seen:] and _json(results[-1]):
             return results[-1]
         if len(results) > seen:  # answered with the connecting error: once idle, ask again
             seen = len(results)
@@ -65,10 +66,20 @@ def until_our_result(bodies: Path, ask_again: Callable[[], None], fake: Any) -> 
         time.sleep(0.2)
 
 
+def _json(text: str) -> bool:
+    try:
+        status_document(text)
+    except (ValueError, LookupError, TypeError):
+        return False
+    return True
+
+
 def status_document(text: str) -> dict:
     body = json.loads(text)
     if isinstance(body, list):  # content blocks: the first is the document as text
         body = json.loads(body[0]["text"])
+    if not isinstance(body, dict):
+        raise TypeError(f"not a document: {text[:200]!r}")
     return body
 
 

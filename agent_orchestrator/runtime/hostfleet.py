@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -44,8 +45,13 @@ def control_dir(config: Config, *, verb: bool = False) -> Path:
         if old.name[1:].isdigit() and not proctree.alive(int(old.name[1:])):
             _remove_if_empty(old)  # once its master ended (ControlPersist) and took its socket
     mine = root / f"v{os.getpid()}"
-    atexit.register(_remove_if_empty, mine)  # after the verb's door closed (atexit is LIFO)
+    _remove_at_exit(mine)
     return mine
+
+
+@functools.cache  # once per folder: a long-lived verb (agents mcp) opens doors often
+def _remove_at_exit(folder: Path) -> None:
+    atexit.register(_remove_if_empty, folder)  # after the verb's door closed (LIFO)
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -73,43 +73,30 @@ def alive(pid: int) -> bool:
 
 # ------------------------------------------------------------------------------- T53
 
-def test_t53_down_during_a_restart_stays_down(make_fleet) -> None:
-    """FAULT: the agent's process dies; the watchdog kills its session and, before it
-    starts the new one (slowed 3 s at the `restart-killed` point), the operator runs
-    `agents down a`. EXPECTED: down succeeds, and from then on there is no session and no
-    process of `a`: the watchdog's restart does not bring it back."""
-    fleet = make_fleet(TOOL.format(bin="sleep 600") + tool_agent("a"))
-    dog = watchdog(fleet, {SLOW_VAR: "restart-killed:3"})  # it starts `a` itself
-    fleet.wait_event("a", "start")
-    pid = wait_until(lambda: fleet.pane_pid("e-a"), what="a's pane")
-    os.kill(pid, 9)
-    fleet.wait_event("a", "restart")
-    wait_until(lambda: "e-a" not in sessions(fleet.socket), what="the old session killed")
-    down = fleet.agents("down", "a")
-    assert down.returncode == 0, down.stderr
-    tag = proctree.launch_tag(fleet.socket, "e-a")
-    holds_for(lambda: "e-a" not in sessions(fleet.socket) and not proctree.tagged(tag), 5.0,
-              what="a stays down")
-    assert dog.poll() is None
+SERVICE = '\n[[service]]\nname = "s"\ncommand = "sleep 600"\n'
 
 
-def test_t53_down_of_a_service_during_its_restart_stays_down(make_fleet) -> None:
-    """FAULT: as above, for a `[[service]]` (healed like an agent since #13; its stopped
-    mark was not looked at before a start). EXPECTED: the same: it stays down."""
-    fleet = make_fleet(TOOL.format(bin="sleep 600") + tool_agent("a") + textwrap.dedent("""
-        [[service]]
-        name = "s"
-        command = "sleep 600"
-    """))
-    dog = watchdog(fleet, {SLOW_VAR: "restart-killed:3"})
-    fleet.wait_event("s", "start")
-    pid = wait_until(lambda: fleet.pane_pid("e-s"), what="s's pane")
+@pytest.mark.parametrize("name", ["a", "s"], ids=["agent", "service"])
+def test_t53_down_during_a_restart_stays_down(make_fleet, name: str) -> None:
+    """FAULT: the agent's (or the `[[service]]`'s, healed like an agent since #13, whose
+    stopped mark was once not looked at before a start) process dies; the watchdog kills
+    its session and, before it starts the new one (slowed 3 s at the `restart-killed`
+    point), the operator runs `agents down NAME`. EXPECTED: down succeeds, and from then on
+    there is no session and no process of it: the watchdog's restart does not bring it
+    back."""
+    session = f"e-{name}"
+    fleet = make_fleet(TOOL.format(bin="sleep 600") + tool_agent("a") + SERVICE)
+    dog = watchdog(fleet, {SLOW_VAR: "restart-killed:3"})  # it starts both itself
+    fleet.wait_event(name, "start")
+    pid = wait_until(lambda: fleet.pane_pid(session), what=f"{name}'s pane")
     os.kill(pid, 9)
-    fleet.wait_event("s", "restart")
-    wait_until(lambda: "e-s" not in sessions(fleet.socket), what="the old session killed")
-    down = fleet.agents("down", "s")
+    fleet.wait_event(name, "restart")
+    wait_until(lambda: session not in sessions(fleet.socket), what="the old session killed")
+    down = fleet.agents("down", name)
     assert down.returncode == 0, down.stderr
-    holds_for(lambda: "e-s" not in sessions(fleet.socket), 5.0, what="s stays down")
+    tag = proctree.launch_tag(fleet.socket, session)
+    holds_for(lambda: session not in sessions(fleet.socket) and not proctree.tagged(tag), 5.0,
+              what=f"{name} stays down")
     assert dog.poll() is None
 
 
